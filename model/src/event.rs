@@ -1,0 +1,176 @@
+//! What one step did, in domain words: the lines of a counterexample trace.
+
+use crate::disk::{Copied, Device};
+use crate::engine::{Pid, Spec};
+use crate::geometry::{show_blocks, Index};
+use crate::meta::WriteId;
+use std::ops::Range;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    SegmentClaimed {
+        segment: Index,
+        from_source: usize,
+        from_preserved: usize,
+        skipped: usize,
+    },
+    SegmentCopied {
+        segment: Index,
+        copied: Copied,
+        from_preserved: Option<Device>,
+    },
+    SegmentMarked {
+        segment: Index,
+    },
+    Overlaid {
+        chunk: Index,
+        copied: Copied,
+    },
+    CopyComplete,
+    WriteArrived {
+        write: WriteId,
+        blocks: Range<Index>,
+        preserve: usize,
+        held: bool,
+    },
+    WriteApplied {
+        write: WriteId,
+        blocks: Range<Index>,
+        released: bool,
+    },
+    Preserved {
+        write: WriteId,
+        chunk: Index,
+        blocks: Range<Index>,
+        to: Device,
+        copied: Copied,
+    },
+    Marked {
+        write: WriteId,
+        chunk: Index,
+        to: Device,
+    },
+    VolumeRead {
+        blocks: Range<Index>,
+        found: Copied,
+    },
+    ImageRouted {
+        blocks: Range<Index>,
+        tracked: usize,
+    },
+    ImageRead {
+        blocks: Range<Index>,
+        found: Copied,
+    },
+    ImageUntracked {
+        blocks: Range<Index>,
+    },
+}
+
+impl Event {
+    /// One trace line without the process name, e.g.
+    /// `preserve chunk 3 (blocks 6..7) from source, stamp 0 -> snapshot`.
+    pub fn describe(&self, spec: &Spec) -> String {
+        let g = &spec.geometry;
+        let seg = |s: Index| format!("segment {s} ({})", show_blocks(&g.segment_blocks_range(s)));
+        let chunk = |c: Index| format!("chunk {c} ({})", show_blocks(&g.chunk_blocks(c)));
+        match self {
+            Event::SegmentClaimed {
+                segment,
+                from_source,
+                from_preserved,
+                skipped,
+            } => format!(
+                "claim {}: {from_source} chunk(s) from source, {from_preserved} from {}, {skipped} already copied",
+                seg(*segment),
+                spec.map_device()
+            ),
+            Event::SegmentCopied {
+                segment,
+                copied,
+                from_preserved,
+            } => {
+                let from = match from_preserved {
+                    Some(d) => format!("source and {d}"),
+                    None => "source".into(),
+                };
+                format!("copy {} from {from}, {copied} -> destination", seg(*segment))
+            }
+            Event::SegmentMarked { segment } => format!("mark {} copied", seg(*segment)),
+            Event::Overlaid { chunk: c, copied } => format!(
+                "overlay {} from {}, {copied} -> destination",
+                chunk(*c),
+                spec.map_device()
+            ),
+            Event::CopyComplete => "copy complete".into(),
+            Event::WriteArrived {
+                write,
+                blocks,
+                preserve,
+                held,
+            } => {
+                let what = format!("write {write} to {} (stamp {})", show_blocks(blocks), write + 1);
+                match (held, preserve) {
+                    (false, 0) => format!("{what} applied to source"),
+                    (false, n) => format!("{what} applied to source, {n} chunk(s) still to preserve"),
+                    (true, 0) => format!("{what} held in the queue"),
+                    (true, n) => format!("{what} held in the queue; claims {n} chunk(s) to preserve"),
+                }
+            }
+            Event::WriteApplied { write, blocks, .. } => format!(
+                "release write {write} from the queue: stamp {} -> source {}",
+                write + 1,
+                show_blocks(blocks)
+            ),
+            Event::Preserved {
+                write,
+                chunk: c,
+                blocks,
+                to,
+                copied,
+            } => format!(
+                "preserve {} from source, {copied} -> {to} (for write {write}, copied {})",
+                chunk(*c),
+                show_blocks(blocks)
+            ),
+            Event::Marked { chunk: c, to, .. } => match to {
+                Device::Destination => format!("mark {} copied (out of turn)", chunk(*c)),
+                d => format!("set the snapshot map bit of {} ({d})", chunk(*c)),
+            },
+            Event::VolumeRead { blocks, found } => {
+                format!("read volume {} -> {found}", show_blocks(blocks))
+            }
+            Event::ImageRouted { blocks, tracked } => format!(
+                "route image read of {}: {tracked} chunk(s) tracked on source",
+                show_blocks(blocks)
+            ),
+            Event::ImageRead { blocks, found } => {
+                format!("read image {} -> {found}", show_blocks(blocks))
+            }
+            Event::ImageUntracked { blocks } => {
+                format!("end image read of {}: untrack", show_blocks(blocks))
+            }
+        }
+    }
+}
+
+/// A recorded step: who took it and what it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceStep {
+    pub pid: Pid,
+    pub event: Event,
+}
+
+/// Renders a trace as numbered lines: `4. writer 1: preserve chunk 3 ...`.
+pub fn render_trace(spec: &Spec, steps: &[TraceStep]) -> String {
+    let mut out = String::new();
+    for (i, s) in steps.iter().enumerate() {
+        out.push_str(&format!(
+            "{:>4}. {}: {}\n",
+            i + 1,
+            spec.process_name(s.pid),
+            s.event.describe(spec)
+        ));
+    }
+    out
+}

@@ -1,0 +1,84 @@
+//! The mutant catalogue: known-bad variants of the engine, each a real mistake a designer
+//! could make. Off by default; a checker that catches none of them proves nothing.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Mutant {
+    ApplyBeforePreserve,
+    CheckThenAct,
+    MarkBeforeCopy,
+    ReleaseOutOfOrder,
+    SkipOverlay,
+    PreserveTwice,
+    ImageReadDuringPreserve,
+    CopierIgnoresInFlight,
+    PartialChunkCopy,
+    FirstSegmentOnly,
+}
+
+impl Mutant {
+    pub const ALL: [Mutant; 10] = [
+        Mutant::ApplyBeforePreserve,
+        Mutant::CheckThenAct,
+        Mutant::MarkBeforeCopy,
+        Mutant::ReleaseOutOfOrder,
+        Mutant::SkipOverlay,
+        Mutant::PreserveTwice,
+        Mutant::ImageReadDuringPreserve,
+        Mutant::CopierIgnoresInFlight,
+        Mutant::PartialChunkCopy,
+        Mutant::FirstSegmentOnly,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::ApplyBeforePreserve => "apply-before-preserve",
+            Mutant::CheckThenAct => "check-then-act",
+            Mutant::MarkBeforeCopy => "mark-before-copy",
+            Mutant::ReleaseOutOfOrder => "release-out-of-order",
+            Mutant::SkipOverlay => "skip-overlay",
+            Mutant::PreserveTwice => "preserve-twice",
+            Mutant::ImageReadDuringPreserve => "image-read-during-preserve",
+            Mutant::CopierIgnoresInFlight => "copier-ignores-in-flight",
+            Mutant::PartialChunkCopy => "partial-chunk-copy",
+            Mutant::FirstSegmentOnly => "first-segment-only",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Mutant::ApplyBeforePreserve => "apply the write, then preserve (preserves new data)",
+            Mutant::CheckThenAct => {
+                "check the snapshot map, release the lock, then preserve (two writers to one chunk both preserve)"
+            }
+            Mutant::MarkBeforeCopy => "mark a segment copied before its data reaches the destination",
+            Mutant::ReleaseOutOfOrder => "release held writes out of FIFO order",
+            Mutant::SkipOverlay => "skip the overlay pass (snapshot-overlay)",
+            Mutant::PreserveTwice => {
+                "preserve a chunk that is already preserved (overwrites begin-time data with newer data)"
+            }
+            Mutant::ImageReadDuringPreserve => {
+                "route a point-in-time image read to the source while the chunk's preservation is in flight (dm-snapshot a8d41b59)"
+            }
+            Mutant::CopierIgnoresInFlight => {
+                "the copier reads the source for a chunk being preserved without waiting for it (QEMU f8d59dfb)"
+            }
+            Mutant::PartialChunkCopy => {
+                "copy only the written blocks of a chunk out of turn, then mark the whole chunk"
+            }
+            Mutant::FirstSegmentOnly => "a write spanning two segments checks only the first",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Mutant> {
+        Mutant::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl fmt::Display for Mutant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,95 @@
+//! Copy policies: what a write to a not-yet-copied range does, where the copier reads, and
+//! whether an overlay pass runs. One engine answers every policy through these decision
+//! points; adding a policy is one file here plus its name in [`builtins`].
+
+mod next_range;
+mod offline;
+mod out_of_turn;
+mod out_of_turn_cache;
+mod snapshot_overlay;
+mod snapshot_redirect;
+
+pub use next_range::NextRange;
+pub use offline::Offline;
+pub use out_of_turn::OutOfTurn;
+pub use out_of_turn_cache::OutOfTurnCache;
+pub use snapshot_overlay::SnapshotOverlay;
+pub use snapshot_redirect::SnapshotRedirect;
+
+use crate::disk::Device;
+use std::fmt;
+use std::sync::Arc;
+
+/// What a write does to a chunk whose begin-time data is not yet safe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WriteRule {
+    /// Copy the chunk's begin-time data to this device first, then apply the write.
+    Preserve(Target),
+    /// Hold the write until the whole copy is complete (the offline baseline).
+    WaitForCopy,
+}
+
+/// Where a preserver saves a chunk's begin-time data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// The snapshot store; the chunk's bit is set in the snapshot map.
+    Snapshot,
+    /// A cache the copier later moves to the destination; also tracked by the snapshot map.
+    Cache,
+    /// The destination itself, out of turn; the chunk is marked copied and the copier skips it.
+    Destination,
+}
+
+impl Target {
+    pub fn device(self) -> Device {
+        match self {
+            Target::Snapshot => Device::Snapshot,
+            Target::Cache => Device::Cache,
+            Target::Destination => Device::Destination,
+        }
+    }
+}
+
+/// The decision points of a copy policy. Implement it to check a policy of your own with the
+/// same drivers and invariants as the built-in ones.
+pub trait Policy: Send + Sync + fmt::Debug {
+    /// Kebab-case name, as the command line spells it.
+    fn name(&self) -> &'static str;
+    /// One line for tables and help.
+    fn summary(&self) -> &'static str;
+    fn write_rule(&self) -> WriteRule;
+    /// Whether the copier reads a chunk in the snapshot map from where it was preserved
+    /// (instead of from the source).
+    fn copier_reads_preserved(&self) -> bool {
+        false
+    }
+    /// Whether the snapshot is copied over the destination once every segment is copied.
+    fn overlay_pass(&self) -> bool {
+        false
+    }
+    /// Claim 54: whether a write also preserves the next chunk not yet preserved.
+    fn preserve_next_range(&self) -> bool {
+        false
+    }
+}
+
+/// The built-in policies, in the order tables list them.
+pub fn builtins() -> Vec<Arc<dyn Policy>> {
+    vec![
+        Arc::new(SnapshotOverlay),
+        Arc::new(SnapshotRedirect),
+        Arc::new(OutOfTurn),
+        Arc::new(OutOfTurnCache),
+        Arc::new(NextRange),
+        Arc::new(Offline),
+    ]
+}
+
+/// Looks a built-in policy up by name.
+pub fn by_name(name: &str) -> Option<Arc<dyn Policy>> {
+    builtins().into_iter().find(|p| p.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    builtins().iter().map(|p| p.name()).collect()
+}

@@ -1,0 +1,17 @@
+use super::{Policy, WriteRule};
+
+/// The baseline: every write waits until the copy is complete.
+#[derive(Debug)]
+pub struct Offline;
+
+impl Policy for Offline {
+    fn name(&self) -> &'static str {
+        "offline"
+    }
+    fn summary(&self) -> &'static str {
+        "writers wait for the whole copy (perfect consistency, worst latency)"
+    }
+    fn write_rule(&self) -> WriteRule {
+        WriteRule::WaitForCopy
+    }
+}

@@ -1,0 +1,19 @@
+use super::{Policy, Target, WriteRule};
+
+/// Ofek [0247]: copy the written chunks to the destination out of turn; the copier skips
+/// them. With chunk = segment this is Ofek's original; QEMU's copy-before-write and Linux
+/// dm-clone are this with a chunk smaller than the copier's segment.
+#[derive(Debug)]
+pub struct OutOfTurn;
+
+impl Policy for OutOfTurn {
+    fn name(&self) -> &'static str {
+        "out-of-turn"
+    }
+    fn summary(&self) -> &'static str {
+        "copy written chunks to the destination out of turn; the copier skips them"
+    }
+    fn write_rule(&self) -> WriteRule {
+        WriteRule::Preserve(Target::Destination)
+    }
+}

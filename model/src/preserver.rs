@@ -1,0 +1,84 @@
+//! The preserver (the "second process"): copies begin-time data of claimed chunks out of the
+//! way before a held write may modify them. It runs in the writer's context, one step per
+//! chunk copy and one per map update, so its steps interleave with everyone else's.
+
+use crate::disk::Device;
+use crate::engine::{Env, Spec};
+use crate::event::Event;
+use crate::geometry::Index;
+use crate::meta::WriteId;
+use crate::mutant::Mutant;
+use crate::policy::Target;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Preserver {
+    write: WriteId,
+    /// Chunks this preserver claimed, in order.
+    claims: Vec<Index>,
+    next: u16,
+    /// The next step publishes the chunk copied last.
+    marking: bool,
+}
+
+impl Preserver {
+    pub fn new(write: WriteId, claims: Vec<Index>) -> Self {
+        debug_assert!(!claims.is_empty());
+        Preserver {
+            write,
+            claims,
+            next: 0,
+            marking: false,
+        }
+    }
+
+    pub fn needs_meta(&self) -> bool {
+        self.marking
+    }
+
+    pub fn chunk(&self) -> Index {
+        self.claims[self.next as usize]
+    }
+
+    /// Takes one step; returns the event and whether every claimed chunk is now preserved.
+    pub fn step<E: Env>(&mut self, spec: &Spec, env: &mut E) -> (Event, bool) {
+        let target = spec
+            .target()
+            .expect("only preserving policies claim chunks");
+        let c = self.chunk();
+        if self.marking {
+            let meta = env.meta();
+            match target {
+                Target::Destination => meta.copied.insert(c),
+                Target::Snapshot | Target::Cache => meta.snapshot_map.insert(c),
+            }
+            meta.in_flight.remove(c);
+            meta.note_preserved(c);
+            self.marking = false;
+            self.next += 1;
+            let event = Event::Marked {
+                write: self.write,
+                chunk: c,
+                to: target.device(),
+            };
+            (event, self.next as usize == self.claims.len())
+        } else {
+            let mut blocks = spec.geometry.chunk_blocks(c);
+            if spec.has(Mutant::PartialChunkCopy) {
+                let written = spec.write_blocks(self.write);
+                if blocks.start < written.end && written.start < blocks.end {
+                    blocks = blocks.start.max(written.start)..blocks.end.min(written.end);
+                }
+            }
+            let copied = env.copy(Device::Source, target.device(), blocks.clone());
+            self.marking = true;
+            let event = Event::Preserved {
+                write: self.write,
+                chunk: c,
+                blocks,
+                to: target.device(),
+                copied,
+            };
+            (event, false)
+        }
+    }
+}

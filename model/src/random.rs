@@ -1,0 +1,163 @@
+//! The random driver: a seeded scheduler picks which runnable process steps next, and every
+//! invariant is checked after every step. A failure carries everything needed to replay it.
+
+use crate::engine::{Spec, World};
+use crate::event::{render_trace, TraceStep};
+use crate::geometry::Geometry;
+use crate::invariants::{check_safety, progress, Invariant, Violation};
+use crate::mutant::Mutant;
+use crate::order::CopyOrder;
+use crate::policy::Policy;
+use crate::workload::{Request, Role, Workload};
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// The outcome of one scheduled run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub seed: u64,
+    pub steps: usize,
+    pub violation: Option<Violation>,
+    pub trace: Vec<TraceStep>,
+    pub world: World,
+}
+
+impl Run {
+    /// The replayable failure report: seed, configuration, trace and the broken invariant.
+    pub fn report(&self, spec: &Spec) -> String {
+        let mut out = format!("scheduler seed: {}\n{spec}", self.seed);
+        out.push_str(&format!("trace ({} steps):\n", self.steps));
+        out.push_str(&render_trace(spec, &self.trace));
+        if let Some(v) = &self.violation {
+            out.push_str(&format!("{v}\n"));
+        }
+        out
+    }
+}
+
+/// A uniform draw in `0..n` (n > 0); modulo bias is irrelevant at these sizes.
+pub fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
+    rng.next_u64() % n
+}
+
+/// Runs the spec to completion under the scheduler of `seed`, checking every invariant at
+/// every step. Stops at the first violation. `keep_trace` records the steps for a report.
+pub fn run(spec: &Spec, seed: u64, keep_trace: bool) -> Run {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut world = World::new(spec);
+    let mut trace = Vec::new();
+    let mut steps = 0;
+    let mut runnable = Vec::new();
+    let violation = loop {
+        if let Err(v) = check_safety(spec, &world) {
+            break Some(v);
+        }
+        runnable.clear();
+        runnable.extend(world.runnable(spec));
+        if runnable.is_empty() {
+            break progress(spec, &world).err();
+        }
+        if steps >= step_bound(spec) {
+            break Some(Violation {
+                invariant: Invariant::Progress,
+                detail: format!("not finished after {steps} steps"),
+            });
+        }
+        let pid = runnable[below(&mut rng, runnable.len() as u64) as usize];
+        let event = world.step(spec, pid);
+        if keep_trace {
+            trace.push(TraceStep { pid, event });
+        }
+        steps += 1;
+    };
+    Run {
+        seed,
+        steps,
+        violation,
+        trace,
+        world,
+    }
+}
+
+/// No process loops, so every run ends; this bound only guards against an engine bug.
+fn step_bound(spec: &Spec) -> usize {
+    let g = &spec.geometry;
+    let per_request = 8 + 2 * (2 * g.chunks_per_segment() as usize + 2);
+    let requests: usize = (1..spec.processes()).map(|p| spec.requests(p).len()).sum();
+    4 * g.segments() as usize + g.chunks() as usize + 8 + requests * per_request
+}
+
+/// Runs a spec under a run of scheduler seeds and returns the first failure, replayed with
+/// its trace.
+pub fn first_failure(spec: &Spec, seeds: impl IntoIterator<Item = u64>) -> Option<Run> {
+    seeds
+        .into_iter()
+        .find(|s| run(spec, *s, false).violation.is_some())
+        .map(|s| run(spec, s, true))
+}
+
+/// A small random case: geometry, copy order, workload and scheduler seed, all from `seed`.
+/// Sized so that the races the mutants exploit show up often.
+pub fn generate(seed: u64, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> (Spec, u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let r = &mut rng;
+    let segments = 2 + below(r, 3) as u32;
+    let segment_blocks = [1, 2, 4][below(r, 3) as usize];
+    let cow_choices: Vec<u32> = (1..=segment_blocks)
+        .filter(|c| segment_blocks % c == 0)
+        .collect();
+    let cow_blocks = cow_choices[below(r, cow_choices.len() as u64) as usize];
+    let short = if below(r, 4) == 0 {
+        below(r, segment_blocks as u64) as u32
+    } else {
+        0
+    };
+    let block_size = [1, 512][below(r, 2) as usize];
+    let geometry = Geometry::new(
+        segments * segment_blocks - short,
+        block_size,
+        segment_blocks,
+        cow_blocks,
+    )
+    .expect("generated geometry is valid");
+    let order = match below(r, 4) {
+        0 => CopyOrder::Sequential,
+        1 => CopyOrder::Reverse,
+        2 => CopyOrder::Random { seed: r.next_u64() },
+        _ => CopyOrder::WrittenFirst,
+    };
+    let bytes = geometry.bytes();
+    let max_len = 2 * segment_blocks as u64 * block_size as u64;
+    let request = |r: &mut ChaCha8Rng| {
+        let offset = below(r, bytes);
+        let len = 1 + below(r, max_len.min(bytes - offset));
+        (offset, len)
+    };
+    let mut workload = Workload::default();
+    for _ in 0..1 + below(r, 3) {
+        let reqs = (0..1 + below(r, 4))
+            .map(|_| {
+                let (o, l) = request(r);
+                match below(r, 5) {
+                    0 => Request::read(o, l),
+                    _ => Request::write(o, l),
+                }
+            })
+            .collect();
+        workload = workload.client(Role::Writer, reqs);
+    }
+    if below(r, 2) == 0 {
+        let reqs = (0..1 + below(r, 2))
+            .map(|_| {
+                let (o, l) = request(r);
+                Request::read_image(o, l)
+            })
+            .collect();
+        workload = workload.client(Role::ImageReader, reqs);
+    }
+    let schedule = r.next_u64();
+    let spec = Spec::new(geometry, policy, order, mutant, workload)
+        .expect("generated requests lie inside the volume");
+    (spec, schedule)
+}
