@@ -1,1 +1,72 @@
-fn main() {}
+//! The `cowlab` command line: a thin layer over the model crate.
+
+mod mutants;
+mod survey;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cowlab",
+    version,
+    about = "Prove copy-on-write online-copy algorithms correct and measure their granularity trade-offs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the random driver over every policy for a fixed set of seeds (the default).
+    Survey(survey::Args),
+    /// Print the mutant catalogue: which checker catches each mutant, in how many seeds.
+    Mutants(mutants::Args),
+    /// Replay one generated case by its seed and print its trace.
+    Replay(survey::ReplayArgs),
+}
+
+/// A command's failure: a message for the user and the exit code.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad input: exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help and --version
+        Err(e) => {
+            // One clear line, not clap's usage block.
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli
+        .command
+        .unwrap_or(Command::Survey(survey::Args::default()))
+    {
+        Command::Survey(args) => survey::run(&args),
+        Command::Mutants(args) => mutants::run(&args),
+        Command::Replay(args) => survey::replay(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

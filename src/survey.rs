@@ -1,0 +1,114 @@
+//! The default job: the random driver over every policy for a fixed set of seeds.
+
+use crate::Failure;
+use cowlab_model::{policy, random, Mutant, Policy};
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Generated cases per policy (seeds first-seed .. first-seed + seeds).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            seeds: 500,
+            first_seed: 0,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// The case seed printed by a failing run.
+    #[arg(long)]
+    pub seed: u64,
+    /// The policy to run the case under.
+    #[arg(long)]
+    pub policy: String,
+    /// Switch on a mutant of the catalogue.
+    #[arg(long)]
+    pub mutant: Option<String>,
+}
+
+pub fn policy_arg(name: &str) -> Result<Arc<dyn Policy>, Failure> {
+    policy::by_name(name).ok_or_else(|| {
+        Failure::usage(format!(
+            "unknown policy '{name}' (expected one of: {})",
+            policy::names().join(", ")
+        ))
+    })
+}
+
+pub fn mutant_arg(name: &str) -> Result<Mutant, Failure> {
+    Mutant::by_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        Failure::usage(format!(
+            "unknown mutant '{name}' (expected one of: {})",
+            names.join(", ")
+        ))
+    })
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let seeds = args.first_seed..args.first_seed.saturating_add(args.seeds);
+    println!(
+        "random driver: seeds {}..{} per policy, every invariant checked after every step",
+        seeds.start, seeds.end
+    );
+    println!(
+        "{:<20} {:>6} {:>10} {:>10}",
+        "policy", "runs", "steps", "violations"
+    );
+    let mut failures = Vec::new();
+    for p in policy::builtins() {
+        let (mut steps, mut violations) = (0, 0);
+        for seed in seeds.clone() {
+            let (spec, schedule) = random::generate(seed, p.clone(), None);
+            let run = random::run(&spec, schedule, false);
+            steps += run.steps;
+            if run.violation.is_some() {
+                violations += 1;
+                if failures.len() < 3 {
+                    failures.push((
+                        seed,
+                        spec.policy.name(),
+                        random::run(&spec, schedule, true).report(&spec),
+                    ));
+                }
+            }
+        }
+        println!(
+            "{:<20} {:>6} {:>10} {:>10}",
+            p.name(),
+            seeds.end - seeds.start,
+            steps,
+            violations
+        );
+    }
+    for (seed, name, report) in &failures {
+        println!("\nFAILED: case seed {seed} (replay: cowlab replay --seed {seed} --policy {name})\n{report}");
+    }
+    Ok(if failures.is_empty() { 0 } else { 1 })
+}
+
+pub fn replay(args: &ReplayArgs) -> Result<u8, Failure> {
+    let policy = policy_arg(&args.policy)?;
+    let mutant = args.mutant.as_deref().map(mutant_arg).transpose()?;
+    let (spec, schedule) = random::generate(args.seed, policy, mutant);
+    let run = random::run(&spec, schedule, true);
+    println!("case seed: {}", args.seed);
+    print!("{}", run.report(&spec));
+    match &run.violation {
+        None => {
+            println!("every invariant held");
+            Ok(0)
+        }
+        Some(_) => Ok(1),
+    }
+}
