@@ -32,8 +32,12 @@ pub enum GeometryError {
         segment_blocks: Index,
         blocks: Index,
     },
-    #[error("volume size overflows: {blocks} blocks x {block_size} bytes does not fit in 64 bits")]
-    SizeOverflow { blocks: Index, block_size: u32 },
+    #[error("{field} is {value}; at most {max} is supported")]
+    TooLarge {
+        field: &'static str,
+        value: u64,
+        max: u64,
+    },
     #[error("empty request at byte offset {offset}: length must be at least 1")]
     EmptyRequest { offset: u64 },
     #[error(
@@ -44,23 +48,30 @@ pub enum GeometryError {
 
 impl Geometry {
     /// Validates the four sizes. A volume that is not a whole number of segments is allowed:
-    /// its last segment (and possibly its last chunk) is short.
+    /// its last segment (and possibly its last chunk) is short. Each size must fit in 32 bits,
+    /// so the volume's size in bytes always fits in 64.
     pub fn new(
-        blocks: Index,
-        block_size: u32,
-        segment_blocks: Index,
-        cow_blocks: Index,
+        blocks: u64,
+        block_size: u64,
+        segment_blocks: u64,
+        cow_blocks: u64,
     ) -> Result<Self, GeometryError> {
+        let max = u32::MAX as u64;
         for (field, value) in [
-            ("blocks", blocks as u64),
-            ("block_size", block_size as u64),
-            ("segment_blocks", segment_blocks as u64),
-            ("cow_blocks", cow_blocks as u64),
+            ("blocks", blocks),
+            ("block_size", block_size),
+            ("segment_blocks", segment_blocks),
+            ("cow_blocks", cow_blocks),
         ] {
             if value == 0 {
                 return Err(GeometryError::Zero { field, value });
             }
+            if value > max {
+                return Err(GeometryError::TooLarge { field, value, max });
+            }
         }
+        let (blocks, block_size) = (blocks as Index, block_size as u32);
+        let (segment_blocks, cow_blocks) = (segment_blocks as Index, cow_blocks as Index);
         if segment_blocks % cow_blocks != 0 {
             return Err(GeometryError::ChunkNotDividingSegment {
                 cow_blocks,
@@ -73,9 +84,6 @@ impl Geometry {
                 blocks,
             });
         }
-        if (blocks as u64).checked_mul(block_size as u64).is_none() {
-            return Err(GeometryError::SizeOverflow { blocks, block_size });
-        }
         Ok(Geometry {
             blocks,
             block_size,
@@ -84,7 +92,7 @@ impl Geometry {
         })
     }
 
-    /// Volume size in bytes (cannot overflow: checked in `new`).
+    /// Volume size in bytes (fits: both factors are 32-bit).
     pub fn bytes(&self) -> u64 {
         self.blocks as u64 * self.block_size as u64
     }
@@ -191,10 +199,16 @@ mod tests {
             Geometry::new(8, 512, 4, 3),
             Err(GeometryError::ChunkNotDividingSegment { .. })
         ));
-        assert!(matches!(
-            Geometry::new(u32::MAX, u32::MAX, 4, 1),
-            Err(GeometryError::SizeOverflow { .. })
-        ));
+        assert_eq!(
+            Geometry::new(1 << 40, 512, 4, 1),
+            Err(GeometryError::TooLarge {
+                field: "blocks",
+                value: 1 << 40,
+                max: u32::MAX as u64
+            })
+        );
+        let huge = Geometry::new(u32::MAX as u64, u32::MAX as u64, 4, 1).unwrap();
+        assert_eq!(huge.bytes(), u32::MAX as u64 * u32::MAX as u64);
         assert!(matches!(
             Geometry::new(3, 512, 4, 1),
             Err(GeometryError::SegmentLargerThanVolume { .. })

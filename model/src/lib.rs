@@ -15,6 +15,7 @@ pub mod order;
 pub mod policy;
 pub mod preserver;
 pub mod random;
+pub mod strategy;
 pub mod workload;
 
 pub use disk::{Device, Stamp, BEGIN};

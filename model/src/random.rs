@@ -113,12 +113,12 @@ pub fn generate(seed: u64, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> (
     } else {
         0
     };
-    let block_size = [1, 512][below(r, 2) as usize];
+    let block_size = [1u64, 512][below(r, 2) as usize];
     let geometry = Geometry::new(
-        segments * segment_blocks - short,
+        (segments * segment_blocks - short) as u64,
         block_size,
-        segment_blocks,
-        cow_blocks,
+        segment_blocks as u64,
+        cow_blocks as u64,
     )
     .expect("generated geometry is valid");
     let order = match below(r, 4) {
@@ -128,7 +128,7 @@ pub fn generate(seed: u64, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> (
         _ => CopyOrder::WrittenFirst,
     };
     let bytes = geometry.bytes();
-    let max_len = 2 * segment_blocks as u64 * block_size as u64;
+    let max_len = 2 * segment_blocks as u64 * block_size;
     let request = |r: &mut ChaCha8Rng| {
         let offset = below(r, bytes);
         let len = 1 + below(r, max_len.min(bytes - offset));
