@@ -1,6 +1,7 @@
 //! The `cowlab` command line: a thin layer over the model crate.
 
 mod mutants;
+mod run;
 mod survey;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ enum Command {
     Mutants(mutants::Args),
     /// Replay one generated case by its seed and print its trace.
     Replay(survey::ReplayArgs),
+    /// Run one case of your own (geometry, policy, workload) and print its trace.
+    Run(run::Args),
 }
 
 /// A command's failure: a message for the user and the exit code.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Survey(args) => survey::run(&args),
         Command::Mutants(args) => mutants::run(&args),
         Command::Replay(args) => survey::replay(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -117,3 +117,62 @@ fn bad_arguments_exit_2_with_one_clear_line() {
     );
     assert_usage_error(&["frobnicate"], "frobnicate");
 }
+
+#[test]
+fn bad_geometry_and_requests_past_the_end_exit_2_naming_the_value() {
+    assert_usage_error(
+        &["run", "--blocks", "0"],
+        "blocks must be at least 1, got 0",
+    );
+    assert_usage_error(
+        &["run", "--segment-blocks", "4", "--cow-blocks", "3"],
+        "cow_blocks (3) must divide segment_blocks (4)",
+    );
+    assert_usage_error(
+        &["run", "--block-size", "8589934592"],
+        "block_size is 8589934592",
+    );
+    assert_usage_error(
+        &["run", "--writer", "w4000+200"],
+        "request of 200 bytes at byte offset 4000 ends past the end of the volume (4096 bytes)",
+    );
+    assert_usage_error(
+        &[
+            "run",
+            "--writer",
+            "w0+1",
+            "--image-reader",
+            "18446744073709551615+2",
+        ],
+        "ends past the end",
+    );
+    assert_usage_error(&["run", "--writer", "w0+0"], "empty request");
+    assert_usage_error(&["run", "--writer", "w12"], "bad request 'w12'");
+    assert_usage_error(&["run", "--order", "zigzag"], "unknown order 'zigzag'");
+}
+
+#[test]
+fn run_checks_a_case_of_your_own() {
+    let ok = cowlab(&[
+        "run",
+        "--writer",
+        "w0+1024,r0+600",
+        "--writer",
+        "w700+100",
+        "--image-reader",
+        "0+4096",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("copy complete"));
+    let caught = cowlab(&[
+        "run",
+        "--writer",
+        "w0+512",
+        "--mutant",
+        "apply-before-preserve",
+        "--policy",
+        "out-of-turn",
+    ]);
+    assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
+    assert!(stdout(&caught).contains("violated"));
+}

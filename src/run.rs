@@ -1,0 +1,108 @@
+//! `cowlab run`: one case of your own (geometry, policy, order, workload) under the random
+//! driver, with its trace.
+
+use crate::survey::{mutant_arg, policy_arg};
+use crate::Failure;
+use cowlab_model::{random, CopyOrder, Geometry, Request, Role, Spec, Workload};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = "snapshot-overlay")]
+    pub policy: String,
+    /// Volume size in blocks.
+    #[arg(long, default_value_t = 8)]
+    pub blocks: u64,
+    /// Block size in bytes; requests are by byte offset and length.
+    #[arg(long, default_value_t = 512)]
+    pub block_size: u64,
+    #[arg(long, default_value_t = 2)]
+    pub segment_blocks: u64,
+    #[arg(long, default_value_t = 1)]
+    pub cow_blocks: u64,
+    /// sequential, reverse, random (seeded by --seed) or written-first.
+    #[arg(long, default_value = "sequential")]
+    pub order: String,
+    /// One writer's requests, e.g. `w0+1024,r512+512` (w = write, r = read; offset+length in
+    /// bytes). Repeat for more writers.
+    #[arg(long = "writer")]
+    pub writers: Vec<String>,
+    /// One image reader's reads, e.g. `0+4096,1024+10`. Repeat for more readers.
+    #[arg(long = "image-reader")]
+    pub image_readers: Vec<String>,
+    /// The scheduler's seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long)]
+    pub mutant: Option<String>,
+}
+
+/// Parses `w0+1024,r512+512` (with `kinds` saying which letters are allowed; a request
+/// without a letter takes the first kind).
+fn requests(
+    text: &str,
+    kinds: &[(char, fn(u64, u64) -> Request)],
+) -> Result<Vec<Request>, Failure> {
+    text.split(',')
+        .map(|item| {
+            let item = item.trim();
+            let (make, body) = match kinds.iter().find(|(k, _)| item.starts_with(*k)) {
+                Some((k, make)) => (*make, &item[k.len_utf8()..]),
+                None => (kinds[0].1, item),
+            };
+            let bad = || {
+                Failure::usage(format!(
+                    "bad request '{item}': expected OFFSET+LENGTH in bytes, e.g. 'w0+512'"
+                ))
+            };
+            let (offset, len) = body.split_once('+').ok_or_else(bad)?;
+            let offset = offset.trim().parse().map_err(|_| bad())?;
+            let len = len.trim().parse().map_err(|_| bad())?;
+            Ok(make(offset, len))
+        })
+        .collect()
+}
+
+pub fn spec(args: &Args) -> Result<Spec, Failure> {
+    let policy = policy_arg(&args.policy)?;
+    let mutant = args.mutant.as_deref().map(mutant_arg).transpose()?;
+    let geometry = Geometry::new(
+        args.blocks,
+        args.block_size,
+        args.segment_blocks,
+        args.cow_blocks,
+    )
+    .map_err(|e| Failure::usage(format!("bad geometry: {e}")))?;
+    let order = CopyOrder::by_name(&args.order, args.seed).ok_or_else(|| {
+        Failure::usage(format!(
+            "unknown order '{}' (expected one of: {})",
+            args.order,
+            CopyOrder::NAMES.join(", ")
+        ))
+    })?;
+    let mut workload = Workload::default();
+    for w in &args.writers {
+        let reqs = requests(w, &[('w', Request::write), ('r', Request::read)])?;
+        workload = workload.client(Role::Writer, reqs);
+    }
+    for r in &args.image_readers {
+        workload = workload.client(
+            Role::ImageReader,
+            requests(r, &[('i', Request::read_image)])?,
+        );
+    }
+    Spec::new(geometry, policy, order, mutant, workload)
+        .map_err(|e| Failure::usage(format!("bad request: {e}")))
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let spec = spec(args)?;
+    let run = random::run(&spec, args.seed, true);
+    print!("{}", run.report(&spec));
+    match run.violation {
+        None => {
+            println!("every invariant held");
+            Ok(0)
+        }
+        Some(_) => Ok(1),
+    }
+}
