@@ -55,7 +55,7 @@ fn the_catalogue_shows_every_mutant_caught() {
 
 #[test]
 fn replay_of_a_mutant_case_prints_a_trace_and_exits_1() {
-    let o = cowlab(&[
+    let args = [
         "replay",
         "--seed",
         "0",
@@ -63,7 +63,8 @@ fn replay_of_a_mutant_case_prints_a_trace_and_exits_1() {
         "snapshot-overlay",
         "--mutant",
         "apply-before-preserve",
-    ]);
+    ];
+    let o = cowlab(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let out = stdout(&o);
     assert!(
@@ -72,16 +73,7 @@ fn replay_of_a_mutant_case_prints_a_trace_and_exits_1() {
     );
     assert!(out.contains("violated:"), "{out}");
     // Same seed, same output: a failure can be replayed exactly.
-    let again = cowlab(&[
-        "replay",
-        "--seed",
-        "0",
-        "--policy",
-        "snapshot-overlay",
-        "--mutant",
-        "apply-before-preserve",
-    ]);
-    assert_eq!(out, stdout(&again));
+    assert_eq!(out, stdout(&cowlab(&args)));
 }
 
 #[test]
