@@ -1,5 +1,7 @@
 //! The `cowlab` command line: a thin layer over the model crate.
 
+mod check;
+mod explore;
 mod mutants;
 mod run;
 mod survey;
@@ -28,6 +30,10 @@ enum Command {
     Replay(survey::ReplayArgs),
     /// Run one case of your own (geometry, policy, workload) and print its trace.
     Run(run::Args),
+    /// Check every interleaving (stateright BFS/DFS, or random simulation) of one configuration.
+    Check(check::Args),
+    /// Serve stateright's Explorer on 127.0.0.1 to step through interleavings in a browser.
+    Explore(explore::Args),
 }
 
 /// A command's failure: a message for the user and the exit code.
@@ -65,6 +71,8 @@ fn main() -> ExitCode {
         Command::Mutants(args) => mutants::run(&args),
         Command::Replay(args) => survey::replay(&args),
         Command::Run(args) => run::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Explore(args) => explore::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,7 +5,7 @@ use crate::disk::{Copied, Device, Stamp, BEGIN};
 use crate::engine::{Env, Pid, Resolved, Spec};
 use crate::event::Event;
 use crate::geometry::Index;
-use crate::meta::{stamp_of, Meta};
+use crate::meta::{map_stamp, stamp_of, Meta, WriteId};
 use crate::mutant::Mutant;
 use crate::policy::{Target, WriteRule};
 use crate::preserver::Preserver;
@@ -13,7 +13,7 @@ use crate::workload::Op;
 use std::ops::Range;
 
 /// A read that returned what it must not: kept in the state so invariants can report it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BadRead {
     pub image: bool,
     pub block: Index,
@@ -22,7 +22,7 @@ pub struct BadRead {
     pub found: Stamp,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ClientPc {
     /// Issue the current request (a write arrives, a volume read is served, an image read
     /// is routed).
@@ -46,7 +46,7 @@ pub enum ClientPc {
     Finished,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Client {
     pid: u16,
     next: u16,
@@ -81,6 +81,25 @@ impl Client {
             ClientPc::ReadImage { .. } | ClientPc::Untrack { .. } => true,
             _ => false,
         }
+    }
+
+    /// Renames the client for symmetry reduction: it becomes process `pid`, and every write
+    /// id it holds (its preserver's, and the stamps of a bad read) goes through `write`.
+    pub fn renumber(&mut self, pid: Pid, write: impl Fn(WriteId) -> WriteId) {
+        self.pid = pid as u16;
+        if let ClientPc::Preserving { preserver, .. } = &mut self.pc {
+            preserver.renumber(&write);
+        }
+        if let Some(r) = &mut self.bad_read {
+            for s in [&mut r.expected, &mut r.found] {
+                *s = map_stamp(*s, &write);
+            }
+        }
+    }
+
+    /// The request the client is working on, or `None` once it has finished.
+    pub fn current<'a>(&self, spec: &'a Spec) -> Option<&'a Resolved> {
+        (!self.finished()).then(|| self.request(spec))
     }
 
     fn request<'a>(&self, spec: &'a Spec) -> &'a Resolved {

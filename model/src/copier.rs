@@ -61,6 +61,12 @@ impl Copier {
         self.pc == CopierPc::Finished
     }
 
+    /// The segment the copier has claimed and not yet finished (between claim and the end of
+    /// its copy and mark), if any.
+    pub fn segment_in_progress(&self) -> Option<Index> {
+        matches!(self.pc, CopierPc::Copy | CopierPc::Mark).then_some(self.segment)
+    }
+
     /// Segments the copier has marked copied.
     pub fn segments_done(&self) -> Index {
         self.done_count

@@ -103,6 +103,18 @@ impl Disk {
         copied
     }
 
+    /// Every stamp of every device, plane by plane (source, destination, snapshot, cache).
+    pub fn stamps(&self) -> &[Stamp] {
+        &self.stamps
+    }
+
+    /// Rewrites every stamp of every device (symmetry reduction renames writes).
+    pub fn map_stamps(&mut self, f: impl Fn(Stamp) -> Stamp) {
+        for s in &mut self.stamps {
+            *s = f(*s);
+        }
+    }
+
     /// Overwrites a whole device (used by drivers that keep devices apart).
     pub fn load(&mut self, dev: Device, stamps: &[Stamp]) {
         let r = self.range(dev, &(0..self.blocks));

@@ -7,6 +7,7 @@ pub mod copier;
 pub mod disk;
 pub mod engine;
 pub mod event;
+pub mod exhaustive;
 pub mod geometry;
 pub mod invariants;
 pub mod meta;

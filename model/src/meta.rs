@@ -16,6 +16,16 @@ pub fn stamp_of(write: WriteId) -> Stamp {
     write as Stamp + 1
 }
 
+/// Renames the write behind a stamp (symmetry reduction); the begin image and unwritten
+/// blocks stay as they are.
+pub fn map_stamp(s: Stamp, write: impl Fn(WriteId) -> WriteId) -> Stamp {
+    if s == BEGIN || s == crate::disk::UNWRITTEN {
+        s
+    } else {
+        stamp_of(write((s - 1) as WriteId))
+    }
+}
+
 /// A set of chunks (one bit each).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ChunkSet(FixedBitSet);
@@ -75,6 +85,13 @@ impl HoldQueue {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Renames every held write, keeping the order (symmetry reduction).
+    pub fn renumber(&mut self, write: impl Fn(WriteId) -> WriteId) {
+        for w in &mut self.0 {
+            *w = write(*w);
+        }
+    }
+
     /// Held writes, oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = WriteId> + '_ {
         self.0.iter().copied()

@@ -10,7 +10,7 @@ use crate::meta::WriteId;
 use crate::mutant::Mutant;
 use crate::policy::Target;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Preserver {
     write: WriteId,
     /// Chunks this preserver claimed, in order.
@@ -33,6 +33,21 @@ impl Preserver {
 
     pub fn needs_meta(&self) -> bool {
         self.marking
+    }
+
+    /// The write whose chunks this preserver preserves.
+    pub fn write(&self) -> WriteId {
+        self.write
+    }
+
+    /// Renames the write (symmetry reduction).
+    pub fn renumber(&mut self, write: impl Fn(WriteId) -> WriteId) {
+        self.write = write(self.write);
+    }
+
+    /// The chunks it claimed, and how many of them are preserved and published.
+    pub fn progress(&self) -> (&[Index], usize) {
+        (&self.claims, self.next as usize)
     }
 
     pub fn chunk(&self) -> Index {

@@ -1,0 +1,322 @@
+//! Running a check: BFS or DFS over every interleaving, or stateright's random simulation;
+//! progress while it runs; the verdict, the figures and the shortest counterexample after.
+
+use super::{symmetry, ChaChaChooser, CowModel, Step, BUDGET_SPENT};
+use crate::engine::{Pid, Spec, World};
+use crate::event::{render_trace, TraceStep};
+use crate::invariants::Violation;
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
+use std::collections::BTreeSet;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    Bfs,
+    Dfs,
+    /// stateright's `spawn_simulation` with [`ChaChaChooser`]: `runs` random runs from `seed`.
+    Simulate {
+        seed: u64,
+        runs: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub strategy: Strategy,
+    pub threads: usize,
+    /// Explore paths of at most this many steps.
+    pub max_depth: Option<usize>,
+    /// For BFS: after a violation, re-explore with a depth bound until no shorter
+    /// counterexample exists (stateright may report a longer path found in the same batch).
+    pub shortest: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            strategy: Strategy::Bfs,
+            threads: 1,
+            max_depth: None,
+            shortest: true,
+        }
+    }
+}
+
+/// Figures shown while a check runs and in its summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub states: usize,
+    pub unique: usize,
+    pub depth: usize,
+    pub seconds: f64,
+}
+
+impl Progress {
+    pub fn rate(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.states as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A broken property: the steps that lead to the state that breaks it.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    pub property: &'static str,
+    pub steps: Vec<TraceStep>,
+    /// The last state, in the process numbering the steps use.
+    pub last: World,
+    pub violation: Option<Violation>,
+}
+
+impl Counterexample {
+    /// Numbered steps in domain words, then the property and what broke it.
+    pub fn render(&self, spec: &Spec) -> String {
+        let mut out = render_trace(spec, &self.steps);
+        out.push_str(&format!("violates: {}\n", self.property));
+        if let Some(v) = &self.violation {
+            out.push_str(&format!("{v}\n"));
+        }
+        out
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub progress: Progress,
+    /// Every reachable state was explored (no failure stopped it, no depth bound cut it).
+    pub complete: bool,
+    /// The shortest counterexample found (BFS: the shortest there is).
+    pub counterexample: Option<Counterexample>,
+    /// For BFS with `shortest`: no counterexample with fewer steps exists (verified by a
+    /// re-exploration bounded below its length).
+    pub shortest_verified: bool,
+    /// `sometimes` properties reached, and those never reached.
+    pub reached: Vec<&'static str>,
+    pub unreached: Vec<&'static str>,
+}
+
+impl Outcome {
+    pub fn holds(&self) -> bool {
+        self.counterexample.is_none() && (!self.complete || self.unreached.is_empty())
+    }
+
+    /// The summary line: verdict, unique states, total states, seconds, states per second.
+    pub fn summary(&self) -> String {
+        let verdict = match (&self.counterexample, self.complete) {
+            (Some(c), _) => format!("VIOLATED ({})", c.property),
+            (None, true) if !self.unreached.is_empty() => {
+                format!("VACUOUS (never reached: {})", self.unreached.join("; "))
+            }
+            (None, true) => "OK: every property holds".into(),
+            (None, false) => "OK within the bound: no property broken".into(),
+        };
+        let p = &self.progress;
+        format!(
+            "{verdict}; {} unique states, {} total states, {:.2} s, {:.0} states/s",
+            p.unique,
+            p.states,
+            p.seconds,
+            p.rate()
+        )
+    }
+}
+
+/// Runs the check and calls `report` about once a second while it runs.
+pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress)) -> Outcome {
+    let start = Instant::now();
+    let mut model = model.clone();
+    let names: Vec<(&'static str, Expectation)> = model
+        .properties()
+        .iter()
+        .map(|p| (p.name, p.expectation.clone()))
+        .collect();
+    let threads = options.threads.max(1);
+    let depth_cut = options.max_depth.is_some();
+    let (discoveries, mut progress) = match options.strategy {
+        Strategy::Bfs | Strategy::Dfs => {
+            let mut b = model
+                .clone()
+                .checker()
+                .threads(threads)
+                .finish_when(HasDiscoveries::AnyFailures);
+            if let Some(d) = options.max_depth {
+                b = b.target_max_depth(depth_bound(d));
+            }
+            if options.strategy == Strategy::Bfs {
+                watch(b.spawn_bfs(), start, report)
+            } else {
+                watch(b.spawn_dfs(), start, report)
+            }
+        }
+        Strategy::Simulate { seed, runs } => {
+            let chooser = ChaChaChooser::new(seed);
+            model = model.with_budget(chooser.counter(), runs);
+            let failures: BTreeSet<&'static str> = model
+                .properties()
+                .iter()
+                .filter(|p| p.expectation.discovery_is_failure())
+                .map(|p| p.name)
+                .chain([BUDGET_SPENT])
+                .collect();
+            let mut b = model
+                .clone()
+                .checker()
+                .threads(threads)
+                .finish_when(HasDiscoveries::AnyOf(failures));
+            if let Some(d) = options.max_depth {
+                b = b.target_max_depth(d + 1);
+            }
+            watch(b.spawn_simulation(seed, chooser), start, report)
+        }
+    };
+    let failures: Vec<(&'static str, Path<_, Step>)> = discoveries
+        .iter()
+        .filter(|(name, _)| {
+            names
+                .iter()
+                .any(|(n, e)| n == name && e.discovery_is_failure())
+        })
+        .map(|(n, p)| (*n, p.clone()))
+        .collect();
+    let mut found = failures
+        .into_iter()
+        .min_by_key(|(name, p)| (p.clone().into_actions().len(), *name));
+    let mut shortest_verified = false;
+    if options.strategy == Strategy::Bfs && options.shortest {
+        // Re-explore below the length found until nothing shorter turns up.
+        while let Some((_, path)) = &found {
+            let len = path.clone().into_actions().len();
+            if len == 0 {
+                shortest_verified = true;
+                break;
+            }
+            let again = model
+                .clone()
+                .checker()
+                .threads(threads)
+                .finish_when(HasDiscoveries::AnyFailures)
+                .target_max_depth(depth_bound(len - 1))
+                .spawn_bfs()
+                .join();
+            let shorter = again
+                .discoveries()
+                .into_iter()
+                .filter(|(name, _)| {
+                    names
+                        .iter()
+                        .any(|(n, e)| n == name && e.discovery_is_failure())
+                })
+                .min_by_key(|(name, p)| (p.clone().into_actions().len(), *name));
+            match shorter {
+                Some(s) => found = Some(s),
+                None => {
+                    shortest_verified = true;
+                    break;
+                }
+            }
+        }
+    }
+    progress.seconds = start.elapsed().as_secs_f64();
+    let counterexample = found.map(|(property, path)| {
+        let (steps, last) = replay(&model, &path.into_actions());
+        let violation = model.violation(
+            property,
+            &super::State {
+                spec: model.spec(),
+                world: last.clone(),
+            },
+        );
+        Counterexample {
+            property,
+            steps,
+            last,
+            violation,
+        }
+    });
+    let sometimes: Vec<&'static str> = names
+        .iter()
+        .filter(|(n, e)| *e == Expectation::Sometimes && *n != BUDGET_SPENT)
+        .map(|(n, _)| *n)
+        .collect();
+    let (reached, unreached): (Vec<_>, Vec<_>) = sometimes
+        .into_iter()
+        .partition(|n| discoveries.iter().any(|(d, _)| d == n));
+    let simulated = matches!(options.strategy, Strategy::Simulate { .. });
+    Outcome {
+        progress,
+        complete: counterexample.is_none() && !depth_cut && !simulated,
+        counterexample,
+        shortest_verified,
+        reached,
+        unreached,
+    }
+}
+
+/// stateright skips (without checking) a state whose depth, counting the initial state as
+/// 1, reaches the bound: paths of at most `steps` steps need a bound of `steps + 2`.
+fn depth_bound(steps: usize) -> usize {
+    steps + 2
+}
+
+type Found = Vec<(&'static str, Path<super::State, Step>)>;
+
+/// Waits for the checker's threads, reporting progress about once a second.
+fn watch<C: Checker<CowModel>>(
+    mut checker: C,
+    start: Instant,
+    report: &mut dyn FnMut(&Progress),
+) -> (Found, Progress) {
+    let handles: Vec<JoinHandle<()>> = checker.handles();
+    let figures = |c: &C| Progress {
+        states: c.state_count(),
+        unique: c.unique_state_count(),
+        depth: c.max_depth(),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let mut last = Instant::now();
+    while !handles.iter().all(|h| h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+        if last.elapsed() >= Duration::from_secs(1) {
+            report(&figures(&checker));
+            last = Instant::now();
+        }
+    }
+    for h in handles {
+        h.join().expect("a checker thread panicked");
+    }
+    let progress = figures(&checker);
+    let found: Found = checker.discoveries().into_iter().collect();
+    (found, progress)
+}
+
+/// Replays a path of the model from the initial state in one fixed process numbering, and
+/// returns the steps in domain words and the last state. With symmetry on, the model's
+/// states are representatives whose writers may be renumbered at every step; the replay
+/// maps each action back, so a writer keeps its name for the whole trace.
+pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
+    let spec = model.spec();
+    let mut world = World::new(spec);
+    let mut perm: Vec<Pid> = (0..spec.processes()).collect();
+    let mut steps = Vec::with_capacity(actions.len());
+    for a in actions {
+        let pid = perm
+            .iter()
+            .position(|p| *p == a.0)
+            .expect("a renumbering is a permutation");
+        let event = world.step(spec, pid);
+        steps.push(TraceStep { pid, event });
+        if model.symmetry() {
+            perm = symmetry::representative(spec, &world).1;
+        }
+    }
+    (steps, world)
+}
+
+/// Serves stateright's Explorer for the model on `addr`; returns only if the server stops.
+pub fn serve(model: CowModel, addr: std::net::SocketAddr) {
+    let _ = model.checker().serve(addr);
+}

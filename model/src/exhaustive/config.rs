@@ -1,0 +1,193 @@
+//! The configuration of an exhaustive check: sizes, policy, mutant and the workload they
+//! imply, validated into an engine [`Spec`] with one readable line per refusal.
+
+use crate::engine::Spec;
+use crate::geometry::Geometry;
+use crate::mutant::Mutant;
+use crate::order::CopyOrder;
+use crate::policy;
+use crate::workload::{Request, Role, Workload};
+use std::fmt;
+
+/// Block size of checked volumes: the model keeps stamps, not bytes, so any size will do;
+/// requests are aligned to it.
+pub const BLOCK_SIZE: u32 = 512;
+
+/// What `cowlab check` and `cowlab explore` are given on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub policy: String,
+    pub segments: u32,
+    pub segment_blocks: u32,
+    pub cow_blocks: u32,
+    pub writers: u32,
+    pub writes: u32,
+    pub readers: u32,
+    pub image_readers: u32,
+    pub mutant: Option<String>,
+}
+
+impl Default for Config {
+    /// The configuration every policy's test checks: 3 segments of 2 blocks, chunk 1 block,
+    /// 2 writers with 2 overlapping writes each, 1 volume reader, 1 image reader.
+    fn default() -> Self {
+        Config {
+            policy: "snapshot-overlay".into(),
+            segments: 3,
+            segment_blocks: 2,
+            cow_blocks: 1,
+            writers: 2,
+            writes: 2,
+            readers: 1,
+            image_readers: 1,
+            mutant: None,
+        }
+    }
+}
+
+/// A refused configuration, as one line for the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Largest volume, writer and write counts accepted: far beyond what an exhaustive check
+/// can finish, but small enough that no size computation overflows.
+const MAX_BLOCKS: u64 = 1 << 16;
+const MAX_CLIENTS: u32 = 64;
+
+impl Config {
+    /// Validates the configuration and builds the engine's spec.
+    pub fn spec(&self) -> Result<Spec, ConfigError> {
+        let err = |s: String| Err(ConfigError(s));
+        let policy = match policy::by_name(&self.policy) {
+            Some(p) => p,
+            None => {
+                return err(format!(
+                    "unknown policy '{}' (expected one of: {})",
+                    self.policy,
+                    policy::names().join(", ")
+                ))
+            }
+        };
+        let mutant = match &self.mutant {
+            None => None,
+            Some(name) => match Mutant::by_name(name) {
+                Some(m) => Some(m),
+                None => {
+                    let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+                    return err(format!(
+                        "unknown mutant '{name}' (expected one of: {})",
+                        names.join(", ")
+                    ));
+                }
+            },
+        };
+        for (flag, value) in [
+            ("--segments", self.segments),
+            ("--segment-blocks", self.segment_blocks),
+            ("--cow-blocks", self.cow_blocks),
+        ] {
+            if value == 0 {
+                return err(format!("{flag} must be at least 1, got 0"));
+            }
+        }
+        if self.segment_blocks % self.cow_blocks != 0 {
+            return err(format!(
+                "--cow-blocks ({}) must divide --segment-blocks ({})",
+                self.cow_blocks, self.segment_blocks
+            ));
+        }
+        let blocks = self.segments as u64 * self.segment_blocks as u64;
+        if blocks > MAX_BLOCKS {
+            return err(format!(
+                "the volume has {blocks} blocks (--segments x --segment-blocks); at most {MAX_BLOCKS} are supported"
+            ));
+        }
+        for (flag, value) in [
+            ("--writers", self.writers),
+            ("--writes", self.writes),
+            ("--readers", self.readers),
+            ("--image-readers", self.image_readers),
+        ] {
+            if value > MAX_CLIENTS {
+                return err(format!(
+                    "{flag} is {value}; at most {MAX_CLIENTS} supported"
+                ));
+            }
+        }
+        let geometry = Geometry::new(
+            blocks,
+            BLOCK_SIZE as u64,
+            self.segment_blocks as u64,
+            self.cow_blocks as u64,
+        )
+        .map_err(|e| ConfigError(e.to_string()))?;
+        Spec::new(
+            geometry,
+            policy,
+            CopyOrder::Sequential,
+            mutant,
+            self.workload(&geometry),
+        )
+        .map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The workload: every writer issues the same list of writes (so writers are
+    /// interchangeable and symmetry reduction applies). Write k covers one segment's worth of
+    /// blocks (at least 2) starting in the middle of segment k, so it spans two segments and
+    /// overlaps its neighbours and every other writer's write k. The volume reader and the
+    /// image reader read the blocks of write 0, where held writes and preservation race.
+    pub fn workload(&self, g: &Geometry) -> Workload {
+        let bs = g.block_size as u64;
+        let blocks = g.blocks as u64;
+        let len = (g.segment_blocks as u64).max(2).min(blocks);
+        let write = |k: u64| {
+            let start = (k * g.segment_blocks as u64 + g.segment_blocks as u64 / 2) % blocks;
+            let start = start.min(blocks - len);
+            (start * bs, len * bs)
+        };
+        let writes: Vec<Request> = (0..self.writes as u64)
+            .map(|k| {
+                let (o, l) = write(k);
+                Request::write(o, l)
+            })
+            .collect();
+        let (o, l) = write(0);
+        let mut w = Workload::default();
+        for _ in 0..self.writers {
+            w = w.client(Role::Writer, writes.clone());
+        }
+        for _ in 0..self.readers {
+            w = w.client(Role::Reader, vec![Request::read(o, l)]);
+        }
+        for _ in 0..self.image_readers {
+            w = w.client(Role::ImageReader, vec![Request::read_image(o, l)]);
+        }
+        w
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "policy {}, {} segments x {} blocks, chunk {} block(s), {} writer(s) x {} write(s), {} reader(s), {} image reader(s), mutant {}",
+            self.policy,
+            self.segments,
+            self.segment_blocks,
+            self.cow_blocks,
+            self.writers,
+            self.writes,
+            self.readers,
+            self.image_readers,
+            self.mutant.as_deref().unwrap_or("none")
+        )
+    }
+}

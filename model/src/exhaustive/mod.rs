@@ -1,0 +1,466 @@
+//! The exhaustive driver: a stateright [`Model`] over the engine's [`World`] whose actions are
+//! "process i takes its next step". It runs the engine's own step machines (there is no
+//! second copy of the algorithm here), and checks every invariant of DESIGN §2 as a named
+//! property on every reachable state.
+//!
+//! - [`config`]: sizes, policy and mutant from the command line, validated into a [`Spec`].
+//! - [`check`]: running BFS/DFS/simulation, the shortest counterexample, the summary.
+//! - [`symmetry`]: the representative of a state under permutations of identical writers.
+//! - [`ChaChaChooser`]: a `Chooser` for `spawn_simulation` that is stable across versions.
+
+pub mod check;
+mod chooser;
+pub mod config;
+pub mod symmetry;
+
+pub use chooser::ChaChaChooser;
+pub use config::{Config, ConfigError};
+
+use crate::client::ClientPc;
+use crate::copier::CopierPc;
+use crate::disk::{Device, Stamp, UNWRITTEN};
+use crate::engine::{Pid, Process, Spec, World};
+use crate::event::Event;
+use crate::invariants::{self, Invariant, Violation};
+use crate::meta::stamp_of;
+use crate::workload::Op;
+use stateright::{Model, Property};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The model: a spec fixed for the whole check, and whether states are reduced to their
+/// representative under permutations of identical writers.
+#[derive(Clone)]
+pub struct CowModel {
+    spec: &'static Spec,
+    symmetry: bool,
+    /// For simulation: runs started (shared with the chooser) and how many to run.
+    budget: Option<(Arc<AtomicU64>, u64)>,
+}
+
+/// A state of the model: the engine's whole world. It carries a pointer to the spec only so
+/// that it can render itself in domain words (the Explorer prints states with `{:#?}`); the
+/// pointer takes no part in hashing or equality.
+#[derive(Clone)]
+pub struct State {
+    spec: &'static Spec,
+    pub world: World,
+}
+
+impl State {
+    /// A state of a model over `spec` (take it from [`CowModel::spec`]).
+    pub fn from_world(spec: &'static Spec, world: World) -> Self {
+        State { spec, world }
+    }
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        self.world == other.world
+    }
+}
+
+impl Eq for State {}
+
+impl Hash for State {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.world.hash(h)
+    }
+}
+
+/// An action: this process takes its next step.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Step(pub Pid);
+
+impl fmt::Debug for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "process {} steps", self.0)
+    }
+}
+
+impl CowModel {
+    /// A model of `spec`. The spec is leaked (a few hundred bytes per model) so that states
+    /// can point at it without reference counting on every clone.
+    pub fn new(spec: Spec, symmetry: bool) -> Self {
+        CowModel {
+            spec: Box::leak(Box::new(spec)),
+            symmetry,
+            budget: None,
+        }
+    }
+
+    /// Limits a simulation to `runs` runs, counted by `started` (the chooser's counter).
+    /// stateright's simulation has no run limit of its own: once the last run has started,
+    /// the `sometimes` property [`BUDGET_SPENT`] is reached, and the simulation's finish
+    /// condition waits for it (each thread then ends after its current run). Actions stay a
+    /// function of the state alone, as stateright needs to rebuild paths.
+    pub fn with_budget(mut self, started: Arc<AtomicU64>, runs: u64) -> Self {
+        self.budget = Some((started, runs));
+        self
+    }
+
+    fn budget_spent(&self) -> bool {
+        self.budget
+            .as_ref()
+            .is_some_and(|(started, runs)| started.load(Ordering::SeqCst) >= *runs)
+    }
+
+    pub fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+
+    pub fn symmetry(&self) -> bool {
+        self.symmetry
+    }
+
+    /// The initial state (already a representative when symmetry is on).
+    pub fn init(&self) -> State {
+        State {
+            spec: self.spec,
+            world: World::new(self.spec),
+        }
+    }
+
+    /// The first safety violation of a state, if any.
+    pub fn safety(&self, s: &State) -> Result<(), Violation> {
+        invariants::check_safety(self.spec, &s.world)
+    }
+
+    /// The violation behind a failed property, with its block, expected and found stamps.
+    pub fn violation(&self, property: &str, s: &State) -> Option<Violation> {
+        let spec = self.spec;
+        let w = &s.world;
+        let result = match INVARIANTS.iter().find(|(_, name, _)| *name == property) {
+            Some((_, _, f)) => f(spec, w),
+            None if property == EVENTUALLY_FINISHED => match w.finished() {
+                true => Ok(()),
+                false => invariants::progress(spec, w)
+                    .and_then(|_| invariants::check_safety(spec, w))
+                    .and(Err(Violation {
+                        invariant: Invariant::Progress,
+                        detail: "a path ends before the copy and every write complete".into(),
+                    })),
+            },
+            None => Ok(()),
+        };
+        result.err()
+    }
+}
+
+type Check = fn(&Spec, &World) -> Result<(), Violation>;
+
+/// The `always` properties: one per invariant of DESIGN §2, named as the invariant is.
+const INVARIANTS: [(Invariant, &str, Check); 6] = [
+    (
+        Invariant::PointInTimeCopy,
+        "point-in-time copy",
+        invariants::point_in_time_copy,
+    ),
+    (
+        Invariant::PointInTimeImage,
+        "point-in-time image",
+        invariants::point_in_time_image,
+    ),
+    (
+        Invariant::NoLostWrite,
+        "no lost or reordered write",
+        invariants::no_lost_write,
+    ),
+    (
+        Invariant::ReadYourWrites,
+        "read-your-writes",
+        invariants::read_your_writes,
+    ),
+    (
+        Invariant::MapSoundness,
+        "map soundness",
+        invariants::map_soundness,
+    ),
+    (
+        Invariant::Progress,
+        "progress: a state where no process can step is finished",
+        invariants::progress,
+    ),
+];
+
+pub const EVENTUALLY_FINISHED: &str = "eventually the copy and every write complete";
+pub const HELD_WHILE_PRESERVED: &str = "a write is held while its chunk is preserved";
+pub const LANDS_IN_SEGMENT: &str = "a write lands in the segment being copied";
+pub const READ_FROM_HOLD: &str = "a read is served from the hold queue";
+/// Not a property of the algorithm: how a simulation with `--runs N` stops.
+pub const BUDGET_SPENT: &str = "simulation runs spent";
+
+/// `sometimes`: a client holds its write in the queue while preserving a chunk it claimed.
+fn held_while_preserved(_: &CowModel, s: &State) -> bool {
+    s.world
+        .clients()
+        .any(|(_, c)| matches!(c.pc, ClientPc::Preserving { held: true, .. }))
+}
+
+/// `sometimes`: the copier is between claiming and finishing a segment, and a write that
+/// overlaps that segment has arrived and is held or preserving.
+fn lands_in_segment(m: &CowModel, s: &State) -> bool {
+    let spec = m.spec;
+    let Some(seg) = s.world.copier().segment_in_progress() else {
+        return false;
+    };
+    let seg = spec.geometry.segment_blocks_range(seg);
+    s.world.clients().any(|(_, c)| {
+        matches!(c.pc, ClientPc::Preserving { .. } | ClientPc::Release)
+            && c.current(spec).is_some_and(|r| {
+                r.op == Op::Write && r.blocks.start < seg.end && seg.start < r.blocks.end
+            })
+    })
+}
+
+/// `sometimes`: a volume reader's next step reads a block whose newest data is a held write
+/// (so the read is served from the hold queue, not the source).
+fn read_from_hold(m: &CowModel, s: &State) -> bool {
+    let spec = m.spec;
+    s.world.clients().any(|(_, c)| {
+        c.pc == ClientPc::Start
+            && c.current(spec).is_some_and(|r| {
+                r.op == Op::Read
+                    && r.blocks
+                        .clone()
+                        .any(|b| spec.newest_held(&s.world.meta, b).is_some())
+            })
+    })
+}
+
+impl Model for CowModel {
+    type State = State;
+    type Action = Step;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![self.init()]
+    }
+
+    /// Every runnable process may step. A state that breaks a safety invariant is a
+    /// counterexample already: it is not expanded, so a violation's successors cannot
+    /// replace it with a longer trace.
+    fn actions(&self, s: &State, actions: &mut Vec<Step>) {
+        if self.safety(s).is_err() {
+            return;
+        }
+        actions.extend(s.world.runnable(self.spec).map(Step));
+    }
+
+    fn next_state(&self, s: &State, action: Step) -> Option<State> {
+        let mut world = s.world.clone();
+        world.step(self.spec, action.0);
+        if self.symmetry {
+            world = symmetry::representative(self.spec, &world).0;
+        }
+        Some(State {
+            spec: self.spec,
+            world,
+        })
+    }
+
+    fn format_action(&self, action: &Step) -> String {
+        self.spec.process_name(action.0).to_string()
+    }
+
+    fn format_step(&self, s: &State, action: Step) -> Option<String> {
+        let mut world = s.world.clone();
+        let event = world.step(self.spec, action.0);
+        Some(format!(
+            "{}: {}",
+            self.spec.process_name(action.0),
+            event.describe(self.spec)
+        ))
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        let spec = self.spec;
+        let mut props = vec![
+            Property::always(INVARIANTS[0].1, |m: &CowModel, s: &State| {
+                (INVARIANTS[0].2)(m.spec, &s.world).is_ok()
+            }),
+            Property::always(INVARIANTS[1].1, |m: &CowModel, s: &State| {
+                (INVARIANTS[1].2)(m.spec, &s.world).is_ok()
+            }),
+            Property::always(INVARIANTS[2].1, |m: &CowModel, s: &State| {
+                (INVARIANTS[2].2)(m.spec, &s.world).is_ok()
+            }),
+            Property::always(INVARIANTS[3].1, |m: &CowModel, s: &State| {
+                (INVARIANTS[3].2)(m.spec, &s.world).is_ok()
+            }),
+            Property::always(INVARIANTS[4].1, |m: &CowModel, s: &State| {
+                (INVARIANTS[4].2)(m.spec, &s.world).is_ok()
+            }),
+            Property::always(INVARIANTS[5].1, |m: &CowModel, s: &State| {
+                (INVARIANTS[5].2)(m.spec, &s.world).is_ok()
+            }),
+            // The second opinion on progress. A path cut at a safety violation (see
+            // `actions`) counts as ended: that state is reported by its own property.
+            Property::eventually(EVENTUALLY_FINISHED, |m: &CowModel, s: &State| {
+                s.world.finished() || m.safety(s).is_err()
+            }),
+        ];
+        if self.budget.is_some() {
+            props.push(Property::sometimes(
+                BUDGET_SPENT,
+                |m: &CowModel, _: &State| m.budget_spent(),
+            ));
+        }
+        let writes = (1..spec.processes())
+            .flat_map(|p| spec.requests(p))
+            .any(|r| r.op == Op::Write);
+        let reads = (1..spec.processes())
+            .flat_map(|p| spec.requests(p))
+            .any(|r| r.op == Op::Read);
+        if writes && spec.target().is_some() {
+            props.push(Property::sometimes(
+                HELD_WHILE_PRESERVED,
+                held_while_preserved,
+            ));
+        }
+        if writes {
+            props.push(Property::sometimes(LANDS_IN_SEGMENT, lands_in_segment));
+        }
+        if writes && reads {
+            props.push(Property::sometimes(READ_FROM_HOLD, read_from_hold));
+        }
+        props
+    }
+}
+
+impl stateright::Representative for State {
+    /// The state with identical writers renumbered into a canonical order (see
+    /// [`symmetry`]). The BFS checker of stateright 0.31 ignores `symmetry()`, so the model
+    /// applies it itself when built with `symmetry = true`; this impl serves DFS and
+    /// simulation users who call `CheckerBuilder::symmetry`.
+    fn representative(&self) -> Self {
+        State {
+            spec: self.spec,
+            world: symmetry::representative(self.spec, &self.world).0,
+        }
+    }
+}
+
+fn show_stamps(stamps: &[Stamp]) -> String {
+    stamps
+        .iter()
+        .map(|s| match *s {
+            UNWRITTEN => ".".to_string(),
+            s => s.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One line per process and device and one for the metadata, in domain words.
+pub fn describe_world(spec: &Spec, w: &World) -> String {
+    let mut out = String::new();
+    let g = &spec.geometry;
+    for (pid, p) in w.procs.iter().enumerate() {
+        let what = match p {
+            Process::Copier(c) => match (&c.pc, c.segment_in_progress()) {
+                (_, Some(s)) => format!(
+                    "copying segment {s} ({} of {} segments done)",
+                    c.segments_done(),
+                    g.segments()
+                ),
+                (CopierPc::Claim, _) => format!(
+                    "next: claim a segment ({} of {} done)",
+                    c.segments_done(),
+                    g.segments()
+                ),
+                (CopierPc::Overlay { next }, _) => {
+                    format!("overlay pass, next snapshot chunk at or after {next}")
+                }
+                (CopierPc::Complete, _) => "next: declare the copy complete".into(),
+                (CopierPc::Finished, _) => "finished".into(),
+                _ => format!("{:?}", c.pc),
+            },
+            Process::Client(c) => {
+                let req = c.current(spec);
+                let what = |r: &crate::engine::Resolved| match r.op {
+                    Op::Write => format!(
+                        "write {} (stamp {}) to {}",
+                        r.write,
+                        stamp_of(r.write),
+                        crate::geometry::show_blocks(&r.blocks)
+                    ),
+                    Op::Read => format!("read of {}", crate::geometry::show_blocks(&r.blocks)),
+                    Op::ReadImage => {
+                        format!("image read of {}", crate::geometry::show_blocks(&r.blocks))
+                    }
+                };
+                match (&c.pc, req) {
+                    (ClientPc::Finished, _) | (_, None) => "finished".into(),
+                    (ClientPc::Start, Some(r)) => format!("next: {}", what(r)),
+                    (ClientPc::Preserving { preserver, held }, Some(r)) => {
+                        let (claims, done) = preserver.progress();
+                        format!(
+                            "{} {}, preserving chunks {:?} ({} done)",
+                            what(r),
+                            if *held { "held" } else { "applied" },
+                            claims,
+                            done
+                        )
+                    }
+                    (ClientPc::Release, Some(r)) => format!("{} held in the queue", what(r)),
+                    (ClientPc::ReadImage { routes }, Some(r)) => {
+                        let devs: Vec<String> = routes.iter().map(|(d, _)| d.to_string()).collect();
+                        format!("{} routed to [{}]", what(r), devs.join(", "))
+                    }
+                    (ClientPc::Untrack { .. }, Some(r)) => {
+                        format!("{} read, next: untrack", what(r))
+                    }
+                }
+            }
+        };
+        let blocked = if !p.finished() && p.blocked(spec, &w.meta) {
+            format!(" [waits for {}]", p.waiting_for(spec))
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("{}: {what}{blocked}\n", spec.process_name(pid)));
+    }
+    for dev in Device::ALL {
+        let used = match dev {
+            Device::Source | Device::Destination => true,
+            d => spec.target().map(|t| t.device()) == Some(d),
+        };
+        if used {
+            out.push_str(&format!("{dev:<12} {}\n", show_stamps(w.disk.device(dev))));
+        }
+    }
+    let m = &w.meta;
+    let set = |s: &crate::meta::ChunkSet| format!("{:?}", s.iter().collect::<Vec<_>>());
+    out.push_str(&format!(
+        "snapshot map {}, copied {}, in flight {}, hold queue {:?}{}{}\n",
+        set(&m.snapshot_map),
+        set(&m.copied),
+        set(&m.in_flight),
+        m.hold.iter().collect::<Vec<_>>(),
+        if m.tracked.iter().any(|t| *t > 0) {
+            format!(", tracked {:?}", m.tracked)
+        } else {
+            String::new()
+        },
+        if m.copy_complete {
+            ", copy complete"
+        } else {
+            ""
+        }
+    ));
+    out
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe_world(self.spec, &self.world))
+    }
+}
+
+/// What one step of a state does, in domain words (without changing the state).
+pub fn describe_step(spec: &Spec, w: &World, pid: Pid) -> Event {
+    let mut w = w.clone();
+    w.step(spec, pid)
+}

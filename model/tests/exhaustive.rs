@@ -1,0 +1,431 @@
+//! The exhaustive driver: every policy passes on the issue's configuration, every mutant is
+//! caught with the shortest counterexample, symmetry reduction keeps the verdicts with fewer
+//! states, `sometimes` properties fail when never reached, simulation replays by seed.
+
+use cowlab_model::exhaustive::check::{self, Options, Outcome, Strategy};
+use cowlab_model::exhaustive::{self as ex, symmetry, Config, CowModel};
+use cowlab_model::random::below;
+use cowlab_model::workload::{Request, Role, Workload};
+use cowlab_model::{policy, CopyOrder, Geometry, Mutant, Spec, World};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn config(policy: &str, mutant: Option<Mutant>) -> Config {
+    Config {
+        policy: policy.into(),
+        mutant: mutant.map(|m| m.name().into()),
+        ..Config::default()
+    }
+}
+
+fn model(c: &Config, symmetry: bool) -> CowModel {
+    CowModel::new(c.spec().expect("valid configuration"), symmetry)
+}
+
+fn bfs(m: &CowModel) -> Outcome {
+    check::run(m, &Options::default(), &mut |_| {})
+}
+
+fn with(m: &CowModel, options: Options) -> Outcome {
+    check::run(m, &options, &mut |_| {})
+}
+
+#[test]
+fn the_default_configuration_is_the_issues() {
+    let c = Config::default();
+    assert_eq!((c.segments, c.segment_blocks, c.cow_blocks), (3, 2, 1));
+    assert_eq!(
+        (c.writers, c.writes, c.readers, c.image_readers),
+        (2, 2, 1, 1)
+    );
+    let spec = c.spec().unwrap();
+    // The writers' writes overlap each other, and each spans two segments.
+    let w0 = spec.write_blocks(0);
+    let w2 = spec.write_blocks(2);
+    assert_eq!(w0, w2);
+    let g = &spec.geometry;
+    assert_ne!(
+        g.segment_of_chunk(g.chunk_of(w0.start)),
+        g.segment_of_chunk(g.chunk_of(w0.end - 1))
+    );
+}
+
+#[test]
+fn every_policy_passes_every_property_on_the_issues_configuration() {
+    for p in policy::names() {
+        let m = model(&config(p, None), false);
+        let o = bfs(&m);
+        assert!(o.counterexample.is_none(), "{p}: {}", o.summary());
+        assert!(o.complete, "{p}: exploration stopped early");
+        assert!(o.unreached.is_empty(), "{p}: {}", o.summary());
+        let expected = if p == "offline" { 2 } else { 3 };
+        assert_eq!(o.reached.len(), expected, "{p}: reached {:?}", o.reached);
+        assert!(o.holds());
+        assert!(o.progress.unique > 100, "{p}: {}", o.summary());
+    }
+}
+
+/// Each mutant, and the policies and chunk size under which the exhaustive check must catch
+/// it. (skip-overlay matters only to overlay policies; copier-ignores-in-flight only where
+/// the copier takes claims that a write could be waiting on; a partial chunk copy needs a
+/// chunk larger than a block.)
+fn catching(m: Mutant) -> (Vec<&'static str>, u32) {
+    let all_but_offline = vec![
+        "snapshot-overlay",
+        "snapshot-redirect",
+        "out-of-turn",
+        "out-of-turn-cache",
+        "next-range",
+    ];
+    match m {
+        Mutant::SkipOverlay => (vec!["snapshot-overlay", "next-range"], 1),
+        Mutant::CopierIgnoresInFlight => (
+            vec!["snapshot-redirect", "out-of-turn", "out-of-turn-cache"],
+            1,
+        ),
+        Mutant::PartialChunkCopy => (all_but_offline, 2),
+        Mutant::CheckThenAct | Mutant::PreserveTwice => (all_but_offline, 1),
+        _ => (policy::names(), 1),
+    }
+}
+
+#[test]
+fn every_mutant_is_caught_by_bfs_with_the_shortest_counterexample() {
+    for m in Mutant::ALL {
+        let (policies, cow) = catching(m);
+        for p in policies {
+            let c = Config {
+                cow_blocks: cow,
+                ..config(p, Some(m))
+            };
+            let model = model(&c, false);
+            let o = bfs(&model);
+            let cx = o
+                .counterexample
+                .as_ref()
+                .unwrap_or_else(|| panic!("{m} under {p} not caught: {}", o.summary()));
+            assert!(!o.holds());
+            assert!(o.shortest_verified, "{m} under {p}");
+            let violation = cx.violation.as_ref().expect("the broken invariant");
+            assert!(!violation.detail.is_empty());
+            let text = cx.render(model.spec());
+            assert!(text.contains("   1. "), "{m} under {p}:\n{text}");
+            // Shortest, checked independently: no failure within one step less, and one
+            // within exactly its length.
+            let n = cx.steps.len();
+            if n > 0 {
+                let below = with(
+                    &model,
+                    Options {
+                        max_depth: Some(n - 1),
+                        shortest: false,
+                        ..Options::default()
+                    },
+                );
+                assert!(
+                    below.counterexample.is_none(),
+                    "{m} under {p}: a counterexample shorter than {n} steps exists"
+                );
+            }
+            let at = with(
+                &model,
+                Options {
+                    max_depth: Some(n),
+                    shortest: false,
+                    ..Options::default()
+                },
+            );
+            assert_eq!(
+                at.counterexample.map(|c| c.steps.len()),
+                Some(n),
+                "{m} under {p}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_dfs_counterexample_is_never_shorter_than_the_bfs_one() {
+    for m in [Mutant::ApplyBeforePreserve, Mutant::ReleaseOutOfOrder] {
+        let model = model(&config("snapshot-overlay", Some(m)), false);
+        let b = bfs(&model).counterexample.expect("caught by BFS");
+        let d = with(
+            &model,
+            Options {
+                strategy: Strategy::Dfs,
+                ..Options::default()
+            },
+        )
+        .counterexample
+        .expect("caught by DFS");
+        assert!(d.steps.len() >= b.steps.len(), "{m}");
+    }
+}
+
+#[test]
+fn symmetry_explores_fewer_states_and_reaches_the_same_verdicts() {
+    for p in policy::names() {
+        let c = config(p, None);
+        let plain = bfs(&model(&c, false));
+        let reduced = bfs(&model(&c, true));
+        assert!(plain.holds() && reduced.holds(), "{p}");
+        assert_eq!(plain.reached, reduced.reached, "{p}");
+        assert!(
+            reduced.progress.unique < plain.progress.unique,
+            "{p}: {} vs {}",
+            reduced.progress.unique,
+            plain.progress.unique
+        );
+    }
+    for m in Mutant::ALL {
+        let (policies, cow) = catching(m);
+        let c = Config {
+            cow_blocks: cow,
+            ..config(policies[0], Some(m))
+        };
+        let plain = bfs(&model(&c, false)).counterexample.expect("caught");
+        let reduced = bfs(&model(&c, true))
+            .counterexample
+            .expect("caught with symmetry");
+        assert_eq!(plain.steps.len(), reduced.steps.len(), "{m}");
+        assert_eq!(
+            plain.violation.map(|v| v.invariant),
+            reduced.violation.map(|v| v.invariant),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn with_three_writers_symmetry_reduces_more() {
+    let c = Config {
+        writers: 3,
+        ..Config::default()
+    };
+    let plain = bfs(&model(&c, false));
+    let reduced = bfs(&model(&c, true));
+    assert!(plain.holds() && reduced.holds());
+    // Six orderings of three writers: at least a threefold reduction.
+    assert!(reduced.progress.unique * 3 < plain.progress.unique);
+}
+
+fn random_walk(spec: &Spec, seed: u64) -> Vec<World> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut w = World::new(spec);
+    let mut seen = vec![w.clone()];
+    loop {
+        let r: Vec<usize> = w.runnable(spec).collect();
+        if r.is_empty() {
+            return seen;
+        }
+        w.step(spec, r[below(&mut rng, r.len() as u64) as usize]);
+        seen.push(w.clone());
+    }
+}
+
+#[test]
+fn the_representative_is_the_same_for_every_renaming_of_the_writers() {
+    let c = Config {
+        writers: 3,
+        ..Config::default()
+    };
+    for p in ["snapshot-overlay", "out-of-turn"] {
+        let spec = Config {
+            policy: p.into(),
+            ..c.clone()
+        }
+        .spec()
+        .unwrap();
+        assert_eq!(symmetry::writer_groups(&spec), vec![vec![1, 2, 3]]);
+        let perms: [[usize; 3]; 6] = [
+            [1, 2, 3],
+            [1, 3, 2],
+            [2, 1, 3],
+            [2, 3, 1],
+            [3, 1, 2],
+            [3, 2, 1],
+        ];
+        let mut renamed_differently = 0;
+        for seed in 0..40 {
+            for w in random_walk(&spec, seed) {
+                let (rep, perm) = symmetry::representative(&spec, &w);
+                assert_eq!(symmetry::rename(&spec, &w, &perm), rep);
+                for q in perms {
+                    let mut perm = (0..spec.processes()).collect::<Vec<_>>();
+                    perm[1..4].copy_from_slice(&q);
+                    let other = symmetry::rename(&spec, &w, &perm);
+                    renamed_differently += usize::from(other != w);
+                    assert_eq!(symmetry::representative(&spec, &other).0, rep);
+                }
+            }
+        }
+        assert!(renamed_differently > 0, "renaming never changed a state");
+    }
+}
+
+#[test]
+fn a_counterexample_found_with_symmetry_keeps_each_writers_name() {
+    let c = config("snapshot-overlay", Some(Mutant::ReleaseOutOfOrder));
+    let model = model(&c, true);
+    let cx = bfs(&model).counterexample.expect("caught");
+    // Replaying the printed steps in the printed numbering reaches the broken state.
+    let spec = model.spec();
+    let mut w = World::new(spec);
+    for s in &cx.steps {
+        assert!(
+            w.enabled(spec, s.pid),
+            "step of process {} not enabled",
+            s.pid
+        );
+        assert_eq!(w.step(spec, s.pid), s.event);
+    }
+    assert_eq!(w, cx.last);
+    assert!(model
+        .violation(cx.property, &ex::State::from_world(spec, w))
+        .is_some());
+}
+
+fn spec_with(workload: Workload) -> Spec {
+    let g = Geometry::new(6, 512, 2, 1).unwrap();
+    Spec::new(
+        g,
+        policy::by_name("snapshot-overlay").unwrap(),
+        CopyOrder::Sequential,
+        None,
+        workload,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_sometimes_property_never_reached_fails_the_check() {
+    // The reader reads block 5, which no write touches: no read can be served from the hold
+    // queue, so the check must not pass.
+    let w = Workload::default()
+        .client(Role::Writer, vec![Request::write(512, 1024)])
+        .client(Role::Reader, vec![Request::read(5 * 512, 512)]);
+    let o = bfs(&CowModel::new(spec_with(w), false));
+    assert!(o.counterexample.is_none());
+    assert!(o.complete);
+    assert_eq!(o.unreached, vec![ex::READ_FROM_HOLD]);
+    assert!(!o.holds());
+    assert!(o.summary().starts_with("VACUOUS"), "{}", o.summary());
+}
+
+#[test]
+fn properties_name_each_invariant_in_words() {
+    use stateright::Model;
+    let m = model(&Config::default(), false);
+    let names: Vec<&str> = m.properties().iter().map(|p| p.name).collect();
+    for n in [
+        "point-in-time copy",
+        "point-in-time image",
+        "no lost or reordered write",
+        "read-your-writes",
+        "map soundness",
+        "progress: a state where no process can step is finished",
+        ex::EVENTUALLY_FINISHED,
+        ex::HELD_WHILE_PRESERVED,
+        ex::LANDS_IN_SEGMENT,
+        ex::READ_FROM_HOLD,
+    ] {
+        assert!(names.contains(&n), "missing {n}: {names:?}");
+    }
+}
+
+#[test]
+fn states_render_in_domain_words() {
+    let m = model(&Config::default(), false);
+    let text = format!("{:#?}", m.init());
+    for word in [
+        "copier:",
+        "writer 1:",
+        "image reader 1:",
+        "source",
+        "hold queue",
+    ] {
+        assert!(text.contains(word), "{word} missing from:\n{text}");
+    }
+}
+
+fn simulate(m: &CowModel, seed: u64, runs: u64) -> Outcome {
+    with(
+        m,
+        Options {
+            strategy: Strategy::Simulate { seed, runs },
+            ..Options::default()
+        },
+    )
+}
+
+#[test]
+fn simulation_replays_from_its_seed_and_catches_a_mutant() {
+    let c = Config {
+        writers: 3,
+        ..Config::default()
+    };
+    let m = model(&c, false);
+    let a = simulate(&m, 7, 200);
+    let b = simulate(&m, 7, 200);
+    let other = simulate(&m, 8, 200);
+    assert!(a.holds() && !a.complete, "{}", a.summary());
+    assert_eq!(a.progress.states, b.progress.states);
+    assert_ne!(a.progress.states, other.progress.states);
+    let bad = model(
+        &config("snapshot-overlay", Some(Mutant::CheckThenAct)),
+        false,
+    );
+    let o = simulate(&bad, 1, 2000);
+    assert!(o.counterexample.is_some(), "{}", o.summary());
+}
+
+#[test]
+fn the_chachachooser_draws_from_its_own_stream() {
+    use rand_chacha::rand_core::Rng;
+    let c = ex::ChaChaChooser::new(42);
+    assert_eq!(c.rng(3).next_u64(), c.rng(3).next_u64());
+    assert_ne!(c.rng(3).next_u64(), c.rng(4).next_u64());
+    assert_ne!(
+        c.rng(0).next_u64(),
+        ex::ChaChaChooser::new(43).rng(0).next_u64()
+    );
+}
+
+#[test]
+fn bad_configurations_are_refused_in_one_line() {
+    let bad = [
+        Config {
+            policy: "nope".into(),
+            ..Config::default()
+        },
+        Config {
+            mutant: Some("nope".into()),
+            ..Config::default()
+        },
+        Config {
+            segments: 0,
+            ..Config::default()
+        },
+        Config {
+            segment_blocks: 0,
+            ..Config::default()
+        },
+        Config {
+            cow_blocks: 0,
+            ..Config::default()
+        },
+        Config {
+            cow_blocks: 3,
+            ..Config::default()
+        },
+        Config {
+            segments: u32::MAX,
+            segment_blocks: u32::MAX,
+            ..Config::default()
+        },
+    ];
+    for c in bad {
+        let e = c.spec().expect_err("refused");
+        assert!(!e.0.contains('\n') && !e.0.is_empty(), "{e}");
+    }
+}

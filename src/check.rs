@@ -1,0 +1,172 @@
+//! `cowlab check`: every interleaving of copier, preserver, writers and readers (BFS by
+//! default, DFS, or stateright's random simulation), with progress, a summary line and the
+//! shortest counterexample in domain words.
+
+use crate::Failure;
+use cowlab_model::exhaustive::check::{self, Options, Progress, Strategy};
+use cowlab_model::exhaustive::{Config, CowModel};
+use std::io::Write;
+
+/// The configuration flags `check` and `explore` share.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ModelArgs {
+    /// Copy policy (snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache,
+    /// next-range, offline).
+    #[arg(long, default_value = "snapshot-overlay")]
+    pub policy: String,
+    /// Segments in the volume.
+    #[arg(long, default_value_t = 3)]
+    pub segments: u32,
+    /// Blocks per segment (the copier's unit).
+    #[arg(long, default_value_t = 2)]
+    pub segment_blocks: u32,
+    /// Blocks per copy-on-write chunk; must divide --segment-blocks.
+    #[arg(long, default_value_t = 1)]
+    pub cow_blocks: u32,
+    /// Writers; they issue the same writes, overlapping each other.
+    #[arg(long, default_value_t = 2)]
+    pub writers: u32,
+    /// Writes per writer; write k starts in the middle of segment k and spans two segments.
+    #[arg(long, default_value_t = 2)]
+    pub writes: u32,
+    /// Readers of the volume (one read each, over the blocks of write 0).
+    #[arg(long, default_value_t = 1)]
+    pub readers: u32,
+    /// Readers of the point-in-time image (one read each, over the blocks of write 0).
+    #[arg(long, default_value_t = 1)]
+    pub image_readers: u32,
+    /// Switch on a mutant of the catalogue (see `cowlab mutants`).
+    #[arg(long)]
+    pub mutant: Option<String>,
+    /// Explore one representative of each class of states that differ only by a renaming
+    /// of the writers.
+    #[arg(long)]
+    pub symmetry: bool,
+}
+
+impl ModelArgs {
+    pub fn config(&self) -> Config {
+        Config {
+            policy: self.policy.clone(),
+            segments: self.segments,
+            segment_blocks: self.segment_blocks,
+            cow_blocks: self.cow_blocks,
+            writers: self.writers,
+            writes: self.writes,
+            readers: self.readers,
+            image_readers: self.image_readers,
+            mutant: self.mutant.clone(),
+        }
+    }
+
+    /// The model, or one line of bad input (exit code 2).
+    pub fn model(&self) -> Result<CowModel, Failure> {
+        let spec = self
+            .config()
+            .spec()
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        Ok(CowModel::new(spec, self.symmetry))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Depth-first search (uses less memory; the counterexample may not be the shortest).
+    #[arg(long, conflicts_with = "simulate")]
+    pub dfs: bool,
+    /// Checker threads (with more than one, BFS re-checks that its trace is the shortest).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: u32,
+    /// Explore paths of at most this many steps.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_depth: Option<u32>,
+    /// Random runs (stateright's simulation with a ChaCha8 chooser) instead of every
+    /// interleaving, for configurations too large to exhaust.
+    #[arg(long)]
+    pub simulate: bool,
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = 0, requires = "simulate")]
+    pub seed: u64,
+    /// Number of simulation runs.
+    #[arg(long, default_value_t = 1000, requires = "simulate",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub runs: u64,
+    /// No progress lines while it runs.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let model = args.model.model()?;
+    let spec = model.spec();
+    let strategy = if args.simulate {
+        Strategy::Simulate {
+            seed: args.seed,
+            runs: args.runs,
+        }
+    } else if args.dfs {
+        Strategy::Dfs
+    } else {
+        Strategy::Bfs
+    };
+    let options = Options {
+        strategy,
+        threads: args.threads as usize,
+        max_depth: args.max_depth.map(|d| d as usize),
+        shortest: true,
+    };
+    let what = match strategy {
+        Strategy::Bfs => "exhaustive check, breadth-first".to_string(),
+        Strategy::Dfs => "exhaustive check, depth-first".to_string(),
+        Strategy::Simulate { seed, runs } => format!("simulation: {runs} runs from seed {seed}"),
+    };
+    println!(
+        "{what}, {} thread(s){}{}",
+        options.threads,
+        if model.symmetry() {
+            ", symmetry over identical writers"
+        } else {
+            ""
+        },
+        match options.max_depth {
+            Some(d) => format!(", at most {d} steps"),
+            None => String::new(),
+        }
+    );
+    print!("{spec}");
+    let _ = std::io::stdout().flush();
+    let quiet = args.quiet;
+    let mut report = |p: &Progress| {
+        if !quiet {
+            eprintln!(
+                "  states {}, unique {}, depth {}, {:.0} states/s, {:.0} s",
+                p.states,
+                p.unique,
+                p.depth,
+                p.rate(),
+                p.seconds
+            );
+        }
+    };
+    let outcome = check::run(&model, &options, &mut report);
+    if let Some(c) = &outcome.counterexample {
+        let how = match strategy {
+            Strategy::Bfs if outcome.shortest_verified => {
+                "shortest: no counterexample has fewer steps"
+            }
+            Strategy::Bfs => "breadth-first",
+            Strategy::Dfs => "depth-first: perhaps not the shortest",
+            Strategy::Simulate { .. } => "random run: perhaps not the shortest",
+        };
+        println!("\ncounterexample ({} steps; {how}):", c.steps.len());
+        print!("{}", c.render(spec));
+        println!();
+    }
+    if !outcome.reached.is_empty() {
+        println!("reached: {}", outcome.reached.join("; "));
+    }
+    println!("{}", outcome.summary());
+    Ok(if outcome.holds() { 0 } else { 1 })
+}
