@@ -160,7 +160,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             Strategy::Dfs => "depth-first: perhaps not the shortest",
             Strategy::Simulate { .. } => "random run: perhaps not the shortest",
         };
-        println!("\ncounterexample ({} steps; {how}):", c.steps.len());
+        let n = c.steps.len();
+        let steps = if n == 1 { "step" } else { "steps" };
+        println!("\ncounterexample ({n} {steps}; {how}):");
         print!("{}", c.render(spec));
         println!();
     }

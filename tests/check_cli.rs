@@ -80,7 +80,7 @@ fn a_mutant_exits_1_with_a_numbered_trace_in_domain_words() {
     ]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
-    assert!(out.contains("counterexample (1 steps; shortest"), "{out}");
+    assert!(out.contains("counterexample (1 step; shortest"), "{out}");
     assert!(
         out.contains("   1. writer ") && out.contains("applied to source"),
         "{out}"

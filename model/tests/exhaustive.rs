@@ -429,3 +429,34 @@ fn bad_configurations_are_refused_in_one_line() {
         assert!(!e.0.contains('\n') && !e.0.is_empty(), "{e}");
     }
 }
+
+#[test]
+fn both_progress_properties_catch_a_deadlock() {
+    // No mutant deadlocks, so build one: the copier's next segment has a chunk in flight
+    // that nobody will ever release.
+    let c = Config {
+        writers: 0,
+        readers: 0,
+        image_readers: 0,
+        ..Config::default()
+    };
+    let spec = c.spec().unwrap();
+    let mut stuck = World::new(&spec);
+    stuck.meta.in_flight.insert(0);
+    let m = CowModel::new(spec, false).with_init(stuck);
+    let o = bfs(&m);
+    assert_eq!(
+        o.failed,
+        vec![
+            ex::EVENTUALLY_FINISHED,
+            "progress: a state where no process can step is finished"
+        ]
+    );
+    let cx = o.counterexample.expect("a deadlock");
+    assert!(cx.steps.is_empty());
+    let v = cx.violation.expect("the deadlock, in words");
+    assert!(v.detail.contains("copier waits for"), "{v}");
+    // The same start without the stuck claim finishes.
+    let free = bfs(&CowModel::new(c.spec().unwrap(), false));
+    assert!(free.holds() && free.complete && free.failed.is_empty());
+}

@@ -91,6 +91,8 @@ pub struct Outcome {
     pub complete: bool,
     /// The shortest counterexample found (BFS: the shortest there is).
     pub counterexample: Option<Counterexample>,
+    /// Every property the first exploration found broken.
+    pub failed: Vec<&'static str>,
     /// For BFS with `shortest`: no counterexample with fewer steps exists (verified by a
     /// re-exploration bounded below its length).
     pub shortest_verified: bool,
@@ -182,6 +184,8 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         })
         .map(|(n, p)| (*n, p.clone()))
         .collect();
+    let mut failed: Vec<&'static str> = failures.iter().map(|(n, _)| *n).collect();
+    failed.sort();
     let mut found = failures
         .into_iter()
         .min_by_key(|(name, p)| (p.clone().into_actions().len(), *name));
@@ -250,6 +254,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         progress,
         complete: counterexample.is_none() && !depth_cut && !simulated,
         counterexample,
+        failed,
         shortest_verified,
         reached,
         unreached,
@@ -279,7 +284,7 @@ fn watch<C: Checker<CowModel>>(
     };
     let mut last = Instant::now();
     while !handles.iter().all(|h| h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(2));
         if last.elapsed() >= Duration::from_secs(1) {
             report(&figures(&checker));
             last = Instant::now();
@@ -299,7 +304,7 @@ fn watch<C: Checker<CowModel>>(
 /// maps each action back, so a writer keeps its name for the whole trace.
 pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
     let spec = model.spec();
-    let mut world = World::new(spec);
+    let mut world = model.init().world;
     let mut perm: Vec<Pid> = (0..spec.processes()).collect();
     let mut steps = Vec::with_capacity(actions.len());
     for a in actions {

@@ -36,6 +36,8 @@ use std::sync::Arc;
 pub struct CowModel {
     spec: &'static Spec,
     symmetry: bool,
+    /// Where exploration starts (the spec's initial world unless a test sets another).
+    init: Option<World>,
     /// For simulation: runs started (shared with the chooser) and how many to run.
     budget: Option<(Arc<AtomicU64>, u64)>,
 }
@@ -87,8 +89,16 @@ impl CowModel {
         CowModel {
             spec: Box::leak(Box::new(spec)),
             symmetry,
+            init: None,
             budget: None,
         }
+    }
+
+    /// Explores from `world` instead of the spec's initial world: for tests that build a
+    /// state by hand (a deadlock, say) to show that a property catches it.
+    pub fn with_init(mut self, world: World) -> Self {
+        self.init = Some(world);
+        self
     }
 
     /// Limits a simulation to `runs` runs, counted by `started` (the chooser's counter).
@@ -119,7 +129,7 @@ impl CowModel {
     pub fn init(&self) -> State {
         State {
             spec: self.spec,
-            world: World::new(self.spec),
+            world: self.init.clone().unwrap_or_else(|| World::new(self.spec)),
         }
     }
 
