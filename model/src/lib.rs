@@ -17,6 +17,7 @@ pub mod policy;
 pub mod preserver;
 pub mod random;
 pub mod strategy;
+pub mod threaded;
 pub mod workload;
 
 pub use disk::{Device, Stamp, BEGIN};

@@ -1,0 +1,280 @@
+//! The threaded driver: the engine's own step machines, each process on its own thread,
+//! taking its steps under the locks a real implementation would use.
+//!
+//! - The metadata (snapshot map, copied map, in-flight claims, tracked image reads, hold
+//!   queue, and the ghost state the invariants read) sits behind one lock, the metadata
+//!   lock, with one condition variable. A step for which [`Process::needs_meta`] is true takes
+//!   the lock, sleeps on the condition variable while [`Process::blocked`] is true (a writer
+//!   whose chunk is being preserved, a copier whose next segment is in flight, ...), then
+//!   performs the step and wakes the sleepers. The lock is held for the whole step, device
+//!   I/O included: the engine relies on a metadata decision and the device writes it orders
+//!   being one critical section.
+//! - Each device (source, destination, snapshot, cache) has a lock of its own. A step
+//!   without the metadata lock does its I/O under the device locks only, one device at a
+//!   time: a copy locks the source device, reads, unlocks, locks the target and writes.
+//! - The copier runs on one thread; each client runs on its own thread, and its preserver
+//!   runs in its context (as the engine's step machine nests it).
+//!
+//! Which platform the threads and locks come from is a type parameter ([`Std`] or
+//! [`Loom`]), so the same code runs on real threads and under loom from plain `cargo test`.
+//!
+//! After every thread has joined, the driver rebuilds a [`World`] from the devices, the
+//! metadata and the processes' final states and checks the engine's invariants on it. A
+//! deadlock (every unfinished thread asleep on a condition that no one can change) is
+//! detected by the driver itself, which stops the threads and lets the engine's `progress`
+//! invariant report who waits for what.
+
+pub mod check;
+mod platform;
+mod store;
+
+pub use platform::{Loom, Platform, Std};
+pub use store::{Bytes, Stamps, Store};
+
+use crate::disk::{Copied, Device, Disk, Stamp};
+use crate::engine::{Env, Pid, Process, Spec, World};
+use crate::geometry::Index;
+use crate::invariants::{check_safety, progress, Violation};
+use crate::meta::Meta;
+use std::ops::Range;
+
+/// What a threaded run ended with.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The state after every thread joined (devices, metadata, processes).
+    pub world: World,
+    /// Steps taken by all processes together.
+    pub steps: u64,
+    /// The first broken invariant, if any (`progress` reports a deadlock).
+    pub violation: Option<Violation>,
+}
+
+/// Runs the spec's copier and clients on threads of platform `P` over stamp-only devices.
+pub fn run<P: Platform>(spec: &Spec) -> Outcome {
+    run_on::<P, Stamps>(spec)
+}
+
+/// Runs the spec on threads of platform `P` with devices of kind `S`.
+pub fn run_on<P: Platform, S: Store>(spec: &Spec) -> Outcome {
+    run_flawed::<P, S>(spec, None)
+}
+
+/// Known-bad variants of the driver's own locking (not of the engine's algorithm): what
+/// loom checks that a checker of atomic engine steps cannot see. Used by the loom tests to
+/// prove that loom catches them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flaw {
+    /// A metadata step's device writes land after the metadata lock is released: the
+    /// decision and the write it orders are no longer one critical section.
+    WriteAfterUnlock,
+    /// No wake-up after a metadata step: a thread asleep on the condition variable is never
+    /// woken (a lost wake-up).
+    NoWakeup,
+}
+
+/// Runs the spec like [`run_on`], with one of the driver's known-bad variants.
+pub fn run_flawed<P: Platform, S: Store>(spec: &Spec, flaw: Option<Flaw>) -> Outcome {
+    let start = World::new(spec);
+    let devices =
+        Device::ALL.map(|d| P::mutex(S::new(spec.geometry.block_size, start.disk.device(d))));
+    let board = Board {
+        live: start.procs.iter().filter(|p| !p.finished()).count(),
+        parked: vec![None; start.procs.len()],
+        meta: start.meta,
+        deadlock: false,
+    };
+    let shared = P::arc(Shared::<P, S> {
+        spec: spec.clone(),
+        board: P::mutex(board),
+        changed: P::condvar(),
+        devices,
+        steps: P::atomic(0),
+        flaw,
+    });
+    let handles: Vec<_> = start
+        .procs
+        .into_iter()
+        .enumerate()
+        .map(|(pid, proc)| {
+            let shared = shared.clone();
+            P::spawn(move || drive(&shared, pid, proc))
+        })
+        .collect();
+    let procs: Vec<Process> = handles
+        .into_iter()
+        .map(|h| P::join(h).unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        .collect();
+    let steps = P::load(&shared.steps);
+    let Ok(shared) = P::try_unwrap(shared) else {
+        unreachable!("every thread has joined and dropped its reference")
+    };
+    let mut disk = Disk::new(spec.geometry.blocks);
+    for (d, device) in Device::ALL.into_iter().zip(shared.devices) {
+        disk.load(d, &P::into_inner(device).stamps());
+    }
+    let world = World {
+        disk,
+        meta: P::into_inner(shared.board).meta,
+        procs,
+    };
+    let violation = check_safety(spec, &world)
+        .and_then(|()| progress(spec, &world))
+        .err();
+    Outcome {
+        world,
+        steps,
+        violation,
+    }
+}
+
+struct Shared<P: Platform, S: Store> {
+    spec: Spec,
+    /// The metadata lock.
+    board: P::Mutex<Board>,
+    /// Signalled after a metadata step if anyone sleeps.
+    changed: P::Condvar,
+    /// One lock per device, in `Device::ALL` order.
+    devices: [P::Mutex<S>; 4],
+    steps: P::AtomicU64,
+    flaw: Option<Flaw>,
+}
+
+/// What the metadata lock protects: the engine's metadata, and the driver's own record of
+/// who sleeps (for deadlock detection).
+struct Board {
+    meta: Meta,
+    /// Threads whose process has not finished.
+    live: usize,
+    /// Per process, its state while its thread sleeps on the condition variable.
+    parked: Vec<Option<Process>>,
+    /// Set when every live thread sleeps on a condition no one can change.
+    deadlock: bool,
+}
+
+impl Board {
+    /// Every live thread is asleep and still blocked: no one can change the metadata again.
+    fn stalled(&self, spec: &Spec) -> bool {
+        let mut parked = self.parked.iter().flatten();
+        self.live > 0
+            && parked.clone().count() == self.live
+            && parked.all(|p| p.blocked(spec, &self.meta))
+    }
+
+    fn anyone_parked(&self) -> bool {
+        self.parked.iter().any(Option::is_some)
+    }
+}
+
+/// One process's thread: steps until the process finishes (or a deadlock is detected).
+fn drive<P: Platform, S: Store>(shared: &Shared<P, S>, pid: Pid, mut proc: Process) -> Process {
+    let spec = &shared.spec;
+    let mut steps = 0;
+    while !proc.finished() {
+        steps += 1;
+        if proc.needs_meta() {
+            let mut board = P::lock(&shared.board);
+            loop {
+                if board.deadlock {
+                    P::fetch_add(&shared.steps, steps - 1);
+                    return proc;
+                }
+                if !proc.blocked(spec, &board.meta) {
+                    break;
+                }
+                board.parked[pid] = Some(proc.clone());
+                if board.stalled(spec) {
+                    board.deadlock = true;
+                    board.parked[pid] = None;
+                    drop(board);
+                    P::notify_all(&shared.changed);
+                    P::fetch_add(&shared.steps, steps - 1);
+                    return proc;
+                }
+                board = P::wait(&shared.changed, board);
+                board.parked[pid] = None;
+            }
+            let b = &mut *board;
+            let mut env = Locked::<P, S> {
+                meta: Some(&mut b.meta),
+                devices: &shared.devices,
+                deferred: (shared.flaw == Some(Flaw::WriteAfterUnlock)).then(Vec::new),
+            };
+            proc.step(spec, &mut env);
+            let deferred = env.deferred.take();
+            if proc.finished() {
+                finish(b, spec);
+            }
+            let wake = b.anyone_parked() && shared.flaw != Some(Flaw::NoWakeup);
+            drop(board);
+            for (dev, blocks, stamp) in deferred.into_iter().flatten() {
+                P::lock(&shared.devices[dev as usize]).fill(blocks, stamp);
+            }
+            if wake {
+                P::notify_all(&shared.changed);
+            }
+        } else {
+            let mut env = Locked::<P, S> {
+                meta: None,
+                devices: &shared.devices,
+                deferred: None,
+            };
+            proc.step(spec, &mut env);
+            if proc.finished() {
+                let mut board = P::lock(&shared.board);
+                finish(&mut board, spec);
+                let wake = board.deadlock;
+                drop(board);
+                if wake {
+                    P::notify_all(&shared.changed);
+                }
+            }
+        }
+    }
+    P::fetch_add(&shared.steps, steps);
+    proc
+}
+
+/// A thread's process finished: if everyone left is asleep for good, that is a deadlock.
+fn finish(board: &mut Board, spec: &Spec) {
+    board.live -= 1;
+    if board.stalled(spec) {
+        board.deadlock = true;
+    }
+}
+
+/// The `Env` of one step: the metadata if the step holds the metadata lock, and the
+/// separately locked devices.
+struct Locked<'a, P: Platform, S: Store> {
+    meta: Option<&'a mut Meta>,
+    devices: &'a [P::Mutex<S>; 4],
+    /// Writes held back until the metadata lock is released ([`Flaw::WriteAfterUnlock`]).
+    deferred: Option<Vec<(Device, Range<Index>, Stamp)>>,
+}
+
+impl<P: Platform, S: Store> Locked<'_, P, S> {
+    fn device(&self, dev: Device) -> P::Guard<'_, S> {
+        P::lock(&self.devices[dev as usize])
+    }
+}
+
+impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
+    fn meta(&mut self) -> &mut Meta {
+        self.meta
+            .as_deref_mut()
+            .expect("a step without the metadata lock touched the metadata")
+    }
+    fn read(&mut self, dev: Device, block: Index) -> Stamp {
+        self.device(dev).get(block)
+    }
+    fn write(&mut self, dev: Device, blocks: Range<Index>, stamp: Stamp) {
+        match &mut self.deferred {
+            Some(deferred) => deferred.push((dev, blocks, stamp)),
+            None => self.device(dev).fill(blocks, stamp),
+        }
+    }
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Index>) -> Copied {
+        let buf = self.device(from).load(blocks.clone());
+        self.device(to).store(blocks, &buf);
+        S::summary(&buf)
+    }
+}
