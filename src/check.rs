@@ -96,6 +96,10 @@ pub struct Args {
     /// No progress lines while it runs.
     #[arg(long)]
     pub quiet: bool,
+    /// Milliseconds between progress lines.
+    #[arg(long, default_value_t = 1000, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub progress_ms: u64,
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
@@ -116,6 +120,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         threads: args.threads as usize,
         max_depth: args.max_depth.map(|d| d as usize),
         shortest: true,
+        progress_every: std::time::Duration::from_millis(args.progress_ms),
     };
     let what = match strategy {
         Strategy::Bfs => "exhaustive check, breadth-first".to_string(),

@@ -167,15 +167,17 @@ fn simulation_runs_from_a_seed() {
 
 #[test]
 fn progress_lines_go_to_stderr_while_it_runs() {
-    // Three writers with three writes each take more than a second.
-    let o = cowlab(&["check", "--writers", "3", "--writes", "3", "--symmetry"]);
+    // A line every millisecond, so that even a fast machine prints some.
+    let o = cowlab(&["check", "--writers", "3", "--progress-ms", "1"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(
-        err.lines()
-            .any(|l| l.contains("states ") && l.contains("unique ") && l.contains("depth ")),
-        "{err}"
-    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("states ") && l.contains("unique ") && l.contains("depth "))
+        .unwrap_or_else(|| panic!("no progress line in: {err}"));
+    assert!(line.contains(" states/s"), "{line}");
+    let quiet = cowlab(&["check", "--writers", "3", "--progress-ms", "1", "--quiet"]);
+    assert!(text(&quiet).1.is_empty(), "{}", text(&quiet).1);
 }
 
 #[test]

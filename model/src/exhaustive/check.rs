@@ -30,6 +30,8 @@ pub struct Options {
     /// For BFS: after a violation, re-explore with a depth bound until no shorter
     /// counterexample exists (stateright may report a longer path found in the same batch).
     pub shortest: bool,
+    /// How often `run` calls its progress callback.
+    pub progress_every: Duration,
 }
 
 impl Default for Options {
@@ -39,6 +41,7 @@ impl Default for Options {
             threads: 1,
             max_depth: None,
             shortest: true,
+            progress_every: Duration::from_secs(1),
         }
     }
 }
@@ -127,7 +130,7 @@ impl Outcome {
     }
 }
 
-/// Runs the check and calls `report` about once a second while it runs.
+/// Runs the check and calls `report` every `options.progress_every` while it runs.
 pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress)) -> Outcome {
     let start = Instant::now();
     let mut model = model.clone();
@@ -149,9 +152,9 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
                 b = b.target_max_depth(depth_bound(d));
             }
             if options.strategy == Strategy::Bfs {
-                watch(b.spawn_bfs(), start, report)
+                watch(b.spawn_bfs(), start, options.progress_every, report)
             } else {
-                watch(b.spawn_dfs(), start, report)
+                watch(b.spawn_dfs(), start, options.progress_every, report)
             }
         }
         Strategy::Simulate { seed, runs } => {
@@ -172,7 +175,12 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
             if let Some(d) = options.max_depth {
                 b = b.target_max_depth(d + 1);
             }
-            watch(b.spawn_simulation(seed, chooser), start, report)
+            watch(
+                b.spawn_simulation(seed, chooser),
+                start,
+                options.progress_every,
+                report,
+            )
         }
     };
     let failures: Vec<(&'static str, Path<_, Step>)> = discoveries
@@ -269,10 +277,11 @@ fn depth_bound(steps: usize) -> usize {
 
 type Found = Vec<(&'static str, Path<super::State, Step>)>;
 
-/// Waits for the checker's threads, reporting progress about once a second.
+/// Waits for the checker's threads, reporting progress every `every`.
 fn watch<C: Checker<CowModel>>(
     mut checker: C,
     start: Instant,
+    every: Duration,
     report: &mut dyn FnMut(&Progress),
 ) -> (Found, Progress) {
     let handles: Vec<JoinHandle<()>> = checker.handles();
@@ -285,7 +294,7 @@ fn watch<C: Checker<CowModel>>(
     let mut last = Instant::now();
     while !handles.iter().all(|h| h.is_finished()) {
         std::thread::sleep(Duration::from_millis(2));
-        if last.elapsed() >= Duration::from_secs(1) {
+        if last.elapsed() >= every {
             report(&figures(&checker));
             last = Instant::now();
         }
