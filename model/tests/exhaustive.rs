@@ -460,3 +460,18 @@ fn both_progress_properties_catch_a_deadlock() {
     let free = bfs(&CowModel::new(c.spec().unwrap(), false));
     assert!(free.holds() && free.complete && free.failed.is_empty());
 }
+
+#[test]
+fn staterights_own_symmetry_option_uses_the_same_representative() {
+    use stateright::{Checker, Model};
+    let c = Config {
+        writers: 3,
+        ..Config::default()
+    };
+    let reduced = bfs(&model(&c, true));
+    // DFS with `CheckerBuilder::symmetry` deduplicates by `Representative::representative`.
+    let dfs = model(&c, false).checker().symmetry().spawn_dfs().join();
+    assert_eq!(dfs.unique_state_count(), reduced.progress.unique);
+    let plain = model(&c, false).checker().spawn_dfs().join();
+    assert!(plain.unique_state_count() > dfs.unique_state_count());
+}

@@ -315,6 +315,7 @@ pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
     let spec = model.spec();
     let mut world = model.init().world;
     let mut perm: Vec<Pid> = (0..spec.processes()).collect();
+    let renamer = symmetry::Renamer::new(spec);
     let mut steps = Vec::with_capacity(actions.len());
     for a in actions {
         let pid = perm
@@ -324,7 +325,7 @@ pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
         let event = world.step(spec, pid);
         steps.push(TraceStep { pid, event });
         if model.symmetry() {
-            perm = symmetry::representative(spec, &world).1;
+            perm = renamer.renaming(spec, &world);
         }
     }
     (steps, world)

@@ -36,6 +36,7 @@ use std::sync::Arc;
 pub struct CowModel {
     spec: &'static Spec,
     symmetry: bool,
+    renamer: Option<symmetry::Renamer>,
     /// Where exploration starts (the spec's initial world unless a test sets another).
     init: Option<World>,
     /// For simulation: runs started (shared with the chooser) and how many to run.
@@ -87,6 +88,7 @@ impl CowModel {
     /// can point at it without reference counting on every clone.
     pub fn new(spec: Spec, symmetry: bool) -> Self {
         CowModel {
+            renamer: symmetry.then(|| symmetry::Renamer::new(&spec)),
             spec: Box::leak(Box::new(spec)),
             symmetry,
             init: None,
@@ -261,8 +263,8 @@ impl Model for CowModel {
     fn next_state(&self, s: &State, action: Step) -> Option<State> {
         let mut world = s.world.clone();
         world.step(self.spec, action.0);
-        if self.symmetry {
-            world = symmetry::representative(self.spec, &world).0;
+        if let Some(r) = &self.renamer {
+            world = r.canonical(self.spec, world);
         }
         Some(State {
             spec: self.spec,

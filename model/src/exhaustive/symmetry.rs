@@ -45,107 +45,151 @@ pub fn writer_groups(spec: &Spec) -> Vec<Vec<Pid>> {
     groups
 }
 
-/// The rank of a write within its writer's requests.
-fn rank(spec: &Spec, w: WriteId) -> usize {
-    let pid = spec.writer_of(w);
-    spec.requests(pid)
-        .iter()
-        .position(|r| r.write == w && r.op == Op::Write)
-        .expect("a write belongs to its writer's requests")
+/// What symmetry reduction needs to know of a spec, computed once per model: the groups of
+/// interchangeable writers, and for each write its writer and rank.
+#[derive(Clone, Debug)]
+pub struct Renamer {
+    groups: Vec<Vec<Pid>>,
+    member: Vec<bool>,
+    /// Per write id: the process that issues it and its rank among that process's writes.
+    owner: Vec<(Pid, usize)>,
+    /// Per process, its write ids by rank.
+    writes: Vec<Vec<WriteId>>,
 }
 
-/// The representative of a state's class, and the renaming that produced it:
-/// `perm[old pid] = new pid`.
-pub fn representative(spec: &Spec, w: &World) -> (World, Vec<Pid>) {
-    let n = spec.processes();
-    let identity: Vec<Pid> = (0..n).collect();
-    let groups = writer_groups(spec);
-    if groups.is_empty() {
-        return (w.clone(), identity);
-    }
-    let mut member = vec![false; n];
-    for g in &groups {
-        for p in g {
+impl Renamer {
+    pub fn new(spec: &Spec) -> Self {
+        let groups = writer_groups(spec);
+        let n = spec.processes();
+        let mut member = vec![false; n];
+        for p in groups.iter().flatten() {
             member[*p] = true;
         }
-    }
-    // Where each writer's stamps appear: (place, rank of the write).
-    let mut places: Vec<Vec<(u32, u16)>> = vec![Vec::new(); n];
-    let mut note = |place: usize, s: u32| {
-        if let Some(wid) = s.checked_sub(1) {
-            if (wid as usize) < spec.write_count() {
-                let pid = spec.writer_of(wid as WriteId);
-                if member[pid] {
-                    places[pid].push((place as u32, rank(spec, wid as WriteId) as u16));
-                }
+        let mut owner = vec![(0, 0); spec.write_count()];
+        let mut writes = vec![Vec::new(); n];
+        for (pid, ws) in writes.iter_mut().enumerate().skip(1) {
+            for r in spec.requests(pid).iter().filter(|r| r.op == Op::Write) {
+                owner[r.write as usize] = (pid, ws.len());
+                ws.push(r.write);
             }
         }
-    };
-    let mut place = 0;
-    for s in w.disk.stamps() {
-        note(place, *s);
-        place += 1;
-    }
-    for s in &w.meta.ghost.latest {
-        note(place, *s);
-        place += 1;
-    }
-    for h in w.meta.hold.iter() {
-        note(place, h as u32 + 1);
-        place += 1;
-    }
-    for (_, c) in w.clients() {
-        if let Some(r) = &c.bad_read {
-            note(place, r.expected);
-            note(place + 1, r.found);
-        }
-        place += 2;
-    }
-    let mut perm = identity.clone();
-    for g in &groups {
-        type Key<'a> = (Client, &'a Vec<(u32, u16)>, Pid);
-        let mut keyed: Vec<Key> = g
-            .iter()
-            .map(|p| {
-                let Process::Client(c) = &w.procs[*p] else {
-                    unreachable!("writers are clients")
-                };
-                let mut c = c.clone();
-                c.renumber(0, |x| rank(spec, x) as WriteId);
-                (c, &places[*p], *p)
-            })
-            .collect();
-        keyed.sort();
-        for (i, (_, _, old)) in keyed.iter().enumerate() {
-            perm[*old] = g[i];
+        Renamer {
+            groups,
+            member,
+            owner,
+            writes,
         }
     }
-    if perm == identity {
-        return (w.clone(), perm);
+
+    /// The representative of a state's class, and the renaming that produced it:
+    /// `perm[old pid] = new pid`.
+    pub fn representative(&self, spec: &Spec, w: &World) -> (World, Vec<Pid>) {
+        let perm = self.renaming(spec, w);
+        match perm.iter().enumerate().all(|(i, p)| i == *p) {
+            true => (w.clone(), perm),
+            false => (self.rename(w, &perm), perm),
+        }
     }
-    (rename(spec, w, &perm), perm)
+
+    /// The representative of a state's class, reusing the state when it is one already.
+    pub fn canonical(&self, spec: &Spec, w: World) -> World {
+        let perm = self.renaming(spec, &w);
+        match perm.iter().enumerate().all(|(i, p)| i == *p) {
+            true => w,
+            false => self.rename(&w, &perm),
+        }
+    }
+
+    /// The renaming that takes a state to its representative: `perm[old pid] = new pid`.
+    pub fn renaming(&self, spec: &Spec, w: &World) -> Vec<Pid> {
+        let n = spec.processes();
+        let identity: Vec<Pid> = (0..n).collect();
+        if self.groups.is_empty() {
+            return identity;
+        }
+        // Where each writer's stamps appear: (place, rank of the write).
+        let mut places: Vec<Vec<(u32, u16)>> = vec![Vec::new(); n];
+        let mut note = |place: usize, s: u32| {
+            if let Some((pid, rank)) = s.checked_sub(1).and_then(|x| self.owner.get(x as usize)) {
+                if self.member[*pid] {
+                    places[*pid].push((place as u32, *rank as u16));
+                }
+            }
+        };
+        let mut place = 0;
+        for s in w.disk.stamps() {
+            note(place, *s);
+            place += 1;
+        }
+        for s in &w.meta.ghost.latest {
+            note(place, *s);
+            place += 1;
+        }
+        for h in w.meta.hold.iter() {
+            note(place, h as u32 + 1);
+            place += 1;
+        }
+        for (_, c) in w.clients() {
+            if let Some(r) = &c.bad_read {
+                note(place, r.expected);
+                note(place + 1, r.found);
+            }
+            place += 2;
+        }
+        let mut perm = identity.clone();
+        for g in &self.groups {
+            type Key<'a> = (Client, &'a Vec<(u32, u16)>, Pid);
+            let mut keyed: Vec<Key> = g
+                .iter()
+                .map(|p| {
+                    let Process::Client(c) = &w.procs[*p] else {
+                        unreachable!("writers are clients")
+                    };
+                    let mut c = c.clone();
+                    c.renumber(0, |x| self.owner[x as usize].1 as WriteId);
+                    (c, &places[*p], *p)
+                })
+                .collect();
+            keyed.sort();
+            for (i, (_, _, old)) in keyed.iter().enumerate() {
+                perm[*old] = g[i];
+            }
+        }
+        perm
+    }
+
+    /// Renames the processes of a state: process `p` becomes `perm[p]`, and each write of a
+    /// renamed writer becomes the write of the same rank of its new name. `perm` must map
+    /// each process to one with the same list of requests (as [`writer_groups`] finds them).
+    pub fn rename(&self, w: &World, perm: &[Pid]) -> World {
+        let write_map = |x: WriteId| -> WriteId {
+            let (old, rank) = self.owner[x as usize];
+            self.writes[perm[old]][rank]
+        };
+        let mut out = w.clone();
+        for (old, p) in w.procs.iter().enumerate() {
+            let mut p = p.clone();
+            if let Process::Client(c) = &mut p {
+                c.renumber(perm[old], write_map);
+            }
+            out.procs[perm[old]] = p;
+        }
+        out.disk.map_stamps(|s| map_stamp(s, write_map));
+        for s in &mut out.meta.ghost.latest {
+            *s = map_stamp(*s, write_map);
+        }
+        out.meta.hold.renumber(write_map);
+        out
+    }
 }
 
-/// Renames the processes of a state: process `p` becomes `perm[p]`, and each write of a
-/// renamed writer becomes the write of the same rank of its new name. `perm` must map each
-/// process to one with the same list of requests (as [`writer_groups`] finds them).
+/// The representative of a state's class and the renaming that produced it (computing the
+/// [`Renamer`] on the way: keep one to do many).
+pub fn representative(spec: &Spec, w: &World) -> (World, Vec<Pid>) {
+    Renamer::new(spec).representative(spec, w)
+}
+
+/// Renames the processes of a state (see [`Renamer::rename`]).
 pub fn rename(spec: &Spec, w: &World, perm: &[Pid]) -> World {
-    let write_map = |x: WriteId| -> WriteId {
-        let old = spec.writer_of(x);
-        spec.requests(perm[old])[rank(spec, x)].write
-    };
-    let mut out = w.clone();
-    for (old, p) in w.procs.iter().enumerate() {
-        let mut p = p.clone();
-        if let Process::Client(c) = &mut p {
-            c.renumber(perm[old], write_map);
-        }
-        out.procs[perm[old]] = p;
-    }
-    out.disk.map_stamps(|s| map_stamp(s, write_map));
-    for s in &mut out.meta.ghost.latest {
-        *s = map_stamp(*s, write_map);
-    }
-    out.meta.hold.renumber(write_map);
-    out
+    Renamer::new(spec).rename(w, perm)
 }
