@@ -1,14 +1,16 @@
-//! Running the threaded driver under loom, and the small configurations the loom tests and
-//! the benchmark share.
+//! Running the threaded driver under loom, and the configurations the loom tests, the std
+//! stress test and the benchmark share.
 
-use super::{run_flawed, Flaw, Loom, Stamps};
-use crate::engine::Spec;
+use super::{run_from, Flaw, Loom, Stamps};
+use crate::engine::{Spec, World};
 use crate::geometry::Geometry;
 use crate::invariants::Violation;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy::Policy;
 use crate::workload::{Request, Role, Workload};
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,7 +58,7 @@ pub fn explore_flawed(
         let violation = violation.clone();
         move || {
             executions.fetch_add(1, Ordering::Relaxed);
-            if let Some(v) = run_flawed::<Loom, Stamps>(&spec, flaw).violation {
+            if let Some(v) = run_from::<Loom, Stamps>(&spec, World::new(&spec), flaw).violation {
                 let message = v.to_string();
                 *violation.lock().expect("not poisoned") = Some(v);
                 panic!("{message}");
@@ -116,3 +118,71 @@ pub fn image_read(policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> Spec {
         .client(Role::ImageReader, vec![Request::read_image(1024, 1024)]);
     spec(geometry, policy, mutant, workload)
 }
+
+const STRESS_BLOCKS: u64 = 4096;
+const STRESS_BLOCK_SIZE: u64 = 512;
+const STRESS_SEGMENT_BLOCKS: u64 = 16;
+const STRESS_COW_BLOCKS: u64 = 4;
+const STRESS_WRITERS: usize = 8;
+const STRESS_WRITES: usize = 48;
+
+fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
+    rng.next_u64() % n
+}
+
+/// The stress configuration: a volume of 4096 blocks (512 B, segments of 16 blocks, chunks
+/// of 4) and a random workload from `seed`: writers with random unaligned writes of up to two
+/// segments, a volume reader and an image reader; the copy order is drawn too.
+pub fn stress(policy: Arc<dyn Policy>, mutant: Option<Mutant>, seed: u64) -> Spec {
+    let g = Geometry::new(
+        STRESS_BLOCKS,
+        STRESS_BLOCK_SIZE,
+        STRESS_SEGMENT_BLOCKS,
+        STRESS_COW_BLOCKS,
+    )
+    .expect("valid");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let r = &mut rng;
+    let bytes = g.bytes();
+    let request = |r: &mut ChaCha8Rng| {
+        let offset = below(r, bytes);
+        let len = 1 + below(
+            r,
+            (2 * STRESS_SEGMENT_BLOCKS * STRESS_BLOCK_SIZE).min(bytes - offset),
+        );
+        (offset, len)
+    };
+    let mut workload = Workload::default();
+    for _ in 0..STRESS_WRITERS {
+        let writes = (0..STRESS_WRITES)
+            .map(|_| {
+                let (o, l) = request(r);
+                Request::write(o, l)
+            })
+            .collect();
+        workload = workload.client(Role::Writer, writes);
+    }
+    let reads = (0..STRESS_WRITES).map(|_| request(r)).collect::<Vec<_>>();
+    workload = workload
+        .client(
+            Role::Reader,
+            reads.iter().map(|(o, l)| Request::read(*o, *l)).collect(),
+        )
+        .client(
+            Role::ImageReader,
+            reads
+                .iter()
+                .map(|(o, l)| Request::read_image(*o, *l))
+                .collect(),
+        );
+    let order = match below(r, 4) {
+        0 => CopyOrder::Sequential,
+        1 => CopyOrder::Reverse,
+        2 => CopyOrder::Random { seed: r.next_u64() },
+        _ => CopyOrder::WrittenFirst,
+    };
+    Spec::new(g, policy, order, mutant, workload).expect("requests lie inside the volume")
+}
+
+/// Requests of a stress configuration, all clients together.
+pub const STRESS_REQUESTS: usize = (STRESS_WRITERS + 2) * STRESS_WRITES;

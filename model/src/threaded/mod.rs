@@ -37,6 +37,7 @@ use crate::geometry::Index;
 use crate::invariants::{check_safety, progress, Violation};
 use crate::meta::Meta;
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 /// What a threaded run ended with.
 #[derive(Clone, Debug)]
@@ -47,6 +48,11 @@ pub struct Outcome {
     pub steps: u64,
     /// The first broken invariant, if any (`progress` reports a deadlock).
     pub violation: Option<Violation>,
+    /// Wall time from the first thread's spawn to the last one's join.
+    pub elapsed: Duration,
+    /// Per process (the copier first), when its thread finished, counted from the first
+    /// spawn: the copier's is the copy's duration.
+    pub finished_at: Vec<Duration>,
 }
 
 /// Runs the spec's copier and clients on threads of platform `P` over stamp-only devices.
@@ -56,7 +62,7 @@ pub fn run<P: Platform>(spec: &Spec) -> Outcome {
 
 /// Runs the spec on threads of platform `P` with devices of kind `S`.
 pub fn run_on<P: Platform, S: Store>(spec: &Spec) -> Outcome {
-    run_flawed::<P, S>(spec, None)
+    run_from::<P, S>(spec, World::new(spec), None)
 }
 
 /// Known-bad variants of the driver's own locking (not of the engine's algorithm): what
@@ -72,9 +78,9 @@ pub enum Flaw {
     NoWakeup,
 }
 
-/// Runs the spec like [`run_on`], with one of the driver's known-bad variants.
-pub fn run_flawed<P: Platform, S: Store>(spec: &Spec, flaw: Option<Flaw>) -> Outcome {
-    let start = World::new(spec);
+/// Runs the spec like [`run_on`] from a given state (normally `World::new(spec)`), with one
+/// of the driver's known-bad variants if `flaw` is set.
+pub fn run_from<P: Platform, S: Store>(spec: &Spec, start: World, flaw: Option<Flaw>) -> Outcome {
     let devices =
         Device::ALL.map(|d| P::mutex(S::new(spec.geometry.block_size, start.disk.device(d))));
     let board = Board {
@@ -91,19 +97,24 @@ pub fn run_flawed<P: Platform, S: Store>(spec: &Spec, flaw: Option<Flaw>) -> Out
         steps: P::atomic(0),
         flaw,
     });
+    let began = Instant::now();
     let handles: Vec<_> = start
         .procs
         .into_iter()
         .enumerate()
         .map(|(pid, proc)| {
             let shared = shared.clone();
-            P::spawn(move || drive(&shared, pid, proc))
+            P::spawn(move || {
+                let proc = drive(&shared, pid, proc);
+                (proc, began.elapsed())
+            })
         })
         .collect();
-    let procs: Vec<Process> = handles
+    let (procs, finished_at): (Vec<Process>, Vec<Duration>) = handles
         .into_iter()
         .map(|h| P::join(h).unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        .collect();
+        .unzip();
+    let elapsed = began.elapsed();
     let steps = P::load(&shared.steps);
     let Ok(shared) = P::try_unwrap(shared) else {
         unreachable!("every thread has joined and dropped its reference")
@@ -124,6 +135,8 @@ pub fn run_flawed<P: Platform, S: Store>(spec: &Spec, flaw: Option<Flaw>) -> Out
         world,
         steps,
         violation,
+        elapsed,
+        finished_at,
     }
 }
 
@@ -276,5 +289,52 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
         let buf = self.device(from).load(blocks.clone());
         self.device(to).store(blocks, &buf);
         S::summary(&buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invariants::Invariant;
+    use crate::order::CopyOrder;
+    use crate::workload::{Request, Role, Workload};
+    use crate::Geometry;
+
+    fn one_writer() -> Spec {
+        let g = Geometry::new(4, 512, 2, 1).unwrap();
+        let workload = Workload::default().client(Role::Writer, vec![Request::write(0, 512)]);
+        let policy = crate::policy::by_name("snapshot-overlay").unwrap();
+        Spec::new(g, policy, CopyOrder::Sequential, None, workload).unwrap()
+    }
+
+    /// A chunk in flight that nobody will release: the copier sleeps for ever on its first
+    /// segment. The driver detects it, stops the threads and `progress` says who waits.
+    #[test]
+    fn a_deadlock_is_reported_not_hung() {
+        let spec = one_writer();
+        let mut stuck = World::new(&spec);
+        stuck.meta.in_flight.insert(0);
+        let out = run_from::<Std, Stamps>(&spec, stuck, None);
+        let v = out.violation.expect("the deadlock");
+        assert_eq!(v.invariant, Invariant::Progress);
+        assert!(v.detail.contains("copier waits for"), "{v}");
+        assert!(!out.world.copier().finished());
+        // The same start without the stuck claim finishes.
+        let free = run_from::<Std, Stamps>(&spec, World::new(&spec), None);
+        assert_eq!(free.violation, None);
+        assert!(free.world.finished());
+    }
+
+    /// The same under loom: in every interleaving the driver, not loom, reports it.
+    #[test]
+    fn a_deadlock_is_reported_under_loom() {
+        let spec = one_writer();
+        loom::model(move || {
+            let mut stuck = World::new(&spec);
+            stuck.meta.in_flight.insert(0);
+            let out = run_from::<Loom, Stamps>(&spec, stuck, None);
+            let v = out.violation.expect("the deadlock");
+            assert_eq!(v.invariant, Invariant::Progress, "{v}");
+        });
     }
 }
