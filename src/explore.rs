@@ -13,6 +13,12 @@ pub struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
+    /// Checker threads, when the page asks to run the check to completion.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: u32,
+    /// Explore paths of at most this many steps.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_depth: Option<u32>,
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {
@@ -28,6 +34,11 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     print!("{}", model.spec());
     println!("Explorer: http://{addr}/ (stop with Ctrl-C)");
     let _ = std::io::stdout().flush();
-    cowlab_model::exhaustive::check::serve(model, addr);
+    cowlab_model::exhaustive::check::serve(
+        model,
+        addr,
+        args.threads as usize,
+        args.max_depth.map(|d| d as usize),
+    );
     Ok(0)
 }

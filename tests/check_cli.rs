@@ -182,7 +182,7 @@ fn progress_lines_go_to_stderr_while_it_runs() {
 
 #[test]
 fn bad_input_is_one_line_and_exit_code_2() {
-    let cases: [&[&str]; 9] = [
+    let cases: [&[&str]; 10] = [
         &["check", "--policy", "nope"],
         &["check", "--mutant", "nope"],
         &["check", "--segments", "0"],
@@ -192,6 +192,7 @@ fn bad_input_is_one_line_and_exit_code_2() {
         &["check", "--threads", "0"],
         &["check", "--writers", "-1"],
         &["explore", "--policy", "nope"],
+        &["explore", "--threads", "0"],
     ];
     for args in cases {
         let o = cowlab(args);
@@ -238,7 +239,7 @@ fn explore_serves_the_initial_state_and_its_steps_in_domain_words() {
     let port = free_port();
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_cowlab"))
-            .args(["explore", "--port", &port.to_string()])
+            .args(["explore", "--port", &port.to_string(), "--threads", "1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -237,10 +237,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         let (steps, last) = replay(&model, &path.into_actions());
         let violation = model.violation(
             property,
-            &super::State {
-                spec: model.spec(),
-                world: last.clone(),
-            },
+            &super::State::from_world(model.spec(), last.clone()),
         );
         Counterexample {
             property,
@@ -331,7 +328,18 @@ pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
     (steps, world)
 }
 
-/// Serves stateright's Explorer for the model on `addr`; returns only if the server stops.
-pub fn serve(model: CowModel, addr: std::net::SocketAddr) {
-    let _ = model.checker().serve(addr);
+/// Serves stateright's Explorer for the model on `addr` (its checker, run to completion
+/// from the page, uses `threads` and explores paths of at most `max_depth` steps); returns
+/// only if the server stops.
+pub fn serve(
+    model: CowModel,
+    addr: std::net::SocketAddr,
+    threads: usize,
+    max_depth: Option<usize>,
+) {
+    let mut b = model.checker().threads(threads.max(1));
+    if let Some(d) = max_depth {
+        b = b.target_max_depth(depth_bound(d));
+    }
+    let _ = b.serve(addr);
 }

@@ -50,12 +50,16 @@ pub struct CowModel {
 pub struct State {
     spec: &'static Spec,
     pub world: World,
+    /// Whether every safety invariant holds: a function of `world`, computed once per state
+    /// (the model asks it to decide whether to expand the state), not hashed.
+    safe: bool,
 }
 
 impl State {
     /// A state of a model over `spec` (take it from [`CowModel::spec`]).
     pub fn from_world(spec: &'static Spec, world: World) -> Self {
-        State { spec, world }
+        let safe = invariants::check_safety(spec, &world).is_ok();
+        State { spec, world, safe }
     }
 }
 
@@ -129,10 +133,10 @@ impl CowModel {
 
     /// The initial state (already a representative when symmetry is on).
     pub fn init(&self) -> State {
-        State {
-            spec: self.spec,
-            world: self.init.clone().unwrap_or_else(|| World::new(self.spec)),
-        }
+        State::from_world(
+            self.spec,
+            self.init.clone().unwrap_or_else(|| World::new(self.spec)),
+        )
     }
 
     /// The first safety violation of a state, if any.
@@ -254,7 +258,7 @@ impl Model for CowModel {
     /// counterexample already: it is not expanded, so a violation's successors cannot
     /// replace it with a longer trace.
     fn actions(&self, s: &State, actions: &mut Vec<Step>) {
-        if self.safety(s).is_err() {
+        if !s.safe {
             return;
         }
         actions.extend(s.world.runnable(self.spec).map(Step));
@@ -266,10 +270,7 @@ impl Model for CowModel {
         if let Some(r) = &self.renamer {
             world = r.canonical(self.spec, world);
         }
-        Some(State {
-            spec: self.spec,
-            world,
-        })
+        Some(State::from_world(self.spec, world))
     }
 
     fn format_action(&self, action: &Step) -> String {
@@ -309,8 +310,8 @@ impl Model for CowModel {
             }),
             // The second opinion on progress. A path cut at a safety violation (see
             // `actions`) counts as ended: that state is reported by its own property.
-            Property::eventually(EVENTUALLY_FINISHED, |m: &CowModel, s: &State| {
-                s.world.finished() || m.safety(s).is_err()
+            Property::eventually(EVENTUALLY_FINISHED, |_: &CowModel, s: &State| {
+                s.world.finished() || !s.safe
             }),
         ];
         if self.budget.is_some() {
@@ -350,6 +351,7 @@ impl stateright::Representative for State {
         State {
             spec: self.spec,
             world: symmetry::representative(self.spec, &self.world).0,
+            safe: self.safe,
         }
     }
 }
