@@ -36,6 +36,9 @@ pub struct Args {
     pub mutant: Option<String>,
 }
 
+/// A request letter and the constructor it stands for.
+type Kind = (char, fn(u64, u64) -> Request);
+
 /// Parses `w0+1024,r512+512` (with `kinds` saying which letters are allowed; a request
 /// without a letter takes the first kind).
 fn requests(
