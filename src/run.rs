@@ -41,10 +41,7 @@ type Kind = (char, fn(u64, u64) -> Request);
 
 /// Parses `w0+1024,r512+512` (with `kinds` saying which letters are allowed; a request
 /// without a letter takes the first kind).
-fn requests(
-    text: &str,
-    kinds: &[(char, fn(u64, u64) -> Request)],
-) -> Result<Vec<Request>, Failure> {
+fn requests(text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Failure> {
     text.split(',')
         .map(|item| {
             let item = item.trim();
