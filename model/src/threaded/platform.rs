@@ -43,122 +43,87 @@ pub trait Platform: Sized + 'static {
     fn join<T: Send + 'static>(handle: Self::JoinHandle<T>) -> std::thread::Result<T>;
 }
 
-/// Real threads and locks.
-#[derive(Debug)]
-pub enum Std {}
+/// loom mirrors std's API on purpose, so both platforms are the same code over a different
+/// crate's `sync` and `thread` modules. Poisoning cannot happen under loom, and under std a panic while
+/// holding a lock is already reported by `join`, so `lock` and `wait` only unwrap.
+macro_rules! platform {
+    ($(#[$doc:meta])* $name:ident, $krate:ident) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub enum $name {}
 
-impl Platform for Std {
-    type Mutex<T: Send> = std::sync::Mutex<T>;
-    type Guard<'a, T: Send + 'a> = std::sync::MutexGuard<'a, T>;
-    type Condvar = std::sync::Condvar;
-    type Arc<T: Send + Sync> = std::sync::Arc<T>;
-    type AtomicU64 = std::sync::atomic::AtomicU64;
-    type JoinHandle<T: Send + 'static> = std::thread::JoinHandle<T>;
+        impl Platform for $name {
+            type Mutex<T: Send> = $krate::sync::Mutex<T>;
+            type Guard<'a, T: Send + 'a> = $krate::sync::MutexGuard<'a, T>;
+            type Condvar = $krate::sync::Condvar;
+            type Arc<T: Send + Sync> = $krate::sync::Arc<T>;
+            type AtomicU64 = $krate::sync::atomic::AtomicU64;
+            type JoinHandle<T: Send + 'static> = $krate::thread::JoinHandle<T>;
 
-    fn mutex<T: Send>(value: T) -> Self::Mutex<T> {
-        std::sync::Mutex::new(value)
-    }
-    fn lock<T: Send>(mutex: &Self::Mutex<T>) -> Self::Guard<'_, T> {
-        mutex.lock().expect("a thread panicked holding the lock")
-    }
-    fn into_inner<T: Send>(mutex: Self::Mutex<T>) -> T {
-        mutex
-            .into_inner()
-            .expect("a thread panicked holding the lock")
-    }
-    fn condvar() -> Self::Condvar {
-        std::sync::Condvar::new()
-    }
-    fn wait<'a, T: Send>(condvar: &Self::Condvar, guard: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
-        condvar
-            .wait(guard)
-            .expect("a thread panicked holding the lock")
-    }
-    fn notify_all(condvar: &Self::Condvar) {
-        condvar.notify_all()
-    }
-    fn arc<T: Send + Sync>(value: T) -> Self::Arc<T> {
-        std::sync::Arc::new(value)
-    }
-    fn try_unwrap<T: Send + Sync>(arc: Self::Arc<T>) -> Result<T, Self::Arc<T>> {
-        std::sync::Arc::try_unwrap(arc)
-    }
-    fn atomic(value: u64) -> Self::AtomicU64 {
-        std::sync::atomic::AtomicU64::new(value)
-    }
-    fn fetch_add(atomic: &Self::AtomicU64, value: u64) -> u64 {
-        atomic.fetch_add(value, std::sync::atomic::Ordering::SeqCst)
-    }
-    fn load(atomic: &Self::AtomicU64) -> u64 {
-        atomic.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    fn spawn<F, T>(f: F) -> Self::JoinHandle<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        std::thread::spawn(f)
-    }
-    fn join<T: Send + 'static>(handle: Self::JoinHandle<T>) -> std::thread::Result<T> {
-        handle.join()
-    }
+            fn mutex<T: Send>(value: T) -> Self::Mutex<T> {
+                <$krate::sync::Mutex<T>>::new(value)
+            }
+            fn lock<T: Send>(mutex: &Self::Mutex<T>) -> Self::Guard<'_, T> {
+                mutex.lock().expect("a thread panicked holding the lock")
+            }
+            fn into_inner<T: Send>(mutex: Self::Mutex<T>) -> T {
+                mutex
+                    .into_inner()
+                    .expect("a thread panicked holding the lock")
+            }
+            fn condvar() -> Self::Condvar {
+                <$krate::sync::Condvar>::new()
+            }
+            fn wait<'a, T: Send>(
+                condvar: &Self::Condvar,
+                guard: Self::Guard<'a, T>,
+            ) -> Self::Guard<'a, T> {
+                condvar
+                    .wait(guard)
+                    .expect("a thread panicked holding the lock")
+            }
+            fn notify_all(condvar: &Self::Condvar) {
+                condvar.notify_all()
+            }
+            fn arc<T: Send + Sync>(value: T) -> Self::Arc<T> {
+                <$krate::sync::Arc<T>>::new(value)
+            }
+            fn try_unwrap<T: Send + Sync>(arc: Self::Arc<T>) -> Result<T, Self::Arc<T>> {
+                <$krate::sync::Arc<T>>::try_unwrap(arc)
+            }
+            fn atomic(value: u64) -> Self::AtomicU64 {
+                <$krate::sync::atomic::AtomicU64>::new(value)
+            }
+            fn fetch_add(atomic: &Self::AtomicU64, value: u64) -> u64 {
+                atomic.fetch_add(value, std::sync::atomic::Ordering::SeqCst)
+            }
+            fn load(atomic: &Self::AtomicU64) -> u64 {
+                atomic.load(std::sync::atomic::Ordering::SeqCst)
+            }
+            fn spawn<F, T>(f: F) -> Self::JoinHandle<T>
+            where
+                F: FnOnce() -> T + Send + 'static,
+                T: Send + 'static,
+            {
+                $krate::thread::spawn(f)
+            }
+            fn join<T: Send + 'static>(handle: Self::JoinHandle<T>) -> std::thread::Result<T> {
+                handle.join()
+            }
+        }
+    };
 }
 
-/// loom's model of threads and locks: only usable inside `loom::model` (or a
-/// `loom::model::Builder::check`), which runs the closure under every interleaving it
-/// explores.
-#[derive(Debug)]
-pub enum Loom {}
+platform!(
+    /// Real threads and locks.
+    Std,
+    std
+);
 
-impl Platform for Loom {
-    type Mutex<T: Send> = loom::sync::Mutex<T>;
-    type Guard<'a, T: Send + 'a> = loom::sync::MutexGuard<'a, T>;
-    type Condvar = loom::sync::Condvar;
-    type Arc<T: Send + Sync> = loom::sync::Arc<T>;
-    type AtomicU64 = loom::sync::atomic::AtomicU64;
-    type JoinHandle<T: Send + 'static> = loom::thread::JoinHandle<T>;
-
-    fn mutex<T: Send>(value: T) -> Self::Mutex<T> {
-        loom::sync::Mutex::new(value)
-    }
-    fn lock<T: Send>(mutex: &Self::Mutex<T>) -> Self::Guard<'_, T> {
-        mutex.lock().expect("loom mutexes do not poison")
-    }
-    fn into_inner<T: Send>(mutex: Self::Mutex<T>) -> T {
-        mutex.into_inner().expect("loom mutexes do not poison")
-    }
-    fn condvar() -> Self::Condvar {
-        loom::sync::Condvar::new()
-    }
-    fn wait<'a, T: Send>(condvar: &Self::Condvar, guard: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
-        condvar.wait(guard).expect("loom mutexes do not poison")
-    }
-    fn notify_all(condvar: &Self::Condvar) {
-        condvar.notify_all()
-    }
-    fn arc<T: Send + Sync>(value: T) -> Self::Arc<T> {
-        loom::sync::Arc::new(value)
-    }
-    fn try_unwrap<T: Send + Sync>(arc: Self::Arc<T>) -> Result<T, Self::Arc<T>> {
-        loom::sync::Arc::try_unwrap(arc)
-    }
-    fn atomic(value: u64) -> Self::AtomicU64 {
-        loom::sync::atomic::AtomicU64::new(value)
-    }
-    fn fetch_add(atomic: &Self::AtomicU64, value: u64) -> u64 {
-        atomic.fetch_add(value, std::sync::atomic::Ordering::SeqCst)
-    }
-    fn load(atomic: &Self::AtomicU64) -> u64 {
-        atomic.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    fn spawn<F, T>(f: F) -> Self::JoinHandle<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        loom::thread::spawn(f)
-    }
-    fn join<T: Send + 'static>(handle: Self::JoinHandle<T>) -> std::thread::Result<T> {
-        handle.join()
-    }
-}
+platform!(
+    /// loom's model of threads and locks: only usable inside `loom::model` (or a
+    /// `loom::model::Builder::check`), which runs the closure under every interleaving it
+    /// explores.
+    Loom,
+    loom
+);
