@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 #[derive(clap::Args)]
 pub struct Args {
     /// Generated cases per mutant; case seed s runs under the policy s mod 6.
-    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
 }
 

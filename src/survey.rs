@@ -7,7 +7,7 @@ use std::sync::Arc;
 #[derive(clap::Args)]
 pub struct Args {
     /// Generated cases per policy (seeds first-seed .. first-seed + seeds).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub seeds: u64,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
@@ -17,7 +17,7 @@ pub struct Args {
 impl Default for Args {
     fn default() -> Self {
         Args {
-            seeds: 500,
+            seeds: 10_000,
             first_seed: 0,
         }
     }

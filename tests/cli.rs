@@ -29,7 +29,7 @@ fn the_main_job_prints_a_table_with_zero_violations_for_every_policy() {
             .find(|l| l.split_whitespace().next() == Some(policy))
             .unwrap_or_else(|| panic!("no row for {policy}:\n{out}"));
         let cols: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cols[1], "500", "runs: {row}");
+        assert_eq!(cols[1], "10000", "runs: {row}");
         assert!(cols[2].parse::<u64>().unwrap() > 0, "steps: {row}");
         assert_eq!(cols[3], "0", "violations: {row}");
     }
