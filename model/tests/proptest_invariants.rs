@@ -62,8 +62,12 @@ fn shrinking_gives_a_short_counterexample() {
     let (spec, run) = case
         .first_failure(Some(Mutant::ApplyBeforePreserve))
         .unwrap();
-    // Shrinking removes requests only while the seeded schedule still fails, so the case
-    // may keep bystanders; the trace to the violation is what must be short.
+    let requests: usize = case.workload.clients.iter().map(|c| c.requests.len()).sum();
+    assert!(
+        requests <= 2,
+        "bystanders not shrunk away:\n{}",
+        run.report(&spec)
+    );
     assert_eq!(
         case.geometry.segments(),
         1,
