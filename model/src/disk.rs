@@ -22,7 +22,10 @@ pub fn show_stamp(s: Stamp) -> String {
     match s {
         BEGIN => "0 (begin image)".into(),
         UNWRITTEN => "none (never written)".into(),
-        s => format!("{s} (write {})", s - 1),
+        s => format!(
+            "{s} (write {})",
+            crate::meta::write_of(s).unwrap_or_default()
+        ),
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::disk::{Copied, Device};
 use crate::engine::{Pid, Spec};
 use crate::geometry::{show_blocks, Index};
-use crate::meta::WriteId;
+use crate::meta::{stamp_of, WriteId};
 use std::ops::Range;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,7 +109,11 @@ impl Event {
                 preserve,
                 held,
             } => {
-                let what = format!("write {write} to {} (stamp {})", show_blocks(blocks), write + 1);
+                let what = format!(
+                    "write {write} to {} (stamp {})",
+                    show_blocks(blocks),
+                    stamp_of(*write)
+                );
                 match (held, preserve) {
                     (false, 0) => format!("{what} applied to source"),
                     (false, n) => format!("{what} applied to source, {n} chunk(s) still to preserve"),
@@ -119,7 +123,7 @@ impl Event {
             }
             Event::WriteApplied { write, blocks, .. } => format!(
                 "release write {write} from the queue: stamp {} -> source {}",
-                write + 1,
+                stamp_of(*write),
                 show_blocks(blocks)
             ),
             Event::Preserved {

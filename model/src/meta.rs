@@ -16,14 +16,15 @@ pub fn stamp_of(write: WriteId) -> Stamp {
     write as Stamp + 1
 }
 
+/// The write behind a stamp; `None` for the begin image and unwritten blocks.
+pub fn write_of(s: Stamp) -> Option<WriteId> {
+    (s != BEGIN && s != crate::disk::UNWRITTEN).then(|| (s - 1) as WriteId)
+}
+
 /// Renames the write behind a stamp (symmetry reduction); the begin image and unwritten
 /// blocks stay as they are.
 pub fn map_stamp(s: Stamp, write: impl Fn(WriteId) -> WriteId) -> Stamp {
-    if s == BEGIN || s == crate::disk::UNWRITTEN {
-        s
-    } else {
-        stamp_of(write((s - 1) as WriteId))
-    }
+    write_of(s).map_or(s, |w| stamp_of(write(w)))
 }
 
 /// A set of chunks (one bit each).

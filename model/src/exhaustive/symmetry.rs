@@ -16,7 +16,7 @@
 
 use crate::client::Client;
 use crate::engine::{Pid, Process, Spec, World};
-use crate::meta::{map_stamp, WriteId};
+use crate::meta::{map_stamp, stamp_of, WriteId};
 use crate::workload::Op;
 
 /// Groups of interchangeable clients (clients that only write, with the same list of write
@@ -126,7 +126,7 @@ impl Renamer {
             place += 1;
         }
         for h in w.meta.hold.iter() {
-            note(place, h as u32 + 1);
+            note(place, stamp_of(h));
             place += 1;
         }
         for (_, c) in w.clients() {
