@@ -2,21 +2,24 @@
 //! point-in-time image. Each issues its requests one after another.
 
 use crate::disk::{Copied, Device, Stamp, BEGIN};
-use crate::engine::{Env, Pid, Resolved, Spec};
+use crate::env::Env;
 use crate::event::Event;
-use crate::geometry::Index;
+use crate::geometry::{Block, Chunk};
+use crate::ghost::Ghost;
 use crate::meta::{map_stamp, stamp_of, Meta, WriteId};
-use crate::mutant::Mutant;
-use crate::policy::{Target, WriteRule};
 use crate::preserver::Preserver;
+use crate::rules::Apply;
+use crate::spec::{Pid, Resolved, Spec};
 use crate::workload::Op;
+use crate::world::Wait;
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
 /// A read that returned what it must not: kept in the state so invariants can report it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BadRead {
     pub image: bool,
-    pub block: Index,
+    pub block: Block,
     pub device: Device,
     pub expected: Stamp,
     pub found: Stamp,
@@ -27,44 +30,69 @@ pub enum ClientPc {
     /// Issue the current request (a write arrives, a volume read is served, an image read
     /// is routed).
     Start,
-    /// Preserving the chunks the held write claimed; `held` is false only for the
-    /// `apply-before-preserve` mutant, whose write is already applied.
+    /// Preserving the chunks the held write claimed; `held` is false only when the write
+    /// was applied before preserving (`apply-before-preserve`).
     Preserving {
         preserver: Preserver,
         held: bool,
     },
     /// Waiting in the hold queue to be applied.
     Release,
-    /// Reading the image from the devices chosen when it was routed.
+    /// Reading the image from the devices chosen when it was routed, one per chunk.
     ReadImage {
         routes: Vec<(Device, bool)>,
     },
     /// Releasing the image read's tracked chunks.
     Untrack {
-        chunks: Vec<Index>,
+        chunks: Vec<Chunk>,
     },
     Finished,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Client {
-    pid: u16,
-    next: u16,
+    pid: u32,
+    next: u32,
+    /// The request it works on (its last one once finished).
+    req: Resolved,
     pub pc: ClientPc,
     pub bad_read: Option<BadRead>,
 }
 
+/// Leaves the request out: the checkers' clients take it from the spec by `(pid, next)`,
+/// and a hash may ignore a field (equality still compares it).
+impl Hash for Client {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self.pid, self.next).hash(h);
+        self.pc.hash(h);
+        self.bad_read.hash(h);
+    }
+}
+
 impl Client {
+    /// A client of the spec's fixed workload.
     pub fn new(spec: &Spec, pid: Pid) -> Self {
-        let pc = if spec.requests(pid).is_empty() {
-            ClientPc::Finished
-        } else {
-            ClientPc::Start
+        let (req, pc) = match spec.request(pid, 0) {
+            Some(r) => (r.clone(), ClientPc::Start),
+            None => (Resolved::nothing(), ClientPc::Finished),
         };
         Client {
-            pid: pid as u16,
+            pid: pid as u32,
             next: 0,
+            req,
             pc,
+            bad_read: None,
+        }
+    }
+
+    /// A client a driver adds with one request of its own (its pid must lie past the
+    /// spec's fixed clients).
+    pub fn with_request(pid: Pid, req: Resolved) -> Self {
+        Client {
+            pid: pid as u32,
+            next: 0,
+            req,
+            pc: ClientPc::Start,
             bad_read: None,
         }
     }
@@ -74,19 +102,23 @@ impl Client {
     }
 
     /// Whether the client is between writes: no write of its own is in progress.
-    pub fn idle(&self, spec: &Spec) -> bool {
+    pub fn idle(&self) -> bool {
         match self.pc {
             ClientPc::Finished => true,
-            ClientPc::Start => self.request(spec).op != Op::Write,
+            ClientPc::Start => self.req.op != Op::Write,
             ClientPc::ReadImage { .. } | ClientPc::Untrack { .. } => true,
             _ => false,
         }
     }
 
     /// Renames the client for symmetry reduction: it becomes process `pid`, and every write
-    /// id it holds (its preserver's, and the stamps of a bad read) goes through `write`.
+    /// id it holds (its request's, its preserver's, and the stamps of a bad read) goes
+    /// through `write`.
     pub fn renumber(&mut self, pid: Pid, write: impl Fn(WriteId) -> WriteId) {
-        self.pid = pid as u16;
+        self.pid = pid as u32;
+        if self.req.op == Op::Write {
+            self.req.write = write(self.req.write);
+        }
         if let ClientPc::Preserving { preserver, .. } = &mut self.pc {
             preserver.renumber(&write);
         }
@@ -98,12 +130,8 @@ impl Client {
     }
 
     /// The request the client is working on, or `None` once it has finished.
-    pub fn current<'a>(&self, spec: &'a Spec) -> Option<&'a Resolved> {
-        (!self.finished()).then(|| self.request(spec))
-    }
-
-    fn request<'a>(&self, spec: &'a Spec) -> &'a Resolved {
-        &spec.requests(self.pid as Pid)[self.next as usize]
+    pub fn current(&self) -> Option<&Resolved> {
+        (!self.finished()).then_some(&self.req)
     }
 
     pub fn needs_meta(&self) -> bool {
@@ -114,47 +142,50 @@ impl Client {
         }
     }
 
-    pub fn blocked(&self, spec: &Spec, meta: &Meta) -> bool {
+    /// An image read waits for chunks being preserved; a held write waits for its turn,
+    /// for its chunks to be free (and, offline, for the copy to complete).
+    pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
+        let chunks = || spec.geometry.chunks_touching(&self.req.blocks);
+        let busy = |chunks: Range<Chunk>| {
+            let flying = meta
+                .in_flight
+                .next_from(chunks.start)
+                .filter(|c| *c < chunks.end);
+            flying
+                .or_else(|| meta.tracked.first_in(chunks))
+                .map(Wait::Chunk)
+        };
         match self.pc {
-            ClientPc::Start => {
-                let req = self.request(spec);
-                req.op == Op::ReadImage
-                    && !spec.has(Mutant::ImageReadDuringPreserve)
-                    && meta
-                        .in_flight
-                        .any_in(spec.geometry.chunks_touching(&req.blocks))
+            ClientPc::Start if self.req.op == Op::ReadImage => {
+                let flying = meta.in_flight.next_from(chunks().start);
+                let waits = spec.rules.image_reads_wait_for_claims;
+                flying
+                    .filter(|c| waits && *c < chunks().end)
+                    .map(Wait::Chunk)
             }
-            ClientPc::Release => !self.may_release(spec, meta),
-            _ => false,
+            ClientPc::Release => {
+                if !spec.rules.turn(&meta.hold, self.req.write) {
+                    Some(Wait::Turn)
+                } else if spec.target().is_none() && !meta.copy_complete {
+                    Some(Wait::CopyComplete)
+                } else {
+                    busy(chunks())
+                }
+            }
+            _ => None,
         }
     }
 
-    pub fn waiting_for(&self, spec: &Spec) -> String {
+    pub fn waiting_for(&self) -> String {
         match self.pc {
             ClientPc::Start => "chunks of its image read being preserved".into(),
-            ClientPc::Release => {
-                format!("write {} to leave the hold queue", self.request(spec).write)
-            }
+            ClientPc::Release => format!("write {} to leave the hold queue", self.req.write),
             _ => "nothing".into(),
         }
     }
 
-    /// A held write leaves the queue from the head, once no chunk it modifies is in flight
-    /// or tracked by an image read (and, offline, once the copy is complete).
-    fn may_release(&self, spec: &Spec, meta: &Meta) -> bool {
-        let req = self.request(spec);
-        let chunks = spec.geometry.chunks_touching(&req.blocks);
-        let turn = if spec.has(Mutant::ReleaseOutOfOrder) {
-            meta.hold.contains(req.write)
-        } else {
-            meta.hold.head() == Some(req.write)
-        };
-        let copy_ok = spec.policy.write_rule() != WriteRule::WaitForCopy || meta.copy_complete;
-        turn && copy_ok && !meta.in_flight.any_in(chunks.clone()) && !meta.any_tracked(chunks)
-    }
-
     pub fn step<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
-        let req = self.request(spec).clone();
+        let req = self.req.clone();
         match &mut self.pc {
             ClientPc::Start => match req.op {
                 Op::Write => self.arrive(spec, env, &req),
@@ -163,12 +194,11 @@ impl Client {
             },
             ClientPc::Preserving { preserver, held } => {
                 let held = *held;
-                let (event, done) = preserver.step(spec, env);
+                let (event, done) = preserver.step(spec, env, &req.blocks);
                 if done {
-                    if held {
-                        self.pc = ClientPc::Release;
-                    } else {
-                        self.advance(spec);
+                    match held {
+                        true => self.pc = ClientPc::Release,
+                        false => self.advance(spec),
                     }
                 }
                 event
@@ -190,7 +220,7 @@ impl Client {
             ClientPc::Untrack { chunks } => {
                 let meta = env.meta();
                 for c in chunks.iter() {
-                    meta.tracked[*c as usize] -= 1;
+                    meta.tracked.remove(*c);
                 }
                 self.advance(spec);
                 Event::ImageUntracked { blocks: req.blocks }
@@ -201,11 +231,13 @@ impl Client {
 
     fn advance(&mut self, spec: &Spec) {
         self.next += 1;
-        self.pc = if (self.next as usize) < spec.requests(self.pid as Pid).len() {
-            ClientPc::Start
-        } else {
-            ClientPc::Finished
-        };
+        match spec.request(self.pid as Pid, self.next) {
+            Some(r) => {
+                self.req = r.clone();
+                self.pc = ClientPc::Start;
+            }
+            None => self.pc = ClientPc::Finished,
+        }
     }
 
     /// A write arrives: under the metadata lock, claim the chunks it must preserve, then
@@ -213,53 +245,32 @@ impl Client {
     fn arrive<E: Env>(&mut self, spec: &Spec, env: &mut E, req: &Resolved) -> Event {
         let g = &spec.geometry;
         let w = req.write;
-        let mut checked = g.chunks_touching(&req.blocks);
-        if spec.has(Mutant::FirstSegmentOnly) {
-            let first = g.segment_chunks(g.segment_of_chunk(checked.start));
-            checked.end = checked.end.min(first.end);
-        }
+        let checked = spec.rules.checked_chunks(g, g.chunks_touching(&req.blocks));
         let meta = env.meta();
         let (claims, waits) = claim_chunks(spec, meta, checked.clone());
-        let overlaps_held = meta
-            .hold
-            .iter()
-            .any(|h| overlaps(&spec.write_blocks(h), &req.blocks));
-        for b in req.blocks.clone() {
-            meta.ghost.latest[b as usize] = stamp_of(w);
-        }
-        if spec.has(Mutant::ApplyBeforePreserve) {
-            env.write(Device::Source, req.blocks.clone(), stamp_of(w));
-            let preserve = claims.len();
-            match claims.is_empty() {
-                true => self.advance(spec),
-                false => {
-                    self.pc = ClientPc::Preserving {
-                        preserver: Preserver::new(w, claims),
-                        held: false,
-                    }
-                }
-            }
-            return Event::WriteArrived {
-                write: w,
-                blocks: req.blocks.clone(),
-                preserve,
-                held: false,
-            };
-        }
-        let held = !claims.is_empty() || waits || overlaps_held || meta.any_tracked(checked);
+        let overlaps_held = meta.hold.overlaps(&req.blocks);
+        meta.ghost.arrived(req.blocks.clone(), stamp_of(w));
         let preserve = claims.len();
+        let held = match spec.rules.apply {
+            Apply::BeforePreserving => false,
+            Apply::AfterPreserving => {
+                !claims.is_empty() || waits || overlaps_held || meta.tracked.any_in(checked)
+            }
+        };
         if held {
-            meta.hold.push(w);
-            self.pc = match claims.is_empty() {
-                true => ClientPc::Release,
-                false => ClientPc::Preserving {
-                    preserver: Preserver::new(w, claims),
-                    held: true,
-                },
-            };
+            meta.hold.push(w, req.blocks.clone());
         } else {
             env.write(Device::Source, req.blocks.clone(), stamp_of(w));
-            self.advance(spec);
+        }
+        match claims.is_empty() {
+            true if held => self.pc = ClientPc::Release,
+            true => self.advance(spec),
+            false => {
+                self.pc = ClientPc::Preserving {
+                    preserver: Preserver::new(w, claims),
+                    held,
+                }
+            }
         }
         Event::WriteArrived {
             write: w,
@@ -269,39 +280,44 @@ impl Client {
         }
     }
 
-    /// A volume read: held writes first (newest wins), then the source.
+    /// A volume read: one I/O of the source; where a held write covers a block, the newest
+    /// held write's data wins. Checked against the ghost state when data is kept.
     fn read<E: Env>(&mut self, spec: &Spec, env: &mut E, req: &Resolved) -> Event {
-        let mut found = Vec::with_capacity(req.blocks.len());
-        for b in req.blocks.clone() {
-            let (held, expected) = {
+        let found = match env.read(Device::Source, req.blocks.clone()) {
+            None => Copied::unknown(req.blocks.end - req.blocks.start),
+            Some(source) => {
                 let meta = env.meta();
-                (spec.newest_held(meta, b), meta.ghost.latest[b as usize])
-            };
-            let (device, stamp) = match held {
-                Some(w) => (None, stamp_of(w)),
-                None => (Some(Device::Source), env.read(Device::Source, b)),
-            };
-            found.push(stamp);
-            if stamp != expected && self.bad_read.is_none() {
-                self.bad_read = Some(BadRead {
-                    image: false,
-                    block: b,
-                    device: device.unwrap_or(Device::Source),
-                    expected,
-                    found: stamp,
-                });
+                let mut found = Vec::with_capacity(source.len());
+                for (b, s) in req.blocks.clone().zip(source) {
+                    let (device, stamp) = match meta.hold.newest_covering(b) {
+                        Some(w) => (None, stamp_of(w)),
+                        None => (Some(Device::Source), s),
+                    };
+                    found.push(stamp);
+                    let expected = meta.ghost.latest(b);
+                    if expected.is_some_and(|e| e != stamp) && self.bad_read.is_none() {
+                        self.bad_read = Some(BadRead {
+                            image: false,
+                            block: b,
+                            device: device.unwrap_or(Device::Source),
+                            expected: expected.unwrap_or(BEGIN),
+                            found: stamp,
+                        });
+                    }
+                }
+                Copied::of(&found)
             }
-        }
+        };
         self.advance(spec);
         Event::VolumeRead {
             blocks: req.blocks.clone(),
-            found: Copied::of(&found),
+            found,
         }
     }
 
     /// Routes an image read per chunk; chunks read from the source are tracked so that no
     /// write modifies them until the read is done.
-    fn route_image(&mut self, spec: &Spec, meta: &mut Meta, req: &Resolved) -> Event {
+    fn route_image<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>, req: &Resolved) -> Event {
         let chunks = spec.geometry.chunks_touching(&req.blocks);
         let mut routes = Vec::with_capacity(chunks.len());
         let mut tracked = 0;
@@ -310,7 +326,7 @@ impl Client {
             // Only the mutant gets here with the chunk in flight, and it does not track.
             let track = dev == Device::Source && !meta.in_flight.contains(c);
             if track {
-                meta.tracked[c as usize] += 1;
+                meta.tracked.add(c);
                 tracked += 1;
             }
             routes.push((dev, track));
@@ -322,6 +338,8 @@ impl Client {
         }
     }
 
+    /// Reads the image: one I/O per run of adjacent chunks routed to the same device; every
+    /// block must hold begin-time data.
     fn read_image<E: Env>(
         &mut self,
         spec: &Spec,
@@ -331,22 +349,24 @@ impl Client {
     ) -> Event {
         let g = &spec.geometry;
         let chunks = g.chunks_touching(&req.blocks);
-        let mut found = Vec::with_capacity(req.blocks.len());
-        for b in req.blocks.clone() {
-            let (device, _) = routes[(g.chunk_of(b) - chunks.start) as usize];
-            let stamp = env.read(device, b);
-            found.push(stamp);
-            if stamp != BEGIN && self.bad_read.is_none() {
-                self.bad_read = Some(BadRead {
-                    image: true,
-                    block: b,
-                    device,
-                    expected: BEGIN,
-                    found: stamp,
-                });
+        let mut found = Copied::default();
+        let mut i = 0;
+        while i < routes.len() {
+            let device = routes[i].0;
+            let j = i + routes[i..].iter().take_while(|r| r.0 == device).count();
+            let first = g.chunk_blocks(chunks.start + i as Chunk).start;
+            let last = g.chunk_blocks(chunks.start + j as Chunk - 1).end;
+            let blocks = first.max(req.blocks.start)..last.min(req.blocks.end);
+            match env.read(device, blocks.clone()) {
+                None => found.append(Copied::unknown(blocks.end - blocks.start)),
+                Some(stamps) => {
+                    self.check_image(device, blocks.start, &stamps);
+                    found.append(Copied::of(&stamps));
+                }
             }
+            i = j;
         }
-        let tracked: Vec<Index> = chunks
+        let tracked: Vec<Chunk> = chunks
             .zip(&routes)
             .filter(|(_, (_, tracked))| *tracked)
             .map(|(c, _)| c)
@@ -357,56 +377,53 @@ impl Client {
         }
         Event::ImageRead {
             blocks: req.blocks.clone(),
-            found: Copied::of(&found),
+            found,
+        }
+    }
+
+    fn check_image(&mut self, device: Device, start: Block, stamps: &[Stamp]) {
+        if self.bad_read.is_some() {
+            return;
+        }
+        if let Some(at) = stamps.iter().position(|s| *s != BEGIN) {
+            self.bad_read = Some(BadRead {
+                image: true,
+                block: start + at as Block,
+                device,
+                expected: BEGIN,
+                found: stamps[at],
+            });
         }
     }
 }
 
 /// Decides, per chunk a write modifies, whether it is safe, must wait for another claim,
 /// or must be preserved by this write (claimed now, under the lock).
-fn claim_chunks(spec: &Spec, meta: &mut Meta, chunks: Range<Index>) -> (Vec<Index>, bool) {
+fn claim_chunks<G: Ghost>(
+    spec: &Spec,
+    meta: &mut Meta<G>,
+    chunks: Range<Chunk>,
+) -> (Vec<Chunk>, bool) {
+    let rules = &spec.rules;
     let mut claims = Vec::new();
     let mut waits = false;
-    let Some(target) = spec.target() else {
+    if rules.target.is_none() {
         return (claims, !meta.copy_complete);
-    };
-    let safe = |meta: &Meta, c: Index| {
-        if spec.has(Mutant::PreserveTwice) {
-            // The mutant forgets the bit its own preservations set.
-            match target {
-                Target::Destination => meta.snapshot_map.contains(c),
-                _ => meta.copied.contains(c),
-            }
-        } else {
-            meta.settled(c)
-        }
-    };
-    let claim = |meta: &mut Meta, c: Index, claims: &mut Vec<Index>| {
-        if !spec.has(Mutant::CheckThenAct) {
-            meta.in_flight.insert(c);
-        }
-        claims.push(c);
-    };
+    }
     for c in chunks.clone() {
-        if safe(meta, c) {
+        if rules.safe(meta, c) {
             continue;
         }
         if meta.in_flight.contains(c) {
             waits = true;
         } else {
-            claim(meta, c, &mut claims);
+            rules.claim(meta, c, &mut claims);
         }
     }
-    if spec.policy.preserve_next_range() {
-        let ahead = (chunks.end..spec.geometry.chunks())
-            .find(|c| !meta.settled(*c) && !meta.in_flight.contains(*c));
-        if let Some(c) = ahead {
-            claim(meta, c, &mut claims);
+    if rules.preserve_next_range {
+        if let Some(c) = meta.first_open_chunk(chunks.end) {
+            rules.claim(meta, c, &mut claims);
         }
     }
     (claims, waits)
-}
-
-fn overlaps(a: &Range<Index>, b: &Range<Index>) -> bool {
-    a.start < b.end && b.start < a.end
 }

@@ -4,12 +4,16 @@
 //! them under it), copies, then marks the segment copied and releases its claims.
 
 use crate::disk::{Copied, Device};
-use crate::engine::{Env, Spec};
+use crate::env::Env;
 use crate::event::Event;
-use crate::geometry::{Geometry, Index};
+use crate::geometry::{Chunk, Geometry, Segment};
+use crate::ghost::Ghost;
 use crate::meta::{ChunkSet, Meta};
-use crate::mutant::Mutant;
 use crate::order::CopyOrder;
+use crate::rules::Phase;
+use crate::spec::Spec;
+use crate::world::Wait;
+use std::ops::Range;
 
 /// Where the copier reads one chunk of its segment, decided when it claims the segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,6 +28,17 @@ pub enum Route {
     Preserved(Device),
 }
 
+impl Route {
+    /// The device the chunk is copied from, if it is copied.
+    fn from(self) -> Option<Device> {
+        match self {
+            Route::Skip => None,
+            Route::Claimed | Route::Unclaimed => Some(Device::Source),
+            Route::Preserved(d) => Some(d),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CopierPc {
     Claim,
@@ -31,7 +46,7 @@ pub enum CopierPc {
     Mark,
     /// The overlay pass: the next snapshot-map chunk at or after `next`.
     Overlay {
-        next: Index,
+        next: Chunk,
     },
     Complete,
     Finished,
@@ -40,9 +55,11 @@ pub enum CopierPc {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Copier {
     pub pc: CopierPc,
-    segment: Index,
+    segment: Segment,
     done: ChunkSet,
-    done_count: Index,
+    done_count: u32,
+    /// The first segment not yet done (follows `done`; written-first falls back to it).
+    sweep: Segment,
     routes: Vec<Route>,
 }
 
@@ -53,6 +70,7 @@ impl Copier {
             segment: 0,
             done: ChunkSet::new(g.segments()),
             done_count: 0,
+            sweep: 0,
             routes: Vec::new(),
         }
     }
@@ -63,12 +81,12 @@ impl Copier {
 
     /// The segment the copier has claimed and not yet finished (between claim and the end of
     /// its copy and mark), if any.
-    pub fn segment_in_progress(&self) -> Option<Index> {
+    pub fn segment_in_progress(&self) -> Option<Segment> {
         matches!(self.pc, CopierPc::Copy | CopierPc::Mark).then_some(self.segment)
     }
 
     /// Segments the copier has marked copied.
-    pub fn segments_done(&self) -> Index {
+    pub fn segments_done(&self) -> u32 {
         self.done_count
     }
 
@@ -76,28 +94,32 @@ impl Copier {
         !matches!(self.pc, CopierPc::Copy | CopierPc::Finished)
     }
 
-    /// The segment to copy next: the plan's, or for written-first the first uncopied segment
-    /// that writes have touched.
-    fn next_segment(&self, spec: &Spec, meta: &Meta) -> Index {
-        let g = &spec.geometry;
-        if spec.order == CopyOrder::WrittenFirst {
-            let pending = || (0..g.segments()).filter(|s| !self.done.contains(*s));
-            let written = pending().find(|s| g.segment_chunks(*s).any(|c| meta.settled(c)));
-            if let Some(s) = written.or_else(|| pending().next()) {
-                return s;
-            }
+    /// The segment to copy next: the plan's, or for written-first the lowest segment not
+    /// yet copied in which a chunk was preserved, else the lowest not yet copied.
+    fn next_segment<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Segment {
+        match spec.order {
+            CopyOrder::WrittenFirst => meta
+                .written
+                .iter()
+                .copied()
+                .find(|s| !self.done.contains(*s))
+                .unwrap_or(self.sweep),
+            _ => spec.planned_segment(self.done_count),
         }
-        spec.plan()[self.done_count as usize]
     }
 
-    pub fn blocked(&self, spec: &Spec, meta: &Meta) -> bool {
-        match self.pc {
-            CopierPc::Claim if !spec.has(Mutant::CopierIgnoresInFlight) => {
-                let s = self.next_segment(spec, meta);
-                meta.in_flight.any_in(spec.geometry.segment_chunks(s))
-            }
-            _ => false,
+    /// Before a claim, the copier waits for chunks of its next segment being preserved.
+    pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
+        if self.pc != CopierPc::Claim || !spec.rules.copier_waits_for_claims {
+            return None;
         }
+        let chunks = spec.geometry.segment_chunks(self.next_segment(spec, meta));
+        let busy = meta.in_flight.next_from(chunks.start)?;
+        // Under written-first a preservation elsewhere can change the next segment.
+        (busy < chunks.end).then_some(match spec.order {
+            CopyOrder::WrittenFirst => Wait::AnyStep,
+            _ => Wait::Chunk(busy),
+        })
     }
 
     pub fn waiting_for(&self) -> String {
@@ -122,30 +144,25 @@ impl Copier {
         }
     }
 
-    fn claim(&mut self, spec: &Spec, meta: &mut Meta) -> Event {
-        let g = &spec.geometry;
+    fn claim<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
         let s = self.next_segment(spec, meta);
         self.segment = s;
+        meta.written.remove(&s);
         self.routes.clear();
-        for c in g.segment_chunks(s) {
+        for c in spec.geometry.segment_chunks(s) {
             let route = if meta.copied.contains(c) {
                 Route::Skip
-            } else if meta.snapshot_map.contains(c) && spec.policy.copier_reads_preserved() {
+            } else if meta.snapshot_map.contains(c) && spec.rules.copier_reads_preserved {
                 Route::Preserved(spec.map_device())
             } else if meta.in_flight.contains(c) {
                 Route::Unclaimed
             } else {
-                meta.in_flight.insert(c);
+                meta.claim(c);
                 Route::Claimed
             };
             self.routes.push(route);
         }
-        // The mutant publishes the segment as copied before its data is there.
-        self.pc = if spec.has(Mutant::MarkBeforeCopy) {
-            CopierPc::Mark
-        } else {
-            CopierPc::Copy
-        };
+        self.pc = phase_pc(spec.rules.segment_phases[0]);
         let count = |f: fn(&Route) -> bool| self.routes.iter().filter(|r| f(r)).count();
         Event::SegmentClaimed {
             segment: s,
@@ -155,26 +172,30 @@ impl Copier {
         }
     }
 
+    /// Copies the segment's chunks, one I/O per run of adjacent chunks read from one device.
     fn copy<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
         let g = &spec.geometry;
         let mut copied = Copied::default();
         let mut from_preserved = None;
+        let mut run: Option<(Device, Range<Chunk>)> = None;
         for (c, route) in g.segment_chunks(self.segment).zip(&self.routes) {
-            let from = match route {
-                Route::Skip => continue,
-                Route::Claimed | Route::Unclaimed => Device::Source,
-                Route::Preserved(d) => {
-                    from_preserved = Some(*d);
-                    *d
+            if let Route::Preserved(d) = route {
+                from_preserved = Some(*d);
+            }
+            run = match (run, route.from()) {
+                (Some((d, r)), Some(from)) if d == from && r.end == c => Some((d, r.start..c + 1)),
+                (done, from) => {
+                    if let Some((d, r)) = done {
+                        copied.append(copy_chunks(g, env, d, r));
+                    }
+                    from.map(|d| (d, c..c + 1))
                 }
             };
-            copied.append(env.copy(from, Device::Destination, g.chunk_blocks(c)));
         }
-        self.pc = if spec.has(Mutant::MarkBeforeCopy) {
-            self.after_segment(spec)
-        } else {
-            CopierPc::Mark
-        };
+        if let Some((d, r)) = run {
+            copied.append(copy_chunks(g, env, d, r));
+        }
+        self.pc = self.after(spec, Phase::Copy);
         Event::SegmentCopied {
             segment: self.segment,
             copied,
@@ -182,30 +203,38 @@ impl Copier {
         }
     }
 
-    fn mark(&mut self, spec: &Spec, meta: &mut Meta) -> Event {
-        let g = &spec.geometry;
-        for (c, route) in g.segment_chunks(self.segment).zip(&self.routes) {
+    fn mark<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
+        for (c, route) in spec.geometry.segment_chunks(self.segment).zip(&self.routes) {
             if *route == Route::Claimed {
-                meta.in_flight.remove(c);
+                meta.release(c);
             }
-            meta.copied.insert(c);
+            meta.set_copied(c);
         }
         self.done.insert(self.segment);
         self.done_count += 1;
-        self.pc = if spec.has(Mutant::MarkBeforeCopy) {
-            CopierPc::Copy
-        } else {
-            self.after_segment(spec)
-        };
+        while self.sweep < spec.geometry.segments() && self.done.contains(self.sweep) {
+            self.sweep += 1;
+        }
+        self.pc = self.after(spec, Phase::Mark);
         Event::SegmentMarked {
             segment: self.segment,
+        }
+    }
+
+    /// What follows a segment's phase: its other phase, or the next segment.
+    fn after(&self, spec: &Spec, finished: Phase) -> CopierPc {
+        let [first, second] = spec.rules.segment_phases;
+        if finished == first {
+            phase_pc(second)
+        } else {
+            self.after_segment(spec)
         }
     }
 
     fn after_segment(&self, spec: &Spec) -> CopierPc {
         if self.done_count < spec.geometry.segments() {
             CopierPc::Claim
-        } else if spec.policy.overlay_pass() && !spec.has(Mutant::SkipOverlay) {
+        } else if spec.rules.overlay_pass {
             CopierPc::Overlay { next: 0 }
         } else {
             CopierPc::Complete
@@ -214,10 +243,8 @@ impl Copier {
 
     /// One chunk of the overlay pass: snapshot over destination. When no chunk is left the
     /// copy is complete (in the same step: nothing can be observed in between).
-    fn overlay<E: Env>(&mut self, spec: &Spec, env: &mut E, next: Index) -> Event {
-        let chunks = spec.geometry.chunks();
-        let found = (next..chunks).find(|c| env.meta().snapshot_map.contains(*c));
-        match found {
+    fn overlay<E: Env>(&mut self, spec: &Spec, env: &mut E, next: Chunk) -> Event {
+        match env.meta().snapshot_map.next_from(next) {
             Some(c) => {
                 let blocks = spec.geometry.chunk_blocks(c);
                 let copied = env.copy(spec.map_device(), Device::Destination, blocks);
@@ -231,4 +258,17 @@ impl Copier {
             }
         }
     }
+}
+
+fn phase_pc(phase: Phase) -> CopierPc {
+    match phase {
+        Phase::Copy => CopierPc::Copy,
+        Phase::Mark => CopierPc::Mark,
+    }
+}
+
+/// One I/O: a run of adjacent chunks from `from` to the destination.
+fn copy_chunks<E: Env>(g: &Geometry, env: &mut E, from: Device, chunks: Range<Chunk>) -> Copied {
+    let blocks = g.chunk_blocks(chunks.start).start..g.chunk_blocks(chunks.end - 1).end;
+    env.copy(from, Device::Destination, blocks)
 }

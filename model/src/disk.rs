@@ -3,9 +3,10 @@
 //! A stamp says which write last wrote a block (`BEGIN` = the begin-time image), which is all
 //! the invariants need and keeps a state small enough for millions of them.
 
-use crate::geometry::Index;
+use crate::geometry::Block;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::hash::Hash;
 use std::ops::Range;
 
 /// Which write last wrote a block.
@@ -62,48 +63,38 @@ impl fmt::Display for Device {
     }
 }
 
+/// What the devices hold: the engine's I/O goes through this, so a driver can keep every
+/// stamp (to check the invariants) or none (to simulate volumes too large to hold).
+pub trait BlockStore: Clone + fmt::Debug + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// A volume of `blocks` blocks: the source holds the begin image, the rest is unwritten.
+    fn new(blocks: Block) -> Self;
+    /// The stamps of a range, or `None` if the store keeps no data.
+    fn read(&self, dev: Device, blocks: Range<Block>) -> Option<Vec<Stamp>>;
+    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp);
+    /// Copies blocks between devices and returns what was copied (for traces).
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied;
+}
+
 /// All four devices in one allocation (one plane each), so a state clones with one copy.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Disk {
-    blocks: Index,
+    blocks: Block,
     stamps: Vec<Stamp>,
 }
 
 impl Disk {
-    /// The source holds the begin image; every other device is unwritten.
-    pub fn new(blocks: Index) -> Self {
-        let n = blocks as usize;
-        let mut stamps = vec![UNWRITTEN; n * Device::ALL.len()];
-        stamps[..n].fill(BEGIN);
-        Disk { blocks, stamps }
-    }
-
-    fn range(&self, dev: Device, blocks: &Range<Index>) -> Range<usize> {
+    fn range(&self, dev: Device, blocks: &Range<Block>) -> Range<usize> {
         let base = dev.plane() * self.blocks as usize;
         base + blocks.start as usize..base + blocks.end as usize
     }
 
-    pub fn get(&self, dev: Device, block: Index) -> Stamp {
+    pub fn get(&self, dev: Device, block: Block) -> Stamp {
         self.stamps[dev.plane() * self.blocks as usize + block as usize]
     }
 
     pub fn device(&self, dev: Device) -> &[Stamp] {
         let r = self.range(dev, &(0..self.blocks));
         &self.stamps[r]
-    }
-
-    pub fn write(&mut self, dev: Device, blocks: Range<Index>, stamp: Stamp) {
-        let r = self.range(dev, &blocks);
-        self.stamps[r].fill(stamp);
-    }
-
-    /// Copies blocks between devices and returns what was copied (for traces).
-    pub fn copy(&mut self, from: Device, to: Device, blocks: Range<Index>) -> Copied {
-        let src = self.range(from, &blocks);
-        let dst = self.range(to, &blocks);
-        let copied = Copied::of(&self.stamps[src.clone()]);
-        self.stamps.copy_within(src, dst.start);
-        copied
     }
 
     /// Every stamp of every device, plane by plane (source, destination, snapshot, cache).
@@ -125,11 +116,58 @@ impl Disk {
     }
 }
 
-/// A short summary of the stamps a copy moved: the first few, and how many in all.
+impl BlockStore for Disk {
+    fn new(blocks: Block) -> Self {
+        let n = blocks as usize;
+        let mut stamps = vec![UNWRITTEN; n * Device::ALL.len()];
+        stamps[..n].fill(BEGIN);
+        Disk { blocks, stamps }
+    }
+
+    fn read(&self, dev: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
+        Some(self.stamps[self.range(dev, &blocks)].to_vec())
+    }
+
+    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) {
+        let r = self.range(dev, &blocks);
+        self.stamps[r].fill(stamp);
+    }
+
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
+        let src = self.range(from, &blocks);
+        let dst = self.range(to, &blocks);
+        let copied = Copied::of(&self.stamps[src.clone()]);
+        self.stamps.copy_within(src, dst.start);
+        copied
+    }
+}
+
+/// A store that keeps no data: for timed runs of volumes too large to hold. Every I/O is
+/// accepted and costs what the driver says; the invariants that compare data cannot be
+/// evaluated over it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NoData;
+
+impl BlockStore for NoData {
+    fn new(_blocks: Block) -> Self {
+        NoData
+    }
+    fn read(&self, _dev: Device, _blocks: Range<Block>) -> Option<Vec<Stamp>> {
+        None
+    }
+    fn write(&mut self, _dev: Device, _blocks: Range<Block>, _stamp: Stamp) {}
+    fn copy(&mut self, _from: Device, _to: Device, blocks: Range<Block>) -> Copied {
+        Copied::unknown(blocks.end - blocks.start)
+    }
+}
+
+/// A short summary of the stamps a copy moved: the first few, and how many blocks in all.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Copied {
     first: [Stamp; 4],
-    count: usize,
+    /// How many of `first` are known (a store without data knows none).
+    known: u8,
+    count: u64,
 }
 
 impl Copied {
@@ -140,24 +178,54 @@ impl Copied {
         }
         Copied {
             first,
-            count: stamps.len(),
+            known: stamps.len().min(4) as u8,
+            count: stamps.len() as u64,
         }
     }
 
+    /// A copy of `count` blocks whose data is not kept.
+    pub fn unknown(count: u64) -> Self {
+        Copied {
+            first: [BEGIN; 4],
+            known: 0,
+            count,
+        }
+    }
+
+    /// The first few stamps moved, if the store keeps data.
     pub fn stamps(&self) -> &[Stamp] {
-        &self.first[..self.count.min(4)]
+        &self.first[..self.known as usize]
+    }
+
+    /// Blocks moved.
+    pub fn blocks(&self) -> u64 {
+        self.count
+    }
+
+    /// Adds the stamps of a further copy (keeping the first four).
+    pub fn append(&mut self, other: Copied) {
+        for s in other.stamps() {
+            if (self.known as u64) == self.count && self.known < 4 {
+                self.first[self.known as usize] = *s;
+                self.known += 1;
+            }
+            self.count += 1;
+        }
+        self.count += other.count - other.stamps().len() as u64;
     }
 }
 
 impl fmt::Display for Copied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown = self.stamps();
-        if shown.is_empty() {
+        if self.count == 0 {
             return write!(f, "nothing");
         }
+        if shown.is_empty() {
+            return write!(f, "{} block(s), data not kept", self.count);
+        }
         if shown.iter().all(|s| *s == shown[0]) && self.count <= 4 {
-            let s = shown.first().copied().unwrap_or(BEGIN);
-            match s {
+            match shown[0] {
                 UNWRITTEN => write!(f, "stamp none"),
                 s => write!(f, "stamp {s}"),
             }
@@ -169,21 +237,12 @@ impl fmt::Display for Copied {
                     s => s.to_string(),
                 })
                 .collect();
-            let more = if self.count > 4 { ", ..." } else { "" };
+            let more = if self.count > shown.len() as u64 {
+                ", ..."
+            } else {
+                ""
+            };
             write!(f, "stamps [{}{more}]", list.join(", "))
         }
-    }
-}
-
-impl Copied {
-    /// Adds the stamps of a further copy (keeping the first four).
-    pub fn append(&mut self, other: Copied) {
-        for s in other.stamps() {
-            if self.count < 4 {
-                self.first[self.count] = *s;
-            }
-            self.count += 1;
-        }
-        self.count += other.count - other.stamps().len();
     }
 }

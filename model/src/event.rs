@@ -1,79 +1,104 @@
 //! What one step did, in domain words: the lines of a counterexample trace.
 
 use crate::disk::{Copied, Device};
-use crate::engine::{Pid, Spec};
-use crate::geometry::{show_blocks, Index};
+use crate::geometry::{show_blocks, Block, Chunk, Geometry, Segment};
 use crate::meta::{stamp_of, WriteId};
+use crate::spec::{Pid, Spec};
 use std::ops::Range;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     SegmentClaimed {
-        segment: Index,
+        segment: Segment,
         from_source: usize,
         from_preserved: usize,
         skipped: usize,
     },
     SegmentCopied {
-        segment: Index,
+        segment: Segment,
         copied: Copied,
         from_preserved: Option<Device>,
     },
     SegmentMarked {
-        segment: Index,
+        segment: Segment,
     },
     Overlaid {
-        chunk: Index,
+        chunk: Chunk,
         copied: Copied,
     },
     CopyComplete,
     WriteArrived {
         write: WriteId,
-        blocks: Range<Index>,
+        blocks: Range<Block>,
         preserve: usize,
         held: bool,
     },
     WriteApplied {
         write: WriteId,
-        blocks: Range<Index>,
+        blocks: Range<Block>,
         released: bool,
     },
     Preserved {
         write: WriteId,
-        chunk: Index,
-        blocks: Range<Index>,
+        chunk: Chunk,
+        blocks: Range<Block>,
         to: Device,
         copied: Copied,
     },
     Marked {
         write: WriteId,
-        chunk: Index,
+        chunk: Chunk,
         to: Device,
     },
     VolumeRead {
-        blocks: Range<Index>,
+        blocks: Range<Block>,
         found: Copied,
     },
     ImageRouted {
-        blocks: Range<Index>,
+        blocks: Range<Block>,
         tracked: usize,
     },
     ImageRead {
-        blocks: Range<Index>,
+        blocks: Range<Block>,
         found: Copied,
     },
     ImageUntracked {
-        blocks: Range<Index>,
+        blocks: Range<Block>,
     },
 }
 
+/// What a step freed, for drivers that park blocked processes instead of polling them
+/// (see [`crate::world::Wait`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Freed {
+    /// These chunks may have left flight or stopped being tracked.
+    Chunks(Range<Chunk>),
+    /// A write left the hold queue: the head may have changed.
+    HoldHead,
+    /// The copy is complete.
+    CopyComplete,
+}
+
 impl Event {
+    /// What this step may have freed for a waiting process. Steps not listed here only add
+    /// claims, held writes or tracking, which can make others wait but never ends a wait.
+    pub fn frees(&self, g: &Geometry) -> Option<Freed> {
+        match self {
+            Event::Marked { chunk, .. } => Some(Freed::Chunks(*chunk..chunk + 1)),
+            Event::SegmentMarked { segment } => Some(Freed::Chunks(g.segment_chunks(*segment))),
+            Event::ImageUntracked { blocks } => Some(Freed::Chunks(g.chunks_touching(blocks))),
+            Event::WriteApplied { .. } => Some(Freed::HoldHead),
+            Event::CopyComplete => Some(Freed::CopyComplete),
+            _ => None,
+        }
+    }
+
     /// One trace line without the process name, e.g.
     /// `preserve chunk 3 (blocks 6..7) from source, stamp 0 -> snapshot`.
     pub fn describe(&self, spec: &Spec) -> String {
         let g = &spec.geometry;
-        let seg = |s: Index| format!("segment {s} ({})", show_blocks(&g.segment_blocks_range(s)));
-        let chunk = |c: Index| format!("chunk {c} ({})", show_blocks(&g.chunk_blocks(c)));
+        let seg = |s: Segment| format!("segment {s} ({})", show_blocks(&g.segment_blocks_range(s)));
+        let chunk = |c: Chunk| format!("chunk {c} ({})", show_blocks(&g.chunk_blocks(c)));
         match self {
             Event::SegmentClaimed {
                 segment,

@@ -1,10 +1,16 @@
-//! The invariants of DESIGN §2, as functions any driver calls on any state.
+//! The invariants, as functions any driver calls on any state. Each comparison of data has
+//! a version over a range of blocks or chunks, so a driver can check just what a step
+//! touched; the whole-state version runs it over the whole volume.
 
-use crate::disk::{show_stamp, Device, Stamp, BEGIN};
-use crate::engine::{Pid, Spec, World};
-use crate::geometry::Index;
+use crate::client::Client;
+use crate::disk::{show_stamp, BlockStore, Device, Stamp, BEGIN};
+use crate::geometry::{Block, Chunk};
+use crate::ghost::Ghost;
+use crate::spec::{Pid, Spec};
+use crate::world::World;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Invariant {
@@ -60,7 +66,7 @@ impl fmt::Display for Violation {
 fn stamp_mismatch(
     invariant: Invariant,
     what: String,
-    block: Index,
+    block: Block,
     expected: Stamp,
     found: Stamp,
 ) -> Violation {
@@ -75,19 +81,24 @@ fn stamp_mismatch(
 }
 
 /// Once the copy is complete, the destination equals the begin image.
-pub fn point_in_time_copy(_spec: &Spec, w: &World) -> Result<(), Violation> {
+pub fn point_in_time_copy(spec: &Spec, w: &World) -> Result<(), Violation> {
     if !w.copier().finished() {
         return Ok(());
     }
-    let dest = w.disk.device(Device::Destination);
+    copy_in(spec, w, 0..spec.geometry.blocks)
+}
+
+/// The destination holds the begin image over these blocks (once the copy is complete).
+pub fn copy_in(_spec: &Spec, w: &World, blocks: Range<Block>) -> Result<(), Violation> {
+    let dest = &w.disk.device(Device::Destination)[blocks.start as usize..blocks.end as usize];
     match dest.iter().position(|s| *s != BEGIN) {
         None => Ok(()),
-        Some(b) => Err(stamp_mismatch(
+        Some(i) => Err(stamp_mismatch(
             Invariant::PointInTimeCopy,
             "copy complete but destination differs".into(),
-            b as Index,
+            blocks.start + i as Block,
             BEGIN,
-            dest[b],
+            dest[i],
         )),
     }
 }
@@ -96,8 +107,14 @@ pub fn point_in_time_copy(_spec: &Spec, w: &World) -> Result<(), Violation> {
 /// preserved, source elsewhere) holds begin-time data, in every state; and no image read
 /// returned anything else.
 pub fn point_in_time_image(spec: &Spec, w: &World) -> Result<(), Violation> {
+    image_in(spec, w, 0..spec.geometry.blocks)?;
+    bad_read(spec, w, true)
+}
+
+/// The point-in-time image holds begin-time data over these blocks.
+pub fn image_in(spec: &Spec, w: &World, blocks: Range<Block>) -> Result<(), Violation> {
     let g = &spec.geometry;
-    for b in 0..g.blocks {
+    for b in blocks {
         let dev = spec.image_source(&w.meta, g.chunk_of(b));
         let s = w.disk.get(dev, b);
         if s != BEGIN {
@@ -110,22 +127,32 @@ pub fn point_in_time_image(spec: &Spec, w: &World) -> Result<(), Violation> {
             ));
         }
     }
-    bad_read(spec, w, true, Invariant::PointInTimeImage)
+    Ok(())
+}
+
+/// Whether no write is in progress: nothing held and every client between writes.
+pub fn quiescent(w: &World) -> bool {
+    w.meta.hold.is_empty() && w.clients().all(|(_, c)| c.idle())
 }
 
 /// At quiescence the source is the begin image with every write applied in arrival order.
 pub fn no_lost_write(spec: &Spec, w: &World) -> Result<(), Violation> {
-    let quiescent = w.meta.hold.is_empty() && w.clients().all(|(_, c)| c.idle(spec));
-    if !quiescent {
+    if !quiescent(w) {
         return Ok(());
     }
-    let src = w.disk.device(Device::Source);
-    for (b, (found, expected)) in src.iter().zip(&w.meta.ghost.latest).enumerate() {
+    source_in(spec, w, 0..spec.geometry.blocks)
+}
+
+/// The source holds the newest visible write of each of these blocks (at quiescence).
+pub fn source_in(_spec: &Spec, w: &World, blocks: Range<Block>) -> Result<(), Violation> {
+    let r = blocks.start as usize..blocks.end as usize;
+    let src = &w.disk.device(Device::Source)[r.clone()];
+    for (i, (found, expected)) in src.iter().zip(&w.meta.ghost.latest[r]).enumerate() {
         if found != expected {
             return Err(stamp_mismatch(
                 Invariant::NoLostWrite,
                 "quiescent source".into(),
-                b as Index,
+                blocks.start + i as Block,
                 *expected,
                 *found,
             ));
@@ -136,54 +163,72 @@ pub fn no_lost_write(spec: &Spec, w: &World) -> Result<(), Violation> {
 
 /// A volume read returned the newest write that had arrived (applied or held).
 pub fn read_your_writes(spec: &Spec, w: &World) -> Result<(), Violation> {
-    bad_read(spec, w, false, Invariant::ReadYourWrites)
+    bad_read(spec, w, false)
 }
 
-fn bad_read(spec: &Spec, w: &World, image: bool, inv: Invariant) -> Result<(), Violation> {
+fn bad_read(spec: &Spec, w: &World, image: bool) -> Result<(), Violation> {
     for (pid, c) in w.clients() {
-        if let Some(r) = c.bad_read.as_ref().filter(|r| r.image == image) {
-            let what = format!("{} read {}", name(spec, pid), r.device);
-            return Err(stamp_mismatch(inv, what, r.block, r.expected, r.found));
+        if c.bad_read.as_ref().is_some_and(|r| r.image == image) {
+            return client_read(spec, pid, c);
         }
     }
     Ok(())
 }
 
-fn name(spec: &Spec, pid: Pid) -> &str {
-    spec.process_name(pid)
+/// The read a client recorded as wrong, if any, as the violation of its invariant.
+pub fn client_read(spec: &Spec, pid: Pid, c: &Client) -> Result<(), Violation> {
+    match &c.bad_read {
+        None => Ok(()),
+        Some(r) => {
+            let inv = match r.image {
+                true => Invariant::PointInTimeImage,
+                false => Invariant::ReadYourWrites,
+            };
+            let what = format!("{} read {}", spec.process_name(pid), r.device);
+            Err(stamp_mismatch(inv, what, r.block, r.expected, r.found))
+        }
+    }
 }
 
 /// A snapshot-map bit is set only when the snapshot (or cache) holds begin-time data for
 /// the chunk; a chunk marked copied (and not preserved) has begin-time data at the
 /// destination; no chunk is preserved twice.
 pub fn map_soundness(spec: &Spec, w: &World) -> Result<(), Violation> {
-    let g = &spec.geometry;
-    let m = &w.meta;
-    if let Some(c) = m.ghost.preserved_twice {
+    if let Some(c) = w.meta.ghost.preserved_twice {
         return Err(Violation {
             invariant: Invariant::MapSoundness,
             detail: format!("chunk {c} was preserved twice"),
         });
     }
+    map_in(spec, w, 0..spec.geometry.chunks())
+}
+
+/// Map soundness over these chunks (without the preserved-twice check).
+pub fn map_in(spec: &Spec, w: &World, chunks: Range<Chunk>) -> Result<(), Violation> {
+    let g = &spec.geometry;
+    let m = &w.meta;
     let checks = [
         (&m.snapshot_map, spec.map_device(), "in the snapshot map"),
         (&m.copied, Device::Destination, "marked copied"),
     ];
     for (set, dev, what) in checks {
-        for c in set.iter() {
-            if dev == Device::Destination
+        let mut next = set.next_from(chunks.start).filter(|c| *c < chunks.end);
+        while let Some(c) = next {
+            let overlaid = dev == Device::Destination
                 && m.snapshot_map.contains(c)
-                && spec.policy.overlay_pass()
-            {
-                continue; // the copier copied the source as it was; the overlay pass restores it
-            }
-            for b in g.chunk_blocks(c) {
-                let s = w.disk.get(dev, b);
-                if s != BEGIN {
-                    let what = format!("chunk {c} {what}, but {dev}");
-                    return Err(stamp_mismatch(Invariant::MapSoundness, what, b, BEGIN, s));
+                && spec.policy.overlay_pass();
+            // An overlaid chunk: the copier copied the source as it was; the overlay pass
+            // restores it.
+            if !overlaid {
+                for b in g.chunk_blocks(c) {
+                    let s = w.disk.get(dev, b);
+                    if s != BEGIN {
+                        let what = format!("chunk {c} {what}, but {dev}");
+                        return Err(stamp_mismatch(Invariant::MapSoundness, what, b, BEGIN, s));
+                    }
                 }
             }
+            next = set.next_from(c + 1).filter(|c| *c < chunks.end);
         }
     }
     Ok(())
@@ -199,7 +244,7 @@ pub fn check_safety(spec: &Spec, w: &World) -> Result<(), Violation> {
 }
 
 /// Progress: a state in which no process can step must be a finished state.
-pub fn progress(spec: &Spec, w: &World) -> Result<(), Violation> {
+pub fn progress<S: BlockStore, G: Ghost>(spec: &Spec, w: &World<S, G>) -> Result<(), Violation> {
     if w.finished() || w.runnable(spec).next().is_some() {
         return Ok(());
     }
@@ -208,7 +253,7 @@ pub fn progress(spec: &Spec, w: &World) -> Result<(), Violation> {
         .iter()
         .enumerate()
         .filter(|(_, p)| !p.finished())
-        .map(|(pid, p)| format!("{} waits for {}", name(spec, pid), p.waiting_for(spec)))
+        .map(|(pid, p)| format!("{} waits for {}", spec.process_name(pid), p.waiting_for()))
         .collect();
     Err(Violation {
         invariant: Invariant::Progress,

@@ -3,22 +3,33 @@
 //!
 //! In the threaded driver all of this sits behind one lock (the metadata lock); every engine
 //! step that touches it is one critical section.
+//!
+//! Every query a step makes here costs at most a logarithm of the volume or of the number of
+//! writes: the checkers' tiny states answer by scanning, large timed runs keep indexes
+//! ([`Derived`] values, which take no part in a state's equality).
 
-use crate::disk::{Stamp, BEGIN};
-use crate::geometry::Index;
+use crate::disk::{Stamp, BEGIN, UNWRITTEN};
+use crate::geometry::{Block, Chunk, Geometry, Segment};
+use crate::ghost::{Ghost, GhostImage};
 use fixedbitset::FixedBitSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
-/// Identifies a write of the workload; its stamp is `id + 1` (stamp 0 is the begin image).
-pub type WriteId = u16;
+/// Identifies a write; its stamp is `id + 1` (stamp 0 is the begin image).
+pub type WriteId = u32;
+
+/// Most writes a run may have: stamps are 32-bit, 0 is the begin image and `Stamp::MAX`
+/// marks unwritten blocks.
+pub const MAX_WRITES: u64 = Stamp::MAX as u64 - 1;
 
 pub fn stamp_of(write: WriteId) -> Stamp {
-    write as Stamp + 1
+    write + 1
 }
 
 /// The write behind a stamp; `None` for the begin image and unwritten blocks.
 pub fn write_of(s: Stamp) -> Option<WriteId> {
-    (s != BEGIN && s != crate::disk::UNWRITTEN).then(|| (s - 1) as WriteId)
+    (s != BEGIN && s != UNWRITTEN).then(|| s - 1)
 }
 
 /// Renames the write behind a stamp (symmetry reduction); the begin image and unwritten
@@ -27,135 +38,542 @@ pub fn map_stamp(s: Stamp, write: impl Fn(WriteId) -> WriteId) -> Stamp {
     write_of(s).map_or(s, |w| stamp_of(write(w)))
 }
 
+/// A value derived from the rest of its owner, kept only to answer a query fast. It takes no
+/// part in equality or hashing: two states equal in everything else answer every query alike.
+#[derive(Clone, Debug, Default)]
+pub struct Derived<T>(T);
+
+impl<T> PartialEq for Derived<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Derived<T> {}
+
+impl<T> Hash for Derived<T> {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+
+/// Volumes with more chunks than this keep indexes beside the metadata; smaller ones (every
+/// checker's) answer by scanning, which keeps their states small and fast to copy.
+pub const INDEX_FROM_CHUNKS: Chunk = 4096;
+
 /// A set of chunks (one bit each).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ChunkSet(FixedBitSet);
 
 impl ChunkSet {
-    pub fn new(chunks: Index) -> Self {
+    pub fn new(chunks: Chunk) -> Self {
         ChunkSet(FixedBitSet::with_capacity(chunks as usize))
     }
-    pub fn contains(&self, c: Index) -> bool {
+    pub fn contains(&self, c: Chunk) -> bool {
         self.0.contains(c as usize)
     }
-    pub fn insert(&mut self, c: Index) {
+    pub fn insert(&mut self, c: Chunk) {
         self.0.insert(c as usize)
     }
-    pub fn remove(&mut self, c: Index) {
+    pub fn remove(&mut self, c: Chunk) {
         self.0.set(c as usize, false)
     }
-    pub fn any_in(&self, r: Range<Index>) -> bool {
-        r.into_iter().any(|c| self.contains(c))
+    pub fn any_in(&self, r: Range<Chunk>) -> bool {
+        self.0
+            .contains_any_in_range(r.start as usize..r.end as usize)
     }
     pub fn count(&self) -> usize {
         self.0.count_ones(..)
     }
-    pub fn iter(&self) -> impl Iterator<Item = Index> + '_ {
-        self.0.ones().map(|c| c as Index)
+    pub fn iter(&self) -> impl Iterator<Item = Chunk> + '_ {
+        self.0.ones().map(|c| c as Chunk)
+    }
+    /// The first chunk of the set at or after `from`, a word at a time.
+    pub fn next_from(&self, from: Chunk) -> Option<Chunk> {
+        let words = self.0.as_slice();
+        let (mut w, bit) = (from as usize / 64, from as usize % 64);
+        let mut word = *words.get(w)? as u64 & (!0u64 << bit);
+        loop {
+            if word != 0 {
+                return Some((w * 64 + word.trailing_zeros() as usize) as Chunk);
+            }
+            w += 1;
+            word = *words.get(w)? as u64;
+        }
     }
     /// Bytes a real implementation would spend on this bitmap.
     pub fn metadata_bytes(&self) -> usize {
         self.0.len().div_ceil(8)
+    }
+    fn words(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.as_slice().iter().map(|w| *w as u64)
     }
 }
 
 /// Chunks whose begin-time data has been saved to the snapshot store (or the cache).
 pub type SnapshotMap = ChunkSet;
 
+/// A write waiting in the hold queue, with the blocks it will modify.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Held {
+    pub write: WriteId,
+    pub blocks: Range<Block>,
+}
+
 /// Held writes in arrival order (Smith's FIFO write buffer): a write waits here while the
 /// chunks it modifies are being preserved, and leaves from the head.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct HoldQueue(Vec<WriteId>);
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HoldQueue {
+    queue: VecDeque<Held>,
+    index: Derived<Option<Box<HeldIndex>>>,
+}
+
+/// Held writes by where they start, to find the ones covering a block without a scan.
+#[derive(Clone, Debug, Default)]
+struct HeldIndex {
+    /// (first block, arrival number) -> (end block, write)
+    by_start: BTreeMap<(Block, u64), (Block, WriteId)>,
+    key: HashMap<WriteId, (Block, u64)>,
+    arrivals: u64,
+    /// The longest held range so far: a write covering block b starts within this of b.
+    longest: Block,
+}
+
+impl HeldIndex {
+    /// Held writes that may cover some block of `blocks`, with their arrival numbers.
+    fn near(
+        &self,
+        blocks: &Range<Block>,
+    ) -> impl Iterator<Item = (u64, Range<Block>, WriteId)> + '_ {
+        let from = blocks.start.saturating_sub(self.longest);
+        self.by_start
+            .range((from, 0)..(blocks.end, 0))
+            .map(|((start, n), (end, w))| (*n, *start..*end, *w))
+    }
+}
+
+/// Hashes the write ids only (a write's blocks follow from it; equality compares both).
+impl Hash for HoldQueue {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_usize(self.queue.len());
+        for held in &self.queue {
+            h.write_u32(held.write);
+        }
+    }
+}
 
 impl HoldQueue {
-    pub fn push(&mut self, w: WriteId) {
-        self.0.push(w)
+    /// A queue that indexes its writes (for queues that may grow long).
+    pub fn indexed() -> Self {
+        HoldQueue {
+            queue: VecDeque::new(),
+            index: Derived(Some(Box::default())),
+        }
     }
+
+    pub fn push(&mut self, write: WriteId, blocks: Range<Block>) {
+        if let Some(ix) = &mut self.index.0 {
+            let n = ix.arrivals;
+            ix.arrivals += 1;
+            ix.longest = ix.longest.max(blocks.end - blocks.start);
+            ix.by_start.insert((blocks.start, n), (blocks.end, write));
+            ix.key.insert(write, (blocks.start, n));
+        }
+        self.queue.push_back(Held { write, blocks });
+    }
+
     pub fn head(&self) -> Option<WriteId> {
-        self.0.first().copied()
+        self.queue.front().map(|h| h.write)
     }
+
     pub fn contains(&self, w: WriteId) -> bool {
-        self.0.contains(&w)
+        match &self.index.0 {
+            Some(ix) => ix.key.contains_key(&w),
+            None => self.queue.iter().any(|h| h.write == w),
+        }
     }
+
+    /// Removes a write: the head in FIFO order (constant time), or one further back.
     pub fn remove(&mut self, w: WriteId) {
-        self.0.retain(|x| *x != w)
+        if self.head() == Some(w) {
+            self.queue.pop_front();
+        } else {
+            self.queue.retain(|h| h.write != w);
+        }
+        if let Some(ix) = &mut self.index.0 {
+            if let Some(key) = ix.key.remove(&w) {
+                ix.by_start.remove(&key);
+            }
+        }
     }
+
+    /// Whether a held write modifies any of these blocks.
+    pub fn overlaps(&self, blocks: &Range<Block>) -> bool {
+        match &self.index.0 {
+            Some(ix) => ix.near(blocks).any(|(_, r, _)| r.end > blocks.start),
+            None => self.queue.iter().any(|h| overlaps(&h.blocks, blocks)),
+        }
+    }
+
+    /// The newest held write covering a block, if any: reads must see held writes.
+    pub fn newest_covering(&self, block: Block) -> Option<WriteId> {
+        match &self.index.0 {
+            Some(ix) => ix
+                .near(&(block..block + 1))
+                .filter(|(_, r, _)| r.end > block)
+                .max_by_key(|(n, _, _)| *n)
+                .map(|(_, _, w)| w),
+            None => self
+                .queue
+                .iter()
+                .rev()
+                .find(|h| h.blocks.contains(&block))
+                .map(|h| h.write),
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.queue.len()
     }
+
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.queue.is_empty()
     }
+
     /// Renames every held write, keeping the order (symmetry reduction).
     pub fn renumber(&mut self, write: impl Fn(WriteId) -> WriteId) {
-        for w in &mut self.0 {
-            *w = write(*w);
+        for h in &mut self.queue {
+            h.write = write(h.write);
+        }
+        if self.index.0.is_some() {
+            let mut fresh = HoldQueue::indexed();
+            for h in self.queue.drain(..) {
+                fresh.push(h.write, h.blocks);
+            }
+            *self = fresh;
         }
     }
 
     /// Held writes, oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = WriteId> + '_ {
-        self.0.iter().copied()
+        self.queue.iter().map(|h| h.write)
+    }
+
+    /// Held writes with their blocks, oldest first.
+    pub fn held(&self) -> impl DoubleEndedIterator<Item = &Held> + '_ {
+        self.queue.iter()
     }
 }
 
-/// Not part of any real implementation: what the invariants compare against.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Ghost {
-    /// Per block, the stamp of the newest write that has become visible (applied, or held).
-    pub latest: Vec<Stamp>,
-    /// Chunks preserved at least once.
-    pub preserved: ChunkSet,
-    /// The first chunk preserved a second time, if any.
-    pub preserved_twice: Option<Index>,
+pub fn overlaps(a: &Range<Block>, b: &Range<Block>) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+/// Chunks that are settled or in flight (a set that only grows), in levels of 64-bit words
+/// so that the first chunk outside it at or after any point is found in a few word reads.
+/// Bit `i` of level `k + 1` is set when word `i` of level `k` is full; bits past the end are
+/// set from the start.
+#[derive(Clone, Debug)]
+struct Taken {
+    chunks: u64,
+    levels: Vec<Vec<u64>>,
+}
+
+impl Taken {
+    fn new(chunks: Chunk, words: impl Iterator<Item = u64>) -> Self {
+        let chunks = chunks as u64;
+        let mut level: Vec<u64> = words.collect();
+        level.resize(chunks.div_ceil(64).max(1) as usize, 0);
+        let mut bits = chunks;
+        let mut levels = Vec::new();
+        loop {
+            if bits % 64 != 0 {
+                *level.last_mut().expect("at least one word") |= !0u64 << (bits % 64);
+            }
+            let next_bits = level.len() as u64;
+            let next: Vec<u64> = level
+                .chunks(64)
+                .map(|ws| {
+                    ws.iter()
+                        .enumerate()
+                        .fold(0u64, |acc, (i, w)| acc | (((*w == !0) as u64) << i))
+                })
+                .collect();
+            levels.push(level);
+            if next_bits == 1 {
+                break;
+            }
+            level = next;
+            bits = next_bits;
+        }
+        Taken { chunks, levels }
+    }
+
+    fn insert(&mut self, c: Chunk) {
+        let mut i = c as u64;
+        for level in &mut self.levels {
+            let w = (i / 64) as usize;
+            level[w] |= 1 << (i % 64);
+            if level[w] != !0 {
+                return;
+            }
+            i = w as u64;
+        }
+    }
+
+    /// The first chunk at or after `from` not in the set.
+    fn first_free(&self, from: Chunk) -> Option<Chunk> {
+        let (mut k, mut p) = (0, from as u64);
+        let found = loop {
+            let level = self.levels.get(k)?;
+            let w = (p / 64) as usize;
+            let word = *level.get(w)? | ((1u64 << (p % 64)) - 1);
+            if word != !0 {
+                break w as u64 * 64 + (!word).trailing_zeros() as u64;
+            }
+            (k, p) = (k + 1, w as u64 + 1);
+        };
+        let mut p = found;
+        while k > 0 {
+            k -= 1;
+            p = p * 64 + (!self.levels[k][p as usize]).trailing_zeros() as u64;
+        }
+        (p < self.chunks).then_some(p as Chunk)
+    }
+}
+
+/// Image reads routed to the source and not yet finished, per chunk (dm-snapshot's tracked
+/// chunks): a write may not modify the chunk until they finish.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tracked(BTreeMap<Chunk, u32>);
+
+impl Tracked {
+    pub fn any_in(&self, chunks: Range<Chunk>) -> bool {
+        self.0.range(chunks).next().is_some()
+    }
+    /// The first tracked chunk of a range.
+    pub fn first_in(&self, chunks: Range<Chunk>) -> Option<Chunk> {
+        self.0.range(chunks).next().map(|(c, _)| *c)
+    }
+    pub fn add(&mut self, c: Chunk) {
+        *self.0.entry(c).or_default() += 1;
+    }
+    pub fn remove(&mut self, c: Chunk) {
+        match self.0.get_mut(&c) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.0.remove(&c);
+            }
+            None => panic!("chunk {c} was not tracked"),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// (chunk, reads) pairs, by chunk.
+    pub fn iter(&self) -> impl Iterator<Item = (Chunk, u32)> + '_ {
+        self.0.iter().map(|(c, n)| (*c, *n))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Meta {
+pub struct Meta<G: Ghost = GhostImage> {
     pub snapshot_map: SnapshotMap,
     /// Chunks whose begin-time data is at the destination (by the copier or out of turn).
     pub copied: ChunkSet,
     /// Chunks claimed by a preserver or the copier and not yet released.
     pub in_flight: ChunkSet,
-    /// Per chunk, image reads routed to the source and not yet finished (dm-snapshot's
-    /// tracked chunks): a write may not modify the chunk until they finish.
-    pub tracked: Vec<u8>,
+    pub tracked: Tracked,
     pub hold: HoldQueue,
     pub copy_complete: bool,
-    pub ghost: Ghost,
+    /// Segments in which a chunk was preserved and that the copier has not claimed yet, for
+    /// the written-first copy order (empty under any other order).
+    pub written: BTreeSet<Segment>,
+    pub ghost: G,
+    chunks_per_segment: u32,
+    notes_written: bool,
+    /// Whether large-volume indexes are kept ([`INDEX_FROM_CHUNKS`]): how queries are
+    /// answered, not what the state is.
+    indexed: Derived<bool>,
+    taken: Derived<Option<Box<Taken>>>,
 }
 
-impl Meta {
-    pub fn new(blocks: Index, chunks: Index) -> Self {
+impl<G: Ghost> Meta<G> {
+    /// Fresh metadata for a volume; `notes_written` keeps [`Meta::written`] up to date.
+    pub fn new(g: &Geometry, notes_written: bool) -> Self {
+        let chunks = g.chunks();
+        let indexed = chunks > INDEX_FROM_CHUNKS;
         Meta {
             snapshot_map: ChunkSet::new(chunks),
             copied: ChunkSet::new(chunks),
             in_flight: ChunkSet::new(chunks),
-            tracked: vec![0; chunks as usize],
-            hold: HoldQueue::default(),
-            copy_complete: false,
-            ghost: Ghost {
-                latest: vec![BEGIN; blocks as usize],
-                preserved: ChunkSet::new(chunks),
-                preserved_twice: None,
+            tracked: Tracked::default(),
+            hold: match indexed {
+                true => HoldQueue::indexed(),
+                false => HoldQueue::default(),
             },
+            copy_complete: false,
+            written: BTreeSet::new(),
+            ghost: G::new(g.blocks, chunks),
+            chunks_per_segment: g.chunks_per_segment(),
+            notes_written,
+            indexed: Derived(indexed),
+            taken: Derived(None),
         }
+    }
+
+    /// Keeps the large-volume indexes, or not, whatever the volume's size (at begin time,
+    /// before any step). Both ways answer every query alike; tests compare them.
+    pub fn with_indexes(mut self, on: bool) -> Self {
+        assert!(self.hold.is_empty(), "indexes are chosen at begin time");
+        self.indexed = Derived(on);
+        self.hold = match on {
+            true => HoldQueue::indexed(),
+            false => HoldQueue::default(),
+        };
+        self
     }
 
     /// Begin-time data of the chunk is safe somewhere other than the source.
-    pub fn settled(&self, c: Index) -> bool {
+    pub fn settled(&self, c: Chunk) -> bool {
         self.copied.contains(c) || self.snapshot_map.contains(c)
     }
 
-    pub fn any_tracked(&self, chunks: Range<Index>) -> bool {
-        chunks.into_iter().any(|c| self.tracked[c as usize] > 0)
+    /// A preserver or the copier claims a chunk: writes to it wait until it is released.
+    pub fn claim(&mut self, c: Chunk) {
+        self.in_flight.insert(c);
+        self.take(c);
     }
 
-    /// Records a preservation in the ghost state.
-    pub fn note_preserved(&mut self, c: Index) {
-        if self.ghost.preserved.contains(c) {
-            self.ghost.preserved_twice.get_or_insert(c);
+    pub fn release(&mut self, c: Chunk) {
+        self.in_flight.remove(c);
+    }
+
+    /// The chunk's begin-time data is at the destination.
+    pub fn set_copied(&mut self, c: Chunk) {
+        self.copied.insert(c);
+        self.take(c);
+    }
+
+    /// The chunk's begin-time data is in the snapshot store (or cache).
+    pub fn set_mapped(&mut self, c: Chunk) {
+        self.snapshot_map.insert(c);
+        self.take(c);
+    }
+
+    /// Records a preservation in the ghost state, and its segment for written-first.
+    pub fn note_preserved(&mut self, c: Chunk) {
+        self.ghost.preserved(c);
+        if self.notes_written {
+            self.written.insert(c / self.chunks_per_segment);
         }
-        self.ghost.preserved.insert(c);
+    }
+
+    /// The first chunk at or after `from` that is neither settled nor in flight.
+    pub fn first_open_chunk(&mut self, from: Chunk) -> Option<Chunk> {
+        let chunks = self.snapshot_map.0.len() as Chunk;
+        if !self.indexed.0 {
+            return (from..chunks).find(|c| !self.settled(*c) && !self.in_flight.contains(*c));
+        }
+        let (map, copied, flight) = (&self.snapshot_map, &self.copied, &self.in_flight);
+        let taken = self.taken.0.get_or_insert_with(|| {
+            let words = map.words().zip(copied.words()).zip(flight.words());
+            Box::new(Taken::new(chunks, words.map(|((a, b), c)| a | b | c)))
+        });
+        taken.first_free(from)
+    }
+
+    fn take(&mut self, c: Chunk) {
+        if let Some(t) = &mut self.taken.0 {
+            t.insert(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::rand_core::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn taken_levels_find_the_first_free_chunk_as_a_scan_does() {
+        for chunks in [1u32, 63, 64, 65, 4095, 4096, 4097, 300_000] {
+            let mut rng = ChaCha8Rng::seed_from_u64(chunks as u64);
+            let mut taken = Taken::new(chunks, std::iter::empty());
+            let mut set = vec![false; chunks as usize];
+            // Fill mostly-contiguous runs and scattered chunks, querying as it grows.
+            for round in 0..2000 {
+                let c = match round % 3 {
+                    0 => (rng.next_u64() % chunks as u64) as Chunk,
+                    _ => set.iter().position(|t| !t).unwrap_or(0) as Chunk,
+                };
+                set[c as usize] = true;
+                taken.insert(c);
+                let from = (rng.next_u64() % chunks as u64) as Chunk;
+                let scan = (from..chunks).find(|c| !set[*c as usize]);
+                assert_eq!(taken.first_free(from), scan, "{chunks} chunks, from {from}");
+            }
+        }
+        let full = Taken::new(128, [!0u64, !0].into_iter());
+        assert_eq!(full.first_free(0), None);
+    }
+
+    #[test]
+    fn an_indexed_hold_queue_answers_as_the_scanning_one() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut plain, mut indexed) = (HoldQueue::default(), HoldQueue::indexed());
+        let mut next = 0;
+        for _ in 0..3000 {
+            if rng.next_u64() % 3 != 0 || plain.is_empty() {
+                let start = rng.next_u64() % 500;
+                let blocks = start..start + 1 + rng.next_u64() % 20;
+                plain.push(next, blocks.clone());
+                indexed.push(next, blocks);
+                next += 1;
+            } else {
+                let w = match rng.next_u64() % 2 {
+                    0 => plain.head().unwrap(),
+                    _ => plain
+                        .iter()
+                        .nth((rng.next_u64() % plain.len() as u64) as usize)
+                        .unwrap(),
+                };
+                plain.remove(w);
+                indexed.remove(w);
+            }
+            assert_eq!(plain, indexed);
+            for _ in 0..5 {
+                let b = rng.next_u64() % 530;
+                let r = b..b + 1 + rng.next_u64() % 8;
+                assert_eq!(plain.newest_covering(b), indexed.newest_covering(b));
+                assert_eq!(plain.overlaps(&r), indexed.overlaps(&r), "{r:?}");
+                let w = rng.next_u64() as u32 % (next + 1);
+                assert_eq!(plain.contains(w), indexed.contains(w));
+            }
+        }
+    }
+
+    #[test]
+    fn next_from_finds_set_chunks_across_words() {
+        let mut s = ChunkSet::new(300);
+        for c in [5, 64, 200, 299] {
+            s.insert(c);
+        }
+        assert_eq!(s.next_from(0), Some(5));
+        assert_eq!(s.next_from(6), Some(64));
+        assert_eq!(s.next_from(65), Some(200));
+        assert_eq!(s.next_from(201), Some(299));
+        assert_eq!(s.next_from(300), None);
+        assert!(s.any_in(60..65) && !s.any_in(65..200));
+    }
+
+    #[test]
+    fn tracked_chunks_count_reads_and_forget_at_zero() {
+        let mut t = Tracked::default();
+        t.add(3);
+        t.add(3);
+        t.remove(3);
+        assert!(t.any_in(3..4));
+        t.remove(3);
+        assert!(t.is_empty() && t == Tracked::default());
     }
 }

@@ -1,6 +1,6 @@
 //! The order in which the copier visits segments.
 
-use crate::geometry::Index;
+use crate::geometry::Segment;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -34,21 +34,40 @@ impl CopyOrder {
     }
 
     /// The static visiting order (written-first starts sequential and is adjusted live).
-    pub fn plan(self, segments: Index) -> Vec<Index> {
-        let mut order: Vec<Index> = (0..segments).collect();
+    /// Only a random order is held as a list; the others are computed.
+    pub fn plan(self, segments: Segment) -> Plan {
         match self {
-            CopyOrder::Sequential | CopyOrder::WrittenFirst => {}
-            CopyOrder::Reverse => order.reverse(),
+            CopyOrder::Sequential | CopyOrder::WrittenFirst => Plan::Sequential,
+            CopyOrder::Reverse => Plan::Reverse,
             CopyOrder::Random { seed } => {
                 // Fisher-Yates with our own seeded generator: stable across crate versions.
+                let mut order: Vec<Segment> = (0..segments).collect();
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 for i in (1..order.len()).rev() {
                     let j = (rng.next_u64() % (i as u64 + 1)) as usize;
                     order.swap(i, j);
                 }
+                Plan::Listed(order)
             }
         }
-        order
+    }
+}
+
+/// Which segment the copier copies n-th.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Sequential,
+    Reverse,
+    Listed(Vec<Segment>),
+}
+
+impl Plan {
+    pub fn segment(&self, n: u32, segments: Segment) -> Segment {
+        match self {
+            Plan::Sequential => n,
+            Plan::Reverse => segments - 1 - n,
+            Plan::Listed(order) => order[n as usize],
+        }
     }
 }
 

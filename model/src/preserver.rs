@@ -3,25 +3,26 @@
 //! chunk copy and one per map update, so its steps interleave with everyone else's.
 
 use crate::disk::Device;
-use crate::engine::{Env, Spec};
+use crate::env::Env;
 use crate::event::Event;
-use crate::geometry::Index;
+use crate::geometry::{Block, Chunk};
 use crate::meta::WriteId;
-use crate::mutant::Mutant;
 use crate::policy::Target;
+use crate::spec::Spec;
+use std::ops::Range;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Preserver {
     write: WriteId,
     /// Chunks this preserver claimed, in order.
-    claims: Vec<Index>,
-    next: u16,
+    claims: Vec<Chunk>,
+    next: u32,
     /// The next step publishes the chunk copied last.
     marking: bool,
 }
 
 impl Preserver {
-    pub fn new(write: WriteId, claims: Vec<Index>) -> Self {
+    pub fn new(write: WriteId, claims: Vec<Chunk>) -> Self {
         debug_assert!(!claims.is_empty());
         Preserver {
             write,
@@ -46,16 +47,22 @@ impl Preserver {
     }
 
     /// The chunks it claimed, and how many of them are preserved and published.
-    pub fn progress(&self) -> (&[Index], usize) {
+    pub fn progress(&self) -> (&[Chunk], usize) {
         (&self.claims, self.next as usize)
     }
 
-    pub fn chunk(&self) -> Index {
+    pub fn chunk(&self) -> Chunk {
         self.claims[self.next as usize]
     }
 
-    /// Takes one step; returns the event and whether every claimed chunk is now preserved.
-    pub fn step<E: Env>(&mut self, spec: &Spec, env: &mut E) -> (Event, bool) {
+    /// Takes one step for a write of `written`; returns the event and whether every claimed
+    /// chunk is now preserved.
+    pub fn step<E: Env>(
+        &mut self,
+        spec: &Spec,
+        env: &mut E,
+        written: &Range<Block>,
+    ) -> (Event, bool) {
         let target = spec
             .target()
             .expect("only preserving policies claim chunks");
@@ -63,10 +70,10 @@ impl Preserver {
         if self.marking {
             let meta = env.meta();
             match target {
-                Target::Destination => meta.copied.insert(c),
-                Target::Snapshot | Target::Cache => meta.snapshot_map.insert(c),
+                Target::Destination => meta.set_copied(c),
+                Target::Snapshot | Target::Cache => meta.set_mapped(c),
             }
-            meta.in_flight.remove(c);
+            meta.release(c);
             meta.note_preserved(c);
             self.marking = false;
             self.next += 1;
@@ -77,13 +84,8 @@ impl Preserver {
             };
             (event, self.next as usize == self.claims.len())
         } else {
-            let mut blocks = spec.geometry.chunk_blocks(c);
-            if spec.has(Mutant::PartialChunkCopy) {
-                let written = spec.write_blocks(self.write);
-                if blocks.start < written.end && written.start < blocks.end {
-                    blocks = blocks.start.max(written.start)..blocks.end.min(written.end);
-                }
-            }
+            let chunk = spec.geometry.chunk_blocks(c);
+            let blocks = spec.rules.preserved_blocks(chunk, written);
             let copied = env.copy(Device::Source, target.device(), blocks.clone());
             self.marking = true;
             let event = Event::Preserved {

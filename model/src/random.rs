@@ -1,14 +1,15 @@
 //! The random driver: a seeded scheduler picks which runnable process steps next, and every
 //! invariant is checked after every step. A failure carries everything needed to replay it.
 
-use crate::engine::{Spec, World};
 use crate::event::{render_trace, TraceStep};
 use crate::geometry::Geometry;
 use crate::invariants::{check_safety, progress, Invariant, Violation};
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy::Policy;
+use crate::spec::Spec;
 use crate::workload::{Request, Role, Workload};
+use crate::world::World;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -44,8 +45,12 @@ pub fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
 /// Runs the spec to completion under the scheduler of `seed`, checking every invariant at
 /// every step. Stops at the first violation. `keep_trace` records the steps for a report.
 pub fn run(spec: &Spec, seed: u64, keep_trace: bool) -> Run {
+    run_from(spec, World::new(spec), seed, keep_trace)
+}
+
+/// Like [`run`], from a given begin state (e.g. one that keeps its indexes).
+pub fn run_from(spec: &Spec, mut world: World, seed: u64, keep_trace: bool) -> Run {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut world = World::new(spec);
     let mut trace = Vec::new();
     let mut steps = 0;
     let mut runnable = Vec::new();

@@ -1,12 +1,12 @@
 //! proptest strategies over small cases: geometry, copy order, workload and scheduler seed.
 //! A designer's own tests can use them to check a policy of their own.
 
-use crate::engine::{Spec, SpecError};
 use crate::geometry::Geometry;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy::{self, Policy};
 use crate::random::{self, Run};
+use crate::spec::{Spec, SpecError};
 use crate::workload::{Request, Role, Workload};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};

@@ -230,7 +230,7 @@ fn a_tracked_image_read_delays_a_write_to_its_chunk() {
     );
     let mut w = World::new(&s);
     script(&s, &mut w, &[1]); // route the image read to the source, tracked
-    assert_eq!(w.meta.tracked[2], 1);
+    assert_eq!(w.meta.tracked.iter().collect::<Vec<_>>(), vec![(2, 1)]);
     script(&s, &mut w, &[2, 2, 2]); // arrive (held), preserve, mark
     assert!(!w.enabled(&s, 2), "the write waits for the tracked read");
     script(&s, &mut w, &[1, 1, 2]); // read, untrack, then the write is released

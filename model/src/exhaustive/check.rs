@@ -2,9 +2,10 @@
 //! progress while it runs; the verdict, the figures and the shortest counterexample after.
 
 use super::{symmetry, ChaChaChooser, CowModel, Step, BUDGET_SPENT};
-use crate::engine::{Pid, Spec, World};
 use crate::event::{render_trace, TraceStep};
 use crate::invariants::Violation;
+use crate::spec::{Pid, Spec};
+use crate::world::World;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
 use std::collections::BTreeSet;
 use std::thread::JoinHandle;

@@ -1,11 +1,11 @@
 //! The configuration of an exhaustive check: sizes, policy, mutant and the workload they
 //! imply, validated into an engine [`Spec`] with one readable line per refusal.
 
-use crate::engine::Spec;
 use crate::geometry::Geometry;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy;
+use crate::spec::Spec;
 use crate::workload::{Request, Role, Workload};
 use std::fmt;
 
@@ -146,7 +146,7 @@ impl Config {
     /// image reader read the blocks of write 0, where held writes and preservation race.
     pub fn workload(&self, g: &Geometry) -> Workload {
         let bs = g.block_size as u64;
-        let blocks = g.blocks as u64;
+        let blocks = g.blocks;
         let len = (g.segment_blocks as u64).max(2).min(blocks);
         let write = |k: u64| {
             let start = (k * g.segment_blocks as u64 + g.segment_blocks as u64 / 2) % blocks;

@@ -19,11 +19,12 @@ pub use config::{Config, ConfigError};
 use crate::client::ClientPc;
 use crate::copier::CopierPc;
 use crate::disk::{Device, Stamp, UNWRITTEN};
-use crate::engine::{Pid, Process, Spec, World};
 use crate::event::Event;
 use crate::invariants::{self, Invariant, Violation};
 use crate::meta::stamp_of;
+use crate::spec::{Pid, Spec};
 use crate::workload::Op;
+use crate::world::{Process, World};
 use stateright::{Model, Property};
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -225,7 +226,7 @@ fn lands_in_segment(m: &CowModel, s: &State) -> bool {
     let seg = spec.geometry.segment_blocks_range(seg);
     s.world.clients().any(|(_, c)| {
         matches!(c.pc, ClientPc::Preserving { .. } | ClientPc::Release)
-            && c.current(spec).is_some_and(|r| {
+            && c.current().is_some_and(|r| {
                 r.op == Op::Write && r.blocks.start < seg.end && seg.start < r.blocks.end
             })
     })
@@ -233,15 +234,14 @@ fn lands_in_segment(m: &CowModel, s: &State) -> bool {
 
 /// `sometimes`: a volume reader's next step reads a block whose newest data is a held write
 /// (so the read is served from the hold queue, not the source).
-fn read_from_hold(m: &CowModel, s: &State) -> bool {
-    let spec = m.spec;
+fn read_from_hold(_: &CowModel, s: &State) -> bool {
     s.world.clients().any(|(_, c)| {
         c.pc == ClientPc::Start
-            && c.current(spec).is_some_and(|r| {
+            && c.current().is_some_and(|r| {
                 r.op == Op::Read
                     && r.blocks
                         .clone()
-                        .any(|b| spec.newest_held(&s.world.meta, b).is_some())
+                        .any(|b| s.world.meta.hold.newest_covering(b).is_some())
             })
     })
 }
@@ -394,8 +394,8 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
                 _ => format!("{:?}", c.pc),
             },
             Process::Client(c) => {
-                let req = c.current(spec);
-                let what = |r: &crate::engine::Resolved| match r.op {
+                let req = c.current();
+                let what = |r: &crate::spec::Resolved| match r.op {
                     Op::Write => format!(
                         "write {} (stamp {}) to {}",
                         r.write,
@@ -432,7 +432,7 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
             }
         };
         let blocked = if !p.finished() && p.blocked(spec, &w.meta) {
-            format!(" [waits for {}]", p.waiting_for(spec))
+            format!(" [waits for {}]", p.waiting_for())
         } else {
             String::new()
         };
@@ -455,10 +455,15 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
         set(&m.copied),
         set(&m.in_flight),
         m.hold.iter().collect::<Vec<_>>(),
-        if m.tracked.iter().any(|t| *t > 0) {
-            format!(", tracked {:?}", m.tracked)
-        } else {
+        if m.tracked.is_empty() {
             String::new()
+        } else {
+            let reads: Vec<String> = m
+                .tracked
+                .iter()
+                .map(|(c, n)| format!("chunk {c} by {n} read(s)"))
+                .collect();
+            format!(", tracked {}", reads.join(", "))
         },
         if m.copy_complete {
             ", copy complete"

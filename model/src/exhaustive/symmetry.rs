@@ -15,9 +15,10 @@
 //! a class gets the same representative, whatever the order it started in.
 
 use crate::client::Client;
-use crate::engine::{Pid, Process, Spec, World};
 use crate::meta::{map_stamp, stamp_of, WriteId};
+use crate::spec::{Pid, Spec};
 use crate::workload::Op;
+use crate::world::{Process, World};
 
 /// Groups of interchangeable clients (clients that only write, with the same list of write
 /// ranges), each of at least two process ids in increasing order.

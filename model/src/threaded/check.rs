@@ -2,13 +2,14 @@
 //! stress test and the benchmark share.
 
 use super::{run_from, Flaw, Loom, Stamps};
-use crate::engine::{Spec, World};
 use crate::geometry::Geometry;
 use crate::invariants::Violation;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy::Policy;
+use crate::spec::Spec;
 use crate::workload::{Request, Role, Workload};
+use crate::world::World;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -31,11 +31,14 @@ mod store;
 pub use platform::{Loom, Platform, Std};
 pub use store::{Bytes, Stamps, Store};
 
-use crate::disk::{Copied, Device, Disk, Stamp};
-use crate::engine::{Env, Pid, Process, Spec, World};
-use crate::geometry::Index;
+use crate::disk::{BlockStore, Copied, Device, Disk, Stamp};
+use crate::env::Env;
+use crate::geometry::Block;
+use crate::ghost::GhostImage;
 use crate::invariants::{check_safety, progress, Violation};
 use crate::meta::Meta;
+use crate::spec::{Pid, Spec};
+use crate::world::{Process, World};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
@@ -261,7 +264,7 @@ struct Locked<'a, P: Platform, S: Store> {
     meta: Option<&'a mut Meta>,
     devices: &'a [P::Mutex<S>; 4],
     /// Writes held back until the metadata lock is released ([`Flaw::WriteAfterUnlock`]).
-    deferred: Option<Vec<(Device, Range<Index>, Stamp)>>,
+    deferred: Option<Vec<(Device, Range<Block>, Stamp)>>,
 }
 
 impl<P: Platform, S: Store> Locked<'_, P, S> {
@@ -271,21 +274,22 @@ impl<P: Platform, S: Store> Locked<'_, P, S> {
 }
 
 impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
+    type Ghost = GhostImage;
     fn meta(&mut self) -> &mut Meta {
         self.meta
             .as_deref_mut()
             .expect("a step without the metadata lock touched the metadata")
     }
-    fn read(&mut self, dev: Device, block: Index) -> Stamp {
-        self.device(dev).get(block)
+    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
+        Some(self.device(dev).read(blocks))
     }
-    fn write(&mut self, dev: Device, blocks: Range<Index>, stamp: Stamp) {
+    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) {
         match &mut self.deferred {
             Some(deferred) => deferred.push((dev, blocks, stamp)),
             None => self.device(dev).fill(blocks, stamp),
         }
     }
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Index>) -> Copied {
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
         let buf = self.device(from).load(blocks.clone());
         self.device(to).store(blocks, &buf);
         S::summary(&buf)

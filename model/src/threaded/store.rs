@@ -2,7 +2,7 @@
 //! real bytes (for throughput measurements), behind one interface.
 
 use crate::disk::{Copied, Stamp};
-use crate::geometry::Index;
+use crate::geometry::Block;
 use std::ops::Range;
 
 /// The contents of one device. Each device sits behind its own lock in the driver.
@@ -11,17 +11,21 @@ pub trait Store: Send + Sized + 'static {
     type Buf;
     /// A device of `init.len()` blocks holding the given stamps.
     fn new(block_size: u32, init: &[Stamp]) -> Self;
-    fn get(&self, block: Index) -> Stamp;
-    fn fill(&mut self, blocks: Range<Index>, stamp: Stamp);
-    fn load(&self, blocks: Range<Index>) -> Self::Buf;
-    fn store(&mut self, blocks: Range<Index>, buf: &Self::Buf);
+    fn get(&self, block: Block) -> Stamp;
+    /// The stamps of a range (what a read of the device returns).
+    fn read(&self, blocks: Range<Block>) -> Vec<Stamp> {
+        blocks.map(|b| self.get(b)).collect()
+    }
+    fn fill(&mut self, blocks: Range<Block>, stamp: Stamp);
+    fn load(&self, blocks: Range<Block>) -> Self::Buf;
+    fn store(&mut self, blocks: Range<Block>, buf: &Self::Buf);
     /// What a copy moved, for the event trace.
     fn summary(buf: &Self::Buf) -> Copied;
     /// Every block's stamp, to rebuild the engine's `Disk`.
     fn stamps(&self) -> Vec<Stamp>;
 }
 
-fn range(blocks: &Range<Index>) -> Range<usize> {
+fn range(blocks: &Range<Block>) -> Range<usize> {
     blocks.start as usize..blocks.end as usize
 }
 
@@ -34,16 +38,16 @@ impl Store for Stamps {
     fn new(_block_size: u32, init: &[Stamp]) -> Self {
         Stamps(init.to_vec())
     }
-    fn get(&self, block: Index) -> Stamp {
+    fn get(&self, block: Block) -> Stamp {
         self.0[block as usize]
     }
-    fn fill(&mut self, blocks: Range<Index>, stamp: Stamp) {
+    fn fill(&mut self, blocks: Range<Block>, stamp: Stamp) {
         self.0[range(&blocks)].fill(stamp)
     }
-    fn load(&self, blocks: Range<Index>) -> Vec<Stamp> {
+    fn load(&self, blocks: Range<Block>) -> Vec<Stamp> {
         self.0[range(&blocks)].to_vec()
     }
-    fn store(&mut self, blocks: Range<Index>, buf: &Vec<Stamp>) {
+    fn store(&mut self, blocks: Range<Block>, buf: &Vec<Stamp>) {
         self.0[range(&blocks)].copy_from_slice(buf)
     }
     fn summary(buf: &Vec<Stamp>) -> Copied {
@@ -67,7 +71,7 @@ impl Bytes {
         block[..4].copy_from_slice(&stamp.to_le_bytes());
         block[4..].fill(stamp as u8);
     }
-    fn bytes(&self, blocks: &Range<Index>) -> Range<usize> {
+    fn bytes(&self, blocks: &Range<Block>) -> Range<usize> {
         blocks.start as usize * self.block_size..blocks.end as usize * self.block_size
     }
 }
@@ -82,21 +86,21 @@ impl Store for Bytes {
         }
         Bytes { block_size, data }
     }
-    fn get(&self, block: Index) -> Stamp {
+    fn get(&self, block: Block) -> Stamp {
         let at = block as usize * self.block_size;
         let bytes: [u8; 4] = self.data[at..at + 4].try_into().expect("four bytes");
         Stamp::from_le_bytes(bytes)
     }
-    fn fill(&mut self, blocks: Range<Index>, stamp: Stamp) {
+    fn fill(&mut self, blocks: Range<Block>, stamp: Stamp) {
         let r = self.bytes(&blocks);
         for block in self.data[r].chunks_mut(self.block_size) {
             Bytes::fill_block(block, stamp);
         }
     }
-    fn load(&self, blocks: Range<Index>) -> (usize, Vec<u8>) {
+    fn load(&self, blocks: Range<Block>) -> (usize, Vec<u8>) {
         (self.block_size, self.data[self.bytes(&blocks)].to_vec())
     }
-    fn store(&mut self, blocks: Range<Index>, buf: &(usize, Vec<u8>)) {
+    fn store(&mut self, blocks: Range<Block>, buf: &(usize, Vec<u8>)) {
         let r = self.bytes(&blocks);
         self.data[r].copy_from_slice(&buf.1)
     }
@@ -109,7 +113,7 @@ impl Store for Bytes {
         Copied::of(&stamps)
     }
     fn stamps(&self) -> Vec<Stamp> {
-        (0..(self.data.len() / self.block_size) as Index)
+        (0..(self.data.len() / self.block_size) as Block)
             .map(|b| self.get(b))
             .collect()
     }

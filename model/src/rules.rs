@@ -1,0 +1,188 @@
+//! The engine's decision points for one run: what the policy answers, bent by a mutant of
+//! the catalogue when one is switched on. The step machines ask these rules and never the
+//! mutant itself, so each mistake of the catalogue is written once, here, as the answer a
+//! decision point gives.
+
+use crate::disk::Device;
+use crate::geometry::{Block, Chunk, Geometry};
+use crate::ghost::Ghost;
+use crate::meta::{HoldQueue, Meta, WriteId};
+use crate::mutant::Mutant;
+use crate::policy::{Policy, Target, WriteRule};
+use std::ops::Range;
+
+/// The two phases of a segment after the copier claims it, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Copy the segment's data to the destination.
+    Copy,
+    /// Mark the segment copied and release its claims.
+    Mark,
+}
+
+/// When a write's data reaches the source relative to the preservation it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Apply {
+    /// Hold the write until every chunk it modifies is preserved (the algorithm).
+    AfterPreserving,
+    /// Apply at once and preserve afterwards (`apply-before-preserve`).
+    BeforePreserving,
+}
+
+/// How a write claims a chunk it must preserve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Claiming {
+    /// Marked in flight in the same critical section that found it unsafe.
+    UnderLock,
+    /// Checked, but not marked in flight: another writer can claim it too (`check-then-act`).
+    CheckOnly,
+}
+
+/// Which writes may leave the hold queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Release {
+    /// Only the head: held writes are applied in arrival order.
+    Fifo,
+    /// Any held write whose chunks are ready (`release-out-of-order`).
+    AnyHeld,
+}
+
+/// What makes a chunk safe to modify without preserving it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Safety {
+    /// Its begin-time data is settled: copied to the destination or in the snapshot map.
+    Settled,
+    /// Only the map this policy does not write counts (`preserve-twice`).
+    ForgetsOwnMark,
+}
+
+/// Which blocks of a chunk a preservation copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Extent {
+    WholeChunk,
+    /// Only the blocks the write modifies (`partial-chunk-copy`).
+    WrittenBlocks,
+}
+
+/// Which chunks of a write are checked for preservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Span {
+    EveryChunk,
+    /// Only those in the write's first segment (`first-segment-only`).
+    FirstSegment,
+}
+
+/// The answers of every decision point for one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rules {
+    /// Where preservation writes, or `None` when writes wait for the whole copy.
+    pub target: Option<Target>,
+    pub copier_reads_preserved: bool,
+    pub overlay_pass: bool,
+    pub preserve_next_range: bool,
+    /// The phases after a segment's claim, in order.
+    pub segment_phases: [Phase; 2],
+    /// Whether the copier waits for chunks of its next segment that are being preserved.
+    pub copier_waits_for_claims: bool,
+    /// Whether an image read waits for chunks of its range that are being preserved.
+    pub image_reads_wait_for_claims: bool,
+    pub apply: Apply,
+    pub claiming: Claiming,
+    pub release: Release,
+    pub safety: Safety,
+    pub extent: Extent,
+    pub span: Span,
+}
+
+impl Rules {
+    /// The policy's rules, then the one a mutant bends.
+    pub fn new(policy: &dyn Policy, mutant: Option<Mutant>) -> Rules {
+        let mut r = Rules {
+            target: match policy.write_rule() {
+                WriteRule::Preserve(t) => Some(t),
+                WriteRule::WaitForCopy => None,
+            },
+            copier_reads_preserved: policy.copier_reads_preserved(),
+            overlay_pass: policy.overlay_pass(),
+            preserve_next_range: policy.preserve_next_range(),
+            segment_phases: [Phase::Copy, Phase::Mark],
+            copier_waits_for_claims: true,
+            image_reads_wait_for_claims: true,
+            apply: Apply::AfterPreserving,
+            claiming: Claiming::UnderLock,
+            release: Release::Fifo,
+            safety: Safety::Settled,
+            extent: Extent::WholeChunk,
+            span: Span::EveryChunk,
+        };
+        match mutant {
+            None => {}
+            Some(Mutant::ApplyBeforePreserve) => r.apply = Apply::BeforePreserving,
+            Some(Mutant::CheckThenAct) => r.claiming = Claiming::CheckOnly,
+            Some(Mutant::MarkBeforeCopy) => r.segment_phases = [Phase::Mark, Phase::Copy],
+            Some(Mutant::ReleaseOutOfOrder) => r.release = Release::AnyHeld,
+            Some(Mutant::SkipOverlay) => r.overlay_pass = false,
+            Some(Mutant::PreserveTwice) => r.safety = Safety::ForgetsOwnMark,
+            Some(Mutant::ImageReadDuringPreserve) => r.image_reads_wait_for_claims = false,
+            Some(Mutant::CopierIgnoresInFlight) => r.copier_waits_for_claims = false,
+            Some(Mutant::PartialChunkCopy) => r.extent = Extent::WrittenBlocks,
+            Some(Mutant::FirstSegmentOnly) => r.span = Span::FirstSegment,
+        }
+        r
+    }
+
+    /// The device that holds begin-time data of a chunk in the snapshot map.
+    pub fn map_device(&self) -> Device {
+        match self.target {
+            Some(Target::Cache) => Device::Cache,
+            _ => Device::Snapshot,
+        }
+    }
+
+    /// The chunks of a write that are checked for preservation.
+    pub fn checked_chunks(&self, g: &Geometry, touched: Range<Chunk>) -> Range<Chunk> {
+        match self.span {
+            Span::EveryChunk => touched,
+            Span::FirstSegment => {
+                let first = g.segment_chunks(g.segment_of_chunk(touched.start));
+                touched.start..touched.end.min(first.end)
+            }
+        }
+    }
+
+    /// Whether a chunk may be modified without preserving it.
+    pub fn safe<G: Ghost>(&self, meta: &Meta<G>, c: Chunk) -> bool {
+        match (self.safety, self.target) {
+            (Safety::Settled, _) => meta.settled(c),
+            (Safety::ForgetsOwnMark, Some(Target::Destination)) => meta.snapshot_map.contains(c),
+            (Safety::ForgetsOwnMark, _) => meta.copied.contains(c),
+        }
+    }
+
+    /// A write claims a chunk to preserve.
+    pub fn claim<G: Ghost>(&self, meta: &mut Meta<G>, c: Chunk, claims: &mut Vec<Chunk>) {
+        if self.claiming == Claiming::UnderLock {
+            meta.claim(c);
+        }
+        claims.push(c);
+    }
+
+    /// The blocks of a chunk a preservation copies, for a write of `written`.
+    pub fn preserved_blocks(&self, chunk: Range<Block>, written: &Range<Block>) -> Range<Block> {
+        let overlap = chunk.start < written.end && written.start < chunk.end;
+        match self.extent {
+            Extent::WrittenBlocks if overlap => {
+                chunk.start.max(written.start)..chunk.end.min(written.end)
+            }
+            _ => chunk,
+        }
+    }
+
+    /// Whether a held write's turn has come to leave the queue.
+    pub fn turn(&self, hold: &HoldQueue, w: WriteId) -> bool {
+        match self.release {
+            Release::Fifo => hold.head() == Some(w),
+            Release::AnyHeld => hold.contains(w),
+        }
+    }
+}

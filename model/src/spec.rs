@@ -1,0 +1,240 @@
+//! The configuration of a run (`Spec`): geometry, policy and the rules it implies, copy
+//! order, mutant, and the checkers' fixed workload resolved against the geometry.
+
+use crate::disk::Device;
+use crate::geometry::{Block, Chunk, Geometry, GeometryError, Segment};
+use crate::ghost::Ghost;
+use crate::meta::{Meta, WriteId, MAX_WRITES};
+use crate::mutant::Mutant;
+use crate::order::{CopyOrder, Plan};
+use crate::policy::{Policy, Target};
+use crate::rules::Rules;
+use crate::workload::{Op, Role, Workload};
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// Index of a process: 0 is the copier, then the clients in workload order.
+pub type Pid = usize;
+
+/// Why a configuration is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("{role} {number}, request {request}: {error}")]
+    Request {
+        role: Role,
+        number: usize,
+        request: usize,
+        error: GeometryError,
+    },
+    #[error("the workload has {writes} writes; at most {max} are supported")]
+    TooManyWrites { writes: u64, max: u64 },
+}
+
+/// A request resolved against the geometry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Resolved {
+    pub op: Op,
+    pub blocks: Range<Block>,
+    /// The write's id (meaningful for writes only).
+    pub write: WriteId,
+}
+
+impl Resolved {
+    /// Stands in for the request of a client that has none.
+    pub fn nothing() -> Self {
+        Resolved {
+            op: Op::Read,
+            blocks: 0..0,
+            write: 0,
+        }
+    }
+
+    fn key(&self) -> (Op, Block, Block, WriteId) {
+        (self.op, self.blocks.start, self.blocks.end, self.write)
+    }
+}
+
+impl PartialOrd for Resolved {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Orders requests (symmetry reduction sorts clients, and so their requests).
+impl Ord for Resolved {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// Everything that stays fixed during a run.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub geometry: Geometry,
+    pub policy: Arc<dyn Policy>,
+    pub order: CopyOrder,
+    pub mutant: Option<Mutant>,
+    /// The decision points' answers: the policy's, bent by the mutant.
+    pub rules: Rules,
+    pub workload: Workload,
+    plan: Plan,
+    requests: Vec<Vec<Resolved>>,
+    writes: Vec<Range<Block>>,
+    names: Vec<String>,
+}
+
+impl Spec {
+    pub fn new(
+        geometry: Geometry,
+        policy: Arc<dyn Policy>,
+        order: CopyOrder,
+        mutant: Option<Mutant>,
+        workload: Workload,
+    ) -> Result<Spec, SpecError> {
+        let mut requests = Vec::new();
+        let mut writes = Vec::new();
+        let mut names = vec!["copier".to_string()];
+        let mut per_role = std::collections::HashMap::<Role, usize>::new();
+        for client in &workload.clients {
+            let number = per_role.entry(client.role).or_default();
+            *number += 1;
+            names.push(format!("{} {}", client.role, number));
+            let mut resolved = Vec::new();
+            for (r, req) in client.requests.iter().enumerate() {
+                let blocks = geometry.blocks_of(req.offset, req.len).map_err(|error| {
+                    SpecError::Request {
+                        role: client.role,
+                        number: *number,
+                        request: r,
+                        error,
+                    }
+                })?;
+                let write = writes.len() as u64;
+                if write >= MAX_WRITES {
+                    return Err(SpecError::TooManyWrites {
+                        writes: write + 1,
+                        max: MAX_WRITES,
+                    });
+                }
+                if req.op == Op::Write {
+                    writes.push(blocks.clone());
+                }
+                resolved.push(Resolved {
+                    op: req.op,
+                    blocks,
+                    write: write as WriteId,
+                });
+            }
+            requests.push(resolved);
+        }
+        Ok(Spec {
+            plan: order.plan(geometry.segments()),
+            rules: Rules::new(policy.as_ref(), mutant),
+            geometry,
+            policy,
+            order,
+            mutant,
+            workload,
+            requests,
+            writes,
+            names,
+        })
+    }
+
+    pub fn has(&self, m: Mutant) -> bool {
+        self.mutant == Some(m)
+    }
+
+    /// Processes of the fixed workload (the copier and the clients). A driver may add
+    /// clients of its own after these (see [`crate::client::Client::with_request`]).
+    pub fn processes(&self) -> usize {
+        1 + self.requests.len()
+    }
+
+    pub fn process_name(&self, pid: Pid) -> Cow<'_, str> {
+        match self.names.get(pid) {
+            Some(n) => Cow::Borrowed(n),
+            None => Cow::Owned(format!("client {pid}")),
+        }
+    }
+
+    /// The fixed requests of a client (none for a client a driver added).
+    pub fn requests(&self, pid: Pid) -> &[Resolved] {
+        pid.checked_sub(1)
+            .and_then(|i| self.requests.get(i))
+            .map_or(&[], |r| r.as_slice())
+    }
+
+    /// A client's request number `index`, if it has one.
+    pub fn request(&self, pid: Pid, index: u32) -> Option<&Resolved> {
+        self.requests(pid).get(index as usize)
+    }
+
+    /// Writes of the fixed workload.
+    pub fn write_count(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// The blocks of a write of the fixed workload.
+    pub fn write_blocks(&self, w: WriteId) -> Range<Block> {
+        self.writes[w as usize].clone()
+    }
+
+    /// The segment the copier copies `n`-th (orders other than written-first).
+    pub fn planned_segment(&self, n: u32) -> Segment {
+        self.plan.segment(n, self.geometry.segments())
+    }
+
+    /// Where preservation writes, or `None` for policies that never preserve.
+    pub fn target(&self) -> Option<Target> {
+        self.rules.target
+    }
+
+    /// The device that holds begin-time data of a chunk in the snapshot map.
+    pub fn map_device(&self) -> Device {
+        self.rules.map_device()
+    }
+
+    /// Where a read of the point-in-time image finds a chunk's data, as QEMU's fleecing
+    /// export or a dm-snapshot device serves it.
+    pub fn image_source<G: Ghost>(&self, meta: &Meta<G>, chunk: Chunk) -> Device {
+        if meta.snapshot_map.contains(chunk) {
+            self.map_device()
+        } else if meta.copied.contains(chunk) {
+            Device::Destination
+        } else {
+            Device::Source
+        }
+    }
+}
+
+impl fmt::Display for Spec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "geometry: {}", self.geometry)?;
+        writeln!(f, "policy:   {}", self.policy.name())?;
+        writeln!(f, "order:    {}", self.order)?;
+        match self.mutant {
+            Some(m) => writeln!(f, "mutant:   {m}")?,
+            None => writeln!(f, "mutant:   none")?,
+        }
+        for (i, client) in self.workload.clients.iter().enumerate() {
+            let reqs: Vec<String> = client
+                .requests
+                .iter()
+                .zip(&self.requests[i])
+                .map(|(r, res)| {
+                    let what = match r.op {
+                        Op::Write => format!("write {}", res.write),
+                        Op::Read => "read".into(),
+                        Op::ReadImage => "image read".into(),
+                    };
+                    format!("{what} @{}+{}", r.offset, r.len)
+                })
+                .collect();
+            writeln!(f, "{}: {}", self.names[i + 1], reqs.join(", "))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! The processes of an online copy and the whole state they step: `Process` dispatches to
+//! the step machines, `World` holds the devices, the metadata and the processes.
+
+use crate::client::Client;
+use crate::copier::Copier;
+use crate::disk::{BlockStore, Disk};
+use crate::env::{Direct, Env};
+use crate::event::Event;
+use crate::geometry::Chunk;
+use crate::ghost::{Ghost, GhostImage};
+use crate::meta::Meta;
+use crate::order::CopyOrder;
+use crate::spec::{Pid, Spec};
+
+/// What a blocked process waits for. A driver that does not poll every process parks it
+/// under this and wakes it when a step frees it (see [`Event::frees`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Wait {
+    /// A chunk to leave flight, or to stop being tracked by an image read.
+    Chunk(Chunk),
+    /// Its write to reach the head of the hold queue.
+    Turn,
+    /// The copy to complete.
+    CopyComplete,
+    /// Anything: re-check after every metadata step.
+    AnyStep,
+}
+
+/// A process of the online copy.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Process {
+    Copier(Copier),
+    Client(Client),
+}
+
+impl Process {
+    pub fn finished(&self) -> bool {
+        match self {
+            Process::Copier(c) => c.finished(),
+            Process::Client(c) => c.finished(),
+        }
+    }
+
+    /// Whether the next step takes the metadata lock.
+    pub fn needs_meta(&self) -> bool {
+        match self {
+            Process::Copier(c) => c.needs_meta(),
+            Process::Client(c) => c.needs_meta(),
+        }
+    }
+
+    /// What the next step must wait for, if anything (evaluated under the metadata lock).
+    pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
+        match self {
+            Process::Copier(c) => c.wait(spec, meta),
+            Process::Client(c) => c.wait(spec, meta),
+        }
+    }
+
+    /// Whether the next step must wait (evaluated under the metadata lock).
+    pub fn blocked<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> bool {
+        self.wait(spec, meta).is_some()
+    }
+
+    /// What the process waits for, in words (for deadlock reports).
+    pub fn waiting_for(&self) -> String {
+        match self {
+            Process::Copier(c) => c.waiting_for(),
+            Process::Client(c) => c.waiting_for(),
+        }
+    }
+
+    pub fn step<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
+        match self {
+            Process::Copier(c) => c.step(spec, env),
+            Process::Client(c) => c.step(spec, env),
+        }
+    }
+}
+
+/// The whole state of an online copy: what the exhaustive driver stores millions of. The
+/// block store and the ghost state are parameters: dense for the checkers (the defaults),
+/// data-free for timed runs too large to hold.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct World<S: BlockStore = Disk, G: Ghost = GhostImage> {
+    pub disk: S,
+    pub meta: Meta<G>,
+    pub procs: Vec<Process>,
+}
+
+impl World {
+    /// The begin-time state with every stamp kept (what the checkers explore).
+    pub fn new(spec: &Spec) -> Self {
+        World::begin(spec)
+    }
+}
+
+impl<S: BlockStore, G: Ghost> World<S, G> {
+    /// The begin-time state over a block store and ghost state of the caller's choice.
+    pub fn begin(spec: &Spec) -> Self {
+        let g = &spec.geometry;
+        let mut procs = vec![Process::Copier(Copier::new(g))];
+        for pid in 1..spec.processes() {
+            procs.push(Process::Client(Client::new(spec, pid)));
+        }
+        World {
+            disk: S::new(g.blocks),
+            meta: Meta::new(g, spec.order == CopyOrder::WrittenFirst),
+            procs,
+        }
+    }
+
+    pub fn enabled(&self, spec: &Spec, pid: Pid) -> bool {
+        let p = &self.procs[pid];
+        !p.finished() && !p.blocked(spec, &self.meta)
+    }
+
+    /// Processes that can take a step now.
+    pub fn runnable<'a>(&'a self, spec: &'a Spec) -> impl Iterator<Item = Pid> + 'a {
+        (0..self.procs.len()).filter(move |pid| self.enabled(spec, *pid))
+    }
+
+    pub fn step(&mut self, spec: &Spec, pid: Pid) -> Event {
+        let mut env = Direct {
+            disk: &mut self.disk,
+            meta: &mut self.meta,
+        };
+        self.procs[pid].step(spec, &mut env)
+    }
+
+    /// Every process has finished: the copy is complete and every request answered.
+    pub fn finished(&self) -> bool {
+        self.procs.iter().all(Process::finished)
+    }
+
+    pub fn copier(&self) -> &Copier {
+        match &self.procs[0] {
+            Process::Copier(c) => c,
+            Process::Client(_) => unreachable!("process 0 is the copier"),
+        }
+    }
+
+    pub fn clients(&self) -> impl Iterator<Item = (Pid, &Client)> {
+        self.procs
+            .iter()
+            .enumerate()
+            .filter_map(|(pid, p)| match p {
+                Process::Client(c) => Some((pid, c)),
+                Process::Copier(_) => None,
+            })
+    }
+}
