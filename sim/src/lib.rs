@@ -1,0 +1,23 @@
+//! The timed discrete-event simulator of copy-on-write online copy.
+//!
+//! These are its leaf modules, independent of the engine's internals:
+//! [`size`] parses and prints sizes, durations and rates; [`device`] models
+//! devices and their FIFO queues on simulated time; [`workload`] generates
+//! seeded request streams; [`trace`] reads and writes block traces; and
+//! [`latency`] collects latency histograms. Time is `u64` nanoseconds
+//! everywhere.
+
+pub mod device;
+pub mod latency;
+mod permutation;
+pub mod size;
+pub mod trace;
+pub mod workload;
+
+pub use device::{DeviceError, DeviceModel, DeviceQueue, DeviceStats, Io, Started};
+pub use latency::Latencies;
+pub use size::SizeError;
+pub use trace::{write_msr, MsrReader, TraceError};
+pub use workload::{
+    Arrival, Arrivals, Generator, Pattern, Sizes, Stop, WorkloadError, WorkloadSpec,
+};
