@@ -4,6 +4,7 @@ mod check;
 mod explore;
 mod mutants;
 mod run;
+mod sim;
 mod survey;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ enum Command {
     Check(check::Args),
     /// Serve stateright's Explorer on 127.0.0.1 to step through interleavings in a browser.
     Explore(explore::Args),
+    /// Run one timed simulation and print its metrics (text, or --json).
+    Sim(Box<sim::Args>),
 }
 
 /// A command's failure: a message for the user and the exit code.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Explore(args) => explore::run(&args),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

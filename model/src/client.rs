@@ -7,7 +7,7 @@ use crate::event::Event;
 use crate::geometry::{Block, Chunk};
 use crate::ghost::Ghost;
 use crate::meta::{map_stamp, stamp_of, Meta, WriteId};
-use crate::preserver::Preserver;
+use crate::preserver::{Claims, Preserver};
 use crate::rules::Apply;
 use crate::spec::{Pid, Resolved, Spec};
 use crate::workload::Op;
@@ -56,7 +56,8 @@ pub struct Client {
     /// The request it works on (its last one once finished).
     req: Resolved,
     pub pc: ClientPc,
-    pub bad_read: Option<BadRead>,
+    /// Boxed: rare, and the timed driver keeps millions of clients.
+    pub bad_read: Option<Box<BadRead>>,
 }
 
 /// Leaves the request out: the checkers' clients take it from the spec by `(pid, next)`,
@@ -147,21 +148,16 @@ impl Client {
     pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
         let chunks = || spec.geometry.chunks_touching(&self.req.blocks);
         let busy = |chunks: Range<Chunk>| {
-            let flying = meta
-                .in_flight
-                .next_from(chunks.start)
-                .filter(|c| *c < chunks.end);
+            let flying = meta.in_flight().first_in(chunks.clone());
             flying
                 .or_else(|| meta.tracked.first_in(chunks))
                 .map(Wait::Chunk)
         };
         match self.pc {
             ClientPc::Start if self.req.op == Op::ReadImage => {
-                let flying = meta.in_flight.next_from(chunks().start);
                 let waits = spec.rules.image_reads_wait_for_claims;
-                flying
-                    .filter(|c| waits && *c < chunks().end)
-                    .map(Wait::Chunk)
+                let flying = meta.in_flight().first_in(chunks());
+                flying.filter(|_| waits).map(Wait::Chunk)
             }
             ClientPc::Release => {
                 if !spec.rules.turn(&meta.hold, self.req.write) {
@@ -296,13 +292,13 @@ impl Client {
                     found.push(stamp);
                     let expected = meta.ghost.latest(b);
                     if expected.is_some_and(|e| e != stamp) && self.bad_read.is_none() {
-                        self.bad_read = Some(BadRead {
+                        self.bad_read = Some(Box::new(BadRead {
                             image: false,
                             block: b,
                             device: device.unwrap_or(Device::Source),
                             expected: expected.unwrap_or(BEGIN),
                             found: stamp,
-                        });
+                        }));
                     }
                 }
                 Copied::of(&found)
@@ -324,7 +320,7 @@ impl Client {
         for c in chunks {
             let dev = spec.image_source(meta, c);
             // Only the mutant gets here with the chunk in flight, and it does not track.
-            let track = dev == Device::Source && !meta.in_flight.contains(c);
+            let track = dev == Device::Source && !meta.in_flight().contains(c);
             if track {
                 meta.tracked.add(c);
                 tracked += 1;
@@ -386,26 +382,22 @@ impl Client {
             return;
         }
         if let Some(at) = stamps.iter().position(|s| *s != BEGIN) {
-            self.bad_read = Some(BadRead {
+            self.bad_read = Some(Box::new(BadRead {
                 image: true,
                 block: start + at as Block,
                 device,
                 expected: BEGIN,
                 found: stamps[at],
-            });
+            }));
         }
     }
 }
 
 /// Decides, per chunk a write modifies, whether it is safe, must wait for another claim,
 /// or must be preserved by this write (claimed now, under the lock).
-fn claim_chunks<G: Ghost>(
-    spec: &Spec,
-    meta: &mut Meta<G>,
-    chunks: Range<Chunk>,
-) -> (Vec<Chunk>, bool) {
+fn claim_chunks<G: Ghost>(spec: &Spec, meta: &mut Meta<G>, chunks: Range<Chunk>) -> (Claims, bool) {
     let rules = &spec.rules;
-    let mut claims = Vec::new();
+    let mut claims = Claims::new();
     let mut waits = false;
     if rules.target.is_none() {
         return (claims, !meta.copy_complete);
@@ -414,7 +406,7 @@ fn claim_chunks<G: Ghost>(
         if rules.safe(meta, c) {
             continue;
         }
-        if meta.in_flight.contains(c) {
+        if meta.in_flight().contains(c) {
             waits = true;
         } else {
             rules.claim(meta, c, &mut claims);

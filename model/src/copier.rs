@@ -114,9 +114,9 @@ impl Copier {
             return None;
         }
         let chunks = spec.geometry.segment_chunks(self.next_segment(spec, meta));
-        let busy = meta.in_flight.next_from(chunks.start)?;
+        let busy = meta.in_flight().first_in(chunks)?;
         // Under written-first a preservation elsewhere can change the next segment.
-        (busy < chunks.end).then_some(match spec.order {
+        Some(match spec.order {
             CopyOrder::WrittenFirst => Wait::AnyStep,
             _ => Wait::Chunk(busy),
         })
@@ -150,11 +150,11 @@ impl Copier {
         meta.written.remove(&s);
         self.routes.clear();
         for c in spec.geometry.segment_chunks(s) {
-            let route = if meta.copied.contains(c) {
+            let route = if meta.copied().contains(c) {
                 Route::Skip
-            } else if meta.snapshot_map.contains(c) && spec.rules.copier_reads_preserved {
+            } else if meta.snapshot_map().contains(c) && spec.rules.copier_reads_preserved {
                 Route::Preserved(spec.map_device())
-            } else if meta.in_flight.contains(c) {
+            } else if meta.in_flight().contains(c) {
                 Route::Unclaimed
             } else {
                 meta.claim(c);
@@ -204,12 +204,13 @@ impl Copier {
     }
 
     fn mark<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
-        for (c, route) in spec.geometry.segment_chunks(self.segment).zip(&self.routes) {
+        let chunks = spec.geometry.segment_chunks(self.segment);
+        for (c, route) in chunks.clone().zip(&self.routes) {
             if *route == Route::Claimed {
                 meta.release(c);
             }
-            meta.set_copied(c);
         }
+        meta.set_copied_range(chunks);
         self.done.insert(self.segment);
         self.done_count += 1;
         while self.sweep < spec.geometry.segments() && self.done.contains(self.sweep) {
@@ -244,7 +245,7 @@ impl Copier {
     /// One chunk of the overlay pass: snapshot over destination. When no chunk is left the
     /// copy is complete (in the same step: nothing can be observed in between).
     fn overlay<E: Env>(&mut self, spec: &Spec, env: &mut E, next: Chunk) -> Event {
-        match env.meta().snapshot_map.next_from(next) {
+        match env.meta().snapshot_map().next_from(next) {
             Some(c) => {
                 let blocks = spec.geometry.chunk_blocks(c);
                 let copied = env.copy(spec.map_device(), Device::Destination, blocks);

@@ -208,14 +208,14 @@ pub fn map_in(spec: &Spec, w: &World, chunks: Range<Chunk>) -> Result<(), Violat
     let g = &spec.geometry;
     let m = &w.meta;
     let checks = [
-        (&m.snapshot_map, spec.map_device(), "in the snapshot map"),
-        (&m.copied, Device::Destination, "marked copied"),
+        (m.snapshot_map(), spec.map_device(), "in the snapshot map"),
+        (m.copied(), Device::Destination, "marked copied"),
     ];
     for (set, dev, what) in checks {
-        let mut next = set.next_from(chunks.start).filter(|c| *c < chunks.end);
+        let mut next = set.first_in(chunks.clone());
         while let Some(c) = next {
             let overlaid = dev == Device::Destination
-                && m.snapshot_map.contains(c)
+                && m.snapshot_map().contains(c)
                 && spec.policy.overlay_pass();
             // An overlaid chunk: the copier copied the source as it was; the overlay pass
             // restores it.
@@ -228,7 +228,7 @@ pub fn map_in(spec: &Spec, w: &World, chunks: Range<Chunk>) -> Result<(), Violat
                     }
                 }
             }
-            next = set.next_from(c + 1).filter(|c| *c < chunks.end);
+            next = set.first_in(c + 1..chunks.end);
         }
     }
     Ok(())

@@ -12,7 +12,9 @@ use crate::disk::{Stamp, BEGIN, UNWRITTEN};
 use crate::geometry::{Block, Chunk, Geometry, Segment};
 use crate::ghost::{Ghost, GhostImage};
 use fixedbitset::FixedBitSet;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
@@ -88,14 +90,23 @@ impl ChunkSet {
     }
     /// The first chunk of the set at or after `from`, a word at a time.
     pub fn next_from(&self, from: Chunk) -> Option<Chunk> {
+        self.first_in(from..self.0.len() as Chunk)
+    }
+
+    /// The first chunk of the set in a range, reading only the range's words.
+    pub fn first_in(&self, range: Range<Chunk>) -> Option<Chunk> {
         let words = self.0.as_slice();
-        let (mut w, bit) = (from as usize / 64, from as usize % 64);
+        let (mut w, bit) = (range.start as usize / 64, range.start as usize % 64);
         let mut word = *words.get(w)? as u64 & (!0u64 << bit);
         loop {
             if word != 0 {
-                return Some((w * 64 + word.trailing_zeros() as usize) as Chunk);
+                let c = (w * 64 + word.trailing_zeros() as usize) as Chunk;
+                return (c < range.end).then_some(c);
             }
             w += 1;
+            if w * 64 >= range.end as usize {
+                return None;
+            }
             word = *words.get(w)? as u64;
         }
     }
@@ -103,8 +114,139 @@ impl ChunkSet {
     pub fn metadata_bytes(&self) -> usize {
         self.0.len().div_ceil(8)
     }
-    fn words(&self) -> impl Iterator<Item = u64> + '_ {
-        self.0.as_slice().iter().map(|w| *w as u64)
+}
+
+/// One of the per-chunk maps of the metadata.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Map {
+    /// Chunks whose begin-time data is at the destination (by the copier or out of turn).
+    Copied = 0,
+    /// The snapshot map: chunks whose begin-time data is in the snapshot store (or cache).
+    Snapshot = 1,
+    /// Chunks claimed by a preserver or the copier and not yet released.
+    InFlight = 2,
+}
+
+const MAPS: usize = 3;
+
+/// The three per-chunk maps, interleaved: for every 64 chunks one word of each map, so a
+/// step that asks about one chunk reads one cache line (it matters at 2^28 chunks).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChunkMaps {
+    words: Vec<u64>,
+    chunks: Chunk,
+}
+
+impl ChunkMaps {
+    fn new(chunks: Chunk) -> Self {
+        ChunkMaps {
+            words: vec![0; (chunks as usize).div_ceil(64) * MAPS],
+            chunks,
+        }
+    }
+
+    fn at(map: Map, c: Chunk) -> (usize, u64) {
+        ((c as usize / 64) * MAPS + map as usize, 1 << (c % 64))
+    }
+
+    fn word(&self, map: Map, group: usize) -> u64 {
+        self.words[group * MAPS + map as usize]
+    }
+
+    fn insert(&mut self, map: Map, c: Chunk) {
+        let (i, bit) = Self::at(map, c);
+        self.words[i] |= bit;
+    }
+
+    fn remove(&mut self, map: Map, c: Chunk) {
+        let (i, bit) = Self::at(map, c);
+        self.words[i] &= !bit;
+    }
+
+    fn insert_range(&mut self, map: Map, r: Range<Chunk>) {
+        let mut c = r.start;
+        while c < r.end {
+            let (i, _) = Self::at(map, c);
+            let lo = c % 64;
+            let hi = (lo + (r.end - c)).min(64);
+            let mask = match hi - lo {
+                64 => !0,
+                n => ((1u64 << n) - 1) << lo,
+            };
+            self.words[i] |= mask;
+            c += hi - lo;
+        }
+    }
+
+    /// The three maps' union, a word per 64 chunks.
+    fn union_words(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words
+            .chunks(MAPS)
+            .map(|g| g.iter().fold(0, |a, w| a | w))
+    }
+
+    /// A read-only view of one map.
+    pub fn view(&self, map: Map) -> MapView<'_> {
+        MapView { maps: self, map }
+    }
+}
+
+/// One of the per-chunk maps, read only.
+#[derive(Clone, Copy)]
+pub struct MapView<'a> {
+    maps: &'a ChunkMaps,
+    map: Map,
+}
+
+impl MapView<'_> {
+    pub fn contains(&self, c: Chunk) -> bool {
+        let (i, bit) = ChunkMaps::at(self.map, c);
+        self.maps.words[i] & bit != 0
+    }
+
+    /// The first chunk of the map in a range, a word at a time.
+    pub fn first_in(&self, range: Range<Chunk>) -> Option<Chunk> {
+        let end = range.end.min(self.maps.chunks);
+        let mut c = range.start;
+        while c < end {
+            let word = self.maps.word(self.map, c as usize / 64) & (!0u64 << (c % 64));
+            if word != 0 {
+                let found = (c / 64) * 64 + word.trailing_zeros();
+                return (found < end).then_some(found);
+            }
+            c = (c / 64 + 1) * 64;
+        }
+        None
+    }
+
+    /// The first chunk of the map at or after `from`.
+    pub fn next_from(&self, from: Chunk) -> Option<Chunk> {
+        self.first_in(from..self.maps.chunks)
+    }
+
+    pub fn any_in(&self, r: Range<Chunk>) -> bool {
+        self.first_in(r).is_some()
+    }
+
+    pub fn count(&self) -> usize {
+        let groups = self.maps.words.len() / MAPS;
+        (0..groups)
+            .map(|g| self.maps.word(self.map, g).count_ones() as usize)
+            .sum()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Chunk> + '_ {
+        let mut next = self.next_from(0);
+        std::iter::from_fn(move || {
+            let c = next?;
+            next = self.next_from(c + 1);
+            Some(c)
+        })
+    }
+
+    /// Bytes a real implementation would spend on this map as a bitmap.
+    pub fn metadata_bytes(&self) -> usize {
+        (self.maps.chunks as usize).div_ceil(8)
     }
 }
 
@@ -116,6 +258,8 @@ pub type SnapshotMap = ChunkSet;
 pub struct Held {
     pub write: WriteId,
     pub blocks: Range<Block>,
+    /// Its arrival number in the queue's index (none without one).
+    arrival: Derived<u32>,
 }
 
 /// Held writes in arrival order (Smith's FIFO write buffer): a write waits here while the
@@ -126,27 +270,71 @@ pub struct HoldQueue {
     index: Derived<Option<Box<HeldIndex>>>,
 }
 
-/// Held writes by where they start, to find the ones covering a block without a scan.
+/// Held writes by the buckets of blocks they cover, to find the ones covering a block
+/// without a scan. A write is listed in every bucket it touches, so a query reads only the
+/// buckets of its own range.
 #[derive(Clone, Debug, Default)]
 struct HeldIndex {
-    /// (first block, arrival number) -> (end block, write)
-    by_start: BTreeMap<(Block, u64), (Block, WriteId)>,
-    key: HashMap<WriteId, (Block, u64)>,
-    arrivals: u64,
-    /// The longest held range so far: a write covering block b starts within this of b.
-    longest: Block,
+    buckets: FxHashMap<Block, SmallVec<[Listed; 1]>>,
+    arrivals: u32,
+}
+
+/// A held write as a bucket lists it (compact: the index holds one per held write).
+#[derive(Clone, Debug)]
+struct Listed {
+    start: Block,
+    end: Block,
+    /// Its arrival number among held writes (unique while held: the queue holds fewer
+    /// than 2^32 writes).
+    arrival: u32,
+    write: WriteId,
+}
+
+impl Listed {
+    fn blocks(&self) -> Range<Block> {
+        self.start..self.end
+    }
+}
+
+/// Blocks per bucket of the held-write index.
+const BUCKET_BLOCKS: Block = 64;
+
+fn buckets(blocks: &Range<Block>) -> Range<Block> {
+    blocks.start / BUCKET_BLOCKS..(blocks.end - 1) / BUCKET_BLOCKS + 1
 }
 
 impl HeldIndex {
-    /// Held writes that may cover some block of `blocks`, with their arrival numbers.
-    fn near(
-        &self,
-        blocks: &Range<Block>,
-    ) -> impl Iterator<Item = (u64, Range<Block>, WriteId)> + '_ {
-        let from = blocks.start.saturating_sub(self.longest);
-        self.by_start
-            .range((from, 0)..(blocks.end, 0))
-            .map(|((start, n), (end, w))| (*n, *start..*end, *w))
+    fn insert(&mut self, write: WriteId, blocks: &Range<Block>) -> u32 {
+        let arrival = self.arrivals;
+        self.arrivals = self.arrivals.wrapping_add(1);
+        for b in buckets(blocks) {
+            let listed = Listed {
+                start: blocks.start,
+                end: blocks.end,
+                arrival,
+                write,
+            };
+            self.buckets.entry(b).or_default().push(listed);
+        }
+        arrival
+    }
+
+    fn remove(&mut self, blocks: &Range<Block>, arrival: u32) {
+        for b in buckets(blocks) {
+            if let Some(list) = self.buckets.get_mut(&b) {
+                list.retain(|l| l.arrival != arrival);
+                if list.is_empty() {
+                    self.buckets.remove(&b);
+                }
+            }
+        }
+    }
+
+    /// Held writes listed in the buckets of a range (a write may be listed more than once).
+    fn near<'a>(&'a self, blocks: &Range<Block>) -> impl Iterator<Item = &'a Listed> + 'a {
+        buckets(blocks)
+            .filter_map(|b| self.buckets.get(&b))
+            .flat_map(|list| list.iter())
     }
 }
 
@@ -170,45 +358,45 @@ impl HoldQueue {
     }
 
     pub fn push(&mut self, write: WriteId, blocks: Range<Block>) {
-        if let Some(ix) = &mut self.index.0 {
-            let n = ix.arrivals;
-            ix.arrivals += 1;
-            ix.longest = ix.longest.max(blocks.end - blocks.start);
-            ix.by_start.insert((blocks.start, n), (blocks.end, write));
-            ix.key.insert(write, (blocks.start, n));
-        }
-        self.queue.push_back(Held { write, blocks });
+        let arrival = match &mut self.index.0 {
+            Some(ix) => ix.insert(write, &blocks),
+            None => 0,
+        };
+        self.queue.push_back(Held {
+            write,
+            blocks,
+            arrival: Derived(arrival),
+        });
     }
 
     pub fn head(&self) -> Option<WriteId> {
         self.queue.front().map(|h| h.write)
     }
 
+    /// Whether a write is held (a scan: only the release-out-of-order mutant asks).
     pub fn contains(&self, w: WriteId) -> bool {
-        match &self.index.0 {
-            Some(ix) => ix.key.contains_key(&w),
-            None => self.queue.iter().any(|h| h.write == w),
-        }
+        self.queue.iter().any(|h| h.write == w)
     }
 
-    /// Removes a write: the head in FIFO order (constant time), or one further back.
+    /// Removes a write: the head in FIFO order (constant time), or one further back (a
+    /// scan, only under the release-out-of-order mutant).
     pub fn remove(&mut self, w: WriteId) {
-        if self.head() == Some(w) {
-            self.queue.pop_front();
-        } else {
-            self.queue.retain(|h| h.write != w);
-        }
+        let at = match self.head() == Some(w) {
+            true => Some(0),
+            false => self.queue.iter().position(|h| h.write == w),
+        };
+        let Some(held) = at.and_then(|i| self.queue.remove(i)) else {
+            return;
+        };
         if let Some(ix) = &mut self.index.0 {
-            if let Some(key) = ix.key.remove(&w) {
-                ix.by_start.remove(&key);
-            }
+            ix.remove(&held.blocks, held.arrival.0);
         }
     }
 
     /// Whether a held write modifies any of these blocks.
     pub fn overlaps(&self, blocks: &Range<Block>) -> bool {
         match &self.index.0 {
-            Some(ix) => ix.near(blocks).any(|(_, r, _)| r.end > blocks.start),
+            Some(ix) => ix.near(blocks).any(|l| overlaps(&l.blocks(), blocks)),
             None => self.queue.iter().any(|h| overlaps(&h.blocks, blocks)),
         }
     }
@@ -218,9 +406,9 @@ impl HoldQueue {
         match &self.index.0 {
             Some(ix) => ix
                 .near(&(block..block + 1))
-                .filter(|(_, r, _)| r.end > block)
-                .max_by_key(|(n, _, _)| *n)
-                .map(|(_, _, w)| w),
+                .filter(|l| l.blocks().contains(&block))
+                .max_by_key(|l| l.arrival.wrapping_sub(ix.arrivals))
+                .map(|l| l.write),
             None => self
                 .queue
                 .iter()
@@ -376,11 +564,10 @@ impl Tracked {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Meta<G: Ghost = GhostImage> {
-    pub snapshot_map: SnapshotMap,
-    /// Chunks whose begin-time data is at the destination (by the copier or out of turn).
-    pub copied: ChunkSet,
-    /// Chunks claimed by a preserver or the copier and not yet released.
-    pub in_flight: ChunkSet,
+    /// The copied map, the snapshot map and the chunks in flight; read them through
+    /// [`Meta::copied`], [`Meta::snapshot_map`] and [`Meta::in_flight`], change them through
+    /// the methods that claim, release and settle chunks.
+    pub maps: ChunkMaps,
     pub tracked: Tracked,
     pub hold: HoldQueue,
     pub copy_complete: bool,
@@ -402,9 +589,7 @@ impl<G: Ghost> Meta<G> {
         let chunks = g.chunks();
         let indexed = chunks > INDEX_FROM_CHUNKS;
         Meta {
-            snapshot_map: ChunkSet::new(chunks),
-            copied: ChunkSet::new(chunks),
-            in_flight: ChunkSet::new(chunks),
+            maps: ChunkMaps::new(chunks),
             tracked: Tracked::default(),
             hold: match indexed {
                 true => HoldQueue::indexed(),
@@ -432,30 +617,61 @@ impl<G: Ghost> Meta<G> {
         self
     }
 
+    /// Chunks whose begin-time data is at the destination (by the copier or out of turn).
+    pub fn copied(&self) -> MapView<'_> {
+        self.maps.view(Map::Copied)
+    }
+
+    /// Chunks whose begin-time data is in the snapshot store (or the cache).
+    pub fn snapshot_map(&self) -> MapView<'_> {
+        self.maps.view(Map::Snapshot)
+    }
+
+    /// Chunks claimed by a preserver or the copier and not yet released.
+    pub fn in_flight(&self) -> MapView<'_> {
+        self.maps.view(Map::InFlight)
+    }
+
     /// Begin-time data of the chunk is safe somewhere other than the source.
     pub fn settled(&self, c: Chunk) -> bool {
-        self.copied.contains(c) || self.snapshot_map.contains(c)
+        let (i, bit) = ChunkMaps::at(Map::Copied, c);
+        let group = &self.maps.words[i..i + 2];
+        (group[0] | group[1]) & bit != 0
     }
 
     /// A preserver or the copier claims a chunk: writes to it wait until it is released.
     pub fn claim(&mut self, c: Chunk) {
-        self.in_flight.insert(c);
+        self.maps.insert(Map::InFlight, c);
         self.take(c);
     }
 
     pub fn release(&mut self, c: Chunk) {
-        self.in_flight.remove(c);
+        self.maps.remove(Map::InFlight, c);
     }
 
     /// The chunk's begin-time data is at the destination.
     pub fn set_copied(&mut self, c: Chunk) {
-        self.copied.insert(c);
+        self.maps.insert(Map::Copied, c);
         self.take(c);
+    }
+
+    /// A range of chunks is at the destination (the copier's segment).
+    pub fn set_copied_range(&mut self, chunks: Range<Chunk>) {
+        self.maps.insert_range(Map::Copied, chunks.clone());
+        if self.taken.0.is_some() {
+            chunks.for_each(|c| self.take(c));
+        }
+    }
+
+    /// Every chunk's begin-time data is at the destination (a volume already copied).
+    pub fn set_all_copied(&mut self) {
+        self.maps.insert_range(Map::Copied, 0..self.maps.chunks);
+        self.taken = Derived(None);
     }
 
     /// The chunk's begin-time data is in the snapshot store (or cache).
     pub fn set_mapped(&mut self, c: Chunk) {
-        self.snapshot_map.insert(c);
+        self.maps.insert(Map::Snapshot, c);
         self.take(c);
     }
 
@@ -469,15 +685,15 @@ impl<G: Ghost> Meta<G> {
 
     /// The first chunk at or after `from` that is neither settled nor in flight.
     pub fn first_open_chunk(&mut self, from: Chunk) -> Option<Chunk> {
-        let chunks = self.snapshot_map.0.len() as Chunk;
+        let chunks = self.maps.chunks;
         if !self.indexed.0 {
-            return (from..chunks).find(|c| !self.settled(*c) && !self.in_flight.contains(*c));
+            return (from..chunks).find(|c| !self.settled(*c) && !self.in_flight().contains(*c));
         }
-        let (map, copied, flight) = (&self.snapshot_map, &self.copied, &self.in_flight);
-        let taken = self.taken.0.get_or_insert_with(|| {
-            let words = map.words().zip(copied.words()).zip(flight.words());
-            Box::new(Taken::new(chunks, words.map(|((a, b), c)| a | b | c)))
-        });
+        let maps = &self.maps;
+        let taken = self
+            .taken
+            .0
+            .get_or_insert_with(|| Box::new(Taken::new(chunks, maps.union_words())));
         taken.first_free(from)
     }
 
@@ -553,6 +769,50 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_maps_answer_as_three_bitsets_do() {
+        for chunks in [1u32, 64, 100, 1000] {
+            let mut rng = ChaCha8Rng::seed_from_u64(chunks as u64);
+            let mut maps = ChunkMaps::new(chunks);
+            let mut sets = [0, 1, 2].map(|_| ChunkSet::new(chunks));
+            let all = [Map::Copied, Map::Snapshot, Map::InFlight];
+            for _ in 0..3000 {
+                let m = (rng.next_u64() % 3) as usize;
+                let c = (rng.next_u64() % chunks as u64) as Chunk;
+                match rng.next_u64() % 4 {
+                    0 => {
+                        maps.remove(all[m], c);
+                        sets[m].remove(c);
+                    }
+                    1 => {
+                        let end = (c + (rng.next_u64() % 130) as Chunk).min(chunks);
+                        maps.insert_range(all[m], c..end);
+                        (c..end).for_each(|x| sets[m].insert(x));
+                    }
+                    _ => {
+                        maps.insert(all[m], c);
+                        sets[m].insert(c);
+                    }
+                }
+                let from = (rng.next_u64() % chunks as u64) as Chunk;
+                let to = (from + (rng.next_u64() % 200) as Chunk).min(chunks);
+                for (map, set) in all.iter().zip(&sets) {
+                    let v = maps.view(*map);
+                    assert_eq!(v.contains(from), set.contains(from));
+                    assert_eq!(v.first_in(from..to), set.first_in(from..to), "{from}..{to}");
+                    assert_eq!(v.count(), set.count());
+                }
+            }
+            let m = Meta::<crate::ghost::NoGhost>::new(
+                &Geometry::new(chunks as u64, 1, 1, 1).unwrap(),
+                false,
+            );
+            assert_eq!(m.copied().iter().count(), 0);
+            let iterated: Vec<Chunk> = maps.view(Map::Snapshot).iter().collect();
+            assert_eq!(iterated, sets[1].iter().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
     fn next_from_finds_set_chunks_across_words() {
         let mut s = ChunkSet::new(300);
         for c in [5, 64, 200, 299] {
@@ -563,6 +823,10 @@ mod tests {
         assert_eq!(s.next_from(65), Some(200));
         assert_eq!(s.next_from(201), Some(299));
         assert_eq!(s.next_from(300), None);
+        assert_eq!(s.first_in(6..64), None);
+        assert_eq!(s.first_in(6..65), Some(64));
+        assert_eq!(s.first_in(65..200), None);
+        assert_eq!(s.first_in(0..0), None);
         assert!(s.any_in(60..65) && !s.any_in(65..200));
     }
 

@@ -9,20 +9,24 @@ use crate::geometry::{Block, Chunk};
 use crate::meta::WriteId;
 use crate::policy::Target;
 use crate::spec::Spec;
+use smallvec::SmallVec;
 use std::ops::Range;
+
+/// The chunks a write claims to preserve.
+pub type Claims = SmallVec<[Chunk; 2]>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Preserver {
     write: WriteId,
-    /// Chunks this preserver claimed, in order.
-    claims: Vec<Chunk>,
+    /// Chunks this preserver claimed, in order (most claim one or two).
+    claims: Claims,
     next: u32,
     /// The next step publishes the chunk copied last.
     marking: bool,
 }
 
 impl Preserver {
-    pub fn new(write: WriteId, claims: Vec<Chunk>) -> Self {
+    pub fn new(write: WriteId, claims: Claims) -> Self {
         debug_assert!(!claims.is_empty());
         Preserver {
             write,

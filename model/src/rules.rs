@@ -9,6 +9,7 @@ use crate::ghost::Ghost;
 use crate::meta::{HoldQueue, Meta, WriteId};
 use crate::mutant::Mutant;
 use crate::policy::{Policy, Target, WriteRule};
+use crate::preserver::Claims;
 use std::ops::Range;
 
 /// The two phases of a segment after the copier claims it, in the order they run.
@@ -154,13 +155,13 @@ impl Rules {
     pub fn safe<G: Ghost>(&self, meta: &Meta<G>, c: Chunk) -> bool {
         match (self.safety, self.target) {
             (Safety::Settled, _) => meta.settled(c),
-            (Safety::ForgetsOwnMark, Some(Target::Destination)) => meta.snapshot_map.contains(c),
-            (Safety::ForgetsOwnMark, _) => meta.copied.contains(c),
+            (Safety::ForgetsOwnMark, Some(Target::Destination)) => meta.snapshot_map().contains(c),
+            (Safety::ForgetsOwnMark, _) => meta.copied().contains(c),
         }
     }
 
     /// A write claims a chunk to preserve.
-    pub fn claim<G: Ghost>(&self, meta: &mut Meta<G>, c: Chunk, claims: &mut Vec<Chunk>) {
+    pub fn claim<G: Ghost>(&self, meta: &mut Meta<G>, c: Chunk, claims: &mut Claims) {
         if self.claiming == Claiming::UnderLock {
             meta.claim(c);
         }

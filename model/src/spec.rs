@@ -200,9 +200,9 @@ impl Spec {
     /// Where a read of the point-in-time image finds a chunk's data, as QEMU's fleecing
     /// export or a dm-snapshot device serves it.
     pub fn image_source<G: Ghost>(&self, meta: &Meta<G>, chunk: Chunk) -> Device {
-        if meta.snapshot_map.contains(chunk) {
+        if meta.snapshot_map().contains(chunk) {
             self.map_device()
-        } else if meta.copied.contains(chunk) {
+        } else if meta.copied().contains(chunk) {
             Device::Destination
         } else {
             Device::Source

@@ -2,7 +2,7 @@
 //! the step machines, `World` holds the devices, the metadata and the processes.
 
 use crate::client::Client;
-use crate::copier::Copier;
+use crate::copier::{Copier, CopierPc};
 use crate::disk::{BlockStore, Disk};
 use crate::env::{Direct, Env};
 use crate::event::Event;
@@ -108,6 +108,18 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
             meta: Meta::new(g, spec.order == CopyOrder::WrittenFirst),
             procs,
         }
+    }
+
+    /// The state after a completed copy: the copier finished, every chunk at the
+    /// destination. Writes go straight to the source (what a volume costs with no copy).
+    pub fn copied(spec: &Spec) -> Self {
+        let mut w = World::begin(spec);
+        w.meta.set_all_copied();
+        w.meta.copy_complete = true;
+        if let Process::Copier(c) = &mut w.procs[0] {
+            c.pc = CopierPc::Finished;
+        }
+        w
     }
 
     pub fn enabled(&self, spec: &Spec, pid: Pid) -> bool {

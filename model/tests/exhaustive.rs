@@ -442,7 +442,7 @@ fn both_progress_properties_catch_a_deadlock() {
     };
     let spec = c.spec().unwrap();
     let mut stuck = World::new(&spec);
-    stuck.meta.in_flight.insert(0);
+    stuck.meta.claim(0);
     let m = CowModel::new(spec, false).with_init(stuck);
     let o = bfs(&m);
     assert_eq!(

@@ -24,7 +24,7 @@ fn copy_everything(blocks: u64, segment_blocks: u64, cow_blocks: u64) -> (u64, u
         }
     }
     assert!(world.meta.copy_complete);
-    assert_eq!(world.meta.copied.count() as u64, g.chunks() as u64);
+    assert_eq!(world.meta.copied().count() as u64, g.chunks() as u64);
     (copied, segments, last)
 }
 

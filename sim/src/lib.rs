@@ -7,15 +7,23 @@
 //! [`latency`] collects latency histograms. Time is `u64` nanoseconds
 //! everywhere.
 
+pub mod config;
 pub mod device;
+pub mod driver;
 pub mod latency;
+pub mod metrics;
 mod permutation;
 pub mod size;
+pub mod step;
 pub mod trace;
+pub mod verify;
 pub mod workload;
 
+pub use config::{CheckLevel, ConfigError, Disks, SimConfig};
 pub use device::{DeviceError, DeviceModel, DeviceQueue, DeviceStats, Io, Started};
+pub use driver::{simulate, Failure, Outcome, Progress, SimError};
 pub use latency::Latencies;
+pub use metrics::Metrics;
 pub use size::SizeError;
 pub use trace::{write_msr, MsrReader, TraceError};
 pub use workload::{

@@ -76,6 +76,8 @@ pub enum FieldProblem {
     TooLate,
     #[error("is not a column name (a header line is {})", COLUMNS.join(","))]
     NotAHeader,
+    #[error("ends past the end of the volume ({0} bytes)")]
+    PastVolume(u64),
 }
 
 /// Streams [`Arrival`]s out of an MSR trace. The first request is at
@@ -93,6 +95,8 @@ pub struct MsrReader<R> {
     /// Only the first non-blank line may be a header.
     header_allowed: bool,
     failed: bool,
+    /// Requests must end inside this many bytes, if set.
+    volume: Option<u64>,
 }
 
 impl<R: BufRead> MsrReader<R> {
@@ -107,7 +111,14 @@ impl<R: BufRead> MsrReader<R> {
             previous: 0,
             header_allowed: true,
             failed: false,
+            volume: None,
         }
+    }
+
+    /// Refuses requests that end past `bytes` (the simulated volume), naming their line.
+    pub fn within(mut self, bytes: u64) -> Self {
+        self.volume = Some(bytes);
+        self
     }
 
     /// The next non-blank, non-header line as an arrival, or `Ok(None)`
@@ -168,8 +179,15 @@ impl<R: BufRead> MsrReader<R> {
         if len == 0 {
             return Err(self.field_error("Size", fields[5], FieldProblem::Zero));
         }
-        if offset.checked_add(len).is_none() {
-            return Err(self.field_error("Size", fields[5], FieldProblem::PastAddressSpace));
+        match (offset.checked_add(len), self.volume) {
+            (None, _) => {
+                return Err(self.field_error("Size", fields[5], FieldProblem::PastAddressSpace))
+            }
+            (Some(end), Some(volume)) if end > volume => {
+                let problem = FieldProblem::PastVolume(volume);
+                return Err(self.field_error("Offset", fields[4], problem));
+            }
+            _ => {}
         }
         let at = self.time_of(timestamp, fields[0])?;
         Ok(Arrival {

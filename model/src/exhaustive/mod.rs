@@ -448,12 +448,12 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
         }
     }
     let m = &w.meta;
-    let set = |s: &crate::meta::ChunkSet| format!("{:?}", s.iter().collect::<Vec<_>>());
+    let set = |s: crate::meta::MapView| format!("{:?}", s.iter().collect::<Vec<_>>());
     out.push_str(&format!(
         "snapshot map {}, copied {}, in flight {}, hold queue {:?}{}{}\n",
-        set(&m.snapshot_map),
-        set(&m.copied),
-        set(&m.in_flight),
+        set(m.snapshot_map()),
+        set(m.copied()),
+        set(m.in_flight()),
         m.hold.iter().collect::<Vec<_>>(),
         if m.tracked.is_empty() {
             String::new()

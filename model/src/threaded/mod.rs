@@ -317,7 +317,7 @@ mod tests {
     fn a_deadlock_is_reported_not_hung() {
         let spec = one_writer();
         let mut stuck = World::new(&spec);
-        stuck.meta.in_flight.insert(0);
+        stuck.meta.claim(0);
         let out = run_from::<Std, Stamps>(&spec, stuck, None);
         let v = out.violation.expect("the deadlock");
         assert_eq!(v.invariant, Invariant::Progress);
@@ -335,7 +335,7 @@ mod tests {
         let spec = one_writer();
         loom::model(move || {
             let mut stuck = World::new(&spec);
-            stuck.meta.in_flight.insert(0);
+            stuck.meta.claim(0);
             let out = run_from::<Loom, Stamps>(&spec, stuck, None);
             let v = out.violation.expect("the deadlock");
             assert_eq!(v.invariant, Invariant::Progress, "{v}");

@@ -1,0 +1,423 @@
+//! The configuration of one timed run, its presets, and its validation into what the driver
+//! runs: the engine's `Spec`, the request source and the devices.
+
+use crate::device::DeviceModel;
+use crate::size::{format_size, parse_size};
+use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
+use cowlab_model::{policy, CopyOrder, Geometry, Mutant, Spec, Workload};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How often the invariants are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckLevel {
+    /// After every step, on what the step touched (every stamp kept).
+    EveryStep,
+    /// Reads as they happen, the whole state once at the end (every stamp kept).
+    End,
+    /// Not checked: no data kept, for volumes too large to hold.
+    Off,
+}
+
+impl CheckLevel {
+    pub const NAMES: [&'static str; 3] = ["every-step", "end", "off"];
+
+    pub fn by_name(name: &str) -> Option<CheckLevel> {
+        match name {
+            "every-step" => Some(CheckLevel::EveryStep),
+            "end" => Some(CheckLevel::End),
+            "off" => Some(CheckLevel::Off),
+            _ => None,
+        }
+    }
+
+    /// The default for a volume: every step up to 64 MiB, at the end up to 1 GiB, off above.
+    pub fn for_volume(bytes: u64) -> CheckLevel {
+        match bytes {
+            b if b <= 64 << 20 => CheckLevel::EveryStep,
+            b if b <= 1 << 30 => CheckLevel::End,
+            _ => CheckLevel::Off,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckLevel::EveryStep => "every-step",
+            CheckLevel::End => "end",
+            CheckLevel::Off => "off",
+        }
+    }
+}
+
+/// The devices: one model for every device, its queue depth, and whether source,
+/// destination and snapshot (or cache) are one device (one queue, one head).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Disks {
+    /// The preset the model started from (`nvme`, `ssd`, `hdd`).
+    pub name: String,
+    pub model: DeviceModel,
+    pub queue_depth: u32,
+    pub shared: bool,
+}
+
+impl Disks {
+    pub fn preset(name: &str) -> Option<Disks> {
+        Some(Disks {
+            name: name.to_string(),
+            model: DeviceModel::by_name(name)?,
+            queue_depth: 1,
+            shared: false,
+        })
+    }
+}
+
+/// Everything one timed run needs. Sizes are bytes, times nanoseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimConfig {
+    pub policy: String,
+    pub volume: u64,
+    pub block_size: u64,
+    pub segment_size: u64,
+    pub cow_size: u64,
+    pub order: String,
+    /// The generated workload (its `volume` and `align` follow the volume and block size).
+    pub workload: WorkloadSpec,
+    /// A block trace to replay instead of the generated workload.
+    pub trace: Option<String>,
+    pub disks: Disks,
+    /// Copier speed limit in bytes per second (its own reads are paced).
+    pub speed: Option<u64>,
+    /// CPU time of a metadata step.
+    pub cpu_ns: u64,
+    /// `None`: the default for the volume ([`CheckLevel::for_volume`]).
+    pub check: Option<CheckLevel>,
+    pub seed: u64,
+    pub mutant: Option<String>,
+}
+
+/// Volumes up to this many bytes of stamps may keep their data (about 20 bytes per block).
+pub const MAX_DATA_BYTES: u64 = 8 << 30;
+
+impl Default for SimConfig {
+    /// 1 GiB of 4 KiB blocks, 1 MiB segments, 64 KiB chunks, snapshot-overlay, 100,000
+    /// uniform 4 KiB writes at 20,000 per second, on NVMe.
+    fn default() -> Self {
+        let volume = 1 << 30;
+        SimConfig {
+            policy: "snapshot-overlay".into(),
+            volume,
+            block_size: 4096,
+            segment_size: 1 << 20,
+            cow_size: 64 << 10,
+            order: "sequential".into(),
+            workload: WorkloadSpec {
+                volume,
+                align: 4096,
+                pattern: Pattern::Uniform,
+                sizes: Sizes::fixed(4096),
+                read_fraction: 0.0,
+                image_fraction: 0.0,
+                arrivals: Arrivals::Open { rate: 20_000.0 },
+                stop: Stop::Writes(100_000),
+            },
+            trace: None,
+            disks: Disks::preset("nvme").expect("a preset"),
+            speed: None,
+            cpu_ns: 1_000,
+            check: None,
+            seed: 0,
+            mutant: None,
+        }
+    }
+}
+
+/// Named starting points: a policy with the granularities a real system uses.
+pub const PRESETS: [(&str, &str); 4] = [
+    (
+        "qemu-backup",
+        "out-of-turn, 64 KiB chunks (QEMU's default cluster), 1 MiB copier segments",
+    ),
+    (
+        "qemu-fleecing",
+        "snapshot-redirect, 64 KiB chunks, 1 MiB segments",
+    ),
+    (
+        "lvm-snapshot",
+        "snapshot-redirect, 4 KiB chunks, 1 MiB segments (a dd of an LVM snapshot)",
+    ),
+    (
+        "mercier",
+        "snapshot-overlay with block-sized chunks (4 KiB) and 1 MiB segments, overlay at the end",
+    ),
+];
+
+impl SimConfig {
+    /// Applies a preset: policy, chunk and segment size, sequential order.
+    pub fn preset(mut self, name: &str) -> Result<SimConfig, ConfigError> {
+        let (policy, cow) = match name {
+            "qemu-backup" => ("out-of-turn", 64 << 10),
+            "qemu-fleecing" => ("snapshot-redirect", 64 << 10),
+            "lvm-snapshot" => ("snapshot-redirect", 4 << 10),
+            "mercier" => ("snapshot-overlay", 4 << 10),
+            _ => {
+                let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+                return Err(ConfigError::new(
+                    "--preset",
+                    name,
+                    format!("unknown preset (expected one of: {})", names.join(", ")),
+                ));
+            }
+        };
+        self.policy = policy.into();
+        self.cow_size = cow;
+        self.segment_size = 1 << 20;
+        self.order = "sequential".into();
+        Ok(self)
+    }
+
+    /// Sets the volume and keeps the workload's in step.
+    pub fn with_volume(mut self, bytes: u64) -> SimConfig {
+        self.volume = bytes;
+        self.workload.volume = bytes;
+        self
+    }
+
+    /// Sets the block size and keeps the workload's alignment in step.
+    pub fn with_block_size(mut self, bytes: u64) -> SimConfig {
+        self.block_size = bytes;
+        self.workload.align = bytes;
+        self
+    }
+
+    /// The check level this run uses.
+    pub fn check_level(&self) -> CheckLevel {
+        self.check.unwrap_or(CheckLevel::for_volume(self.volume))
+    }
+
+    /// Validates every field and builds the engine's spec (with no fixed clients: the timed
+    /// driver adds one per request).
+    pub fn spec(&self) -> Result<Spec, ConfigError> {
+        let policy = policy::by_name(&self.policy).ok_or_else(|| {
+            let reason = format!(
+                "unknown policy (expected one of: {})",
+                policy::names().join(", ")
+            );
+            ConfigError::new("--policy", &self.policy, reason)
+        })?;
+        let order = CopyOrder::by_name(&self.order, self.seed).ok_or_else(|| {
+            let reason = format!(
+                "unknown order (expected one of: {})",
+                CopyOrder::NAMES.join(", ")
+            );
+            ConfigError::new("--order", &self.order, reason)
+        })?;
+        let mutant = match &self.mutant {
+            None => None,
+            Some(name) => Some(Mutant::by_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+                let reason = format!("unknown mutant (expected one of: {})", names.join(", "));
+                ConfigError::new("--mutant", name, reason)
+            })?),
+        };
+        let geometry = self.geometry()?;
+        self.check_devices()?;
+        self.check_data(&geometry)?;
+        self.check_workload()?;
+        Spec::new(geometry, policy, order, mutant, Workload::default())
+            .map_err(|e| ConfigError::new("--workload", "", e.to_string()))
+    }
+
+    /// The geometry in blocks, from sizes in bytes; each size is named by its flag.
+    pub fn geometry(&self) -> Result<Geometry, ConfigError> {
+        let bs = self.block_size;
+        for (flag, value) in [
+            ("--volume", self.volume),
+            ("--block-size", bs),
+            ("--segment-size", self.segment_size),
+            ("--cow-size", self.cow_size),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(flag, "0", "must be at least one byte"));
+            }
+        }
+        for (flag, value) in [
+            ("--volume", self.volume),
+            ("--segment-size", self.segment_size),
+            ("--cow-size", self.cow_size),
+        ] {
+            if value % bs != 0 {
+                let reason = format!("not a multiple of the block size ({})", format_size(bs));
+                return Err(ConfigError::new(flag, format_size(value), reason));
+            }
+        }
+        if self.segment_size % self.cow_size != 0 {
+            let reason = format!(
+                "the chunk must divide the segment ({})",
+                format_size(self.segment_size)
+            );
+            return Err(ConfigError::new(
+                "--cow-size",
+                format_size(self.cow_size),
+                reason,
+            ));
+        }
+        Geometry::new(
+            self.volume / bs,
+            bs,
+            self.segment_size / bs,
+            self.cow_size / bs,
+        )
+        .map_err(|e| ConfigError::new("--volume", format_size(self.volume), e.to_string()))
+    }
+
+    fn check_devices(&self) -> Result<(), ConfigError> {
+        if self.disks.model.bandwidth == 0 {
+            return Err(ConfigError::new(
+                "--disk-bandwidth",
+                "0",
+                "must be positive",
+            ));
+        }
+        if self.disks.queue_depth == 0 {
+            return Err(ConfigError::new("--queue-depth", "0", "must be at least 1"));
+        }
+        if self.speed == Some(0) {
+            return Err(ConfigError::new("--speed", "0", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// A run that keeps data must fit in memory: refuse it with the estimate and the limit.
+    fn check_data(&self, g: &Geometry) -> Result<(), ConfigError> {
+        let level = self.check_level();
+        let need = g.blocks.saturating_mul(20);
+        if level != CheckLevel::Off && need > MAX_DATA_BYTES {
+            return Err(ConfigError::new(
+                "--check",
+                level.name(),
+                format!(
+                    "keeping the data of {} blocks needs about {}, more than the {} limit; use --check off",
+                    g.blocks,
+                    format_size(need),
+                    format_size(MAX_DATA_BYTES)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_workload(&self) -> Result<(), ConfigError> {
+        let w = &self.workload;
+        if w.volume != self.volume || w.align != self.block_size {
+            return Err(ConfigError::new(
+                "--workload",
+                format!("volume {} align {}", w.volume, w.align),
+                "must follow the volume and block size (use with_volume and with_block_size)",
+            ));
+        }
+        if self.trace.is_none() {
+            w.validate().map_err(|e| ConfigError {
+                flag: format!("--{}", e.field.replace('_', "-")),
+                value: e.value.clone(),
+                reason: e.reason.clone(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A refused configuration: the flag, its value and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub flag: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(flag: &str, value: impl fmt::Display, reason: impl fmt::Display) -> Self {
+        ConfigError {
+            flag: flag.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.value.is_empty() {
+            true => write!(f, "{}: {}", self.flag, self.reason),
+            false => write!(f, "{} {}: {}", self.flag, self.value, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Parses a size flag's value.
+pub fn size_arg(flag: &str, text: &str) -> Result<u64, ConfigError> {
+    parse_size(text).map_err(|e| ConfigError::new(flag, text, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_sizes_name_their_flag_and_value() {
+        let c = SimConfig::default();
+        let e = |c: SimConfig| c.spec().unwrap_err().to_string();
+        assert_eq!(
+            e(SimConfig {
+                segment_size: 1000,
+                ..c.clone()
+            }),
+            "--segment-size 1000 B: not a multiple of the block size (4 KiB)"
+        );
+        assert_eq!(
+            e(SimConfig {
+                cow_size: 3 << 12,
+                ..c.clone()
+            }),
+            "--cow-size 12 KiB: the chunk must divide the segment (1 MiB)"
+        );
+        assert_eq!(
+            e(SimConfig {
+                policy: "fast".into(),
+                ..c.clone()
+            }),
+            "--policy fast: unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline)"
+        );
+        assert!(e(SimConfig {
+            cow_size: 0,
+            ..c.clone()
+        })
+        .starts_with("--cow-size 0:"));
+        let huge = c.clone().with_volume(16 << 40);
+        assert_eq!(huge.check_level(), CheckLevel::Off);
+        assert!(huge.spec().is_ok());
+        let kept = SimConfig {
+            check: Some(CheckLevel::End),
+            ..huge
+        };
+        assert!(e(kept).starts_with("--check end: keeping the data of 4294967296 blocks"));
+        assert!(c
+            .preset("vmware")
+            .unwrap_err()
+            .to_string()
+            .starts_with("--preset vmware"));
+    }
+
+    #[test]
+    fn presets_set_policy_and_granularity() {
+        let c = SimConfig::default().preset("lvm-snapshot").unwrap();
+        assert_eq!(
+            (c.policy.as_str(), c.cow_size, c.segment_size),
+            ("snapshot-redirect", 4096, 1 << 20)
+        );
+        let c = SimConfig::default().preset("qemu-backup").unwrap();
+        assert_eq!((c.policy.as_str(), c.cow_size), ("out-of-turn", 65536));
+    }
+}

@@ -1,0 +1,852 @@
+//! The timed driver: the engine's own step machines on simulated time.
+//!
+//! It decides only who steps next (the process whose I/O or CPU time ends first) and what
+//! an I/O costs (its device's model and queue). A step runs at once, as one atomic action,
+//! through [`Timed`], an `Env` that records the I/Os the step asks for; the process is then
+//! busy for the step's CPU time (metadata steps) and its I/Os, issued one after another to
+//! their devices' FIFO queues, and takes its next step when the last one completes. Blocked
+//! processes are parked under what they wait for ([`Wait`]) and woken by the steps that free
+//! it ([`Event::frees`]), so no step polls every process.
+//!
+//! Every request is a client process of its own (the open loop: no write waits for an
+//! earlier one); a closed-loop writer issues its next request a think time after the
+//! previous one is acknowledged. The same configuration and seed give the same event order.
+
+use crate::config::{CheckLevel, ConfigError, SimConfig};
+use crate::device::{DeviceQueue, Io};
+use crate::latency::Latencies;
+use crate::metrics::Metrics;
+use crate::step::{IoPlan, StepInfo};
+use crate::trace::{MsrReader, TraceError};
+use crate::verify::{AtEnd, EveryStep, Unchecked, Verify};
+use crate::workload::{Arrivals, Generator, Stop};
+use cowlab_model::client::Client;
+use cowlab_model::disk::Copied;
+use cowlab_model::invariants::Violation;
+use cowlab_model::meta::MAX_WRITES;
+use cowlab_model::{
+    Block, BlockStore, Device, Disk, Env, Event, Freed, Ghost, GhostImage, Meta, NoData, NoGhost,
+    Op, Pid, Process, Request, Resolved, Spec, Stamp, Wait, World,
+};
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fs::File;
+use std::io::BufReader;
+use std::num::NonZeroU32;
+use std::ops::Range;
+
+/// Why a run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Trace(#[from] TraceError),
+    #[error("--trace {path}: {error}")]
+    TraceOpen { path: String, error: std::io::Error },
+    #[error("the run has more than {max} writes (write ids are 32-bit)")]
+    TooManyWrites { max: u64 },
+}
+
+/// Where a run stands, for a progress line.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub now_ns: u64,
+    pub events: u64,
+    pub segments_done: u32,
+    pub segments: u32,
+}
+
+/// A broken invariant, when it broke, and the steps that led there.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub violation: Violation,
+    pub at_ns: u64,
+    /// The last steps before it, oldest first: (time, process, what it did).
+    pub last_steps: Vec<String>,
+}
+
+/// What one run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub metrics: Metrics,
+    pub failure: Option<Failure>,
+    /// Steps the engine took and events the driver processed (the no-copy baseline excluded).
+    pub steps: u64,
+    pub events: u64,
+    pub check: CheckLevel,
+}
+
+/// Runs one simulation: the copy under the workload, then the same workload with no copy
+/// running (for the throughput ratio).
+pub fn simulate(cfg: &SimConfig, progress: &mut dyn FnMut(&Progress)) -> Result<Outcome, SimError> {
+    let spec = cfg.spec()?;
+    let check = cfg.check_level();
+    let run = match check {
+        CheckLevel::EveryStep => {
+            Sim::<Disk, GhostImage, _>::new(cfg, &spec, World::begin(&spec), EveryStep::default())?
+                .run(progress)?
+        }
+        CheckLevel::End => Sim::<Disk, GhostImage, _>::new(cfg, &spec, World::begin(&spec), AtEnd)?
+            .run(progress)?,
+        CheckLevel::Off => {
+            Sim::<NoData, NoGhost, _>::new(cfg, &spec, World::begin(&spec), Unchecked)?
+                .run(progress)?
+        }
+    };
+    // The window in which both the copy and the workload run.
+    let window = run.copy_end.min(run.arrivals_end.unwrap_or(u64::MAX));
+    let baseline = Sim::<NoData, NoGhost, _>::new(cfg, &spec, World::copied(&spec), Unchecked)?
+        .until(window)
+        .run(&mut |_| {})?;
+    let ratio = match (run.tally.in_window, baseline.tally.in_window) {
+        (_, 0) => None,
+        (a, b) => Some(a as f64 / b as f64),
+    };
+    Ok(run.outcome(check, ratio))
+}
+
+/// What is due at a point of simulated time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    /// The process may take its next step.
+    Ready(u32),
+    /// The process issues its next I/O.
+    Issue(u32),
+    /// A device finished the I/O of this process.
+    Done { dev: u8, pid: u32 },
+    /// The next open-loop (or traced) request arrives.
+    Arrival,
+    /// A closed-loop writer's think time ends.
+    Think(u32),
+}
+
+impl Due {
+    /// Eight bytes, so that the event queue's entries stay small.
+    fn pack(self) -> u64 {
+        let (kind, dev, n) = match self {
+            Due::Ready(p) => (0, 0, p),
+            Due::Issue(p) => (1, 0, p),
+            Due::Done { dev, pid } => (2, dev, pid),
+            Due::Arrival => (3, 0, 0),
+            Due::Think(w) => (4, 0, w),
+        };
+        (kind << 40) | ((dev as u64) << 32) | n as u64
+    }
+
+    fn unpack(x: u64) -> Due {
+        let n = x as u32;
+        match x >> 40 {
+            0 => Due::Ready(n),
+            1 => Due::Issue(n),
+            2 => Due::Done {
+                dev: (x >> 32) as u8,
+                pid: n,
+            },
+            3 => Due::Arrival,
+            _ => Due::Think(n),
+        }
+    }
+}
+
+/// A step's I/Os: most steps have one or two.
+type IoList = SmallVec<[IoPlan; 2]>;
+
+/// Per process: its step's I/Os and its request's bookkeeping, in one cache line.
+#[derive(Clone, Debug, Default)]
+#[repr(align(64))]
+struct Slot {
+    ios: IoList,
+    arrived: u64,
+    next_io: u32,
+    /// The closed-loop writer that issued the request, if any.
+    writer: Option<NonZeroU32>,
+    write: bool,
+    held: bool,
+}
+
+/// Blocked processes, by what they wait for.
+#[derive(Default)]
+struct Parking {
+    chunk: FxHashMap<u32, Vec<u32>>,
+    turn: FxHashMap<u32, u32>,
+    copy: Vec<u32>,
+    any: Vec<u32>,
+}
+
+/// Where requests come from.
+enum Source {
+    Open(Generator),
+    Closed {
+        gen: Generator,
+        think_ns: u64,
+        until: Option<u64>,
+    },
+    Trace(Box<MsrReader<BufReader<File>>>),
+}
+
+/// An `Env` over the driver's world that records each I/O a step asks for.
+struct Timed<'a, S: BlockStore, G: Ghost> {
+    disk: &'a mut S,
+    meta: &'a mut Meta<G>,
+    ios: &'a mut IoList,
+}
+
+impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
+    type Ghost = G;
+    fn meta(&mut self) -> &mut Meta<G> {
+        self.meta
+    }
+    fn read(&mut self, device: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
+        self.plan(device, false, &blocks);
+        self.disk.read(device, blocks)
+    }
+    fn write(&mut self, device: Device, blocks: Range<Block>, stamp: Stamp) {
+        self.plan(device, true, &blocks);
+        self.disk.write(device, blocks, stamp)
+    }
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
+        self.plan(from, false, &blocks);
+        self.plan(to, true, &blocks);
+        self.disk.copy(from, to, blocks)
+    }
+}
+
+impl<S: BlockStore, G: Ghost> Timed<'_, S, G> {
+    fn plan(&mut self, device: Device, write: bool, blocks: &Range<Block>) {
+        self.ios.extend(IoPlan::runs(device, write, blocks.clone()));
+    }
+}
+
+/// Counters the run keeps for its metrics.
+#[derive(Default)]
+struct Tally {
+    copier_read: u64,
+    copier_written: u64,
+    preserved: u64,
+    device_written: u64,
+    app_written: u64,
+    snapshot: u64,
+    writes: u64,
+    held: u64,
+    hold: Latencies,
+    queue_max: u64,
+    /// Writes acknowledged while the copy and the workload both ran (for the baseline: by
+    /// the end of that window in the run with the copy).
+    in_window: u64,
+}
+
+const RING: usize = 16;
+
+struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
+    cfg: &'a SimConfig,
+    spec: &'a Spec,
+    world: World<S, G>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// (time, order of scheduling, what): earliest first, and in scheduling order at equal
+    /// times, so a run is the same every time.
+    heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
+    seq: u64,
+    now: u64,
+    devices: Vec<DeviceQueue<u32>>,
+    device_of: [u8; 4],
+    parked: Parking,
+    source: Source,
+    writes_issued: u64,
+    /// Write processes not yet finished.
+    live_writes: u64,
+    verify: V,
+    tally: Tally,
+    steps: u64,
+    events: u64,
+    /// Bytes charged against the copier's speed limit.
+    charged: u64,
+    copy_end: Option<u64>,
+    /// The baseline stops once simulated time passes this.
+    stop_after: Option<u64>,
+    failure: Option<Failure>,
+    /// The last steps (time, process, what it did), for a violation's report.
+    recent: VecDeque<(u64, Pid, Event)>,
+    /// The request of the arrival due next.
+    pending: Option<Request>,
+    /// When the last request arrived (once the source has run dry).
+    arrivals_end: Option<u64>,
+}
+
+/// What a finished run hands on.
+struct Run {
+    tally: Tally,
+    copy_end: u64,
+    /// When the last request arrived.
+    arrivals_end: Option<u64>,
+    failure: Option<Failure>,
+    checks: bool,
+    steps: u64,
+    events: u64,
+    map_bytes: u64,
+}
+
+impl Run {
+    fn outcome(self, check: CheckLevel, ratio: Option<f64>) -> Outcome {
+        let t = &self.tally;
+        let invariants = match (&self.failure, self.checks) {
+            (Some(f), _) => f.violation.to_string(),
+            (None, true) => "checked".into(),
+            (None, false) => "not-checked".into(),
+        };
+        Outcome {
+            metrics: Metrics {
+                copy_seconds: self.copy_end as f64 / 1e9,
+                copier_bytes_read: t.copier_read,
+                copier_bytes_written: t.copier_written,
+                preserved_bytes: t.preserved,
+                write_amplification: (t.app_written > 0)
+                    .then(|| t.device_written as f64 / t.app_written as f64),
+                snapshot_peak_bytes: t.snapshot,
+                map_bytes: self.map_bytes,
+                writes: t.writes,
+                held_writes: t.held,
+                hold_p50_us: t.hold.quantile_us(0.5),
+                hold_p99_us: t.hold.quantile_us(0.99),
+                hold_p999_us: t.hold.quantile_us(0.999),
+                hold_max_us: t.hold.max_us(),
+                queue_depth_max: t.queue_max,
+                throughput_ratio: ratio,
+                invariants,
+            },
+            failure: self.failure,
+            steps: self.steps,
+            events: self.events,
+            check,
+        }
+    }
+}
+
+impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
+    fn new(
+        cfg: &'a SimConfig,
+        spec: &'a Spec,
+        world: World<S, G>,
+        verify: V,
+    ) -> Result<Self, SimError> {
+        let disks = &cfg.disks;
+        let count = if disks.shared { 1 } else { 4 };
+        let devices = (0..count)
+            .map(|_| DeviceQueue::new(disks.model, disks.queue_depth))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError::new("--disk", &disks.name, e))?;
+        let device_of = match disks.shared {
+            true => [0; 4],
+            false => [0, 1, 2, 3],
+        };
+        let mut sim = Sim {
+            cfg,
+            spec,
+            slots: vec![Slot::default(); world.procs.len()],
+            world,
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+            devices,
+            device_of,
+            parked: Parking::default(),
+            source: source(cfg)?,
+            writes_issued: 0,
+            live_writes: 0,
+            verify,
+            tally: Tally::default(),
+            steps: 0,
+            events: 0,
+            charged: 0,
+            copy_end: None,
+            stop_after: None,
+            failure: None,
+            recent: VecDeque::new(),
+            pending: None,
+            arrivals_end: None,
+        };
+        if sim.world.copier().finished() {
+            sim.copy_end = Some(0);
+        }
+        Ok(sim)
+    }
+
+    /// Stops the run once simulated time passes `t` (the baseline needs no more).
+    fn until(mut self, t: u64) -> Self {
+        self.stop_after = Some(t);
+        self
+    }
+
+    fn at(&mut self, t: u64, due: Due) {
+        self.seq += 1;
+        self.heap.push(Reverse((t, self.seq, due.pack())));
+    }
+
+    fn run(mut self, progress: &mut dyn FnMut(&Progress)) -> Result<Run, SimError> {
+        if !self.world.copier().finished() {
+            self.at(0, Due::Ready(0));
+        }
+        self.start_source()?;
+        while let Some(Reverse((t, _, due))) = self.heap.pop() {
+            let due = Due::unpack(due);
+            if self.stop_after.is_some_and(|end| t > end) || self.failure.is_some() {
+                break;
+            }
+            self.now = t;
+            self.events += 1;
+            match due {
+                Due::Ready(pid) => self.attempt(pid as Pid),
+                Due::Issue(pid) => self.issue(pid as Pid),
+                Due::Done { dev, pid } => self.io_done(dev, pid as Pid),
+                Due::Arrival => self.arrival()?,
+                Due::Think(writer) => self.think_done(writer)?,
+            }
+            if self.events % (1 << 16) == 0 {
+                progress(&Progress {
+                    now_ns: self.now,
+                    events: self.events,
+                    segments_done: self.world.copier().segments_done(),
+                    segments: self.spec.geometry.segments(),
+                });
+            }
+        }
+        if self.failure.is_none() && self.stop_after.is_none() {
+            self.finish_checks();
+        }
+        let checks = self.verify.checks();
+        let map_bytes = match self.spec.target() {
+            Some(_) => self.world.meta.snapshot_map().metadata_bytes() as u64,
+            None => 0,
+        };
+        Ok(Run {
+            copy_end: self.copy_end.unwrap_or(self.now),
+            arrivals_end: self.arrivals_end,
+            tally: self.tally,
+            failure: self.failure,
+            checks,
+            steps: self.steps,
+            events: self.events,
+            map_bytes,
+        })
+    }
+
+    /// At the end: a process that never finished is a deadlock (or a missed wake-up, which
+    /// is the driver's bug); then the level's whole-state check.
+    fn finish_checks(&mut self) {
+        let spec = self.spec;
+        let stuck: Vec<Pid> = (0..self.world.procs.len())
+            .filter(|p| !self.world.procs[*p].finished())
+            .collect();
+        for pid in &stuck {
+            let p = &self.world.procs[*pid];
+            assert!(
+                p.needs_meta() && p.blocked(spec, &self.world.meta),
+                "the timed driver lost a wake-up: {} could step",
+                spec.process_name(*pid)
+            );
+        }
+        let result = match stuck.is_empty() {
+            true => self.verify.end(spec, &self.world),
+            false => cowlab_model::invariants::progress(spec, &self.world),
+        };
+        if let Err(violation) = result {
+            self.fail(violation);
+        }
+    }
+
+    fn fail(&mut self, violation: Violation) {
+        let spec = self.spec;
+        let last_steps = self
+            .recent
+            .iter()
+            .map(|(t, pid, event)| {
+                format!(
+                    "{:.6} s  {}: {}",
+                    *t as f64 / 1e9,
+                    spec.process_name(*pid),
+                    event.describe(spec)
+                )
+            })
+            .collect();
+        self.failure = Some(Failure {
+            violation,
+            at_ns: self.now,
+            last_steps,
+        });
+    }
+
+    /// A process's turn: park it if it must wait, else take its step, and its next ones
+    /// while they cost no time.
+    fn attempt(&mut self, pid: Pid) {
+        while let Some(done) = self.take_step(pid) {
+            if done != self.now {
+                self.at(done, Due::Ready(pid as u32));
+                return;
+            }
+        }
+    }
+
+    /// Takes one step unless the process must wait. Returns when its next step is due, if
+    /// that is known now (a step without I/O); `None` if it waits, finished, or does I/O.
+    fn take_step(&mut self, pid: Pid) -> Option<u64> {
+        let spec = self.spec;
+        let proc = &self.world.procs[pid];
+        if proc.finished() {
+            return None;
+        }
+        let meta_step = proc.needs_meta();
+        if meta_step {
+            if let Some(wait) = proc.wait(spec, &self.world.meta) {
+                self.park(pid, wait);
+                return None;
+            }
+        }
+        let mut ios = std::mem::take(&mut self.slots[pid].ios);
+        ios.clear();
+        let event = {
+            let mut env = Timed {
+                disk: &mut self.world.disk,
+                meta: &mut self.world.meta,
+                ios: &mut ios,
+            };
+            self.world.procs[pid].step(spec, &mut env)
+        };
+        self.steps += 1;
+        let finished = self.world.procs[pid].finished();
+        if finished && self.slots[pid].write {
+            self.live_writes -= 1;
+        }
+        self.account(pid, &event);
+        if self.verify.checks() {
+            self.remember(pid, &event);
+            let info = StepInfo {
+                pid,
+                event: &event,
+                ios: &ios,
+                quiescent: self.live_writes == 0 && self.world.meta.hold.is_empty(),
+            };
+            if let Err(v) = self.verify.step(spec, &self.world, &info) {
+                self.fail(v);
+            }
+        }
+        let done = self.now + if meta_step { self.cfg.cpu_ns } else { 0 };
+        if meta_step {
+            self.tally.queue_max = self.tally.queue_max.max(self.world.meta.hold.len() as u64);
+            self.wake(&event, done);
+        }
+        let has_io = !ios.is_empty();
+        self.slots[pid].ios = ios;
+        self.slots[pid].next_io = 0;
+        match (has_io, finished) {
+            (true, _) if done == self.now => self.issue(pid),
+            (true, _) => self.at(done, Due::Issue(pid as u32)),
+            (false, true) => self.finished(pid, done),
+            (false, false) => return Some(done),
+        }
+        None
+    }
+
+    /// Keeps the last steps in words, for a violation's report.
+    fn remember(&mut self, pid: Pid, event: &Event) {
+        if self.recent.len() == RING {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((self.now, pid, event.clone()));
+    }
+
+    fn park(&mut self, pid: Pid, wait: Wait) {
+        let p = pid as u32;
+        match wait {
+            Wait::Chunk(c) => self.parked.chunk.entry(c).or_default().push(p),
+            Wait::Turn => {
+                let w = match &self.world.procs[pid] {
+                    Process::Client(c) => c.current().map_or(0, |r| r.write),
+                    Process::Copier(_) => unreachable!("the copier never waits for a turn"),
+                };
+                self.parked.turn.insert(w, p);
+            }
+            Wait::CopyComplete => self.parked.copy.push(p),
+            Wait::AnyStep => self.parked.any.push(p),
+        }
+    }
+
+    /// Wakes (at `t`) the processes a metadata step may have freed.
+    fn wake(&mut self, event: &Event, t: u64) {
+        let mut woken = std::mem::take(&mut self.parked.any);
+        match event.frees(&self.spec.geometry) {
+            Some(Freed::Chunks(_)) if self.parked.chunk.is_empty() => {}
+            Some(Freed::Chunks(chunks)) => {
+                for c in chunks {
+                    if let Some(pids) = self.parked.chunk.remove(&c) {
+                        woken.extend(pids);
+                    }
+                }
+            }
+            Some(Freed::HoldHead) => {
+                let head = self.world.meta.hold.head();
+                if let Some(p) = head.and_then(|w| self.parked.turn.remove(&w)) {
+                    woken.push(p);
+                }
+            }
+            Some(Freed::CopyComplete) => woken.append(&mut self.parked.copy),
+            None => {}
+        }
+        for p in woken {
+            self.at(t, Due::Ready(p));
+        }
+    }
+
+    /// The process's I/Os are done (now): its next step, or its end.
+    fn step_done(&mut self, pid: Pid) {
+        match self.world.procs[pid].finished() {
+            true => self.finished(pid, self.now),
+            false => self.attempt(pid),
+        }
+    }
+
+    /// The process finished at `t`: the copy is complete, or a request is acknowledged.
+    fn finished(&mut self, pid: Pid, t: u64) {
+        if pid == 0 {
+            self.copy_end = Some(t);
+            return;
+        }
+        let slot = &self.slots[pid];
+        if slot.write {
+            let open = match self.stop_after {
+                Some(end) => t <= end,
+                None => self.copy_end.is_none() && self.arrivals_end.is_none(),
+            };
+            self.tally.in_window += open as u64;
+            if slot.held {
+                self.tally.hold.record(t - slot.arrived);
+            }
+        }
+        if let Some(writer) = slot.writer {
+            if let Source::Closed { think_ns, .. } = self.source {
+                self.at(t + think_ns, Due::Think(writer.get() - 1));
+            }
+        }
+        self.free.push(pid as u32);
+    }
+
+    /// Issues the process's next I/O to its device (the copier's own reads paced by the
+    /// speed limit).
+    fn issue(&mut self, pid: Pid) {
+        let slot = &self.slots[pid];
+        let io = slot.ios[slot.next_io as usize];
+        let bs = self.spec.geometry.block_size as u64;
+        let bytes = io.len as u64 * bs;
+        if pid == 0 && !io.write {
+            if let Some(speed) = self.cfg.speed {
+                let earliest = (self.charged as u128 * 1_000_000_000 / speed as u128) as u64;
+                if earliest > self.now {
+                    self.at(earliest, Due::Issue(pid as u32));
+                    return;
+                }
+                self.charged += bytes;
+            }
+        }
+        match (pid == 0, io.write) {
+            (true, true) => self.tally.copier_written += bytes,
+            (true, false) => self.tally.copier_read += bytes,
+            _ => {}
+        }
+        if io.write {
+            self.tally.device_written += bytes;
+        }
+        let dev = self.device_of[io.device as usize];
+        let request = Io {
+            offset: io.start * bs,
+            bytes,
+            write: io.write,
+            token: pid as u32,
+        };
+        if let Some(started) = self.devices[dev as usize].submit(self.now, request) {
+            self.at(
+                started.done_at,
+                Due::Done {
+                    dev,
+                    pid: started.token,
+                },
+            );
+        }
+    }
+
+    fn io_done(&mut self, dev: u8, pid: Pid) {
+        if let Some(next) = self.devices[dev as usize].complete(self.now) {
+            self.at(
+                next.done_at,
+                Due::Done {
+                    dev,
+                    pid: next.token,
+                },
+            );
+        }
+        let slot = &mut self.slots[pid];
+        slot.next_io += 1;
+        match (slot.next_io as usize) < slot.ios.len() {
+            true => self.issue(pid),
+            false => self.step_done(pid),
+        }
+    }
+
+    /// Counts what a step did.
+    fn account(&mut self, pid: Pid, event: &Event) {
+        let g = &self.spec.geometry;
+        let bs = g.block_size as u64;
+        match event {
+            Event::WriteArrived { blocks, held, .. } => {
+                self.tally.writes += 1;
+                self.tally.app_written += (blocks.end - blocks.start) * bs;
+                if *held {
+                    self.tally.held += 1;
+                    self.slots[pid].held = true;
+                }
+            }
+            Event::Preserved { blocks, .. } => {
+                let bytes = (blocks.end - blocks.start) * bs;
+                self.tally.preserved += bytes;
+                if self.cfg.speed.is_some() {
+                    self.charged += bytes;
+                }
+            }
+            Event::Marked { chunk, to, .. } if *to != Device::Destination => {
+                self.tally.snapshot += g.chunk_bytes(*chunk);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_source(&mut self) -> Result<(), SimError> {
+        match &mut self.source {
+            Source::Closed { .. } => {
+                let writers = match self.cfg.workload.arrivals {
+                    Arrivals::Closed { writers, .. } => writers,
+                    Arrivals::Open { .. } => 0,
+                };
+                for w in 0..writers {
+                    self.at(0, Due::Think(w));
+                }
+            }
+            _ => self.arrival_next()?,
+        }
+        Ok(())
+    }
+
+    /// Schedules the next open-loop or traced arrival.
+    fn arrival_next(&mut self) -> Result<(), SimError> {
+        let next = match &mut self.source {
+            Source::Open(gen) => gen.next_arrival(),
+            Source::Trace(reader) => reader.next().transpose()?,
+            Source::Closed { .. } => None,
+        };
+        match next {
+            Some(a) => {
+                self.pending = Some(a.request);
+                self.at(a.at, Due::Arrival);
+            }
+            None => self.arrivals_end = Some(self.now),
+        }
+        Ok(())
+    }
+
+    fn arrival(&mut self) -> Result<(), SimError> {
+        let request = self.pending.take().expect("an arrival carries a request");
+        self.admit(request, None)?;
+        self.arrival_next()
+    }
+
+    fn think_done(&mut self, writer: u32) -> Result<(), SimError> {
+        let Source::Closed { gen, until, .. } = &mut self.source else {
+            return Ok(());
+        };
+        let request = match until.is_some_and(|end| self.now >= end) {
+            true => None,
+            false => gen.next_request(),
+        };
+        match request {
+            Some(r) => self.admit(r, Some(writer))?,
+            None => {
+                self.arrivals_end.get_or_insert(self.now);
+            }
+        }
+        Ok(())
+    }
+
+    /// A request arrives: a client process of its own, stepping now.
+    fn admit(&mut self, request: Request, writer: Option<u32>) -> Result<(), SimError> {
+        let g = &self.spec.geometry;
+        let blocks = g
+            .blocks_of(request.offset, request.len)
+            .map_err(|e| ConfigError::new("--workload", "", e))?;
+        let write = request.op == Op::Write;
+        let id = match write {
+            true => {
+                if self.writes_issued >= MAX_WRITES {
+                    return Err(SimError::TooManyWrites { max: MAX_WRITES });
+                }
+                self.writes_issued += 1;
+                self.live_writes += 1;
+                (self.writes_issued - 1) as u32
+            }
+            false => 0,
+        };
+        let resolved = Resolved {
+            op: request.op,
+            blocks,
+            write: id,
+        };
+        let pid = match self.free.pop() {
+            Some(p) => p as Pid,
+            None => {
+                self.slots.push(Slot::default());
+                self.world.procs.len()
+            }
+        };
+        let client = Process::Client(Client::with_request(pid, resolved));
+        match pid == self.world.procs.len() {
+            true => self.world.procs.push(client),
+            false => self.world.procs[pid] = client,
+        }
+        let slot = &mut self.slots[pid];
+        slot.arrived = self.now;
+        slot.write = write;
+        slot.held = false;
+        slot.writer = writer.map(|w| NonZeroU32::new(w + 1).expect("w + 1 > 0"));
+        self.attempt(pid);
+        Ok(())
+    }
+}
+
+fn source(cfg: &SimConfig) -> Result<Source, SimError> {
+    if let Some(path) = &cfg.trace {
+        let file = File::open(path).map_err(|error| SimError::TraceOpen {
+            path: path.clone(),
+            error,
+        })?;
+        let reader = MsrReader::new(path.clone(), BufReader::new(file)).within(cfg.volume);
+        return Ok(Source::Trace(Box::new(reader)));
+    }
+    let gen = Generator::new(&cfg.workload, cfg.seed).map_err(|e| {
+        ConfigError::new(
+            &format!("--{}", e.field.replace('_', "-")),
+            &e.value,
+            &e.reason,
+        )
+    })?;
+    Ok(match cfg.workload.arrivals {
+        Arrivals::Open { .. } => Source::Open(gen),
+        Arrivals::Closed { think_ns, .. } => Source::Closed {
+            gen,
+            think_ns,
+            until: match cfg.workload.stop {
+                Stop::Duration(t) => Some(t),
+                Stop::Writes(_) => None,
+            },
+        },
+    })
+}

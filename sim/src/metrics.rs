@@ -1,0 +1,56 @@
+//! What one timed run measured: the figures `cowlab sim --json` prints and the reports sweep.
+
+use serde::{Deserialize, Serialize};
+
+/// The metrics of one run. Sizes in bytes, latencies in microseconds, times in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// From the start to the copy being complete (the overlay pass included).
+    pub copy_seconds: f64,
+    pub copier_bytes_read: u64,
+    pub copier_bytes_written: u64,
+    /// Bytes copied because of writes: preservation, or copies out of turn.
+    pub preserved_bytes: u64,
+    /// Every byte written to any device over the bytes the application wrote; `None`
+    /// without application writes.
+    pub write_amplification: Option<f64>,
+    /// Most bytes the snapshot store (or cache) held at once.
+    pub snapshot_peak_bytes: u64,
+    /// Bytes of the chunk map a real implementation keeps (one bit per chunk).
+    pub map_bytes: u64,
+    pub writes: u64,
+    /// Writes that waited: for a preservation, a copy, another held write, or the copy's end.
+    pub held_writes: u64,
+    /// Arrival to acknowledgement of held writes.
+    pub hold_p50_us: f64,
+    pub hold_p99_us: f64,
+    pub hold_p999_us: f64,
+    pub hold_max_us: f64,
+    /// Most writes in the hold queue at once.
+    pub queue_depth_max: u64,
+    /// Writes acknowledged while the copy ran, over the writes the same workload gets
+    /// acknowledged in that time with no copy running; `None` if neither had any.
+    pub throughput_ratio: Option<f64>,
+    /// `checked`, `not-checked` (no data kept), or the violation in words.
+    pub invariants: String,
+}
+
+/// The names of the metrics, in the order of [`Metrics`]' fields.
+pub const METRIC_NAMES: [&str; 16] = [
+    "copy_seconds",
+    "copier_bytes_read",
+    "copier_bytes_written",
+    "preserved_bytes",
+    "write_amplification",
+    "snapshot_peak_bytes",
+    "map_bytes",
+    "writes",
+    "held_writes",
+    "hold_p50_us",
+    "hold_p99_us",
+    "hold_p999_us",
+    "hold_max_us",
+    "queue_depth_max",
+    "throughput_ratio",
+    "invariants",
+];

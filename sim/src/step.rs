@@ -1,0 +1,42 @@
+//! What one engine step did on simulated time: the I/Os it asked for, in order.
+
+use cowlab_model::{Block, Device, Event, Pid};
+use std::ops::Range;
+
+/// One I/O a step asked for: a run of adjacent blocks on one device. 16 bytes: the driver
+/// keeps one or two per live process, and there can be millions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoPlan {
+    pub start: Block,
+    pub len: u32,
+    pub device: Device,
+    pub write: bool,
+}
+
+impl IoPlan {
+    /// The I/Os for a run of blocks: one, unless it is longer than 2^32 - 1 blocks.
+    pub fn runs(device: Device, write: bool, blocks: Range<Block>) -> impl Iterator<Item = IoPlan> {
+        let max = u32::MAX as Block;
+        (blocks.start..blocks.end)
+            .step_by(max as usize)
+            .map(move |start| IoPlan {
+                start,
+                len: (blocks.end - start).min(max) as u32,
+                device,
+                write,
+            })
+    }
+
+    pub fn blocks(&self) -> Range<Block> {
+        self.start..self.start + self.len as Block
+    }
+}
+
+/// What one step did, for the checks.
+pub struct StepInfo<'a> {
+    pub pid: Pid,
+    pub event: &'a Event,
+    pub ios: &'a [IoPlan],
+    /// No write in progress and none held, after the step.
+    pub quiescent: bool,
+}

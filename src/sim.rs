@@ -1,0 +1,364 @@
+//! `cowlab sim`: one timed simulation, its metrics as text or one JSON object.
+
+use crate::Failure;
+use cowlab_sim::config::{size_arg, CheckLevel, ConfigError, Disks, SimConfig};
+use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
+use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
+use cowlab_sim::{simulate, Outcome, Progress};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// Start from a preset: qemu-backup, qemu-fleecing, lvm-snapshot, mercier (other flags
+    /// override it).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Copy policy [default: snapshot-overlay].
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Volume size, e.g. 1GiB, 16TiB [default: 1GiB].
+    #[arg(long)]
+    pub volume: Option<String>,
+    /// Block size [default: 4KiB].
+    #[arg(long)]
+    pub block_size: Option<String>,
+    /// Segment size: the copier's unit [default: 1MiB].
+    #[arg(long)]
+    pub segment_size: Option<String>,
+    /// Copy-on-write chunk size; must divide the segment [default: 64KiB].
+    #[arg(long)]
+    pub cow_size: Option<String>,
+    /// Copy order: sequential, reverse, random, written-first [default: sequential].
+    #[arg(long)]
+    pub order: Option<String>,
+    /// Where writes land: uniform, zipf, hotspot, sequential [default: uniform].
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Zipf exponent (with --workload zipf) [default: 1.0].
+    #[arg(long)]
+    pub zipf_s: Option<f64>,
+    /// Share of requests that go to the hot region (with --workload hotspot) [default: 0.9].
+    #[arg(long)]
+    pub hot_fraction: Option<f64>,
+    /// Size of the hot region (with --workload hotspot) [default: 1/100 of the volume].
+    #[arg(long)]
+    pub hot_size: Option<String>,
+    /// Write size, or a weighted list such as 4KiB:70,64KiB:30 [default: 4KiB].
+    #[arg(long)]
+    pub write_size: Option<String>,
+    /// Share of requests that read [default: 0].
+    #[arg(long)]
+    pub read_fraction: Option<f64>,
+    /// Share of reads that read the point-in-time image [default: 0].
+    #[arg(long)]
+    pub image_fraction: Option<f64>,
+    /// Number of writes [default: 100000, unless --duration].
+    #[arg(long)]
+    pub writes: Option<u64>,
+    /// Stop issuing requests after this much simulated time, e.g. 10s.
+    #[arg(long, conflicts_with = "writes")]
+    pub duration: Option<String>,
+    /// Open loop: requests per second, Poisson arrivals [default: 20000].
+    #[arg(long, conflicts_with_all = ["writers", "think_time"])]
+    pub rate: Option<String>,
+    /// Closed loop: this many writers, each waiting for its previous request.
+    #[arg(long)]
+    pub writers: Option<u32>,
+    /// Closed loop: a writer's pause between requests [default: 0].
+    #[arg(long, requires = "writers")]
+    pub think_time: Option<String>,
+    /// Replay an MSR Cambridge block trace (CSV) instead of a generated workload.
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// Device model: nvme, ssd, hdd [default: nvme].
+    #[arg(long)]
+    pub disk: Option<String>,
+    /// Override the device's per-I/O time, e.g. 20us.
+    #[arg(long)]
+    pub disk_overhead: Option<String>,
+    /// Override the device's bandwidth, e.g. 3GB/s or 3e9.
+    #[arg(long)]
+    pub disk_bandwidth: Option<String>,
+    /// Override the device's seek time, e.g. 4ms.
+    #[arg(long)]
+    pub disk_seek: Option<String>,
+    /// I/Os each device serves at once [default: 1].
+    #[arg(long)]
+    pub queue_depth: Option<u32>,
+    /// Source, destination and snapshot on one device (one queue, one head).
+    #[arg(long)]
+    pub shared_disk: bool,
+    /// Copier speed limit, bytes per second, e.g. 100MiB (copies made for writes count too).
+    #[arg(long)]
+    pub speed: Option<String>,
+    /// CPU time of a metadata step [default: 1us].
+    #[arg(long)]
+    pub cpu_time: Option<String>,
+    /// Invariant checking: every-step, end, off [default: by volume size].
+    #[arg(long)]
+    pub check: Option<String>,
+    /// Switch on a mutant of the catalogue.
+    #[arg(long)]
+    pub mutant: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object: the metrics and the configuration.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn usage(e: ConfigError) -> Failure {
+    Failure::usage(e.to_string())
+}
+
+fn fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64, Failure> {
+    let v = v.unwrap_or(default);
+    match (0.0..=1.0).contains(&v) {
+        true => Ok(v),
+        false => Err(usage(ConfigError::new(flag, v, "must be between 0 and 1"))),
+    }
+}
+
+fn duration_arg(flag: &str, text: &str) -> Result<u64, Failure> {
+    parse_duration(text).map_err(|e| usage(ConfigError::new(flag, text, e)))
+}
+
+/// The configuration the flags describe: defaults, then the preset, then every flag given.
+pub fn config(a: &Args) -> Result<SimConfig, Failure> {
+    let mut c = SimConfig::default();
+    if let Some(p) = &a.preset {
+        c = c.preset(p).map_err(usage)?;
+    }
+    let size = |flag: &str, v: &Option<String>| -> Result<Option<u64>, Failure> {
+        v.as_deref()
+            .map(|t| size_arg(flag, t).map_err(usage))
+            .transpose()
+    };
+    if let Some(v) = size("--block-size", &a.block_size)? {
+        c = c.with_block_size(v);
+    }
+    if let Some(v) = size("--volume", &a.volume)? {
+        c = c.with_volume(v);
+    }
+    c.segment_size = size("--segment-size", &a.segment_size)?.unwrap_or(c.segment_size);
+    c.cow_size = size("--cow-size", &a.cow_size)?.unwrap_or(c.cow_size);
+    c.policy = a.policy.clone().unwrap_or(c.policy);
+    c.order = a.order.clone().unwrap_or(c.order);
+    c.seed = a.seed;
+    c.mutant = a.mutant.clone();
+    c.trace = a.trace.clone();
+    let w = &mut c.workload;
+    w.pattern = match a.workload.as_deref().unwrap_or("uniform") {
+        "uniform" => Pattern::Uniform,
+        "zipf" => Pattern::Zipf {
+            s: a.zipf_s.unwrap_or(1.0),
+        },
+        "hotspot" => Pattern::Hotspot {
+            fraction: fraction("--hot-fraction", a.hot_fraction, 0.9)?,
+            size: size("--hot-size", &a.hot_size)?
+                .unwrap_or((c.volume / 100 / c.block_size).max(1) * c.block_size),
+        },
+        "sequential" => Pattern::Sequential,
+        other => {
+            return Err(usage(ConfigError::new(
+                "--workload",
+                other,
+                "unknown workload (expected one of: uniform, zipf, hotspot, sequential)",
+            )))
+        }
+    };
+    if let Some(s) = &a.write_size {
+        w.sizes =
+            parse_sizes(s).map_err(|e| usage(ConfigError::new("--write-size", s, e.reason)))?;
+    }
+    w.read_fraction = fraction("--read-fraction", a.read_fraction, 0.0)?;
+    w.image_fraction = fraction("--image-fraction", a.image_fraction, 0.0)?;
+    w.stop = match (&a.duration, a.writes) {
+        (Some(d), _) => Stop::Duration(duration_arg("--duration", d)?),
+        (None, n) => Stop::Writes(n.unwrap_or(100_000)),
+    };
+    w.arrivals = match a.writers {
+        Some(writers) => Arrivals::Closed {
+            writers,
+            think_ns: match &a.think_time {
+                Some(t) => duration_arg("--think-time", t)?,
+                None => 0,
+            },
+        },
+        None => Arrivals::Open {
+            rate: match &a.rate {
+                Some(r) => parse_rate(r).map_err(|e| usage(ConfigError::new("--rate", r, e)))?,
+                None => 20_000.0,
+            },
+        },
+    };
+    c.disks = disks(a)?;
+    if let Some(s) = &a.speed {
+        c.speed = Some(parse_rate(s).map_err(|e| usage(ConfigError::new("--speed", s, e)))? as u64);
+    }
+    if let Some(t) = &a.cpu_time {
+        c.cpu_ns = duration_arg("--cpu-time", t)?;
+    }
+    if let Some(level) = &a.check {
+        c.check = Some(CheckLevel::by_name(level).ok_or_else(|| {
+            let reason = format!(
+                "unknown level (expected one of: {})",
+                CheckLevel::NAMES.join(", ")
+            );
+            usage(ConfigError::new("--check", level, reason))
+        })?);
+    }
+    Ok(c)
+}
+
+fn disks(a: &Args) -> Result<Disks, Failure> {
+    let name = a.disk.as_deref().unwrap_or("nvme");
+    let mut d = Disks::preset(name).ok_or_else(|| {
+        usage(ConfigError::new(
+            "--disk",
+            name,
+            "unknown disk (expected one of: nvme, ssd, hdd)",
+        ))
+    })?;
+    if let Some(t) = &a.disk_overhead {
+        d.model.overhead_ns = duration_arg("--disk-overhead", t)?;
+    }
+    if let Some(t) = &a.disk_seek {
+        d.model.seek_ns = duration_arg("--disk-seek", t)?;
+    }
+    if let Some(b) = &a.disk_bandwidth {
+        let rate = parse_rate(b).map_err(|e| usage(ConfigError::new("--disk-bandwidth", b, e)))?;
+        d.model.bandwidth = rate as u64;
+    }
+    d.queue_depth = a.queue_depth.unwrap_or(1);
+    d.shared = a.shared_disk;
+    Ok(d)
+}
+
+/// Shows progress on stderr once a run has taken a second: a bar on a terminal, a plain
+/// line every five seconds otherwise.
+struct Reporter {
+    began: Instant,
+    last: Instant,
+    bar: Option<indicatif::ProgressBar>,
+    terminal: bool,
+}
+
+impl Reporter {
+    fn new() -> Self {
+        Reporter {
+            began: Instant::now(),
+            last: Instant::now(),
+            bar: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn report(&mut self, p: &Progress) {
+        if self.began.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let line = format!(
+            "simulated {}, {} events, copy {:.1}% done",
+            format_duration(p.now_ns),
+            p.events,
+            100.0 * p.segments_done as f64 / p.segments.max(1) as f64
+        );
+        if self.terminal {
+            let bar = self.bar.get_or_insert_with(|| {
+                let bar = indicatif::ProgressBar::new(p.segments as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:30} {msg}")
+                        .expect("a valid template"),
+                );
+                bar
+            });
+            bar.set_position(p.segments_done as u64);
+            bar.set_message(line);
+        } else if self.last.elapsed() >= Duration::from_secs(5) {
+            self.last = Instant::now();
+            eprintln!("{line}");
+        }
+    }
+
+    fn done(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn run(a: &Args) -> Result<u8, Failure> {
+    let config = config(a)?;
+    let mut reporter = Reporter::new();
+    let outcome = simulate(&config, &mut |p| reporter.report(p));
+    reporter.done();
+    let outcome = outcome.map_err(|e| Failure::usage(e.to_string()))?;
+    match a.json {
+        true => println!("{}", json(&config, &outcome)),
+        false => print!("{}", text(&config, &outcome)),
+    }
+    Ok(if outcome.failure.is_some() { 1 } else { 0 })
+}
+
+/// One JSON object: every metric at the top level, the configuration under `config`.
+pub fn json(config: &SimConfig, outcome: &Outcome) -> String {
+    let mut object = serde_json::to_value(&outcome.metrics).expect("metrics serialise");
+    object["config"] = serde_json::to_value(config).expect("the configuration serialises");
+    object.to_string()
+}
+
+fn text(c: &SimConfig, o: &Outcome) -> String {
+    let m = &o.metrics;
+    let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
+    let mut out = format!(
+        "policy {}, volume {}, blocks {}, segments {}, chunks {}, order {}, disk {}{}, seed {}, check {}\n",
+        c.policy,
+        format_size(c.volume),
+        format_size(c.block_size),
+        format_size(c.segment_size),
+        format_size(c.cow_size),
+        c.order,
+        c.disks.name,
+        if c.disks.shared { " (shared)" } else { "" },
+        c.seed,
+        o.check.name()
+    );
+    let rows: [(&str, String); 16] = [
+        ("copy time", format!("{:.6} s", m.copy_seconds)),
+        ("copier read", format_size(m.copier_bytes_read)),
+        ("copier wrote", format_size(m.copier_bytes_written)),
+        ("preserved", format_size(m.preserved_bytes)),
+        ("write amplification", opt(m.write_amplification)),
+        ("snapshot peak", format_size(m.snapshot_peak_bytes)),
+        ("map", format_size(m.map_bytes)),
+        ("writes", m.writes.to_string()),
+        ("held writes", m.held_writes.to_string()),
+        ("hold p50", format!("{:.1} us", m.hold_p50_us)),
+        ("hold p99", format!("{:.1} us", m.hold_p99_us)),
+        ("hold p99.9", format!("{:.1} us", m.hold_p999_us)),
+        ("hold max", format!("{:.1} us", m.hold_max_us)),
+        ("hold queue max", m.queue_depth_max.to_string()),
+        ("throughput ratio", opt(m.throughput_ratio)),
+        ("invariants", m.invariants.clone()),
+    ];
+    for (name, value) in rows {
+        out.push_str(&format!("{name:<20} {value}\n"));
+    }
+    out.push_str(&format!("{} steps, {} events\n", o.steps, o.events));
+    if let Some(f) = &o.failure {
+        out.push_str(&format!(
+            "\nviolated at {:.6} s of simulated time; the last steps:\n",
+            f.at_ns as f64 / 1e9
+        ));
+        for l in &f.last_steps {
+            out.push_str(&format!("  {l}\n"));
+        }
+        out.push_str(&format!(
+            "{}\nreplay: the same flags with --seed {}\n",
+            f.violation, c.seed
+        ));
+    }
+    out
+}
