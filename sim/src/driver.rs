@@ -108,6 +108,18 @@ pub fn simulate(cfg: &SimConfig, progress: &mut dyn FnMut(&Progress)) -> Result<
     Ok(run.outcome(check, ratio))
 }
 
+/// One run with every stamp kept and a verifier of the caller's choice (no baseline, so no
+/// throughput ratio): for tests that hold one way of checking against another.
+pub fn simulate_verified<V: Verify<Disk, GhostImage>>(
+    cfg: &SimConfig,
+    verify: V,
+) -> Result<Outcome, SimError> {
+    let spec = cfg.spec()?;
+    let run = Sim::<Disk, GhostImage, _>::new(cfg, &spec, World::begin(&spec), verify)?
+        .run(&mut |_| {})?;
+    Ok(run.outcome(CheckLevel::EveryStep, None))
+}
+
 /// What is due at a point of simulated time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Due {
@@ -165,6 +177,8 @@ struct Slot {
     writer: Option<NonZeroU32>,
     write: bool,
     held: bool,
+    /// Its I/Os are those of a step not yet taken (taken when they are done).
+    deferred: bool,
 }
 
 /// Blocked processes, by what they wait for.
@@ -211,6 +225,32 @@ impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
         self.plan(from, false, &blocks);
         self.plan(to, true, &blocks);
         self.disk.copy(from, to, blocks)
+    }
+}
+
+/// An `Env` that only records what a trial step asks for: no data, no metadata (a step
+/// without the metadata lock never asks for it).
+struct Planning<'a, G: Ghost> {
+    ios: &'a mut IoList,
+    ghost: std::marker::PhantomData<G>,
+}
+
+impl<G: Ghost> Env for Planning<'_, G> {
+    type Ghost = G;
+    fn meta(&mut self) -> &mut Meta<G> {
+        unreachable!("an I/O step does not touch the metadata")
+    }
+    fn read(&mut self, device: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
+        self.ios.extend(IoPlan::runs(device, false, blocks));
+        None
+    }
+    fn write(&mut self, device: Device, blocks: Range<Block>, _stamp: Stamp) {
+        self.ios.extend(IoPlan::runs(device, true, blocks));
+    }
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
+        self.ios.extend(IoPlan::runs(from, false, blocks.clone()));
+        self.ios.extend(IoPlan::runs(to, true, blocks.clone()));
+        Copied::unknown(blocks.end - blocks.start)
     }
 }
 
@@ -492,20 +532,55 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
 
     /// Takes one step unless the process must wait. Returns when its next step is due, if
     /// that is known now (a step without I/O); `None` if it waits, finished, or does I/O.
+    ///
+    /// A metadata step runs at once (its critical section is the moment it decides). An I/O
+    /// step of a run that keeps data runs when its I/O is done, so that the data it moves is
+    /// the data of that moment: its I/O is planned first (its I/O depends only on the
+    /// process's own state), served, and then the step is taken. Without data the two are
+    /// the same in every figure, and the step runs at once.
     fn take_step(&mut self, pid: Pid) -> Option<u64> {
-        let spec = self.spec;
         let proc = &self.world.procs[pid];
         if proc.finished() {
             return None;
         }
         let meta_step = proc.needs_meta();
         if meta_step {
-            if let Some(wait) = proc.wait(spec, &self.world.meta) {
+            if let Some(wait) = proc.wait(self.spec, &self.world.meta) {
                 self.park(pid, wait);
                 return None;
             }
         }
+        if !meta_step && self.verify.checks() {
+            let plan = self.plan(pid);
+            if !plan.is_empty() {
+                let slot = &mut self.slots[pid];
+                slot.ios = plan;
+                slot.next_io = 0;
+                slot.deferred = true;
+                self.issue(pid);
+                return None;
+            }
+        }
+        self.execute(pid, meta_step, false)
+    }
+
+    /// The I/Os the process's next step will ask for, from a trial step on a copy of it.
+    fn plan(&self, pid: Pid) -> IoList {
+        let mut trial = self.world.procs[pid].clone();
+        let mut ios = IoList::new();
+        let mut env = Planning::<G> {
+            ios: &mut ios,
+            ghost: std::marker::PhantomData,
+        };
+        trial.step(self.spec, &mut env);
+        ios
+    }
+
+    /// Runs the process's step now; `served`: its I/Os were planned and are already done.
+    fn execute(&mut self, pid: Pid, meta_step: bool, served: bool) -> Option<u64> {
+        let spec = self.spec;
         let mut ios = std::mem::take(&mut self.slots[pid].ios);
+        let planned = served.then(|| ios.clone());
         ios.clear();
         let event = {
             let mut env = Timed {
@@ -515,6 +590,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             };
             self.world.procs[pid].step(spec, &mut env)
         };
+        if let Some(planned) = planned.filter(|_| self.verify.thorough()) {
+            assert_eq!(planned, ios, "a step's I/O differs from its plan");
+        }
         self.steps += 1;
         let finished = self.world.procs[pid].finished();
         if finished && self.slots[pid].write {
@@ -538,7 +616,10 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             self.tally.queue_max = self.tally.queue_max.max(self.world.meta.hold.len() as u64);
             self.wake(&event, done);
         }
-        let has_io = !ios.is_empty();
+        if self.verify.thorough() {
+            self.assert_parked_are_blocked();
+        }
+        let has_io = !ios.is_empty() && !served;
         self.slots[pid].ios = ios;
         self.slots[pid].next_io = 0;
         match (has_io, finished) {
@@ -548,6 +629,28 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             (false, false) => return Some(done),
         }
         None
+    }
+
+    /// Every parked process is still blocked: a wake-up the engine's `Event::frees` did not
+    /// announce would leave one asleep for nothing (a bug of the driver or of `frees`).
+    fn assert_parked_are_blocked(&self) {
+        let p = &self.parked;
+        let parked = p
+            .chunk
+            .values()
+            .flatten()
+            .chain(p.turn.values())
+            .chain(&p.copy);
+        for pid in parked.chain(&p.any) {
+            let proc = &self.world.procs[*pid as usize];
+            assert!(
+                proc.blocked(self.spec, &self.world.meta),
+                "the timed driver missed a wake-up: {} is parked but could step ({:?}); last step {:?}",
+                self.spec.process_name(*pid as usize),
+                proc,
+                self.recent.back()
+            );
+        }
     }
 
     /// Keeps the last steps in words, for a violation's report.
@@ -688,10 +791,17 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         }
         let slot = &mut self.slots[pid];
         slot.next_io += 1;
-        match (slot.next_io as usize) < slot.ios.len() {
-            true => self.issue(pid),
-            false => self.step_done(pid),
+        if (slot.next_io as usize) < slot.ios.len() {
+            return self.issue(pid);
         }
+        if std::mem::take(&mut slot.deferred) {
+            // The planned step, now that its I/O is served.
+            if self.execute(pid, false, true).is_some() {
+                self.attempt(pid);
+            }
+            return;
+        }
+        self.step_done(pid);
     }
 
     /// Counts what a step did.

@@ -16,6 +16,11 @@ pub trait Verify<S: BlockStore, G: Ghost> {
     fn end(&mut self, spec: &Spec, world: &World<S, G>) -> Result<(), Violation>;
     /// Whether the invariants are evaluated at all.
     fn checks(&self) -> bool;
+    /// Whether the driver also checks its own bookkeeping after every step (that every
+    /// parked process is blocked).
+    fn thorough(&self) -> bool {
+        false
+    }
 }
 
 /// No checks (no data is kept).
@@ -97,6 +102,29 @@ impl Verify<Disk, GhostImage> for EveryStep {
         invariants::progress(spec, world)
     }
     fn checks(&self) -> bool {
+        true
+    }
+    fn thorough(&self) -> bool {
+        true
+    }
+}
+
+/// The whole state after every step: what [`EveryStep`] must agree with (tests compare
+/// them; it costs the volume's size per step).
+pub struct Whole;
+
+impl Verify<Disk, GhostImage> for Whole {
+    fn step(&mut self, spec: &Spec, world: &World, _: &StepInfo) -> Result<(), Violation> {
+        invariants::check_safety(spec, world)
+    }
+    fn end(&mut self, spec: &Spec, world: &World) -> Result<(), Violation> {
+        invariants::check_safety(spec, world)?;
+        invariants::progress(spec, world)
+    }
+    fn checks(&self) -> bool {
+        true
+    }
+    fn thorough(&self) -> bool {
         true
     }
 }

@@ -1,0 +1,168 @@
+//! `cowlab sim` end to end: one JSON object with the metrics and the configuration, the same
+//! bytes for the same seed, and one line with exit code 2 for every kind of bad input.
+
+use std::process::{Command, Output};
+
+fn cowlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cowlab"))
+        .args(args)
+        .output()
+        .expect("cowlab runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const SMALL: [&str; 6] = ["sim", "--volume", "16MiB", "--writes", "2000", "--json"];
+
+#[test]
+fn json_has_exactly_the_metrics_and_the_configuration() {
+    let o = cowlab(&SMALL);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    let mut expected: Vec<&str> = cowlab_sim::metrics::METRIC_NAMES.to_vec();
+    expected.push("config");
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(v["writes"], 2000);
+    assert_eq!(v["invariants"], "checked");
+    assert_eq!(v["config"]["cow_size"], 65536);
+    assert_eq!(v["config"]["policy"], "snapshot-overlay");
+}
+
+#[test]
+fn the_same_seed_prints_the_same_bytes() {
+    let a = cowlab(&[&SMALL[..], &["--seed", "11"]].concat());
+    let b = cowlab(&[&SMALL[..], &["--seed", "11"]].concat());
+    let c = cowlab(&[&SMALL[..], &["--seed", "12"]].concat());
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout);
+}
+
+#[test]
+fn a_preset_sets_the_policy_and_explicit_flags_override_it() {
+    let o = cowlab(
+        &[
+            &SMALL[..],
+            &["--preset", "qemu-backup", "--cow-size", "128KiB"],
+        ]
+        .concat(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["config"]["policy"], "out-of-turn");
+    assert_eq!(v["config"]["cow_size"], 131072);
+}
+
+#[test]
+fn text_output_names_the_figures_and_a_mutant_run_exits_one_with_its_steps() {
+    let o = cowlab(&[
+        "sim",
+        "--volume",
+        "256KiB",
+        "--segment-size",
+        "16KiB",
+        "--cow-size",
+        "8KiB",
+        "--rate",
+        "200000",
+        "--writes",
+        "200",
+        "--image-fraction",
+        "0.5",
+        "--read-fraction",
+        "0.3",
+        "--mutant",
+        "apply-before-preserve",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    for needle in [
+        "copy time",
+        "hold p99",
+        "invariants           point-in-time image violated",
+        "the last steps:",
+        "replay: the same flags with --seed 0",
+    ] {
+        assert!(out.contains(needle), "no {needle:?} in:\n{out}");
+    }
+}
+
+/// Bad input: exit code 2, one line naming the flag and the value, never a panic.
+fn refused(args: &[&str], needles: &[&str]) {
+    let o = cowlab(args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
+    }
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_two() {
+    refused(
+        &["sim", "--cow-size", "0"],
+        &["--cow-size 0", "at least one byte"],
+    );
+    refused(
+        &["sim", "--cow-size", "192KiB"],
+        &["--cow-size 192 KiB", "divide the segment"],
+    );
+    refused(
+        &["sim", "--segment-size", "1000"],
+        &["--segment-size 1000", "block size"],
+    );
+    refused(&["sim", "--volume", "16EiB"], &["--volume", "16EiB"]);
+    refused(
+        &["sim", "--volume", "8EiB"],
+        &["--volume 8 EiB", "choose larger chunks"],
+    );
+    refused(
+        &["sim", "--policy", "fast"],
+        &["--policy fast", "unknown policy"],
+    );
+    refused(
+        &["sim", "--preset", "vmware"],
+        &["--preset vmware", "unknown preset"],
+    );
+    refused(&["sim", "--disk", "tape"], &["--disk tape", "unknown disk"]);
+    refused(&["sim", "--check", "sometimes"], &["--check sometimes"]);
+    refused(
+        &["sim", "--volume", "16TiB", "--check", "end"],
+        &["--check end", "use --check off"],
+    );
+    refused(&["sim", "--rate", "fast"], &["--rate fast"]);
+    refused(
+        &["sim", "--trace", "/no/such/trace.csv"],
+        &["--trace /no/such/trace.csv"],
+    );
+    let dir = std::env::temp_dir().join(format!("cowlab-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "128166372003061629,hm,1,Write,3206144,4096,1043\n128166372003061630,hm,1,Write,12x,4096,1\n").unwrap();
+    let bad = bad.to_string_lossy().into_owned();
+    refused(
+        &["sim", "--trace", &bad],
+        &["bad.csv line 2", "field Offset", "'12x'"],
+    );
+    let past = dir.join("past.csv");
+    std::fs::write(
+        &past,
+        "128166372003061629,hm,1,Write,3206189056,4096,1043\n",
+    )
+    .unwrap();
+    let past = past.to_string_lossy().into_owned();
+    refused(
+        &["sim", "--trace", &past, "--volume", "1GiB"],
+        &[
+            "past.csv line 1",
+            "field Offset",
+            "past the end of the volume",
+        ],
+    );
+}
