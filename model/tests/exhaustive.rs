@@ -475,3 +475,67 @@ fn staterights_own_symmetry_option_uses_the_same_representative() {
     let plain = model(&c, false).checker().spawn_dfs().join();
     assert!(plain.unique_state_count() > dfs.unique_state_count());
 }
+
+/// The state counts of the measured ladder (README, `cargo bench -p cowlab-model --bench
+/// exhaustive`): a change to the engine that changes what a state is moves them, so they are
+/// pinned here, measured before the engine was made to scale and unchanged since.
+#[test]
+fn the_ladders_state_counts_are_pinned() {
+    let counts = [
+        ("snapshot-overlay", 35_474, 17_802),
+        ("snapshot-redirect", 13_210, 6_670),
+        ("out-of-turn", 13_210, 6_670),
+        ("out-of-turn-cache", 13_210, 6_670),
+        ("next-range", 39_546, 19_838),
+        ("offline", 758, 444),
+    ];
+    for (p, plain, reduced) in counts {
+        let c = config(p, None);
+        assert_eq!(bfs(&model(&c, false)).progress.unique, plain, "{p}");
+        assert_eq!(
+            bfs(&model(&c, true)).progress.unique,
+            reduced,
+            "{p}, symmetry"
+        );
+    }
+    let rungs = [
+        (
+            Config {
+                segments: 2,
+                ..Config::default()
+            },
+            13_664,
+        ),
+        (
+            Config {
+                segments: 4,
+                ..Config::default()
+            },
+            54_440,
+        ),
+        (
+            Config {
+                writers: 1,
+                ..Config::default()
+            },
+            2_552,
+        ),
+        (
+            Config {
+                writes: 1,
+                ..Config::default()
+            },
+            3_974,
+        ),
+        (
+            Config {
+                writes: 3,
+                ..Config::default()
+            },
+            178_142,
+        ),
+    ];
+    for (c, unique) in rungs {
+        assert_eq!(bfs(&model(&c, false)).progress.unique, unique, "{c}");
+    }
+}

@@ -762,8 +762,14 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             self.tally.device_written += bytes;
         }
         let dev = self.device_of[io.device as usize];
+        // On a shared device each role has its own region: source first, then
+        // destination, snapshot and cache, one volume each.
+        let region = match self.cfg.disks.shared {
+            true => io.device as u64 * self.cfg.volume,
+            false => 0,
+        };
         let request = Io {
-            offset: io.start * bs,
+            offset: region + io.start * bs,
             bytes,
             write: io.write,
             token: pid as u32,

@@ -94,6 +94,64 @@ fn with_no_writes_the_copy_takes_exactly_its_own_io_time() {
 }
 
 #[test]
+fn a_shared_disk_serves_the_copy_on_one_queue_and_one_head() {
+    let mut c = base("snapshot-overlay");
+    c.workload.stop = Stop::Writes(0);
+    c.disks = cowlab_sim::Disks::preset("hdd").unwrap();
+    c.disks.shared = true;
+    let o = run(&c);
+    // Every I/O moves the head between the source's and the destination's regions.
+    let io = DeviceModel::hdd().service_ns(MIB, false);
+    assert_eq!(o.metrics.copy_seconds, (16 * io) as f64 / 1e9);
+}
+
+#[test]
+fn the_speed_limit_paces_the_copier_and_preservation_counts_against_it() {
+    let mut c = base("snapshot-overlay");
+    c.workload.stop = Stop::Writes(0);
+    c.speed = Some(100 * MIB);
+    let alone = run(&c).metrics.copy_seconds;
+    // The last 1 MiB read may start once 7 MiB are charged: at 70 ms.
+    let last = 2 * DeviceModel::nvme().service_ns(MIB, true);
+    assert_eq!((alone * 1e9).round() as u64, 70_000_000 + last);
+    // Writes make preservations, whose bytes the copier's budget pays for.
+    c.workload.stop = Stop::Writes(200);
+    let busy = run(&c).metrics;
+    assert!(busy.preserved_bytes > MIB, "{busy:?}");
+    assert!(
+        busy.copy_seconds > alone + 0.01,
+        "{} vs {alone}",
+        busy.copy_seconds
+    );
+}
+
+#[test]
+fn closed_loop_writers_wait_for_their_writes_and_think() {
+    let writes = |think_ns| {
+        let mut c = base("out-of-turn");
+        c.workload.arrivals = cowlab_sim::workload::Arrivals::Closed {
+            writers: 2,
+            think_ns,
+        };
+        c.workload.stop = Stop::Duration(10_000_000);
+        run(&c).metrics.writes
+    };
+    // Two writers for 10 ms, from t = 0: each issues its next write once the last is
+    // acknowledged and it has thought, so at most one per think time, and fewer the
+    // longer it thinks.
+    let (fast, slow) = (writes(1_000_000), writes(4_000_000));
+    assert!((10..=22).contains(&fast), "{fast} writes");
+    assert!((2..=6).contains(&slow) && slow < fast, "{slow} writes");
+    let mut c = base("out-of-turn");
+    c.workload.arrivals = cowlab_sim::workload::Arrivals::Closed {
+        writers: 3,
+        think_ns: 0,
+    };
+    c.workload.stop = Stop::Writes(37);
+    assert_eq!(run(&c).metrics.writes, 37);
+}
+
+#[test]
 fn one_write_to_an_uncopied_chunk_preserves_exactly_one_chunk() {
     let path = trace("one-write", &[(0, Op::Write, 7 * MIB + 8 * KIB, 4 * KIB)]);
     for p in preserving() {
