@@ -3,6 +3,7 @@
 mod check;
 mod explore;
 mod mutants;
+mod report;
 mod run;
 mod sim;
 mod survey;
@@ -23,7 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the random driver over every policy for a fixed set of seeds (the default).
+    /// Run a granularity sweep of timed simulations and write its report (the default:
+    /// the built-in sweep into reports/out).
+    Report(report::Args),
+    /// Join the shard folders of `cowlab report --shard I/N` into one report.
+    Merge(report::MergeArgs),
+    /// Run the random driver over every policy for a fixed set of seeds.
     Survey(survey::Args),
     /// Print the mutant catalogue: which checker catches each mutant, in how many seeds.
     Mutants(mutants::Args),
@@ -68,8 +74,10 @@ fn main() -> ExitCode {
     };
     let result = match cli
         .command
-        .unwrap_or(Command::Survey(survey::Args::default()))
+        .unwrap_or(Command::Report(report::Args::main_job()))
     {
+        Command::Report(args) => report::run(&args),
+        Command::Merge(args) => report::merge(&args),
         Command::Survey(args) => survey::run(&args),
         Command::Mutants(args) => mutants::run(&args),
         Command::Replay(args) => survey::replay(&args),

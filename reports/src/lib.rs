@@ -1,10 +1,85 @@
-//! Reports of cowlab sweeps: turns simulation results into charts that a
-//! storage designer reads to choose a segment size and a copy-on-write chunk
-//! size.
+//! Granularity reports: a sweep of timed simulations (policies × segment and chunk sizes ×
+//! workloads × disks × seeds), its results as JSON and CSV, charts, and a summary that
+//! recommends a segment size, a chunk size and a policy per workload and disk.
 //!
-//! The chart renderer has its own input types ([`chart::Chart`] and friends)
-//! so that it does not depend on how the sweep stores its results.
-
-#![warn(missing_docs)]
+//! - [`sweep`]: the sweep file, the built-in sweep, and the jobs a sweep expands to.
+//! - [`run`]: running the jobs over threads, or one shard's slice of them.
+//! - [`results`]: one record per run, written as JSON and CSV.
+//! - [`recommend`]: the cost and the recommendation.
+//! - [`render`]: `summary.md` and the charts ([`chart`]).
+//! - [`shard`]: shard folders and their merge.
+//!
+//! A designer's own test calls [`report`] (see `reports/examples/own_policy.rs`).
 
 pub mod chart;
+pub mod recommend;
+pub mod render;
+pub mod results;
+pub mod run;
+pub mod shard;
+pub mod sweep;
+
+pub use results::{Record, Results};
+pub use run::{Options, Shard, Timing};
+pub use sweep::{Sweep, SweepError};
+
+use std::path::{Path, PathBuf};
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    Sweep(#[from] SweepError),
+    #[error("{path}: {error}")]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{0}")]
+    Chart(#[from] chart::ChartError),
+    #[error("{0}")]
+    Merge(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ReportError {
+    pub fn io(path: &Path, error: std::io::Error) -> ReportError {
+        ReportError::Io {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+}
+
+/// What [`report`] made.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub results: Results,
+    pub timing: Timing,
+    /// The recommendation per workload and disk.
+    pub recommendations: Vec<recommend::Recommendation>,
+    /// The PNG charts written (each has an SVG beside it).
+    pub charts: Vec<PathBuf>,
+}
+
+/// Runs a sweep and writes its whole report into `out`: `results.json`, `results.csv`,
+/// `summary.md`, the charts under `charts/`, and the wall-clock figures in `timing.json`.
+/// `options.policies` may hold policies of your own, named in `sweep.policies`.
+pub fn report(sweep: &Sweep, options: &Options, out: &Path) -> Result<Report, ReportError> {
+    let (results, timing) = run::run(sweep, options, &|_, _| {})?;
+    write(results, timing, out)
+}
+
+/// Writes the report of results already run (or merged).
+pub fn write(results: Results, timing: Timing, out: &Path) -> Result<Report, ReportError> {
+    let charts = render::write(&results, out)?;
+    let text = serde_json::to_string_pretty(&timing).expect("timing serialises");
+    render::write_file(&out.join("timing.json"), &text)?;
+    Ok(Report {
+        recommendations: recommend::recommend(&results),
+        results,
+        timing,
+        charts,
+    })
+}

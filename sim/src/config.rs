@@ -4,9 +4,10 @@
 use crate::device::DeviceModel;
 use crate::size::{format_size, parse_size};
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
-use cowlab_model::{policy, CopyOrder, Geometry, Mutant, Spec, Workload};
+use cowlab_model::{policy, CopyOrder, Geometry, Mutant, Policy, Spec, Workload};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// How often the invariants are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -198,13 +199,21 @@ impl SimConfig {
     /// Validates every field and builds the engine's spec (with no fixed clients: the timed
     /// driver adds one per request).
     pub fn spec(&self) -> Result<Spec, ConfigError> {
-        let policy = policy::by_name(&self.policy).ok_or_else(|| {
-            let reason = format!(
-                "unknown policy (expected one of: {})",
-                policy::names().join(", ")
-            );
-            ConfigError::new("--policy", &self.policy, reason)
-        })?;
+        self.spec_with(&[])
+    }
+
+    /// Like [`SimConfig::spec`], with policies of the caller's own beside the built-in ones
+    /// (found by name first).
+    pub fn spec_with(&self, own: &[Arc<dyn Policy>]) -> Result<Spec, ConfigError> {
+        let found = own.iter().find(|p| p.name() == self.policy).cloned();
+        let policy = found
+            .or_else(|| policy::by_name(&self.policy))
+            .ok_or_else(|| {
+                let mut names: Vec<&str> = own.iter().map(|p| p.name()).collect();
+                names.extend(policy::names());
+                let reason = format!("unknown policy (expected one of: {})", names.join(", "));
+                ConfigError::new("--policy", &self.policy, reason)
+            })?;
         let order = CopyOrder::by_name(&self.order, self.seed).ok_or_else(|| {
             let reason = format!(
                 "unknown order (expected one of: {})",
@@ -317,13 +326,35 @@ impl SimConfig {
             ));
         }
         if self.trace.is_none() {
-            w.validate().map_err(|e| ConfigError {
-                flag: format!("--{}", e.field.replace('_', "-")),
-                value: e.value.clone(),
-                reason: e.reason.clone(),
-            })?;
+            w.validate().map_err(|e| workload_error(&e))?;
         }
         Ok(())
+    }
+}
+
+/// The command-line flag that sets a field of the workload.
+pub fn workload_flag(field: &str) -> &'static str {
+    match field {
+        "sizes" => "--write-size",
+        "pattern.s" => "--zipf-s",
+        "pattern.size" => "--hot-size",
+        "pattern.fraction" => "--hot-fraction",
+        "arrivals.rate" => "--rate",
+        "arrivals.writers" => "--writers",
+        "read_fraction" => "--read-fraction",
+        "image_fraction" => "--image-fraction",
+        "align" => "--block-size",
+        "volume" => "--volume",
+        _ => "--workload",
+    }
+}
+
+/// A workload's refusal, named by the flag that sets the field.
+pub fn workload_error(e: &crate::workload::WorkloadError) -> ConfigError {
+    ConfigError {
+        flag: workload_flag(e.field).to_string(),
+        value: e.value.clone(),
+        reason: e.reason.clone(),
     }
 }
 

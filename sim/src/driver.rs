@@ -24,6 +24,7 @@ use cowlab_model::client::Client;
 use cowlab_model::disk::Copied;
 use cowlab_model::invariants::Violation;
 use cowlab_model::meta::MAX_WRITES;
+use cowlab_model::Policy;
 use cowlab_model::{
     Block, BlockStore, Device, Disk, Env, Event, Freed, Ghost, GhostImage, Meta, NoData, NoGhost,
     Op, Pid, Process, Request, Resolved, Spec, Stamp, Wait, World,
@@ -36,6 +37,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::num::NonZeroU32;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Why a run could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +84,17 @@ pub struct Outcome {
 /// Runs one simulation: the copy under the workload, then the same workload with no copy
 /// running (for the throughput ratio).
 pub fn simulate(cfg: &SimConfig, progress: &mut dyn FnMut(&Progress)) -> Result<Outcome, SimError> {
-    let spec = cfg.spec()?;
+    simulate_with(cfg, &[], progress)
+}
+
+/// Like [`simulate`], with policies of the caller's own beside the built-in ones: a
+/// designer's policy gets the same simulator as the built-in ones.
+pub fn simulate_with(
+    cfg: &SimConfig,
+    own: &[Arc<dyn Policy>],
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Outcome, SimError> {
+    let spec = cfg.spec_with(own)?;
     let check = cfg.check_level();
     let run = match check {
         CheckLevel::EveryStep => {

@@ -21,7 +21,7 @@ pub mod workload;
 
 pub use config::{CheckLevel, ConfigError, Disks, SimConfig};
 pub use device::{DeviceError, DeviceModel, DeviceQueue, DeviceStats, Io, Started};
-pub use driver::{simulate, Failure, Outcome, Progress, SimError};
+pub use driver::{simulate, simulate_with, Failure, Outcome, Progress, SimError};
 pub use latency::Latencies;
 pub use metrics::Metrics;
 pub use size::SizeError;

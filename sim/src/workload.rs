@@ -169,7 +169,10 @@ impl WorkloadSpec {
             return Err(invalid(field, value, reason));
         }
         if bytes % self.align != 0 {
-            let reason = format!("not a multiple of align ({})", format_size(self.align));
+            let reason = format!(
+                "not a multiple of the block size ({})",
+                format_size(self.align)
+            );
             return Err(invalid(field, value, reason));
         }
         Ok(())

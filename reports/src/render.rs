@@ -1,0 +1,524 @@
+//! Writing a report: `results.json`, `results.csv`, `summary.md` and the charts. Everything
+//! here is a function of the results alone, so the same results give the same bytes.
+
+use crate::chart::{self, format_bytes, Chart, Line, Panel, Point};
+use crate::recommend::{groups, ranked, recommend, Config, Pick, Recommendation};
+use crate::results::Results;
+use crate::sweep::{Mode, Sweep};
+use crate::ReportError;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// A chart the report draws: the metric, its label with units, its scale.
+struct Metric {
+    name: &'static str,
+    title: &'static str,
+    label: &'static str,
+    /// Multiply the metric by this for the axis (bytes to MiB).
+    scale: f64,
+    log: bool,
+}
+
+const CHARTED: [Metric; 5] = [
+    Metric {
+        name: "hold_p99_us",
+        title: "Hold latency p99",
+        label: "hold p99 (µs)",
+        scale: 1.0,
+        log: true,
+    },
+    Metric {
+        name: "copy_seconds",
+        title: "Copy time",
+        label: "copy time (s)",
+        scale: 1.0,
+        log: true,
+    },
+    Metric {
+        name: "preserved_bytes",
+        title: "Bytes preserved for writes",
+        label: "preserved (MiB)",
+        scale: 1.0 / (1 << 20) as f64,
+        log: true,
+    },
+    Metric {
+        name: "write_amplification",
+        title: "Write amplification",
+        label: "device bytes written / bytes written (×)",
+        scale: 1.0,
+        log: true,
+    },
+    Metric {
+        name: "snapshot_peak_bytes",
+        title: "Snapshot store peak",
+        label: "snapshot peak (MiB)",
+        scale: 1.0 / (1 << 20) as f64,
+        log: true,
+    },
+];
+
+/// The two axes a chart can have.
+#[derive(Clone, Copy)]
+enum Axis {
+    Chunk,
+    Segment,
+}
+
+impl Axis {
+    fn name(self) -> &'static str {
+        match self {
+            Axis::Chunk => "chunk",
+            Axis::Segment => "segment",
+        }
+    }
+}
+
+/// Writes the report into `out` (created if missing); returns the chart files' paths.
+pub fn write(results: &Results, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let charts = out.join("charts");
+    std::fs::create_dir_all(&charts).map_err(|e| ReportError::io(&charts, e))?;
+    write_file(&out.join("results.json"), &results.to_json())?;
+    write_file(&out.join("results.csv"), &results.to_csv())?;
+    let mut drawn = Vec::new();
+    for metric in &CHARTED {
+        for axis in [Axis::Chunk, Axis::Segment] {
+            let c = chart_of(results, metric, axis);
+            if c.panels
+                .iter()
+                .all(|p| p.lines.iter().all(|l| l.points.is_empty()))
+            {
+                continue;
+            }
+            let stem = format!("{}_by_{}", metric.name, axis.name());
+            let (svg, png) = (
+                charts.join(format!("{stem}.svg")),
+                charts.join(format!("{stem}.png")),
+            );
+            chart::render(&c, &svg, &png)?;
+            drawn.push(png);
+        }
+    }
+    write_file(&out.join("summary.md"), &summary(results, &drawn, out))?;
+    Ok(drawn)
+}
+
+/// Writes a file whole, or not at all (through a temporary name in the same folder).
+pub fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| ReportError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ReportError::io(path, e))
+}
+
+/// One chart: a panel per workload and disk, a line per policy, the spread over seeds.
+fn chart_of(results: &Results, metric: &Metric, axis: Axis) -> Chart {
+    let s = &results.sweep;
+    let g = &s.granularity;
+    let points = g.points();
+    let on_axis = |c: &Config| {
+        points.iter().any(|p| {
+            p.segment == c.segment
+                && p.chunk == c.chunk
+                && match axis {
+                    Axis::Chunk => p.on_chunk_axis,
+                    Axis::Segment => p.on_segment_axis,
+                }
+        })
+    };
+    let panels = groups(results)
+        .into_iter()
+        .map(|group| Panel {
+            title: format!("{}, {}", group.workload, group.disk),
+            lines: s
+                .policies
+                .iter()
+                .map(|p| Line {
+                    label: p.clone(),
+                    points: group
+                        .configs
+                        .iter()
+                        .filter(|c| &c.policy == p && on_axis(c))
+                        .filter_map(|c| {
+                            let sp = c.spread(metric.name)?;
+                            Some(Point {
+                                x: match axis {
+                                    Axis::Chunk => c.chunk,
+                                    Axis::Segment => c.segment,
+                                },
+                                lo: sp.min * metric.scale,
+                                mid: sp.median * metric.scale,
+                                hi: sp.max * metric.scale,
+                            })
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let (x_label, fixed) = match axis {
+        Axis::Chunk => (
+            "copy-on-write chunk size",
+            format!(
+                "segment = max(chunk, {})",
+                format_bytes(g.segment_for_chunks)
+            ),
+        ),
+        Axis::Segment => (
+            "segment size",
+            format!(
+                "chunk = min(segment, {})",
+                format_bytes(g.chunk_for_segments)
+            ),
+        ),
+    };
+    Chart {
+        title: format!(
+            "{} by {} size ({fixed}; line: median of {} seeds, band: min to max)",
+            metric.title,
+            axis.name(),
+            s.seeds
+        ),
+        x_label: x_label.into(),
+        y_label: metric.label.into(),
+        log_y: metric.log,
+        panels,
+    }
+}
+
+fn size(b: u64) -> String {
+    format_bytes(b)
+}
+
+fn sizes(v: &[u64]) -> String {
+    match v {
+        [] => "none".into(),
+        [one] => size(*one),
+        [first, .., last] if v.windows(2).all(|w| w[1] == 2 * w[0]) => {
+            format!("{} to {} (powers of two)", size(*first), size(*last))
+        }
+        _ => v.iter().map(|b| size(*b)).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// A figure for a table: at most four significant digits, no exponent.
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(0.0) => "0".into(),
+        Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.3}"),
+    }
+}
+
+fn mib(v: Option<f64>) -> String {
+    num(v.map(|b| b / (1 << 20) as f64))
+}
+
+/// The summary: violations first, what was swept, the recommendations, the charts, a
+/// table per workload, and every run's invariant status.
+pub fn summary(results: &Results, charts: &[PathBuf], out: &Path) -> String {
+    let s = &results.sweep;
+    let mut md = String::from("# Granularity report\n\n");
+    violations(results, &mut md);
+    swept(s, results, &mut md);
+    let recs = recommend(results);
+    recommendations(results, &recs, &mut md);
+    md.push_str("## Charts\n\n");
+    md.push_str(
+        "Each chart has a panel per workload and disk and a line per policy: the line is the \
+         median over the seeds, the band their minimum to maximum. The x axis is the chunk \
+         size (with the segment at its sweep's rule) or the segment size, doubling at each \
+         step; y axes are logarithmic. Every chart is also an SVG beside its PNG.\n\n",
+    );
+    for c in charts {
+        let rel = c
+            .strip_prefix(out)
+            .unwrap_or(c)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let name = c
+            .file_stem()
+            .map_or(String::new(), |n| n.to_string_lossy().replace('_', " "));
+        let _ = writeln!(md, "![{name}]({rel})\n");
+    }
+    for w in &s.workloads {
+        workload_table(results, w, &mut md);
+    }
+    invariants(results, &mut md);
+    md
+}
+
+fn violations(results: &Results, md: &mut String) {
+    let bad: Vec<_> = results.runs.iter().filter(|r| !r.sound()).collect();
+    if bad.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "> **Invariant violated in {} of {} runs.** These runs are left out of the \
+         recommendations; the first {}:\n>",
+        bad.len(),
+        results.runs.len(),
+        bad.len().min(20)
+    );
+    for r in bad.iter().take(20) {
+        let _ = writeln!(
+            md,
+            "> - {}, {}, {}, segment {}, chunk {}, seed {}: {}",
+            r.policy,
+            r.workload,
+            r.disk,
+            size(r.segment_size_bytes),
+            size(r.cow_size_bytes),
+            r.seed,
+            r.metrics.invariants
+        );
+    }
+    md.push('\n');
+}
+
+fn swept(s: &Sweep, results: &Results, md: &mut String) {
+    let g = &s.granularity;
+    md.push_str("## What was swept\n\n");
+    let _ = writeln!(
+        md,
+        "- **Policies**: {} (offline is the baseline: every write waits for the whole copy).",
+        s.policies.join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "- **Granularity** ({} pairs): chunk sizes {} with the segment at max(chunk, {}); segment sizes {} with the chunk at min(segment, {}){}.",
+        g.points().len(),
+        sizes(&g.chunk_sizes),
+        size(g.segment_for_chunks),
+        sizes(&g.segment_sizes),
+        size(g.chunk_for_segments),
+        if g.mode == Mode::Grid { "; and every pair of them (grid)" } else { "" }
+    );
+    let workloads: Vec<String> = s
+        .workloads
+        .iter()
+        .map(|w| match w.as_str() {
+            "zipf" => format!("zipf (s = {})", s.zipf_s),
+            "hotspot" => format!(
+                "hotspot ({}% of requests to {})",
+                s.hot_fraction * 100.0,
+                size(s.hot_size)
+            ),
+            _ => w.clone(),
+        })
+        .collect();
+    let rates: Vec<String> = s
+        .disks
+        .iter()
+        .map(|d| format!("{d} {}/s", s.rates[d]))
+        .collect();
+    let _ = writeln!(
+        md,
+        "- **Workloads**: {}; {} writes of {} per run, open loop at {}{}.",
+        workloads.join(", "),
+        s.writes,
+        s.write_size,
+        rates.join(", "),
+        if s.read_fraction > 0.0 {
+            format!(
+                ", {}% of requests reads ({}% of them of the point-in-time image)",
+                s.read_fraction * 100.0,
+                s.image_fraction * 100.0
+            )
+        } else {
+            String::new()
+        }
+    );
+    let _ =
+        writeln!(
+        md,
+        "- **Disks**: {} (queue depth {}; source, destination and snapshot on separate devices){}.",
+        s.disks.join(", "),
+        s.queue_depth,
+        s.speed.map_or(String::new(), |b| format!("; copier speed limit {}/s", size(b)))
+    );
+    let seeds: Vec<String> = (0..s.seeds as u64)
+        .map(|k| s.seed.wrapping_add(k).to_string())
+        .collect();
+    let _ = writeln!(
+        md,
+        "- **Volume** {} of {} blocks, {} copy order, seeds {}, invariants checked: {}{}.",
+        size(s.volume),
+        size(s.block_size),
+        s.order,
+        seeds.join(", "),
+        s.check.name(),
+        s.mutant
+            .as_ref()
+            .map_or(String::new(), |m| format!(", mutant **{m}** switched on"))
+    );
+    let _ = writeln!(
+        md,
+        "- **Runs**: {}, and {} copies with no writes (the reference of the copy-time limit).",
+        results.runs.len(),
+        results.no_writes.len()
+    );
+    let _ = writeln!(md, "- **Cost**: {}.\n", cost_words(s));
+}
+
+fn cost_words(s: &Sweep) -> String {
+    let c = &s.cost;
+    let what = match c.weights.is_empty() {
+        true => format!("the lowest median {}", c.minimize),
+        false => {
+            let terms: Vec<String> = c
+                .weights
+                .iter()
+                .map(|(m, w)| format!("{w} × {m}"))
+                .collect();
+            format!(
+                "the lowest weighted sum {} (each metric over its median among the candidates)",
+                terms.join(" + ")
+            )
+        }
+    };
+    let mut limits = vec!["every invariant held".to_string()];
+    if let Some(f) = c.copy_within {
+        limits.push(format!(
+            "the median copy time is within {f}× the fastest copy with no writes on that disk (over the swept segment sizes)"
+        ));
+    }
+    if let Some(b) = c.max_preserved_bytes {
+        limits.push(format!("at most {} preserved", size(b)));
+    }
+    if let Some(b) = c.max_snapshot_bytes {
+        limits.push(format!("a snapshot peak of at most {}", size(b)));
+    }
+    format!("{what}, among configurations where {}", limits.join(", "))
+}
+
+fn describe(p: &Pick) -> String {
+    format!(
+        "{}, segment {}, chunk {}",
+        p.config.policy,
+        size(p.config.segment),
+        size(p.config.chunk)
+    )
+}
+
+/// How much the runner-up loses: in percent of the best's cost, or in the metric's units
+/// when the best costs nothing.
+fn loss(best: &Pick, other: &Pick, s: &Sweep) -> String {
+    let d = other.score - best.score;
+    let unit = if s.cost.weights.is_empty() {
+        format!(" ({})", s.cost.minimize)
+    } else {
+        String::new()
+    };
+    if d == 0.0 {
+        return format!("ties{unit}; ranked by copy time");
+    }
+    match best.score > 0.0 {
+        true => format!("+{:.1}%{unit}", 100.0 * d / best.score),
+        false => format!("+{}{unit}", num(Some(d))),
+    }
+}
+
+fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) {
+    let s = &results.sweep;
+    md.push_str("## Recommendations\n\n");
+    md.push_str("| workload | disk | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n");
+    md.push_str("|---|---|---|---|---|---:|---:|---:|---|---|\n");
+    for r in recs {
+        let Some(best) = &r.best else {
+            let _ = writeln!(
+                md,
+                "| {} | {} | none of {} configurations meets the cost's limits | | | | | | | |",
+                r.workload, r.disk, r.configs
+            );
+            continue;
+        };
+        let c = &best.config;
+        let base = results.fastest_copy(&r.disk);
+        let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
+        let (runner, by) = match &r.runner_up {
+            Some(u) => (describe(u), loss(best, u, s)),
+            None => ("none".into(), String::new()),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | **{}** | **{}** | **{}** | {} | {} | {} | {} | {} |",
+            r.workload,
+            r.disk,
+            c.policy,
+            size(c.segment),
+            size(c.chunk),
+            num(c.median("hold_p99_us")),
+            num(c.median("copy_seconds")),
+            num(ratio),
+            runner,
+            by
+        );
+    }
+    md.push('\n');
+}
+
+/// Per disk and policy of a workload: that policy's best configuration under the cost.
+fn workload_table(results: &Results, workload: &str, md: &mut String) {
+    let s = &results.sweep;
+    let _ = writeln!(md, "## Workload: {workload}\n");
+    md.push_str(
+        "Each policy's best segment and chunk under the cost (medians over the seeds).\n\n",
+    );
+    md.push_str("| disk | policy | segment | chunk | hold p99 (µs) | copy (s) | preserved (MiB) | write amp. | snapshot peak (MiB) | throughput ratio |\n");
+    md.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for g in groups(results)
+        .into_iter()
+        .filter(|g| g.workload == workload)
+    {
+        let picks = ranked(&g, results, &s.cost);
+        for p in &s.policies {
+            let Some(pick) = picks.iter().find(|k| &k.config.policy == p) else {
+                let _ = writeln!(
+                    md,
+                    "| {} | {p} | none meets the limits | | | | | | | |",
+                    g.disk
+                );
+                continue;
+            };
+            let c = &pick.config;
+            let _ = writeln!(
+                md,
+                "| {} | {p} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                g.disk,
+                size(c.segment),
+                size(c.chunk),
+                num(c.median("hold_p99_us")),
+                num(c.median("copy_seconds")),
+                mib(c.median("preserved_bytes")),
+                num(c.median("write_amplification")),
+                mib(c.median("snapshot_peak_bytes")),
+                num(c.median("throughput_ratio"))
+            );
+        }
+    }
+    md.push('\n');
+}
+
+fn invariants(results: &Results, md: &mut String) {
+    md.push_str("## Invariants\n\n");
+    let count = |status: &str| {
+        results
+            .runs
+            .iter()
+            .filter(|r| r.metrics.invariants == status)
+            .count()
+    };
+    let (checked, unchecked) = (count("checked"), count("not-checked"));
+    let broken = results.runs.len() - checked - unchecked;
+    let _ =
+        writeln!(
+        md,
+        "Of {} runs: {checked} checked and held, {unchecked} not checked (no data kept at this \
+         check level), {broken} broke an invariant{}. Each run's status is in the \
+         `invariants` column of `results.csv`.",
+        results.runs.len(),
+        if broken > 0 { " (listed at the top)" } else { "" }
+    );
+}

@@ -1,0 +1,195 @@
+//! The results of a sweep: one record per run (every parameter and every metric) and the
+//! copy times with no writes, written as JSON and CSV.
+
+use crate::sweep::{RunKey, Sweep};
+use cowlab_sim::metrics::{Metrics, METRIC_NAMES};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// One run: its parameters and every metric of `cowlab sim --json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Its place in the sweep's job list.
+    pub job: usize,
+    pub policy: String,
+    pub workload: String,
+    pub disk: String,
+    pub segment_size_bytes: u64,
+    pub cow_size_bytes: u64,
+    pub seed: u64,
+    pub volume_bytes: u64,
+    pub block_size_bytes: u64,
+    pub write_size: String,
+    pub writes_requested: u64,
+    pub rate_per_second: f64,
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+impl Record {
+    pub fn new(job: usize, sweep: &Sweep, key: &RunKey, metrics: Metrics) -> Record {
+        Record {
+            job,
+            policy: key.policy.clone(),
+            workload: key.workload.clone(),
+            disk: key.disk.clone(),
+            segment_size_bytes: key.segment,
+            cow_size_bytes: key.chunk,
+            seed: key.seed,
+            volume_bytes: sweep.volume,
+            block_size_bytes: sweep.block_size,
+            write_size: sweep.write_size.clone(),
+            writes_requested: sweep.writes,
+            rate_per_second: sweep.rates[&key.disk],
+            metrics,
+        }
+    }
+
+    /// A metric by name (`invariants` is not a number); `None` where it is undefined.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let m = &self.metrics;
+        Some(match name {
+            "copy_seconds" => m.copy_seconds,
+            "copier_bytes_read" => m.copier_bytes_read as f64,
+            "copier_bytes_written" => m.copier_bytes_written as f64,
+            "preserved_bytes" => m.preserved_bytes as f64,
+            "write_amplification" => return m.write_amplification,
+            "snapshot_peak_bytes" => m.snapshot_peak_bytes as f64,
+            "map_bytes" => m.map_bytes as f64,
+            "writes" => m.writes as f64,
+            "held_writes" => m.held_writes as f64,
+            "hold_p50_us" => m.hold_p50_us,
+            "hold_p99_us" => m.hold_p99_us,
+            "hold_p999_us" => m.hold_p999_us,
+            "hold_max_us" => m.hold_max_us,
+            "queue_depth_max" => m.queue_depth_max as f64,
+            "throughput_ratio" => return m.throughput_ratio,
+            _ => return None,
+        })
+    }
+
+    /// Whether every invariant held (or was not checked).
+    pub fn sound(&self) -> bool {
+        matches!(self.metrics.invariants.as_str(), "checked" | "not-checked")
+    }
+}
+
+/// How long a disk takes to copy the volume in segments of a size, with no writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoWrites {
+    pub job: usize,
+    pub disk: String,
+    pub segment_size_bytes: u64,
+    pub copy_seconds: f64,
+}
+
+/// Everything a report is made from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub sweep: Sweep,
+    pub runs: Vec<Record>,
+    pub no_writes: Vec<NoWrites>,
+}
+
+impl Results {
+    /// The copy time with no writes of a disk and segment size.
+    pub fn no_write_copy(&self, disk: &str, segment: u64) -> Option<f64> {
+        self.no_writes
+            .iter()
+            .find(|n| n.disk == disk && n.segment_size_bytes == segment)
+            .map(|n| n.copy_seconds)
+    }
+
+    /// The fastest copy of the volume a disk makes with no writes, over the swept segment
+    /// sizes: what the cost's `copy_within` is a factor of.
+    pub fn fastest_copy(&self, disk: &str) -> Option<f64> {
+        self.no_writes
+            .iter()
+            .filter(|n| n.disk == disk)
+            .map(|n| n.copy_seconds)
+            .min_by(f64::total_cmp)
+    }
+
+    /// JSON with one run per line: small, and a change shows as a changed line.
+    pub fn to_json(&self) -> String {
+        let runs: Vec<String> = self.runs.iter().map(line).collect();
+        let none: Vec<String> = self.no_writes.iter().map(line).collect();
+        format!(
+            "{{\n\"sweep\": {},\n\"runs\": [\n{}\n],\n\"no_writes\": [\n{}\n]\n}}\n",
+            serde_json::to_string(&self.sweep).expect("a sweep serialises"),
+            runs.join(",\n"),
+            none.join(",\n")
+        )
+    }
+
+    /// One row per run: every parameter, then every metric, with units in the names.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let params = [
+            "job",
+            "policy",
+            "workload",
+            "disk",
+            "segment_size_bytes",
+            "cow_size_bytes",
+            "seed",
+            "volume_bytes",
+            "block_size_bytes",
+            "write_size",
+            "writes_requested",
+            "rate_per_second",
+        ];
+        let header: Vec<&str> = params.iter().chain(METRIC_NAMES.iter()).copied().collect();
+        out.push_str(&header.join(","));
+        out.push('\n');
+        for r in &self.runs {
+            let m = &r.metrics;
+            let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+            let cells = [
+                r.job.to_string(),
+                csv_text(&r.policy),
+                csv_text(&r.workload),
+                csv_text(&r.disk),
+                r.segment_size_bytes.to_string(),
+                r.cow_size_bytes.to_string(),
+                r.seed.to_string(),
+                r.volume_bytes.to_string(),
+                r.block_size_bytes.to_string(),
+                csv_text(&r.write_size),
+                r.writes_requested.to_string(),
+                r.rate_per_second.to_string(),
+                m.copy_seconds.to_string(),
+                m.copier_bytes_read.to_string(),
+                m.copier_bytes_written.to_string(),
+                m.preserved_bytes.to_string(),
+                opt(m.write_amplification),
+                m.snapshot_peak_bytes.to_string(),
+                m.map_bytes.to_string(),
+                m.writes.to_string(),
+                m.held_writes.to_string(),
+                m.hold_p50_us.to_string(),
+                m.hold_p99_us.to_string(),
+                m.hold_p999_us.to_string(),
+                m.hold_max_us.to_string(),
+                m.queue_depth_max.to_string(),
+                opt(m.throughput_ratio),
+                csv_text(&m.invariants),
+            ];
+            let _ = writeln!(out, "{}", cells.join(","));
+        }
+        out
+    }
+}
+
+/// One value as a line of JSON.
+fn line<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("a result serialises")
+}
+
+/// A CSV cell: quoted when it holds a comma, a quote or a line break.
+fn csv_text(s: &str) -> String {
+    match s.contains([',', '"', '\n']) {
+        true => format!("\"{}\"", s.replace('"', "\"\"")),
+        false => s.to_string(),
+    }
+}

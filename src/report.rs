@@ -1,0 +1,236 @@
+//! `cowlab report` (the main job) and `cowlab merge`: a granularity sweep of timed
+//! simulations, written as a report a storage designer reads.
+
+use crate::Failure;
+use cowlab_model::policy;
+use cowlab_reports::chart::format_bytes;
+use cowlab_reports::recommend::Recommendation;
+use cowlab_reports::run::{self, Options, Shard};
+use cowlab_reports::shard::{self, ShardFile};
+use cowlab_reports::{sweep, Report, Sweep};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// A sweep file (TOML); without it, the built-in sweep.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where the report goes.
+    #[arg(long, default_value = "reports/out")]
+    pub out: PathBuf,
+    /// The first seed (overrides the file's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Run only the I-th of N disjoint slices of the sweep and write a shard folder (join
+    /// them with `cowlab merge`).
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Print the built-in sweep as a sweep file and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+}
+
+impl Args {
+    /// The main job's arguments: the built-in sweep into `reports/out`.
+    pub fn main_job() -> Args {
+        Args {
+            out: PathBuf::from("reports/out"),
+            ..Args::default()
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Where the merged report goes.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Shard folders written by `cowlab report --shard I/N`.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+}
+
+/// The sweep the arguments name.
+fn load(args: &Args) -> Result<Sweep, Failure> {
+    let mut s = match &args.config {
+        None => Sweep::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::usage(format!("--config {}: {e}", path.display())))?;
+            let names: Vec<String> = policy::names().iter().map(|n| n.to_string()).collect();
+            sweep::parse(&text, &path.display().to_string(), &names)
+                .map_err(|e| Failure::usage(e.to_string()))?
+        }
+    };
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    Ok(s)
+}
+
+/// Progress on stderr: a bar on a terminal, otherwise a plain line every five seconds.
+struct Feedback {
+    bar: Option<indicatif::ProgressBar>,
+    last: Mutex<Instant>,
+}
+
+impl Feedback {
+    fn new(total: usize) -> Feedback {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} runs, {elapsed} elapsed, about {eta} left",
+                )
+                .expect("a valid template"),
+            );
+            bar
+        });
+        Feedback {
+            bar,
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn tell(&self, done: usize, total: usize) {
+        match &self.bar {
+            Some(bar) => bar.set_position(done as u64),
+            None => {
+                let mut last = self.last.lock().expect("not poisoned");
+                if last.elapsed() >= Duration::from_secs(5) || done == total {
+                    *last = Instant::now();
+                    eprintln!("{done}/{total} runs done");
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+pub fn run(args: &Args) -> Result<u8, Failure> {
+    let sweep = load(args)?;
+    if args.print_default_config {
+        print!("{}", Sweep::default().to_toml());
+        return Ok(0);
+    }
+    let shard = args
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()
+        .map_err(Failure::usage)?;
+    let options = Options {
+        threads: args.threads,
+        shard,
+        policies: Vec::new(),
+    };
+    let jobs = sweep.jobs().len();
+    let mine = shard.map_or(jobs, |s| (0..jobs).filter(|j| s.holds(*j)).count());
+    eprintln!(
+        "sweep: {} runs and copies{}, on {} thread(s)",
+        mine,
+        shard.map_or(String::new(), |s| format!(
+            " (shard {}/{} of {jobs})",
+            s.index, s.count
+        )),
+        match args.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    );
+    let feedback = Feedback::new(mine);
+    let outcome = run::run(&sweep, &options, &|done, total| feedback.tell(done, total));
+    feedback.finish();
+    let (results, timing) = outcome.map_err(|e| Failure::usage(e.to_string()))?;
+    if let Some(s) = shard {
+        let file = ShardFile {
+            shard: s,
+            results,
+            timing,
+        };
+        let path = shard::write(&args.out, &file).map_err(|e| Failure::usage(e.to_string()))?;
+        println!(
+            "shard {}/{} written to {} ({:.1} s); join the shards with: cowlab merge --out DIR SHARD_DIR...",
+            s.index,
+            s.count,
+            path.display(),
+            file.timing.seconds
+        );
+        return Ok(0);
+    }
+    let report = cowlab_reports::write(results, timing, &args.out)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(announce(&report, &args.out))
+}
+
+pub fn merge(args: &MergeArgs) -> Result<u8, Failure> {
+    let (results, timings) =
+        shard::merge(&args.shards).map_err(|e| Failure::usage(e.to_string()))?;
+    let timing = run::Timing {
+        seconds: timings.iter().map(|t| t.seconds).fold(0.0, f64::max),
+        threads: timings.iter().map(|t| t.threads).sum(),
+        jobs: timings.iter().map(|t| t.jobs).sum(),
+    };
+    let report = cowlab_reports::write(results, timing, &args.out)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(announce(&report, &args.out))
+}
+
+/// Says where the report is and prints the recommendations; exit 1 if a run broke an
+/// invariant.
+fn announce(report: &Report, out: &Path) -> u8 {
+    let broken = report.results.runs.iter().filter(|r| !r.sound()).count();
+    println!(
+        "report: {} ({} runs in {:.1} s; charts in {})",
+        out.join("summary.md").display(),
+        report.results.runs.len(),
+        report.timing.seconds,
+        out.join("charts").display()
+    );
+    if broken > 0 {
+        println!("INVARIANT VIOLATED in {broken} runs: see the top of summary.md");
+    }
+    println!("\n{}", table(&report.recommendations));
+    u8::from(broken > 0)
+}
+
+/// The recommendations as a plain-text table.
+fn table(recs: &[Recommendation]) -> String {
+    let mut out = format!(
+        "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10}\n",
+        "workload", "disk", "policy", "segment", "chunk", "hold p99 (us)", "copy (s)"
+    );
+    for r in recs {
+        match &r.best {
+            Some(b) => {
+                let c = &b.config;
+                out.push_str(&format!(
+                    "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13.1} {:>10.3}\n",
+                    r.workload,
+                    r.disk,
+                    c.policy,
+                    format_bytes(c.segment),
+                    format_bytes(c.chunk),
+                    c.median("hold_p99_us").unwrap_or(f64::NAN),
+                    c.median("copy_seconds").unwrap_or(f64::NAN)
+                ));
+            }
+            None => out.push_str(&format!(
+                "{:<11} {:<5} no configuration meets the cost's limits\n",
+                r.workload, r.disk
+            )),
+        }
+    }
+    out
+}

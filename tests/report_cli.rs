@@ -1,0 +1,210 @@
+//! `cowlab report` and `cowlab merge` end to end: the built-in sweep as a file, a sweep file
+//! of one's own, shards joined into the report one run writes, and one line with exit code 2
+//! for every kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cowlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cowlab"))
+        .args(args)
+        .output()
+        .expect("cowlab runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A small sweep: two policies, one workload, one disk, three pairs, two seeds.
+const QUICK: &str = r#"
+volume = "8MiB"
+writes = 200
+policies = ["out-of-turn", "offline"]
+workloads = ["uniform"]
+disks = ["nvme"]
+seeds = 2
+check = "end"
+
+[granularity]
+chunk_sizes = ["16KiB", "64KiB"]
+segment_sizes = ["256KiB"]
+segment_for_chunks = "256KiB"
+chunk_for_segments = "64KiB"
+"#;
+
+fn quick_file(d: &Path) -> String {
+    let f = d.join("quick.toml");
+    std::fs::write(&f, QUICK).unwrap();
+    f.to_string_lossy().into_owned()
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_default_sweep_prints_as_a_sweep_file_that_reads_back() {
+    let o = cowlab(&["report", "--print-default-config"]);
+    assert!(o.status.success());
+    let printed = text(&o.stdout);
+    for key in [
+        "volume = ",
+        "policies = ",
+        "[granularity]",
+        "chunk_sizes = ",
+        "[cost]",
+        "minimize = \"hold_p99_us\"",
+    ] {
+        assert!(printed.contains(key), "{key}");
+    }
+    let d = dir("default-config");
+    let f = d.join("default.toml");
+    std::fs::write(&f, &printed).unwrap();
+    let again = cowlab(&["report", "--config", &s(&f), "--print-default-config"]);
+    assert_eq!(text(&again.stdout), printed);
+}
+
+#[test]
+fn a_report_is_written_and_its_shards_merge_into_the_same_bytes() {
+    let d = dir("report-cli");
+    let config = quick_file(&d);
+    let whole = d.join("whole");
+    let o = cowlab(&[
+        "report",
+        "--config",
+        &config,
+        "--out",
+        &s(&whole),
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(out.contains("summary.md"), "{out}");
+    assert!(out.contains("workload    disk  policy"), "{out}");
+    for f in [
+        "results.json",
+        "results.csv",
+        "summary.md",
+        "timing.json",
+        "charts/hold_p99_us_by_chunk.png",
+        "charts/hold_p99_us_by_chunk.svg",
+    ] {
+        assert!(whole.join(f).exists(), "{f}");
+    }
+    let shards: Vec<PathBuf> = (1..=2).map(|i| d.join(format!("shard-{i}"))).collect();
+    for (i, sd) in shards.iter().enumerate() {
+        let shard = format!("{}/2", i + 1);
+        let o = cowlab(&[
+            "report",
+            "--config",
+            &config,
+            "--out",
+            &s(sd),
+            "--shard",
+            &shard,
+        ]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(sd.join("shard.json").exists());
+    }
+    let merged = d.join("merged");
+    let o = cowlab(&[
+        "merge",
+        "--out",
+        &s(&merged),
+        &s(&shards[1]),
+        &s(&shards[0]),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for f in ["results.json", "results.csv", "summary.md"] {
+        let (a, b) = (
+            std::fs::read(whole.join(f)).unwrap(),
+            std::fs::read(merged.join(f)).unwrap(),
+        );
+        assert!(a == b, "{f} differs after merging");
+    }
+    let o = cowlab(&["merge", "--out", &s(&d.join("half")), &s(&shards[0])]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("shards missing: 2/2"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// Bad input: exit code 2, one line that names the place, nothing written.
+fn refused(args: &[&str], needles: &[&str]) {
+    let o = cowlab(args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(last.contains(n), "{args:?}: {n:?} not in {last}");
+    }
+}
+
+#[test]
+fn bad_sweep_files_and_flags_are_one_line_and_exit_code_two() {
+    let d = dir("report-bad");
+    let cases: [(&str, &[&str]); 6] = [
+        (
+            "volume = \"8MiB\"\nseedz = 2\n",
+            &["bad.toml line 2", "key seedz", "unknown field"],
+        ),
+        (
+            "policies = [\"out-of-turn\", \"fast\"]\n",
+            &[
+                "bad.toml line 1",
+                "key policies = \"fast\"",
+                "unknown policy",
+            ],
+        ),
+        (
+            "[granularity]\nchunk_sizes = [\"4KiB\", \"3KiB\"]\n",
+            &[
+                "line 2",
+                "key granularity.chunk_sizes = \"3KiB\"",
+                "power of two",
+            ],
+        ),
+        (
+            "writes = \"many\"\n",
+            &["line 1", "key writes = \"many\"", "invalid type"],
+        ),
+        (
+            "[cost]\nmax_snapshot_bytes = \"1Gb\"\n",
+            &[
+                "line 2",
+                "key cost.max_snapshot_bytes = \"1Gb\"",
+                "unknown unit",
+            ],
+        ),
+        ("volume = \n", &["line 1", "'volume ='"]),
+    ];
+    for (i, (body, needles)) in cases.iter().enumerate() {
+        let f = d.join("bad.toml");
+        std::fs::write(&f, body).unwrap();
+        let out = d.join(format!("out-{i}"));
+        refused(&["report", "--config", &s(&f), "--out", &s(&out)], needles);
+        assert!(!out.exists(), "a refused sweep wrote {}", out.display());
+    }
+    refused(
+        &["report", "--config", "/no/such/sweep.toml"],
+        &["--config /no/such/sweep.toml"],
+    );
+    refused(&["report", "--shard", "3/2"], &["--shard 3/2"]);
+    refused(&["report", "--shard", "x"], &["--shard x"]);
+    refused(
+        &["merge", "--out", &s(&d.join("m")), "/no/such/shard"],
+        &["/no/such/shard/shard.json"],
+    );
+}
