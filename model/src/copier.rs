@@ -14,6 +14,7 @@ use crate::rules::Phase;
 use crate::spec::Spec;
 use crate::world::Wait;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Where the copier reads one chunk of its segment, decided when it claims the segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,7 +57,10 @@ pub enum CopierPc {
 pub struct Copier {
     pub pc: CopierPc,
     segment: Segment,
-    done: ChunkSet,
+    /// Segments marked copied. Shared until changed, so that copying a copier (a state of
+    /// the checkers, a trial step of the timed driver) does not copy a bitmap of every
+    /// segment.
+    done: Arc<ChunkSet>,
     done_count: u32,
     /// The first segment not yet done (follows `done`; written-first falls back to it).
     sweep: Segment,
@@ -68,7 +72,7 @@ impl Copier {
         Copier {
             pc: CopierPc::Claim,
             segment: 0,
-            done: ChunkSet::new(g.segments()),
+            done: Arc::new(ChunkSet::new(g.segments())),
             done_count: 0,
             sweep: 0,
             routes: Vec::new(),
@@ -211,7 +215,7 @@ impl Copier {
             }
         }
         meta.set_copied_range(chunks);
-        self.done.insert(self.segment);
+        Arc::make_mut(&mut self.done).insert(self.segment);
         self.done_count += 1;
         while self.sweep < spec.geometry.segments() && self.done.contains(self.sweep) {
             self.sweep += 1;

@@ -114,13 +114,19 @@ pub fn point_in_time_image(spec: &Spec, w: &World) -> Result<(), Violation> {
 /// The point-in-time image holds begin-time data over these blocks.
 pub fn image_in(spec: &Spec, w: &World, blocks: Range<Block>) -> Result<(), Violation> {
     let g = &spec.geometry;
-    for b in blocks {
-        let dev = spec.image_source(&w.meta, g.chunk_of(b));
-        let s = w.disk.get(dev, b);
-        if s != BEGIN {
+    if blocks.is_empty() {
+        return Ok(());
+    }
+    // A chunk at a time: one route, one run of stamps.
+    for c in g.chunks_touching(&blocks) {
+        let dev = spec.image_source(&w.meta, c);
+        let r = g.chunk_blocks(c);
+        let r = r.start.max(blocks.start)..r.end.min(blocks.end);
+        if let Some((b, s)) = first_not_begin(w, dev, r) {
+            let what = format!("image served from {dev}");
             return Err(stamp_mismatch(
                 Invariant::PointInTimeImage,
-                format!("image served from {dev}"),
+                what,
                 b,
                 BEGIN,
                 s,
@@ -128,6 +134,13 @@ pub fn image_in(spec: &Spec, w: &World, blocks: Range<Block>) -> Result<(), Viol
         }
     }
     Ok(())
+}
+
+/// The first block of a run on a device that does not hold begin-time data.
+fn first_not_begin(w: &World, dev: Device, blocks: Range<Block>) -> Option<(Block, Stamp)> {
+    let stamps = &w.disk.device(dev)[blocks.start as usize..blocks.end as usize];
+    let i = stamps.iter().position(|s| *s != BEGIN)?;
+    Some((blocks.start + i as Block, stamps[i]))
 }
 
 /// Whether no write is in progress: nothing held and every client between writes.
@@ -219,14 +232,9 @@ pub fn map_in(spec: &Spec, w: &World, chunks: Range<Chunk>) -> Result<(), Violat
                 && spec.policy.overlay_pass();
             // An overlaid chunk: the copier copied the source as it was; the overlay pass
             // restores it.
-            if !overlaid {
-                for b in g.chunk_blocks(c) {
-                    let s = w.disk.get(dev, b);
-                    if s != BEGIN {
-                        let what = format!("chunk {c} {what}, but {dev}");
-                        return Err(stamp_mismatch(Invariant::MapSoundness, what, b, BEGIN, s));
-                    }
-                }
+            if let Some((b, s)) = first_not_begin(w, dev, g.chunk_blocks(c)).filter(|_| !overlaid) {
+                let what = format!("chunk {c} {what}, but {dev}");
+                return Err(stamp_mismatch(Invariant::MapSoundness, what, b, BEGIN, s));
             }
             next = set.first_in(c + 1..chunks.end);
         }

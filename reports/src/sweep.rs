@@ -193,7 +193,7 @@ impl Default for Sweep {
             hot_fraction: 0.9,
             hot_size: 16 << 20,
             order: "sequential".into(),
-            check: CheckLevel::Off,
+            check: CheckLevel::End,
             queue_depth: 1,
             speed: None,
             mutant: None,
