@@ -1,4 +1,4 @@
-//! The exhaustive driver: every policy passes on the configuration, every mutant is
+//! The exhaustive driver: every policy passes on the default configuration, every mutant is
 //! caught with the shortest counterexample, symmetry reduction keeps the verdicts with fewer
 //! states, `sometimes` properties fail when never reached, simulation replays by seed.
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 const GIB: u64 = 1 << 30;
 
-/// The large run: 16 TiB of 4 KiB blocks, 1 MiB segments, 64 KiB chunks, 10 M
+/// The large run: 16 TiB of 4 KiB blocks, 1 MiB segments, 64 KiB chunks, 10 M
 /// uniform 4 KiB writes at 20,000 per second, NVMe, no data kept.
 fn huge() -> SimConfig {
     let mut c = SimConfig::default().with_volume(16 << 40);

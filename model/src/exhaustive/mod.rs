@@ -1,6 +1,6 @@
 //! The exhaustive driver: a stateright [`Model`] over the engine's [`World`] whose actions are
 //! "process i takes its next step". It runs the engine's own step machines (there is no
-//! second copy of the algorithm here), and checks every invariant of DESIGN §2 as a named
+//! second copy of the algorithm here), and checks every invariant (`model/src/invariants.rs`) as a named
 //! property on every reachable state.
 //!
 //! - [`config`]: sizes, policy and mutant from the command line, validated into a [`Spec`].
@@ -168,7 +168,7 @@ impl CowModel {
 
 type Check = fn(&Spec, &World) -> Result<(), Violation>;
 
-/// The `always` properties: one per invariant of DESIGN §2, named as the invariant is.
+/// The `always` properties: one per invariant of `invariants.rs`, named as the invariant is.
 const INVARIANTS: [(Invariant, &str, Check); 6] = [
     (
         Invariant::PointInTimeCopy,
