@@ -4,6 +4,7 @@
 
 use cowlab_model::{policy, CopyOrder, Mutant};
 use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
+use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::size::{format_size, parse_size};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
 use serde::{Deserialize, Serialize};
@@ -15,23 +16,7 @@ use toml::Spanned;
 pub const WORKLOADS: [&str; 4] = ["uniform", "zipf", "hotspot", "sequential"];
 
 /// The metrics a cost can name (the figures `cowlab sim --json` prints, but `invariants`).
-pub const COST_METRICS: [&str; 15] = [
-    "copy_seconds",
-    "copier_bytes_read",
-    "copier_bytes_written",
-    "preserved_bytes",
-    "write_amplification",
-    "snapshot_peak_bytes",
-    "map_bytes",
-    "writes",
-    "held_writes",
-    "hold_p50_us",
-    "hold_p99_us",
-    "hold_p999_us",
-    "hold_max_us",
-    "queue_depth_max",
-    "throughput_ratio",
-];
+pub const COST_METRICS: &[&str] = NUMERIC_METRICS;
 
 /// How segment and chunk sizes are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -832,7 +817,7 @@ impl Doc<'_> {
     fn cost(&self, f: &CostFile, c: &mut Cost, size: &SizeOf) -> Result<(), SweepError> {
         if let Some(v) = &f.minimize {
             if !COST_METRICS.contains(&v.get_ref().as_str()) {
-                return Err(self.at(v.span(), "cost.minimize", one_of("metric", &COST_METRICS)));
+                return Err(self.at(v.span(), "cost.minimize", one_of("metric", COST_METRICS)));
             }
             c.minimize = v.get_ref().clone();
         }
@@ -840,7 +825,7 @@ impl Doc<'_> {
             for (metric, weight) in w {
                 let key = format!("cost.weights.{metric}");
                 if !COST_METRICS.contains(&metric.as_str()) {
-                    return Err(self.at(weight.span(), &key, one_of("metric", &COST_METRICS)));
+                    return Err(self.at(weight.span(), &key, one_of("metric", COST_METRICS)));
                 }
                 let x = *weight.get_ref();
                 if !(x.is_finite() && x >= 0.0) {

@@ -54,3 +54,9 @@ pub const METRIC_NAMES: [&str; 16] = [
     "throughput_ratio",
     "invariants",
 ];
+
+/// The metrics that are numbers (every one but `invariants`): what a cost can weigh.
+pub const NUMERIC_METRICS: &[&str] = match METRIC_NAMES.split_last() {
+    Some((_, numbers)) => numbers,
+    None => &[],
+};

@@ -15,7 +15,9 @@ pub trait Verify<S: BlockStore, G: Ghost> {
     fn step(&mut self, spec: &Spec, world: &World<S, G>, step: &StepInfo) -> Result<(), Violation>;
     fn end(&mut self, spec: &Spec, world: &World<S, G>) -> Result<(), Violation>;
     /// Whether the invariants are evaluated at all.
-    fn checks(&self) -> bool;
+    fn checks(&self) -> bool {
+        true
+    }
     /// Whether the driver also checks its own bookkeeping after every step (that every
     /// parked process is blocked).
     fn thorough(&self) -> bool {
@@ -46,11 +48,7 @@ impl Verify<Disk, GhostImage> for AtEnd {
         stepped_client(spec, world, step.pid)
     }
     fn end(&mut self, spec: &Spec, world: &World) -> Result<(), Violation> {
-        invariants::check_safety(spec, world)?;
-        invariants::progress(spec, world)
-    }
-    fn checks(&self) -> bool {
-        true
+        whole_state(spec, world)
     }
 }
 
@@ -98,11 +96,7 @@ impl Verify<Disk, GhostImage> for EveryStep {
         Ok(())
     }
     fn end(&mut self, spec: &Spec, world: &World) -> Result<(), Violation> {
-        invariants::check_safety(spec, world)?;
-        invariants::progress(spec, world)
-    }
-    fn checks(&self) -> bool {
-        true
+        whole_state(spec, world)
     }
     fn thorough(&self) -> bool {
         true
@@ -118,15 +112,17 @@ impl Verify<Disk, GhostImage> for Whole {
         invariants::check_safety(spec, world)
     }
     fn end(&mut self, spec: &Spec, world: &World) -> Result<(), Violation> {
-        invariants::check_safety(spec, world)?;
-        invariants::progress(spec, world)
-    }
-    fn checks(&self) -> bool {
-        true
+        whole_state(spec, world)
     }
     fn thorough(&self) -> bool {
         true
     }
+}
+
+/// Every invariant over the whole state, progress included: the end of every checked run.
+fn whole_state(spec: &Spec, world: &World) -> Result<(), Violation> {
+    invariants::check_safety(spec, world)?;
+    invariants::progress(spec, world)
 }
 
 /// The stepping client's reads, and whether any chunk was preserved twice.
