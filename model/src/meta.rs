@@ -473,7 +473,7 @@ impl Taken {
         let mut bits = chunks;
         let mut levels = Vec::new();
         loop {
-            if bits % 64 != 0 {
+            if !bits.is_multiple_of(64) {
                 *level.last_mut().expect("at least one word") |= !0u64 << (bits % 64);
             }
             let next_bits = level.len() as u64;

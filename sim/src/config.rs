@@ -260,7 +260,7 @@ impl SimConfig {
                 return Err(ConfigError::new(flag, format_size(value), reason));
             }
         }
-        if self.segment_size % self.cow_size != 0 {
+        if !self.segment_size.is_multiple_of(self.cow_size) {
             let reason = format!(
                 "the chunk must divide the segment ({})",
                 format_size(self.segment_size)

@@ -457,7 +457,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 Due::Arrival => self.arrival()?,
                 Due::Think(writer) => self.think_done(writer)?,
             }
-            if self.events % (1 << 16) == 0 {
+            if self.events.is_multiple_of(1 << 16) {
                 progress(&Progress {
                     now_ns: self.now,
                     events: self.events,

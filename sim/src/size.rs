@@ -170,7 +170,7 @@ fn parse_size_problem(text: &str) -> Result<u64, Problem> {
 pub fn format_size(bytes: u64) -> String {
     BINARY_UNITS
         .iter()
-        .find(|(_, unit)| bytes != 0 && bytes % unit == 0)
+        .find(|(_, unit)| bytes != 0 && bytes.is_multiple_of(*unit))
         .map_or_else(
             || format!("{bytes} B"),
             |(name, unit)| format!("{} {name}", bytes / unit),

@@ -168,7 +168,7 @@ impl WorkloadSpec {
             let reason = format!("larger than the volume ({})", format_size(self.volume));
             return Err(invalid(field, value, reason));
         }
-        if bytes % self.align != 0 {
+        if !bytes.is_multiple_of(self.align) {
             let reason = format!(
                 "not a multiple of the block size ({})",
                 format_size(self.align)

@@ -98,7 +98,7 @@ impl Config {
                 return err(format!("{flag} must be at least 1, got 0"));
             }
         }
-        if self.segment_blocks % self.cow_blocks != 0 {
+        if !self.segment_blocks.is_multiple_of(self.cow_blocks) {
             return err(format!(
                 "--cow-blocks ({}) must divide --segment-blocks ({})",
                 self.cow_blocks, self.segment_blocks
