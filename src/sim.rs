@@ -236,11 +236,12 @@ fn disks(a: &Args) -> Result<Disks, Failure> {
     Ok(d)
 }
 
-/// Shows progress on stderr once a run has taken a second: a bar on a terminal, a plain
-/// line every five seconds otherwise.
+/// Shows progress on stderr once a run has taken a second: a bar on a terminal, otherwise a
+/// plain line then and every five seconds after.
 struct Reporter {
     began: Instant,
-    last: Instant,
+    /// When the last plain line was printed.
+    last: Option<Instant>,
     bar: Option<indicatif::ProgressBar>,
     terminal: bool,
 }
@@ -249,7 +250,7 @@ impl Reporter {
     fn new() -> Self {
         Reporter {
             began: Instant::now(),
-            last: Instant::now(),
+            last: None,
             bar: None,
             terminal: std::io::stderr().is_terminal(),
         }
@@ -276,8 +277,11 @@ impl Reporter {
             });
             bar.set_position(p.segments_done as u64);
             bar.set_message(line);
-        } else if self.last.elapsed() >= Duration::from_secs(5) {
-            self.last = Instant::now();
+        } else if self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+        {
+            self.last = Some(Instant::now());
             eprintln!("{line}");
         }
     }
