@@ -38,6 +38,23 @@ pub struct ModelArgs {
     /// Switch on a mutant of the catalogue (see `cowlab mutants`).
     #[arg(long)]
     pub mutant: Option<String>,
+    /// The volume in blocks, when its last segment is short (default: whole segments).
+    #[arg(long)]
+    pub blocks: Option<u64>,
+    /// Copy order: sequential, reverse, random (seed 0), written-first.
+    #[arg(long, default_value = "sequential")]
+    pub order: String,
+    /// Every request chooses its block range when it arrives, so one check covers every
+    /// workload of its size (writes, volume reads and image reads alike).
+    #[arg(long)]
+    pub any_writes: bool,
+    /// With --any-writes: the longest range a write may choose, in blocks (default: any).
+    #[arg(long, requires = "any_writes")]
+    pub write_blocks: Option<u64>,
+    /// With --any-writes: the longest range a read may choose, in blocks (default 1, which
+    /// finds every violation a longer read would).
+    #[arg(long, requires = "any_writes")]
+    pub read_blocks: Option<u64>,
     /// Explore one representative of each class of states that differ only by a renaming
     /// of the writers.
     #[arg(long)]
@@ -56,6 +73,11 @@ impl ModelArgs {
             readers: self.readers,
             image_readers: self.image_readers,
             mutant: self.mutant.clone(),
+            blocks: self.blocks,
+            order: self.order.clone(),
+            any_writes: self.any_writes,
+            write_blocks: self.write_blocks,
+            read_blocks: self.read_blocks,
         }
     }
 

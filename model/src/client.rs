@@ -53,18 +53,19 @@ pub enum ClientPc {
 pub struct Client {
     pid: u32,
     next: u32,
-    /// The request it works on (its last one once finished).
+    /// The request it works on (none once finished).
     req: Resolved,
     pub pc: ClientPc,
     /// Boxed: rare, and the timed driver keeps millions of clients.
     pub bad_read: Option<Box<BadRead>>,
 }
 
-/// Leaves the request out: the checkers' clients take it from the spec by `(pid, next)`,
-/// and a hash may ignore a field (equality still compares it).
+/// Every field counts: the exhaustive checker keeps a state's hash as its identity, so a
+/// field left out (a range chosen when a request arrives) would merge distinct states.
 impl Hash for Client {
     fn hash<H: Hasher>(&self, h: &mut H) {
         (self.pid, self.next).hash(h);
+        (self.req.blocks.start, self.req.blocks.end).hash(h);
         self.pc.hash(h);
         self.bad_read.hash(h);
     }
@@ -74,7 +75,7 @@ impl Client {
     /// A client of the spec's fixed workload.
     pub fn new(spec: &Spec, pid: Pid) -> Self {
         let (req, pc) = match spec.request(pid, 0) {
-            Some(r) => (r.clone(), ClientPc::Start),
+            Some(r) => (unchosen(spec, r), ClientPc::Start),
             None => (Resolved::nothing(), ClientPc::Finished),
         };
         Client {
@@ -130,6 +131,21 @@ impl Client {
         }
     }
 
+    /// Whether the client's next step issues a request whose range it has yet to choose.
+    pub fn choosing(&self, spec: &Spec) -> bool {
+        spec.open_ranges.is_some() && self.pc == ClientPc::Start
+    }
+
+    /// Chooses the range of an open request (see [`Spec::with_open_ranges`]), just before
+    /// the step that issues it.
+    pub fn choose(&mut self, blocks: Range<Block>) {
+        debug_assert!(
+            self.pc == ClientPc::Start,
+            "only a request not yet issued chooses"
+        );
+        self.req.blocks = blocks;
+    }
+
     /// The request the client is working on, or `None` once it has finished.
     pub fn current(&self) -> Option<&Resolved> {
         (!self.finished()).then_some(&self.req)
@@ -146,6 +162,24 @@ impl Client {
     /// An image read waits for chunks being preserved; a held write waits for its turn,
     /// for its chunks to be free (and, offline, for the copy to complete).
     pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
+        if self.choosing(spec) {
+            // Only image reads wait to be issued: blocked if no range it may choose can be
+            // issued now.
+            if self.req.op != Op::ReadImage {
+                return None;
+            }
+            let open = spec.ranges(self.req.op).any(|r| {
+                let mut c = self.clone();
+                c.choose(r);
+                c.wait_for(spec, meta).is_none()
+            });
+            return (!open).then_some(Wait::AnyStep);
+        }
+        self.wait_for(spec, meta)
+    }
+
+    /// What the client waits for with the range it holds (chosen or fixed).
+    pub(crate) fn wait_for<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
         let chunks = || spec.geometry.chunks_touching(&self.req.blocks);
         let busy = |chunks: Range<Chunk>| {
             let flying = meta.in_flight().first_in(chunks.clone());
@@ -229,10 +263,15 @@ impl Client {
         self.next += 1;
         match spec.request(self.pid as Pid, self.next) {
             Some(r) => {
-                self.req = r.clone();
+                self.req = unchosen(spec, r);
                 self.pc = ClientPc::Start;
             }
-            None => self.pc = ClientPc::Finished,
+            None => {
+                // A finished client keeps no request: states that differ only by the range
+                // a client used last are one state.
+                self.req = Resolved::nothing();
+                self.pc = ClientPc::Finished;
+            }
         }
     }
 
@@ -391,6 +430,16 @@ impl Client {
             }));
         }
     }
+}
+
+/// A request as a client holds it before issuing it: an open request's range is chosen
+/// later, so that states before the choice do not differ by a range.
+fn unchosen(spec: &Spec, r: &Resolved) -> Resolved {
+    let mut r = r.clone();
+    if spec.open_ranges.is_some() {
+        r.blocks = 0..0;
+    }
+    r
 }
 
 /// Decides, per chunk a write modifies, whether it is safe, must wait for another claim,

@@ -84,6 +84,11 @@ pub struct Disk {
 
 impl Disk {
     fn range(&self, dev: Device, blocks: &Range<Block>) -> Range<usize> {
+        // The devices lie side by side: a range past one would read the next one silently.
+        debug_assert!(
+            blocks.end <= self.blocks,
+            "blocks {blocks:?} past the device"
+        );
         let base = dev.plane() * self.blocks as usize;
         base + blocks.start as usize..base + blocks.end as usize
     }

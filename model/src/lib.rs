@@ -40,6 +40,6 @@ pub use mutant::Mutant;
 pub use order::CopyOrder;
 pub use policy::Policy;
 pub use rules::Rules;
-pub use spec::{Pid, Resolved, Spec, SpecError};
+pub use spec::{OpenRanges, Pid, Resolved, Spec, SpecError};
 pub use workload::{Op, Request, Role, Workload};
 pub use world::{Process, Wait, World};

@@ -338,12 +338,15 @@ impl HeldIndex {
     }
 }
 
-/// Hashes the write ids only (a write's blocks follow from it; equality compares both).
+/// Hashes the held writes and their blocks, but not the index (the exhaustive checker keeps
+/// a state's hash as its identity, so every field of the state must count).
 impl Hash for HoldQueue {
     fn hash<H: Hasher>(&self, h: &mut H) {
         h.write_usize(self.queue.len());
         for held in &self.queue {
             h.write_u32(held.write);
+            h.write_u64(held.blocks.start);
+            h.write_u64(held.blocks.end);
         }
     }
 }

@@ -69,6 +69,18 @@ impl Ord for Resolved {
     }
 }
 
+/// How long the ranges of open requests may be (see [`Spec::with_open_ranges`]).
+///
+/// Reads need no ranges longer than one block to find every violation: a read breaks an
+/// invariant exactly when, at the same moment, the read of one of its blocks would (each
+/// block is routed and compared on its own), and what a read does to anyone else is only to
+/// make writes wait for the chunks it tracks, which removes interleavings and adds none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenRanges {
+    pub write_blocks: u64,
+    pub read_blocks: u64,
+}
+
 /// Everything that stays fixed during a run.
 #[derive(Clone, Debug)]
 pub struct Spec {
@@ -79,6 +91,10 @@ pub struct Spec {
     /// The decision points' answers: the policy's, bent by the mutant.
     pub rules: Rules,
     pub workload: Workload,
+    /// When set, every request's range is chosen when it arrives (the exhaustive checker
+    /// explores every choice): one check then covers every workload of its size. The
+    /// workload's ranges are ignored.
+    pub open_ranges: Option<OpenRanges>,
     plan: Plan,
     requests: Vec<Vec<Resolved>>,
     writes: Vec<Range<Block>>,
@@ -140,7 +156,29 @@ impl Spec {
             requests,
             writes,
             names,
+            open_ranges: None,
         })
+    }
+
+    /// The same spec with every request's range chosen when it arrives.
+    pub fn with_open_ranges(mut self, ranges: OpenRanges) -> Spec {
+        let blocks = self.geometry.blocks;
+        self.open_ranges = Some(OpenRanges {
+            write_blocks: ranges.write_blocks.clamp(1, blocks),
+            read_blocks: ranges.read_blocks.clamp(1, blocks),
+        });
+        self
+    }
+
+    /// The ranges an open request of this kind may choose, shortest first from each start.
+    pub fn ranges(&self, op: Op) -> impl Iterator<Item = Range<Block>> + '_ {
+        let max = match (self.open_ranges, op) {
+            (None, _) => 0,
+            (Some(o), Op::Write) => o.write_blocks,
+            (Some(o), _) => o.read_blocks,
+        };
+        let blocks = self.geometry.blocks;
+        (0..blocks).flat_map(move |s| (1..=max.min(blocks - s)).map(move |n| s..s + n))
     }
 
     pub fn has(&self, m: Mutant) -> bool {
@@ -230,7 +268,16 @@ impl fmt::Display for Spec {
                         Op::Read => "read".into(),
                         Op::ReadImage => "image read".into(),
                     };
-                    format!("{what} @{}+{}", r.offset, r.len)
+                    match self.open_ranges {
+                        None => format!("{what} @{}+{}", r.offset, r.len),
+                        Some(o) => {
+                            let n = match r.op {
+                                Op::Write => o.write_blocks,
+                                _ => o.read_blocks,
+                            };
+                            format!("{what} of any range of at most {n} block(s)")
+                        }
+                    }
                 })
                 .collect();
             writeln!(f, "{}: {}", self.names[i + 1], reqs.join(", "))?;

@@ -6,11 +6,14 @@ use crate::copier::{Copier, CopierPc};
 use crate::disk::{BlockStore, Disk};
 use crate::env::{Direct, Env};
 use crate::event::Event;
+use crate::geometry::Block;
 use crate::geometry::Chunk;
 use crate::ghost::{Ghost, GhostImage};
 use crate::meta::Meta;
 use crate::order::CopyOrder;
 use crate::spec::{Pid, Spec};
+use crate::workload::Op;
+use std::ops::Range;
 
 /// What a blocked process waits for. A driver that does not poll every process parks it
 /// under this and wakes it when a step frees it (see [`Event::frees`]).
@@ -130,6 +133,35 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
     /// Processes that can take a step now.
     pub fn runnable<'a>(&'a self, spec: &'a Spec) -> impl Iterator<Item = Pid> + 'a {
         (0..self.procs.len()).filter(move |pid| self.enabled(spec, *pid))
+    }
+
+    /// The ranges process `pid` may choose for the request it issues next, if it chooses
+    /// one (an open request of [`Spec::with_open_ranges`]): those it can issue now.
+    pub fn choices(&self, spec: &Spec, pid: Pid) -> Option<Vec<Range<Block>>> {
+        let Process::Client(c) = &self.procs[pid] else {
+            return None;
+        };
+        if !c.choosing(spec) {
+            return None;
+        }
+        let op = c.current()?.op;
+        let enabled = spec.ranges(op).filter(|r| {
+            // Only an image read waits to be issued (for chunks in flight).
+            op != Op::ReadImage || {
+                let mut c = c.clone();
+                c.choose(r.clone());
+                c.wait_for(spec, &self.meta).is_none()
+            }
+        });
+        Some(enabled.collect())
+    }
+
+    /// Takes process `pid`'s step, issuing its open request with the range `choice`.
+    pub fn step_choosing(&mut self, spec: &Spec, pid: Pid, choice: Option<Range<Block>>) -> Event {
+        if let (Some(r), Process::Client(c)) = (choice, &mut self.procs[pid]) {
+            c.choose(r);
+        }
+        self.step(spec, pid)
     }
 
     pub fn step(&mut self, spec: &Spec, pid: Pid) -> Event {

@@ -5,7 +5,7 @@ use crate::geometry::Geometry;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy;
-use crate::spec::Spec;
+use crate::spec::{OpenRanges, Spec};
 use crate::workload::{Request, Role, Workload};
 use std::fmt;
 
@@ -25,6 +25,17 @@ pub struct Config {
     pub readers: u32,
     pub image_readers: u32,
     pub mutant: Option<String>,
+    /// The volume in blocks, when it is not `segments` whole segments (the last is short).
+    pub blocks: Option<u64>,
+    /// The copy order's name (`random` draws its permutation from seed 0).
+    pub order: String,
+    /// Every request chooses its range when it arrives (every workload of this size).
+    pub any_writes: bool,
+    /// With `any_writes`: the longest range a write may choose (default: the volume).
+    pub write_blocks: Option<u64>,
+    /// With `any_writes`: the longest range a read may choose (default 1 block, which finds
+    /// every violation a longer one would: see [`crate::spec::OpenRanges`]).
+    pub read_blocks: Option<u64>,
 }
 
 impl Default for Config {
@@ -41,6 +52,11 @@ impl Default for Config {
             readers: 1,
             image_readers: 1,
             mutant: None,
+            blocks: None,
+            order: "sequential".into(),
+            any_writes: false,
+            write_blocks: None,
+            read_blocks: None,
         }
     }
 }
@@ -104,11 +120,39 @@ impl Config {
                 self.cow_blocks, self.segment_blocks
             ));
         }
-        let blocks = self.segments as u64 * self.segment_blocks as u64;
+        let whole = self.segments as u64 * self.segment_blocks as u64;
+        let blocks = match self.blocks {
+            None => whole,
+            Some(0) => return err("--blocks must be at least 1, got 0".into()),
+            Some(b) if b > whole || b + self.segment_blocks as u64 <= whole => {
+                return err(format!(
+                    "--blocks {b}: must be within the last of the --segments ({}) segments of --segment-blocks ({}), i.e. {} to {whole}",
+                    self.segments,
+                    self.segment_blocks,
+                    whole + 1 - self.segment_blocks as u64
+                ))
+            }
+            Some(b) => b,
+        };
         if blocks > MAX_BLOCKS {
             return err(format!(
                 "the volume has {blocks} blocks (--segments x --segment-blocks); at most {MAX_BLOCKS} are supported"
             ));
+        }
+        let order = CopyOrder::by_name(&self.order, 0).ok_or_else(|| {
+            ConfigError(format!(
+                "unknown order '{}' (expected one of: {})",
+                self.order,
+                CopyOrder::NAMES.join(", ")
+            ))
+        })?;
+        for (flag, v) in [
+            ("--write-blocks", self.write_blocks),
+            ("--read-blocks", self.read_blocks),
+        ] {
+            if v == Some(0) {
+                return err(format!("{flag} must be at least 1, got 0"));
+            }
         }
         for (flag, value) in [
             ("--writers", self.writers),
@@ -129,14 +173,15 @@ impl Config {
             self.cow_blocks as u64,
         )
         .map_err(|e| ConfigError(e.to_string()))?;
-        Spec::new(
-            geometry,
-            policy,
-            CopyOrder::Sequential,
-            mutant,
-            self.workload(&geometry),
-        )
-        .map_err(|e| ConfigError(e.to_string()))
+        let spec = Spec::new(geometry, policy, order, mutant, self.workload(&geometry))
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Ok(match self.any_writes {
+            true => spec.with_open_ranges(OpenRanges {
+                write_blocks: self.write_blocks.unwrap_or(blocks),
+                read_blocks: self.read_blocks.unwrap_or(1),
+            }),
+            false => spec,
+        })
     }
 
     /// The workload: every writer issues the same list of writes (so writers are
@@ -178,15 +223,26 @@ impl fmt::Display for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "policy {}, {} segments x {} blocks, chunk {} block(s), {} writer(s) x {} write(s), {} reader(s), {} image reader(s), mutant {}",
+            "policy {}, {} segments x {} blocks{}, chunk {} block(s), {} writer(s) x {} write(s){}, {} reader(s), {} image reader(s), order {}, mutant {}",
             self.policy,
             self.segments,
             self.segment_blocks,
+            self.blocks.map_or(String::new(), |b| format!(" ({b} blocks)")),
             self.cow_blocks,
             self.writers,
             self.writes,
+            match (self.any_writes, self.write_blocks) {
+                (false, _) => String::new(),
+                (true, None) => " of any range".into(),
+                (true, Some(n)) => format!(" of any range of at most {n} blocks"),
+            } + &match (self.any_writes, self.read_blocks) {
+                (true, Some(n)) if n > 1 => format!(", reads of at most {n} blocks"),
+                (true, _) => ", reads of any block".to_string(),
+                (false, _) => String::new(),
+            },
             self.readers,
             self.image_readers,
+            self.order,
             self.mutant.as_deref().unwrap_or("none")
         )
     }

@@ -20,6 +20,7 @@ use crate::client::ClientPc;
 use crate::copier::CopierPc;
 use crate::disk::{Device, Stamp, UNWRITTEN};
 use crate::event::Event;
+use crate::geometry::Block;
 use crate::invariants::{self, Invariant, Violation};
 use crate::meta::stamp_of;
 use crate::spec::{Pid, Spec};
@@ -78,13 +79,23 @@ impl Hash for State {
     }
 }
 
-/// An action: this process takes its next step.
+/// An action: this process takes its next step; a request whose range is chosen when it
+/// arrives (see [`Spec::with_open_ranges`]) comes with the range chosen.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Step(pub Pid);
+pub struct Step(pub Pid, pub Option<(Block, Block)>);
+
+impl Step {
+    fn choice(&self) -> Option<std::ops::Range<Block>> {
+        self.1.map(|(a, b)| a..b)
+    }
+}
 
 impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "process {} steps", self.0)
+        match self.1 {
+            None => write!(f, "process {} steps", self.0),
+            Some((a, b)) => write!(f, "process {} steps on blocks {a}..{b}", self.0),
+        }
     }
 }
 
@@ -234,14 +245,17 @@ fn lands_in_segment(m: &CowModel, s: &State) -> bool {
 
 /// `sometimes`: a volume reader's next step reads a block whose newest data is a held write
 /// (so the read is served from the hold queue, not the source).
-fn read_from_hold(_: &CowModel, s: &State) -> bool {
+fn read_from_hold(m: &CowModel, s: &State) -> bool {
+    let hold = &s.world.meta.hold;
     s.world.clients().any(|(_, c)| {
         c.pc == ClientPc::Start
             && c.current().is_some_and(|r| {
+                // A reader that chooses its range can choose a held write's.
                 r.op == Op::Read
-                    && r.blocks
-                        .clone()
-                        .any(|b| s.world.meta.hold.newest_covering(b).is_some())
+                    && match c.choosing(m.spec) {
+                        true => !hold.is_empty(),
+                        false => r.blocks.clone().any(|b| hold.newest_covering(b).is_some()),
+                    }
             })
     })
 }
@@ -261,12 +275,21 @@ impl Model for CowModel {
         if !s.safe {
             return;
         }
-        actions.extend(s.world.runnable(self.spec).map(Step));
+        for pid in s.world.runnable(self.spec) {
+            match s.world.choices(self.spec, pid) {
+                None => actions.push(Step(pid, None)),
+                Some(ranges) => actions.extend(
+                    ranges
+                        .into_iter()
+                        .map(|r| Step(pid, Some((r.start, r.end)))),
+                ),
+            }
+        }
     }
 
     fn next_state(&self, s: &State, action: Step) -> Option<State> {
         let mut world = s.world.clone();
-        world.step(self.spec, action.0);
+        world.step_choosing(self.spec, action.0, action.choice());
         if let Some(r) = &self.renamer {
             world = r.canonical(self.spec, world);
         }
@@ -274,12 +297,16 @@ impl Model for CowModel {
     }
 
     fn format_action(&self, action: &Step) -> String {
-        self.spec.process_name(action.0).to_string()
+        let name = self.spec.process_name(action.0);
+        match action.1 {
+            None => name.to_string(),
+            Some((a, b)) => format!("{name} on blocks {a}..{}", b - 1),
+        }
     }
 
     fn format_step(&self, s: &State, action: Step) -> Option<String> {
         let mut world = s.world.clone();
-        let event = world.step(self.spec, action.0);
+        let event = world.step_choosing(self.spec, action.0, action.choice());
         Some(format!(
             "{}: {}",
             self.spec.process_name(action.0),
