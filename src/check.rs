@@ -115,6 +115,9 @@ pub struct Args {
     #[arg(long, default_value_t = 1000, requires = "simulate",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub runs: u64,
+    /// Stop exploring after this many seconds (the verdict then says it is not a proof).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
     /// No progress lines while it runs.
     #[arg(long)]
     pub quiet: bool,
@@ -143,6 +146,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         max_depth: args.max_depth.map(|d| d as usize),
         shortest: true,
         progress_every: std::time::Duration::from_millis(args.progress_ms),
+        timeout: args.timeout.map(std::time::Duration::from_secs),
     };
     let what = match strategy {
         Strategy::Bfs => "exhaustive check, breadth-first".to_string(),

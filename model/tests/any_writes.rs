@@ -203,3 +203,29 @@ fn bad_check_flags_are_refused_by_name() {
     })
     .starts_with("--write-blocks must be at least 1"));
 }
+
+#[test]
+fn a_check_stopped_at_its_time_limit_says_it_is_no_proof() {
+    // The full target configuration runs far longer than a second.
+    let c = Config {
+        any_writes: true,
+        ..Config::default()
+    };
+    let model = CowModel::new(c.spec().unwrap(), true);
+    let options = Options {
+        timeout: Some(std::time::Duration::from_secs(1)),
+        ..Options::default()
+    };
+    let o = check::run(&model, &options, &mut |_| {});
+    assert!(o.timed_out && !o.complete, "{}", o.summary());
+    assert!(
+        o.counterexample.is_none(),
+        "stopping is not a violation: {}",
+        o.summary()
+    );
+    assert!(
+        o.summary().starts_with("STOPPED at the time limit"),
+        "{}",
+        o.summary()
+    );
+}

@@ -8,6 +8,8 @@ use crate::spec::{Pid, Spec};
 use crate::world::World;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -33,6 +35,8 @@ pub struct Options {
     pub shortest: bool,
     /// How often `run` calls its progress callback.
     pub progress_every: Duration,
+    /// Stop exploring after this long (the outcome then says it is not complete).
+    pub timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -43,6 +47,7 @@ impl Default for Options {
             max_depth: None,
             shortest: true,
             progress_every: Duration::from_secs(1),
+            timeout: None,
         }
     }
 }
@@ -54,6 +59,8 @@ pub struct Progress {
     pub unique: usize,
     pub depth: usize,
     pub seconds: f64,
+    /// The time limit ended the exploration.
+    pub timed_out: bool,
 }
 
 impl Progress {
@@ -91,8 +98,11 @@ impl Counterexample {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub progress: Progress,
-    /// Every reachable state was explored (no failure stopped it, no depth bound cut it).
+    /// Every reachable state was explored (no failure stopped it, no depth bound or time
+    /// limit cut it).
     pub complete: bool,
+    /// The time limit stopped the exploration.
+    pub timed_out: bool,
     /// The shortest counterexample found (BFS: the shortest there is).
     pub counterexample: Option<Counterexample>,
     /// Every property the first exploration found broken.
@@ -118,6 +128,9 @@ impl Outcome {
                 format!("VACUOUS (never reached: {})", self.unreached.join("; "))
             }
             (None, true) => "OK: every property holds".into(),
+            (None, false) if self.timed_out => {
+                "STOPPED at the time limit: no property broken in the states explored".into()
+            }
             (None, false) => "OK within the bound: no property broken".into(),
         };
         let p = &self.progress;
@@ -142,6 +155,20 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         .collect();
     let threads = options.threads.max(1);
     let depth_cut = options.max_depth.is_some();
+    // stateright's own timeout is seen only between batches, which one thread never takes:
+    // the model stops offering actions instead.
+    let stop = options.timeout.map(|t| {
+        let flag = Arc::new(AtomicU8::new(RUNNING));
+        let set = flag.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(t);
+            let _ = set.compare_exchange(RUNNING, TIME_UP, Ordering::SeqCst, Ordering::SeqCst);
+        });
+        flag
+    });
+    if let Some(flag) = &stop {
+        model = model.with_stop(flag.clone());
+    }
     let (discoveries, mut progress) = match options.strategy {
         Strategy::Bfs | Strategy::Dfs => {
             let mut b = model
@@ -153,9 +180,9 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
                 b = b.target_max_depth(depth_bound(d));
             }
             if options.strategy == Strategy::Bfs {
-                watch(b.spawn_bfs(), start, options.progress_every, report)
+                watch(b.spawn_bfs(), start, options.progress_every, report, &stop)
             } else {
-                watch(b.spawn_dfs(), start, options.progress_every, report)
+                watch(b.spawn_dfs(), start, options.progress_every, report, &stop)
             }
         }
         Strategy::Simulate { seed, runs } => {
@@ -181,6 +208,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
                 start,
                 options.progress_every,
                 report,
+                &stop,
             )
         }
     };
@@ -256,9 +284,11 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         .into_iter()
         .partition(|n| discoveries.iter().any(|(d, _)| d == n));
     let simulated = matches!(options.strategy, Strategy::Simulate { .. });
+    let timed_out = counterexample.is_none() && progress.timed_out;
     Outcome {
         progress,
-        complete: counterexample.is_none() && !depth_cut && !simulated,
+        timed_out,
+        complete: counterexample.is_none() && !depth_cut && !simulated && !timed_out,
         counterexample,
         failed,
         shortest_verified,
@@ -275,12 +305,20 @@ fn depth_bound(steps: usize) -> usize {
 
 type Found = Vec<(&'static str, Path<super::State, Step>)>;
 
-/// Waits for the checker's threads, reporting progress every `every`.
+/// What a check's stop flag says: still running, stopped at the time limit, or finished
+/// (after which the model offers actions again, to rebuild the paths it found).
+pub const RUNNING: u8 = 0;
+pub const TIME_UP: u8 = 1;
+pub const FINISHED: u8 = 2;
+
+/// Waits for the checker's threads, reporting progress every `every`; then lets the model
+/// offer actions again (stateright rebuilds a discovery's path from them).
 fn watch<C: Checker<CowModel>>(
     mut checker: C,
     start: Instant,
     every: Duration,
     report: &mut dyn FnMut(&Progress),
+    stop: &Option<Arc<AtomicU8>>,
 ) -> (Found, Progress) {
     let handles: Vec<JoinHandle<()>> = checker.handles();
     let figures = |c: &C| Progress {
@@ -288,6 +326,7 @@ fn watch<C: Checker<CowModel>>(
         unique: c.unique_state_count(),
         depth: c.max_depth(),
         seconds: start.elapsed().as_secs_f64(),
+        timed_out: false,
     };
     let mut last = Instant::now();
     while !handles.iter().all(|h| h.is_finished()) {
@@ -300,7 +339,10 @@ fn watch<C: Checker<CowModel>>(
     for h in handles {
         h.join().expect("a checker thread panicked");
     }
-    let progress = figures(&checker);
+    let mut progress = figures(&checker);
+    if let Some(flag) = stop {
+        progress.timed_out = flag.swap(FINISHED, Ordering::SeqCst) == TIME_UP;
+    }
     let found: Found = checker.discoveries().into_iter().collect();
     (found, progress)
 }

@@ -29,7 +29,7 @@ use crate::world::{Process, World};
 use stateright::{Model, Property};
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// The model: a spec fixed for the whole check, and whether states are reduced to their
@@ -43,6 +43,8 @@ pub struct CowModel {
     init: Option<World>,
     /// For simulation: runs started (shared with the chooser) and how many to run.
     budget: Option<(Arc<AtomicU64>, u64)>,
+    /// Says when the check's time is up: the model then offers no more actions.
+    stop: Option<Arc<AtomicU8>>,
 }
 
 /// A state of the model: the engine's whole world. It carries a pointer to the spec only so
@@ -109,7 +111,20 @@ impl CowModel {
             symmetry,
             init: None,
             budget: None,
+            stop: None,
         }
+    }
+
+    /// Stops offering actions once `stop` is set (how a check ends at its time limit).
+    pub fn with_stop(mut self, stop: Arc<AtomicU8>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed) == check::TIME_UP)
     }
 
     /// Explores from `world` instead of the spec's initial world: for tests that build a
@@ -272,7 +287,7 @@ impl Model for CowModel {
     /// counterexample already: it is not expanded, so a violation's successors cannot
     /// replace it with a longer trace.
     fn actions(&self, s: &State, actions: &mut Vec<Step>) {
-        if !s.safe {
+        if !s.safe || self.stopped() {
             return;
         }
         for pid in s.world.runnable(self.spec) {
@@ -339,8 +354,8 @@ impl Model for CowModel {
             }),
             // The second opinion on progress. A path cut at a safety violation (see
             // `actions`) counts as ended: that state is reported by its own property.
-            Property::eventually(EVENTUALLY_FINISHED, |_: &CowModel, s: &State| {
-                s.world.finished() || !s.safe
+            Property::eventually(EVENTUALLY_FINISHED, |m: &CowModel, s: &State| {
+                s.world.finished() || !s.safe || m.stopped()
             }),
         ];
         if self.budget.is_some() {
