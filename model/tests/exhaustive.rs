@@ -444,6 +444,9 @@ fn simulation_replays_from_its_seed_and_catches_a_mutant() {
         "{}",
         a.summary()
     );
+    // All 200 runs ran to the end: the copier alone steps 10 times per run (claim, copy and
+    // mark 3 segments, then complete), so each run visits at least 11 states.
+    assert!(a.progress.states >= 200 * 11, "{}", a.summary());
     assert_eq!(a.progress.states, b.progress.states);
     assert_ne!(a.progress.states, other.progress.states);
     let bad = model(

@@ -41,26 +41,6 @@ pub trait Platform: Sized + 'static {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static;
     fn join<T: Send + 'static>(handle: Self::JoinHandle<T>) -> std::thread::Result<T>;
-
-    /// A point in the driver where a test platform may let other threads run first
-    /// ([`Shaky`](super::Shaky)). Nothing on [`Std`] and [`Loom`]: loom explores the
-    /// interleavings itself, and a normal run should not pay for a hook it does not use.
-    #[inline(always)]
-    fn pause(_at: Pause) {}
-}
-
-/// Where the driver calls [`Platform::pause`]: the windows the concurrency mutants and the
-/// driver flaws need another thread to fall into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pause {
-    /// Before a process's next step: between the steps of one operation (a write's arrival
-    /// and its preservation, a segment's claim, copy and mark, an image read's routing and
-    /// its read).
-    BeforeStep,
-    /// After a metadata step released the lock, before its deferred writes and wake-up.
-    AfterUnlock,
-    /// Between a copy's read of one device and its write to the other.
-    MidCopy,
 }
 
 /// Platforms of real threads, whose join handles say whether the thread has ended: what a

@@ -1,17 +1,19 @@
-//! Real threads with a seeded shake: std's threads and locks, plus pauses (a yield, or a
-//! short sleep) drawn from a seed at the driver's [`Pause`] points.
+//! Real threads with a seeded shake: std's threads and locks, with a pause (a yield, or a
+//! short sleep) drawn from a seed before every lock is taken.
 //!
 //! On an idle machine the OS runs each thread's steps in long uninterrupted stretches, so the
 //! windows the concurrency mutants need (another thread stepping between two steps of one
-//! operation) rarely open on plain [`Std`]. The pauses open them. The draws are seeded per
-//! thread (the run's seed, then the thread's place in spawn order), so a seed decides where
-//! the pauses fall; which interleaving that yields is still up to the OS.
+//! operation) rarely open on plain [`Std`]. Every step of the driver, and every gap a locking
+//! mistake could open, begins with taking a lock: pausing there opens those windows without
+//! the driver knowing. The draws are seeded per thread (the run's seed, then the thread's
+//! place in spawn order), so a seed decides where the pauses fall; which interleaving that
+//! yields is still up to the OS.
 
-use super::platform::{Pause, Platform, RealThreads, Std};
+use super::platform::{Platform, RealThreads, Std};
 use std::cell::Cell;
 use std::time::Duration;
 
-/// std threads and locks with seeded pauses at the driver's [`Pause`] points.
+/// std threads and locks with seeded pauses before each lock.
 #[derive(Debug)]
 pub enum Shaky {}
 
@@ -39,12 +41,24 @@ impl Shaky {
     }
 
     /// One in `YIELD_ONE_IN` pauses yields the core; one in `SLEEP_ONE_IN` sleeps for up to
-    /// `SLEEP_MAX_US` microseconds (a sleep lets a whole operation of another thread run;
-    /// a yield, a step or two). Chosen by measuring catch rates (README, *Threaded
-    /// implementation*): more sleeps catch little more and make each run slower.
+    /// `SLEEP_MAX_US` microseconds (a sleep lets whole operations of other threads run; a
+    /// yield, a step or two). Yields of 1/2 to 1/8 and sleeps of 1/4 to 1/128, up to 50 to
+    /// 1000 us, caught the concurrency mutants about equally often (measured with pauses at
+    /// the driver's step boundaries, which caught as often as pauses before every lock);
+    /// these keep a stress run at a few milliseconds.
     const YIELD_ONE_IN: u64 = 4;
     const SLEEP_ONE_IN: u64 = 64;
     const SLEEP_MAX_US: u64 = 200;
+
+    fn pause() {
+        let d = draw();
+        if d.is_multiple_of(Shaky::SLEEP_ONE_IN) {
+            let us = 1 + (d >> 32) % Shaky::SLEEP_MAX_US;
+            std::thread::sleep(Duration::from_micros(us));
+        } else if d.is_multiple_of(Shaky::YIELD_ONE_IN) {
+            std::thread::yield_now();
+        }
+    }
 }
 
 impl Platform for Shaky {
@@ -59,6 +73,7 @@ impl Platform for Shaky {
         Std::mutex(value)
     }
     fn lock<T: Send>(mutex: &Self::Mutex<T>) -> Self::Guard<'_, T> {
+        Shaky::pause();
         Std::lock(mutex)
     }
     fn into_inner<T: Send>(mutex: Self::Mutex<T>) -> T {
@@ -101,16 +116,6 @@ impl Platform for Shaky {
     }
     fn join<T: Send + 'static>(handle: Self::JoinHandle<T>) -> std::thread::Result<T> {
         Std::join(handle)
-    }
-
-    fn pause(_at: Pause) {
-        let d = draw();
-        if d.is_multiple_of(Shaky::SLEEP_ONE_IN) {
-            let us = 1 + (d >> 32) % Shaky::SLEEP_MAX_US;
-            std::thread::sleep(Duration::from_micros(us));
-        } else if d.is_multiple_of(Shaky::YIELD_ONE_IN) {
-            std::thread::yield_now();
-        }
     }
 }
 

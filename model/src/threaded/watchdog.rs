@@ -15,7 +15,7 @@
 //! - anything else (threads blocked on each other's locks, a thread spinning): a time limit.
 
 use super::{spawn, Flaw, Outcome, RealThreads, Running, Store, ThreadState};
-use crate::spec::{Pid, Spec};
+use crate::spec::Spec;
 use crate::world::World;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -74,7 +74,7 @@ impl fmt::Display for Hang {
                 }
                 ThreadState::Awake => write!(
                     f,
-                    "\n  {name}: not asleep (taking a step, waiting for a lock, or ended)"
+                    "\n  {name}: not asleep (taking a step, or waiting for a lock)"
                 )?,
                 ThreadState::Finished => {}
             }
@@ -151,16 +151,18 @@ fn give_up<P: RealThreads, S: Store>(
     threads: Vec<ThreadState>,
     reason: Reason,
 ) -> Hang {
-    let name = |pid: Pid| run.spec().process_name(pid).into_owned();
+    let names: Vec<String> = (0..run.handles().len())
+        .map(|pid| run.spec().process_name(pid).into_owned())
+        .collect();
+    let panicked = run.abandon();
+    // A thread that panicked is listed with its message, not again as stuck.
     let stuck = threads
         .into_iter()
         .enumerate()
-        .filter(|(_, t)| *t != ThreadState::Finished)
-        .map(|(pid, t)| (name(pid), t))
+        .filter(|(pid, t)| *t != ThreadState::Finished && !panicked.iter().any(|p| p.0 == *pid))
+        .map(|(pid, t)| (names[pid].clone(), t))
         .collect();
-    let names: Vec<String> = (0..run.handles().len()).map(name).collect();
-    let panics = run
-        .abandon()
+    let panics = panicked
         .into_iter()
         .map(|(pid, message)| (names[pid].clone(), message))
         .collect();
