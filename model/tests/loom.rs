@@ -111,7 +111,7 @@ fn expected(m: Mutant) -> (Invariant, &'static str) {
         Mutant::ImageReadDuringPreserve => {
             (Invariant::PointInTimeImage, "image reader 1 read source")
         }
-        // The sequential mistakes, which one writer running alone before the copier exposes.
+        // The sequential mistakes, which processes running one at a time already expose.
         // The write reaches the source before its chunk is preserved: new data where the
         // begin image belongs.
         Mutant::ApplyBeforePreserve => (Invariant::MapSoundness, "marked copied, but destination"),

@@ -259,11 +259,18 @@ fn offline_holds_every_write_until_the_copy_is_complete() {
     let mut w = World::new(&s);
     script(&s, &mut w, &[W1]);
     assert!(!w.enabled(&s, W1));
+    let untouched = |w: &World| w.disk.device(Device::Source).iter().all(|s| *s == BEGIN);
     while !w.copier().finished() {
+        // Held, not applied: the source keeps the begin image for the whole copy.
+        assert!(untouched(&w) && w.meta.hold.len() == 1);
         script(&s, &mut w, &[COPIER]);
     }
     script(&s, &mut w, &[W1]);
     assert!(w.finished());
+    assert!(
+        w.disk.device(Device::Source).iter().all(|s| *s == 1),
+        "write 0 applied"
+    );
 }
 
 #[test]
