@@ -87,7 +87,9 @@ fn a_mutant_exits_1_with_a_numbered_trace_in_domain_words() {
     );
     assert!(out.contains("violates: point-in-time image"), "{out}");
     assert!(
-        out.contains("block 1: expected stamp 0 (begin image), found"),
+        out.lines().any(|l| l
+            == "point-in-time image violated: image served from source, block 1: \
+                expected stamp 0 (begin image), found 3 (write 2)"),
         "{out}"
     );
     assert!(out.lines().last().unwrap().starts_with("VIOLATED"), "{out}");
@@ -106,6 +108,13 @@ fn a_longer_trace_names_preservation_steps() {
     assert!(out.contains("preserve chunk"), "{out}");
     assert!(out.contains("copier: claim segment"), "{out}");
     assert!(out.contains("   8. "), "{out}");
+    // The README's example, word for word.
+    assert!(
+        out.lines().any(|l| l
+            == "map soundness violated: chunk 1 marked copied, but destination, block 1: \
+                expected stamp 0 (begin image), found 3 (write 2)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -35,21 +35,51 @@ fn the_survey_prints_a_table_with_zero_violations_for_every_policy() {
     }
 }
 
+/// One row of `cowlab mutants`: `NAME VERDICT by INVARIANTS in N of SEEDS seeds DESCRIPTION`.
+struct CatalogueRow<'a> {
+    verdict: &'a str,
+    by: Vec<&'a str>,
+    caught: u64,
+    rest: &'a str,
+}
+
+fn parse_row<'a>(row: &'a str, name: &str) -> Option<CatalogueRow<'a>> {
+    let fields = row.strip_prefix(name)?.trim_start();
+    let (verdict, rest) = fields.split_once(" by ")?;
+    let (by, rest) = rest.split_once(" in ")?;
+    let (caught, rest) = rest.trim_start().split_once(" of ")?;
+    Some(CatalogueRow {
+        verdict: verdict.trim_end(),
+        by: by.trim_end().split(", ").collect(),
+        caught: caught.parse().ok()?,
+        rest,
+    })
+}
+
 #[test]
 fn the_catalogue_shows_every_mutant_caught() {
     let o = cowlab(&["mutants", "--seeds", "300"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
+    let invariants: Vec<&str> = cowlab_model::Invariant::ALL
+        .iter()
+        .map(|i| i.name())
+        .collect();
     for m in cowlab_model::Mutant::ALL {
         let row = out
             .lines()
-            .find(|l| l.starts_with(m.name()))
+            .find(|l| l.split_whitespace().next() == Some(m.name()))
             .unwrap_or_else(|| panic!("no row for {m}:\n{out}"));
+        let r = parse_row(row, m.name()).unwrap_or_else(|| panic!("unreadable row: {row}"));
+        // Exactly "caught": "not caught" is the verdict of a mutant that survived.
+        assert_eq!(r.verdict, "caught", "{row}");
+        assert!(r.caught > 0 && r.caught <= 300, "{row}");
         assert!(
-            row.contains(" caught ") && row.contains("of 300 seeds"),
+            r.by.iter()
+                .all(|i| invariants.contains(i) && *i != "progress"),
             "{row}"
         );
-        assert!(row.contains(m.description()), "{row}");
+        assert_eq!(r.rest, format!("300 seeds  {}", m.description()), "{row}");
     }
 }
 
@@ -71,7 +101,15 @@ fn replay_of_a_mutant_case_prints_a_trace_and_exits_1() {
         out.contains("case seed: 0") && out.contains("   1. "),
         "{out}"
     );
-    assert!(out.contains("violated:"), "{out}");
+    // The last line is the violation, in the words of the README's example.
+    assert_eq!(
+        out.lines().last(),
+        Some(
+            "point-in-time image violated: image served from source, block 0: \
+             expected stamp 0 (begin image), found 3 (write 2)"
+        ),
+        "{out}"
+    );
     // Same seed, same output: a failure can be replayed exactly.
     assert_eq!(out, stdout(&cowlab(&args)));
 }
@@ -95,8 +133,14 @@ fn assert_usage_error(args: &[&str], needle: &str) {
 
 #[test]
 fn bad_arguments_exit_2_with_one_clear_line() {
-    assert_usage_error(&["survey", "--seeds", "0"], "0");
-    assert_usage_error(&["survey", "--seeds", "many"], "many");
+    assert_usage_error(
+        &["survey", "--seeds", "0"],
+        "invalid value '0' for '--seeds <SEEDS>'",
+    );
+    assert_usage_error(
+        &["survey", "--seeds", "many"],
+        "invalid value 'many' for '--seeds <SEEDS>'",
+    );
     assert_usage_error(
         &["replay", "--seed", "1", "--policy", "nope"],
         "unknown policy 'nope'",
@@ -107,7 +151,7 @@ fn bad_arguments_exit_2_with_one_clear_line() {
         ],
         "unknown mutant 'oops'",
     );
-    assert_usage_error(&["frobnicate"], "frobnicate");
+    assert_usage_error(&["frobnicate"], "unrecognized subcommand 'frobnicate'");
 }
 
 #[test]
@@ -156,6 +200,7 @@ fn run_checks_a_case_of_your_own() {
     ]);
     assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
     assert!(stdout(&ok).contains("copy complete"));
+    assert_eq!(stdout(&ok).lines().last(), Some("every invariant held"));
     let caught = cowlab(&[
         "run",
         "--writer",
@@ -166,5 +211,13 @@ fn run_checks_a_case_of_your_own() {
         "out-of-turn",
     ]);
     assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
-    assert!(stdout(&caught).contains("violated"));
+    assert_eq!(
+        stdout(&caught).lines().last(),
+        Some(
+            "point-in-time image violated: image served from source, block 0: \
+             expected stamp 0 (begin image), found 1 (write 0)"
+        ),
+        "{}",
+        stdout(&caught)
+    );
 }

@@ -5,19 +5,24 @@
 //!    of the copier's run (the writers have enough writes to outlast the copy);
 //! 2. loom: executions explored and seconds per loom test configuration, and the smallest
 //!    preemption bound at which each concurrency mutant is found;
-//! 3. for comparison, how often the std stress configuration on real threads catches each
-//!    concurrency mutant.
+//! 3. for comparison, how often the stress configuration on real threads catches each
+//!    concurrency mutant, skip-overlay and the two driver flaws, on plain std threads and on
+//!    shaken ones (`Shaky`), every run under the watchdog.
 //!
 //! Run: `cargo bench -p cowlab-model --bench threaded` (every part), or with `-- throughput`,
 //! `-- loom` or `-- stress` for one. Prints markdown tables.
 
 use cowlab_model::policy::{self, Policy};
-use cowlab_model::threaded::check::{explore, image_read, stress, two_writers, Failure};
-use cowlab_model::threaded::{run, run_on, Bytes, Std};
-use cowlab_model::{CopyOrder, Geometry, Mutant, Request, Role, Spec, Workload};
+use cowlab_model::threaded::check::{
+    explore, image_read, is_concurrency, loom_spec, policy_for, stress, two_writers, Failure,
+};
+use cowlab_model::threaded::watchdog::{run_watched, Reason};
+use cowlab_model::threaded::{run_on, Bytes, Flaw, RealThreads, Shaky, Stamps, Std};
+use cowlab_model::{CopyOrder, Geometry, Mutant, Request, Role, Spec, Workload, World};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
+use std::time::Duration;
 
 const BLOCK_SIZE: u64 = 4096;
 const BLOCKS: u64 = 16 * 1024; // 64 MiB
@@ -105,19 +110,12 @@ fn loom_figures() {
         "snapshot-overlay, copier + writer + image reader".into(),
         image_read(p("snapshot-overlay"), None),
     ));
-    let mutants = [
-        (Mutant::CheckThenAct, "snapshot-overlay"),
-        (Mutant::CopierIgnoresInFlight, "out-of-turn"),
-        (Mutant::ReleaseOutOfOrder, "snapshot-overlay"),
-        (Mutant::MarkBeforeCopy, "out-of-turn"),
-        (Mutant::ImageReadDuringPreserve, "snapshot-overlay"),
-    ];
-    let mutant_spec = |m: Mutant, name: &str| match m {
-        Mutant::ImageReadDuringPreserve => image_read(p(name), Some(m)),
-        _ => two_writers(p(name), Some(m), 1),
-    };
-    for (m, name) in mutants {
-        cases.push((format!("{m} ({name})"), mutant_spec(m, name)));
+    let mutants: Vec<Mutant> = Mutant::ALL
+        .into_iter()
+        .filter(|m| is_concurrency(*m))
+        .collect();
+    for &m in &mutants {
+        cases.push((format!("{m} ({})", policy_for(m)), loom_spec(m)));
     }
     for (label, spec) in &cases {
         let e = explore(spec, bound);
@@ -125,6 +123,7 @@ fn loom_figures() {
             None => "pass".to_string(),
             Some(Failure::Violation(v)) => format!("caught: {}", v.invariant),
             Some(Failure::Panic(msg)) => format!("panic: {msg}"),
+            Some(Failure::Unbounded(msg)) => format!("unbounded: {msg}"),
         };
         println!(
             "| {label} | {result} | {} | {:.2} |",
@@ -134,44 +133,79 @@ fn loom_figures() {
     println!("\n### Smallest preemption bound that finds each concurrency mutant\n");
     println!("| mutant | bound 1 | bound 2 | bound 3 |");
     println!("|---|---|---|---|");
-    for (m, name) in mutants {
+    for m in mutants {
         let cells: Vec<String> = [1, 2, 3]
             .into_iter()
             .map(|b| {
-                let e = explore(&mutant_spec(m, name), Some(b));
+                let e = explore(&loom_spec(m), Some(b));
                 match e.failure {
                     Some(_) => format!("found after {} executions", e.executions),
                     None => format!("missed ({} executions)", e.executions),
                 }
             })
             .collect();
-        println!("| {m} ({name}) | {} |", cells.join(" | "));
+        println!("| {m} ({}) | {} |", policy_for(m), cells.join(" | "));
     }
     println!();
 }
 
+/// What a watched stress run ended with: the broken invariant, or why it hung.
+fn verdict<P: RealThreads>(
+    policy: &str,
+    mutant: Option<Mutant>,
+    flaw: Option<Flaw>,
+    seed: u64,
+) -> Option<String> {
+    let spec = stress(policy::by_name(policy).expect("built in"), mutant, seed);
+    Shaky::seed(seed);
+    match run_watched::<P, Stamps>(&spec, World::new(&spec), flaw, Duration::from_secs(60)) {
+        Ok(out) => out.violation.map(|v| v.invariant.to_string()),
+        Err(hang) => Some(match hang.reason {
+            Reason::LostWakeup => "hang: lost wake-up".to_string(),
+            Reason::Panicked => "hang: a thread panicked".to_string(),
+            Reason::TimedOut(_) => "hang: time limit".to_string(),
+        }),
+    }
+}
+
+/// Seeds of the std stress configuration (out of `runs`) whose run catches the mistake on
+/// platform `P`, and what they were caught by.
+fn catch_rate<P: RealThreads>(
+    policy: &str,
+    mutant: Option<Mutant>,
+    flaw: Option<Flaw>,
+    runs: u64,
+) -> (u64, String) {
+    let mut by = std::collections::BTreeMap::<String, u64>::new();
+    for seed in 0..runs {
+        if let Some(what) = verdict::<P>(policy, mutant, flaw, seed) {
+            *by.entry(what).or_default() += 1;
+        }
+    }
+    let caught = by.values().sum();
+    let by: Vec<String> = by
+        .into_iter()
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
+    (caught, by.join(", "))
+}
+
 fn stress_catch_rates() {
     const RUNS: u64 = 50;
-    println!("### Real threads: std stress runs that catch each mutant (of {RUNS})\n");
-    println!("| mutant (policy) | runs caught | runs |");
-    println!("|---|---:|---:|");
-    let cases = [
-        (Mutant::CheckThenAct, "snapshot-overlay"),
-        (Mutant::CopierIgnoresInFlight, "out-of-turn"),
-        (Mutant::ReleaseOutOfOrder, "snapshot-overlay"),
-        (Mutant::MarkBeforeCopy, "out-of-turn"),
-        (Mutant::ImageReadDuringPreserve, "snapshot-overlay"),
-        (Mutant::SkipOverlay, "snapshot-overlay"),
-    ];
-    for (m, name) in cases {
-        let policy = policy::by_name(name).expect("built in");
-        let caught = (0..RUNS)
-            .filter(|seed| {
-                let spec = stress(policy.clone(), Some(m), *seed);
-                run::<Std>(&spec).violation.is_some()
-            })
-            .count();
-        println!("| {m} ({name}) | {caught} | {RUNS} |");
+    println!("### Real threads: stress runs that catch each mistake (of {RUNS} seeds)\n");
+    println!("| mistake (policy) | std | shaky | caught by (shaky) |");
+    println!("|---|---:|---:|---|");
+    let mutants = Mutant::ALL
+        .into_iter()
+        .filter(|m| is_concurrency(*m))
+        .chain([Mutant::SkipOverlay])
+        .map(|m| (m.to_string(), policy_for(m), Some(m), None));
+    let flaws = [Flaw::WriteAfterUnlock, Flaw::NoWakeup]
+        .map(|f| (format!("Flaw::{f:?}"), "snapshot-overlay", None, Some(f)));
+    for (label, policy, mutant, flaw) in mutants.chain(flaws) {
+        let (std, _) = catch_rate::<Std>(policy, mutant, flaw, RUNS);
+        let (shaky, by) = catch_rate::<Shaky>(policy, mutant, flaw, RUNS);
+        println!("| {label} ({policy}) | {std} | {shaky} | {by} |");
     }
     println!();
 }

@@ -11,15 +11,20 @@
 //! Bounds: a preemption bound of 3 throughout (a check-then-act race between two writers
 //! was missed at 1 and 2 in a prototype; here image-read-during-preserve and
 //! copier-ignores-in-flight need 2). The configurations are the smallest that hold the
-//! races: 2 segments of 2 blocks.
+//! races: 2 segments of 2 blocks. Every exploration also has the watchdog bounds of
+//! `threaded::check` (branches per execution, so that a livelock fails; executions and wall
+//! time per exploration, so that a runaway exploration fails instead of running on).
 
+use cowlab_model::invariants::check_safety;
 use cowlab_model::policy::{self, Policy};
 use cowlab_model::threaded::check::{
-    explore, explore_flawed, image_read, two_writers, Exploration, Failure,
+    explore, explore_flawed, image_read, is_concurrency, loom_spec, two_writers, Exploration,
+    Failure, LOOM_TIME_LIMIT,
 };
 use cowlab_model::threaded::Flaw;
-use cowlab_model::{Invariant, Mutant, Spec};
+use cowlab_model::{Invariant, Mutant, Pid, Spec, World};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const PREEMPTION_BOUND: Option<usize> = Some(3);
 
@@ -34,25 +39,6 @@ fn assert_passes(spec: &Spec) -> Exploration {
     // A model that runs once explores nothing: the threads must really interleave.
     assert!(e.executions > 1000, "only {} executions", e.executions);
     e
-}
-
-/// Explores the spec and asserts that loom reports an execution breaking `invariant` with a
-/// detail containing `detail`.
-fn assert_caught(spec: &Spec, invariant: Invariant, detail: &str) {
-    let e = explore(spec, PREEMPTION_BOUND);
-    match e.failure {
-        Some(Failure::Violation(v)) => {
-            assert_eq!(v.invariant, invariant, "wrong invariant: {v}\n{spec}");
-            assert!(
-                v.detail.contains(detail),
-                "unexpected violation: {v}\n{spec}"
-            );
-        }
-        other => panic!(
-            "loom did not report a {invariant} violation after {} executions: {other:?}\n{spec}",
-            e.executions
-        ),
-    }
 }
 
 fn policy_passes(name: &str) {
@@ -102,94 +88,138 @@ fn every_builtin_policy_has_a_loom_test() {
     assert_eq!(policy::names(), tested);
 }
 
-/// The concurrency mutants: each is harmless when every operation (a write with its
-/// preservation and release, a segment's claim, copy and mark, an image read) runs alone,
-/// and breaks only when another thread's steps fall inside it.
-const CONCURRENCY: [Mutant; 5] = [
-    Mutant::CheckThenAct,
-    Mutant::CopierIgnoresInFlight,
-    Mutant::ImageReadDuringPreserve,
-    Mutant::ReleaseOutOfOrder,
-    Mutant::MarkBeforeCopy,
-];
-
-/// The others are plain logic mistakes: one writer, its operations run one after another
-/// before the copier reaches the chunk, already exposes them (loom catches them too, below).
-const SEQUENTIAL: [Mutant; 5] = [
-    Mutant::ApplyBeforePreserve,
-    Mutant::SkipOverlay,
-    Mutant::PreserveTwice,
-    Mutant::PartialChunkCopy,
-    Mutant::FirstSegmentOnly,
-];
-
-#[test]
-fn every_mutant_is_classified() {
-    let mut all: Vec<Mutant> = CONCURRENCY.into_iter().chain(SEQUENTIAL).collect();
-    all.sort();
-    assert_eq!(all, Mutant::ALL);
+/// The violation loom must report for each mutant, in its configuration
+/// ([`loom_spec`]: the policy of `policy_for`, the two writers, or the image reader for
+/// image-read-during-preserve): the invariant, and words of its detail.
+fn expected(m: Mutant) -> (Invariant, &'static str) {
+    match m {
+        // Two writers to one chunk both find it unpreserved: the mutant claims without
+        // marking the chunk in flight, so both preserve it.
+        Mutant::CheckThenAct => (Invariant::MapSoundness, "was preserved twice"),
+        // The copier claims a segment while a writer preserves one of its chunks out of
+        // turn, and copies the source after the held write was released over it.
+        Mutant::CopierIgnoresInFlight => {
+            (Invariant::MapSoundness, "marked copied, but destination")
+        }
+        // Held writes overlapping at block 2 leave the queue out of arrival order.
+        Mutant::ReleaseOutOfOrder => (Invariant::NoLostWrite, "quiescent source"),
+        // A writer slips between the copier's mark and its copy: the chunk looks copied, so
+        // the write goes straight to the source, and the copier then copies the new data.
+        Mutant::MarkBeforeCopy => (Invariant::MapSoundness, "marked copied, but destination"),
+        // An image read routed to the source while the chunk is being preserved reads the
+        // write released after the preservation.
+        Mutant::ImageReadDuringPreserve => {
+            (Invariant::PointInTimeImage, "image reader 1 read source")
+        }
+        // The sequential mistakes, which processes running one at a time already expose.
+        // The write reaches the source before its chunk is preserved: new data where the
+        // begin image belongs.
+        Mutant::ApplyBeforePreserve => (Invariant::MapSoundness, "marked copied, but destination"),
+        // The snapshot is never copied over the destination.
+        Mutant::SkipOverlay => (Invariant::PointInTimeCopy, "destination differs"),
+        // The second writer preserves block 2 again, after the first writer's write.
+        Mutant::PreserveTwice => (Invariant::MapSoundness, "was preserved twice"),
+        // Only the written block of a 2-block chunk reaches the destination.
+        Mutant::PartialChunkCopy => (Invariant::MapSoundness, "found none (never written)"),
+        // The write's second segment is never preserved: the copier copies the new data.
+        Mutant::FirstSegmentOnly => (Invariant::MapSoundness, "marked copied, but destination"),
+    }
 }
 
-/// Two writers to one chunk both find it unpreserved: the mutant claims without marking the
-/// chunk in flight, so both preserve it.
-#[test]
-fn check_then_act_is_caught() {
-    let spec = two_writers(policy("snapshot-overlay"), Some(Mutant::CheckThenAct), 1);
-    assert_caught(&spec, Invariant::MapSoundness, "preserved twice");
+fn concurrency() -> Vec<Mutant> {
+    Mutant::ALL
+        .into_iter()
+        .filter(|m| is_concurrency(*m))
+        .collect()
 }
 
-/// The copier claims a segment while a writer preserves one of its chunks out of turn, and
-/// copies the source after the held write was released over it.
-#[test]
-fn copier_ignores_in_flight_is_caught() {
-    let spec = two_writers(
-        policy("out-of-turn"),
-        Some(Mutant::CopierIgnoresInFlight),
-        1,
-    );
-    assert_caught(
-        &spec,
-        Invariant::MapSoundness,
-        "marked copied, but destination",
-    );
+fn sequential() -> Vec<Mutant> {
+    Mutant::ALL
+        .into_iter()
+        .filter(|m| !is_concurrency(*m))
+        .collect()
 }
 
-/// Held writes overlapping at block 2 leave the queue out of arrival order.
+/// The README's classification, five and five: a new mutant joins one of the lists below
+/// (and the tests that run them) through `is_concurrency`, which will not compile without it.
 #[test]
-fn release_out_of_order_is_caught() {
-    let spec = two_writers(
-        policy("snapshot-overlay"),
-        Some(Mutant::ReleaseOutOfOrder),
-        1,
-    );
-    assert_caught(&spec, Invariant::NoLostWrite, "quiescent source");
+fn the_catalogue_has_five_concurrency_and_five_sequential_mutants() {
+    assert_eq!(concurrency().len(), 5, "{:?}", concurrency());
+    assert_eq!(sequential().len(), 5, "{:?}", sequential());
 }
 
-/// A writer slips between the copier's mark and its copy: the chunk looks copied, so the
-/// write goes straight to the source, and the copier then copies the new data.
-#[test]
-fn mark_before_copy_is_caught() {
-    let spec = two_writers(policy("out-of-turn"), Some(Mutant::MarkBeforeCopy), 1);
-    assert_caught(
-        &spec,
-        Invariant::MapSoundness,
-        "marked copied, but destination",
-    );
+/// Steps one process at a time, each until it finishes or blocks, in the order `order`,
+/// round after round; the invariants are checked at the end, as the threaded driver checks
+/// them after its threads join. `None` if nobody can step before everyone has finished.
+fn serially(spec: &Spec, order: &[Pid]) -> Option<World> {
+    let mut w = World::new(spec);
+    while !w.finished() {
+        let before = w.clone();
+        for &pid in order {
+            while w.enabled(spec, pid) {
+                w.step(spec, pid);
+            }
+        }
+        if w == before {
+            return None;
+        }
+    }
+    Some(w)
 }
 
-/// An image read routed to the source while the chunk is being preserved reads the write
-/// released after the preservation.
+/// Every order of the processes `0..n`.
+fn orders(n: usize) -> Vec<Vec<Pid>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut all = Vec::new();
+    for shorter in orders(n - 1) {
+        for at in 0..=shorter.len() {
+            let mut o = shorter.clone();
+            o.insert(at, n - 1);
+            all.push(o);
+        }
+    }
+    all
+}
+
+/// The classification is what it says: with one process at a time (every order), a
+/// concurrency mutant leaves a correct end state and a sequential one does not.
 #[test]
-fn image_read_during_preserve_is_caught() {
-    let spec = image_read(
-        policy("snapshot-overlay"),
-        Some(Mutant::ImageReadDuringPreserve),
-    );
-    assert_caught(
-        &spec,
-        Invariant::PointInTimeImage,
-        "image reader 1 read source",
-    );
+fn the_classification_matches_runs_of_one_process_at_a_time() {
+    for m in Mutant::ALL {
+        let spec = loom_spec(m);
+        let caught = orders(spec.processes()).iter().any(|order| {
+            let w = serially(&spec, order).expect("no process waits for ever");
+            check_safety(&spec, &w).is_err()
+        });
+        assert_eq!(caught, !is_concurrency(m), "{m}: caught serially: {caught}");
+    }
+}
+
+/// Explores a mutant's configuration and asserts that loom reports an execution breaking
+/// the mutant's own invariant, with its detail.
+fn assert_caught(m: Mutant) {
+    let spec = loom_spec(m);
+    let (invariant, detail) = expected(m);
+    let e = explore(&spec, PREEMPTION_BOUND);
+    match e.failure {
+        Some(Failure::Violation(v)) => {
+            assert_eq!(v.invariant, invariant, "{m}: wrong invariant: {v}\n{spec}");
+            assert!(v.detail.contains(detail), "{m}: unexpected violation: {v}\n{spec}");
+        }
+        other => panic!(
+            "{m}: loom did not report a {invariant} violation after {} executions: {other:?}\n{spec}",
+            e.executions
+        ),
+    }
+}
+
+#[test]
+fn every_concurrency_mutant_is_caught_with_its_own_violation() {
+    for m in concurrency() {
+        assert_caught(m);
+    }
 }
 
 /// The image-read configuration without the mutant passes: the failure above is the
@@ -202,20 +232,8 @@ fn image_read_passes_without_the_mutant() {
 /// loom catches the sequential mutants as well, each in a policy that exercises it.
 #[test]
 fn sequential_mutants_are_caught_too() {
-    let cases = [
-        (Mutant::ApplyBeforePreserve, "snapshot-overlay", 1),
-        (Mutant::SkipOverlay, "snapshot-overlay", 1),
-        (Mutant::PreserveTwice, "snapshot-redirect", 1),
-        (Mutant::PartialChunkCopy, "out-of-turn", 2),
-        (Mutant::FirstSegmentOnly, "out-of-turn", 1),
-    ];
-    for (m, p, cow) in cases {
-        let e = explore(&two_writers(policy(p), Some(m), cow), PREEMPTION_BOUND);
-        assert!(
-            matches!(e.failure, Some(Failure::Violation(_))),
-            "{m} under {p} not caught: {:?}",
-            e.failure
-        );
+    for m in sequential() {
+        assert_caught(m);
     }
 }
 
@@ -240,23 +258,51 @@ fn write_after_unlock_is_caught() {
 /// running the ignored test below) and the parent reads loom's report from its stderr.
 #[test]
 fn lost_wakeup_is_caught() {
-    let exe = std::env::current_exe().expect("the test binary");
-    let child = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "lost_wakeup_under_loom",
-            "--ignored",
-            "--nocapture",
-        ])
-        .args(["--test-threads", "1"])
-        .output()
-        .expect("the test binary runs");
-    let stderr = String::from_utf8_lossy(&child.stderr);
-    assert!(!child.status.success(), "the lost wake-up went unnoticed");
+    let (status, stderr) = run_child("lost_wakeup_under_loom");
+    assert!(!status.success(), "the lost wake-up went unnoticed");
     assert!(
         stderr.contains("deadlock; threads = ["),
         "loom did not report a deadlock:\n{stderr}"
     );
+}
+
+/// The child's time limit: it takes well under a second; a child still running after
+/// [`LOOM_TIME_LIMIT`] hangs, and is killed so that the test fails instead.
+fn run_child(test: &str) -> (std::process::ExitStatus, String) {
+    let exe = std::env::current_exe().expect("the test binary");
+    let log =
+        std::env::temp_dir().join(format!("cowlab-loom-{}-{test}.stderr", std::process::id()));
+    let mut child = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            test,
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("a file for the child's stderr"))
+        .spawn()
+        .expect("the test binary runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if started.elapsed() > LOOM_TIME_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{test} still running after {} s: killed",
+                LOOM_TIME_LIMIT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    (status, stderr)
 }
 
 #[test]

@@ -60,17 +60,24 @@ fn a_failure_report_names_seed_configuration_trace_and_invariant() {
         })
         .expect("apply-before-preserve is caught");
     let report = run.report(&spec);
+    let seed = format!("scheduler seed: {}", run.seed);
     for needle in [
-        "scheduler seed:",
+        seed.as_str(),
         "geometry:",
         "policy:   snapshot-redirect",
         "mutant:   apply-before-preserve",
         "   1. ",
-        "violated: ",
     ] {
         assert!(
             report.contains(needle),
             "report lacks {needle:?}:\n{report}"
         );
     }
+    // The last line names the invariant, then where it broke: the write reached the source
+    // before its chunk was preserved, and the image, read from the source, shows it.
+    let last = report.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("point-in-time image violated: image served from source, block "),
+        "{report}"
+    );
 }

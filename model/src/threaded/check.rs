@@ -1,7 +1,7 @@
 //! Running the threaded driver under loom, and the configurations the loom tests, the std
 //! stress test and the benchmark share.
 
-use super::{run_from, Flaw, Loom, Stamps};
+use super::{panic_message, run_from, Flaw, Loom, Stamps};
 use crate::geometry::Geometry;
 use crate::invariants::Violation;
 use crate::mutant::Mutant;
@@ -13,18 +13,20 @@ use crate::world::World;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Why a loom exploration failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// An execution ended with a broken invariant (checked after every thread joined).
     Violation(Violation),
-    /// Something else panicked: loom (e.g. a deadlock it detected, or a branch limit) or the
-    /// engine itself.
+    /// Something else panicked: loom (e.g. a deadlock it detected, or a thread spinning past
+    /// [`MAX_BRANCHES`]) or the engine itself.
     Panic(String),
+    /// The exploration ran past [`MAX_EXECUTIONS`] or [`LOOM_TIME_LIMIT`].
+    Unbounded(String),
 }
 
 /// What one loom exploration did.
@@ -36,6 +38,19 @@ pub struct Exploration {
     /// The failure of the first failing execution, if any (loom stops there).
     pub failure: Option<Failure>,
 }
+
+/// Branches (scheduling decisions) loom allows in one execution: its default, set here so
+/// that a thread spinning on a lock (a livelock) fails the exploration whatever
+/// `LOOM_MAX_BRANCHES` says.
+pub const MAX_BRANCHES: usize = 1_000;
+/// Executions one exploration may run: about 4x the largest measured (255,080, offline at
+/// bound 3). An exploration that grows past it is a change to look at, not to wait for.
+/// (loom's own `max_permutations` and `max_duration` stop an exploration as if it had passed.)
+pub const MAX_EXECUTIONS: u64 = 1_000_000;
+/// Wall time one exploration may take: the longest measured takes 15 s; this is a watchdog
+/// for a hang inside an execution that loom cannot see (a thread looping without touching
+/// a loom object), not a performance bound.
+pub const LOOM_TIME_LIMIT: Duration = Duration::from_secs(600);
 
 /// Runs the spec's threaded implementation under loom with the given preemption bound
 /// (`None`: unbounded); each execution checks every invariant after all threads join.
@@ -49,43 +64,135 @@ pub fn explore_flawed(
     flaw: Option<Flaw>,
     preemption_bound: Option<usize>,
 ) -> Exploration {
+    explore_from(spec, World::new(spec), flaw, preemption_bound)
+}
+
+/// Like [`explore_flawed`], from a given state.
+pub fn explore_from(
+    spec: &Spec,
+    start: World,
+    flaw: Option<Flaw>,
+    preemption_bound: Option<usize>,
+) -> Exploration {
     let executions = Arc::new(AtomicU64::new(0));
-    let violation = Arc::new(Mutex::new(None));
+    let failure = Arc::new(Mutex::new(None));
+    let stop = Arc::new(AtomicBool::new(false));
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = preemption_bound;
+    builder.max_branches = MAX_BRANCHES;
     let model = {
         let spec = spec.clone();
-        let executions = executions.clone();
-        let violation = violation.clone();
+        let (executions, failure, stop) = (executions.clone(), failure.clone(), stop.clone());
         move || {
-            executions.fetch_add(1, Ordering::Relaxed);
-            if let Some(v) = run_from::<Loom, Stamps>(&spec, World::new(&spec), flaw).violation {
-                let message = v.to_string();
-                *violation.lock().expect("not poisoned") = Some(v);
-                panic!("{message}");
-            }
+            let n = executions.fetch_add(1, Ordering::Relaxed) + 1;
+            let over = match n > MAX_EXECUTIONS {
+                true => Some(format!("more than {MAX_EXECUTIONS} executions")),
+                false => stop
+                    .load(Ordering::Relaxed)
+                    .then(|| format!("not finished after {} s", LOOM_TIME_LIMIT.as_secs())),
+            };
+            let found = match over {
+                Some(why) => Failure::Unbounded(format!("loom exploration {why}")),
+                None => match run_from::<Loom, Stamps>(&spec, start.clone(), flaw).violation {
+                    Some(v) => Failure::Violation(v),
+                    None => return,
+                },
+            };
+            let message = format!("{found:?}");
+            *failure.lock().expect("not poisoned") = Some(found);
+            panic!("{message}");
         }
     };
-    let start = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| builder.check(model)));
-    let seconds = start.elapsed().as_secs_f64();
-    let failure =
-        result.err().map(
-            |payload| match violation.lock().expect("not poisoned").take() {
-                Some(v) => Failure::Violation(v),
-                None => Failure::Panic(
-                    payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "a panic without a message".into()),
-                ),
-            },
-        );
+    let started = Instant::now();
+    let result = within(LOOM_TIME_LIMIT, &stop, move || {
+        catch_unwind(AssertUnwindSafe(|| builder.check(model))).map_err(|p| panic_message(&*p))
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    let failure = match result {
+        None => Some(Failure::Unbounded(format!(
+            "loom exploration not finished after {seconds:.0} s: an execution does not end"
+        ))),
+        Some(Ok(())) => None,
+        Some(Err(message)) => Some(
+            failure
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .unwrap_or(Failure::Panic(message)),
+        ),
+    };
     Exploration {
         executions: executions.load(Ordering::Relaxed),
         seconds,
         failure,
+    }
+}
+
+/// Runs `f` on a thread of its own. Once `limit` has passed, sets `stop` (which the loom
+/// model checks as each execution starts) and waits a minute more for `f` to stop; `None` if
+/// it does not (an execution that never ends: its thread is left behind).
+fn within<T: Send + 'static>(
+    limit: Duration,
+    stop: &AtomicBool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(f()));
+    rx.recv_timeout(limit).ok().or_else(|| {
+        stop.store(true, Ordering::Relaxed);
+        rx.recv_timeout(Duration::from_secs(60)).ok()
+    })
+}
+
+/// Whether a mutant is a concurrency mistake: harmless when each operation (a write with its
+/// preservation and release, a segment's claim, copy and mark, an image read) runs alone,
+/// and broken only when another thread's steps fall inside it. The others are sequential
+/// logic mistakes that one operation running alone already exposes. A new mutant must be
+/// classified here before anything compiles (`model/tests/loom.rs` checks the classification
+/// against runs of one process at a time).
+pub fn is_concurrency(m: Mutant) -> bool {
+    match m {
+        Mutant::CheckThenAct
+        | Mutant::CopierIgnoresInFlight
+        | Mutant::ImageReadDuringPreserve
+        | Mutant::ReleaseOutOfOrder
+        | Mutant::MarkBeforeCopy => true,
+        Mutant::ApplyBeforePreserve
+        | Mutant::SkipOverlay
+        | Mutant::PreserveTwice
+        | Mutant::PartialChunkCopy
+        | Mutant::FirstSegmentOnly => false,
+    }
+}
+
+/// The built-in policy under which the threaded tests exercise a mutant: one where it
+/// matters (copier-ignores-in-flight only where the copier waits for claims; preserve-twice
+/// where the policy's own mark is the one forgotten; partial-chunk-copy where a chunk
+/// copied out of turn is marked copied).
+pub fn policy_for(m: Mutant) -> &'static str {
+    match m {
+        Mutant::CheckThenAct
+        | Mutant::ImageReadDuringPreserve
+        | Mutant::ReleaseOutOfOrder
+        | Mutant::ApplyBeforePreserve
+        | Mutant::SkipOverlay => "snapshot-overlay",
+        Mutant::CopierIgnoresInFlight
+        | Mutant::MarkBeforeCopy
+        | Mutant::PartialChunkCopy
+        | Mutant::FirstSegmentOnly => "out-of-turn",
+        Mutant::PreserveTwice => "snapshot-redirect",
+    }
+}
+
+/// The loom configuration for a mutant under [`policy_for`]: the image reader's for
+/// image-read-during-preserve, else the two writers' (with chunks of 2 blocks for
+/// partial-chunk-copy, which needs a chunk larger than a write's blocks).
+pub fn loom_spec(m: Mutant) -> Spec {
+    let policy = crate::policy::by_name(policy_for(m)).expect("a built-in policy");
+    match m {
+        Mutant::ImageReadDuringPreserve => image_read(policy, Some(m)),
+        Mutant::PartialChunkCopy => two_writers(policy, Some(m), 2),
+        _ => two_writers(policy, Some(m), 1),
     }
 }
 
@@ -120,20 +227,25 @@ pub fn image_read(policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> Spec {
     spec(geometry, policy, mutant, workload)
 }
 
-const STRESS_BLOCKS: u64 = 4096;
+const STRESS_BLOCKS: u64 = 1024;
 const STRESS_BLOCK_SIZE: u64 = 512;
 const STRESS_SEGMENT_BLOCKS: u64 = 16;
 const STRESS_COW_BLOCKS: u64 = 4;
 const STRESS_WRITERS: usize = 8;
-const STRESS_WRITES: usize = 48;
+const STRESS_IMAGE_READERS: usize = 4;
+/// Requests per client.
+const STRESS_REQUESTS_EACH: usize = 48;
 
 fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
     rng.next_u64() % n
 }
 
-/// The stress configuration: a volume of 4096 blocks (512 B, segments of 16 blocks, chunks
-/// of 4) and a random workload from `seed`: writers with random unaligned writes of up to two
-/// segments, a volume reader and an image reader; the copy order is drawn too.
+/// The stress configuration: a volume of 1024 blocks (512 B, segments of 16 blocks, chunks
+/// of 4) and a random workload from `seed`: 8 writers with 48 random unaligned writes of up
+/// to two segments each, a volume reader and 4 image readers with 48 reads each; the copy
+/// order is drawn too. Small enough that writes and image reads often meet a chunk being
+/// preserved (with 4096 blocks and one image reader, image-read-during-preserve was caught
+/// in 1 to 4 seeds of 50 on [`Shaky`](super::Shaky) threads; here in about a quarter).
 pub fn stress(policy: Arc<dyn Policy>, mutant: Option<Mutant>, seed: u64) -> Spec {
     let g = Geometry::new(
         STRESS_BLOCKS,
@@ -145,37 +257,23 @@ pub fn stress(policy: Arc<dyn Policy>, mutant: Option<Mutant>, seed: u64) -> Spe
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let r = &mut rng;
     let bytes = g.bytes();
-    let request = |r: &mut ChaCha8Rng| {
-        let offset = below(r, bytes);
-        let len = 1 + below(
-            r,
-            (2 * STRESS_SEGMENT_BLOCKS * STRESS_BLOCK_SIZE).min(bytes - offset),
-        );
-        (offset, len)
+    let requests = |r: &mut ChaCha8Rng, make: fn(u64, u64) -> Request| -> Vec<Request> {
+        (0..STRESS_REQUESTS_EACH)
+            .map(|_| {
+                let offset = below(r, bytes);
+                let most = (2 * STRESS_SEGMENT_BLOCKS * STRESS_BLOCK_SIZE).min(bytes - offset);
+                make(offset, 1 + below(r, most))
+            })
+            .collect()
     };
     let mut workload = Workload::default();
     for _ in 0..STRESS_WRITERS {
-        let writes = (0..STRESS_WRITES)
-            .map(|_| {
-                let (o, l) = request(r);
-                Request::write(o, l)
-            })
-            .collect();
-        workload = workload.client(Role::Writer, writes);
+        workload = workload.client(Role::Writer, requests(r, Request::write));
     }
-    let reads = (0..STRESS_WRITES).map(|_| request(r)).collect::<Vec<_>>();
-    workload = workload
-        .client(
-            Role::Reader,
-            reads.iter().map(|(o, l)| Request::read(*o, *l)).collect(),
-        )
-        .client(
-            Role::ImageReader,
-            reads
-                .iter()
-                .map(|(o, l)| Request::read_image(*o, *l))
-                .collect(),
-        );
+    workload = workload.client(Role::Reader, requests(r, Request::read));
+    for _ in 0..STRESS_IMAGE_READERS {
+        workload = workload.client(Role::ImageReader, requests(r, Request::read_image));
+    }
     let order = match below(r, 4) {
         0 => CopyOrder::Sequential,
         1 => CopyOrder::Reverse,
@@ -186,4 +284,5 @@ pub fn stress(policy: Arc<dyn Policy>, mutant: Option<Mutant>, seed: u64) -> Spe
 }
 
 /// Requests of a stress configuration, all clients together.
-pub const STRESS_REQUESTS: usize = (STRESS_WRITERS + 2) * STRESS_WRITES;
+pub const STRESS_REQUESTS: usize =
+    (STRESS_WRITERS + 1 + STRESS_IMAGE_READERS) * STRESS_REQUESTS_EACH;

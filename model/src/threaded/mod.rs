@@ -23,12 +23,21 @@
 //! deadlock (every unfinished thread asleep on a condition that no one can change) is
 //! detected by the driver itself, which stops the threads and lets the engine's `progress`
 //! invariant report who waits for what.
+//!
+//! What the driver cannot see from inside (a lost wake-up, a thread that panicked while the
+//! others wait for it, threads blocked on each other's locks) the [`watchdog`] sees from
+//! outside, through [`spawn`] and [`Running::threads`]. [`Shaky`] is std with a seeded
+//! pause before every lock: the windows between a thread's steps open far more often than
+//! on plain [`Std`], which the driver itself does not need to know about.
 
 pub mod check;
 mod platform;
+mod shaky;
 mod store;
+pub mod watchdog;
 
-pub use platform::{Loom, Platform, Std};
+pub use platform::{Loom, Platform, RealThreads, Std};
+pub use shaky::Shaky;
 pub use store::{Bytes, Stamps, Store};
 
 use crate::disk::{BlockStore, Copied, Device, Disk, Stamp};
@@ -84,10 +93,21 @@ pub enum Flaw {
 /// Runs the spec like [`run_on`] from a given state (normally `World::new(spec)`), with one
 /// of the driver's known-bad variants if `flaw` is set.
 pub fn run_from<P: Platform, S: Store>(spec: &Spec, start: World, flaw: Option<Flaw>) -> Outcome {
+    spawn::<P, S>(spec, start, flaw).join()
+}
+
+/// Starts the threads of a run like [`run_from`] and returns at once: a watchdog can look at
+/// the run while it goes ([`Running::threads`]) before it joins it.
+pub fn spawn<P: Platform, S: Store>(
+    spec: &Spec,
+    start: World,
+    flaw: Option<Flaw>,
+) -> Running<P, S> {
     let devices =
         Device::ALL.map(|d| P::mutex(S::new(spec.geometry.block_size, start.disk.device(d))));
     let board = Board {
         live: start.procs.iter().filter(|p| !p.finished()).count(),
+        done: start.procs.iter().map(Process::finished).collect(),
         parked: vec![None; start.procs.len()],
         meta: start.meta,
         deadlock: false,
@@ -101,7 +121,7 @@ pub fn run_from<P: Platform, S: Store>(spec: &Spec, start: World, flaw: Option<F
         flaw,
     });
     let began = Instant::now();
-    let handles: Vec<_> = start
+    let handles = start
         .procs
         .into_iter()
         .enumerate()
@@ -113,34 +133,127 @@ pub fn run_from<P: Platform, S: Store>(spec: &Spec, start: World, flaw: Option<F
             })
         })
         .collect();
-    let (procs, finished_at): (Vec<Process>, Vec<Duration>) = handles
-        .into_iter()
-        .map(|h| P::join(h).unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        .unzip();
-    let elapsed = began.elapsed();
-    let steps = P::load(&shared.steps);
-    let Ok(shared) = P::try_unwrap(shared) else {
-        unreachable!("every thread has joined and dropped its reference")
-    };
-    let mut disk = Disk::new(spec.geometry.blocks);
-    for (d, device) in Device::ALL.into_iter().zip(shared.devices) {
-        disk.load(d, &P::into_inner(device).stamps());
+    Running {
+        shared,
+        handles,
+        began,
     }
-    let world = World {
-        disk,
-        meta: P::into_inner(shared.board).meta,
-        procs,
-    };
-    let violation = check_safety(spec, &world)
-        .and_then(|()| progress(spec, &world))
-        .err();
-    Outcome {
-        world,
-        steps,
-        violation,
-        elapsed,
-        finished_at,
+}
+
+/// A threaded run whose threads have been spawned and not yet joined.
+pub struct Running<P: Platform, S: Store> {
+    shared: P::Arc<Shared<P, S>>,
+    /// One per process, the copier first.
+    handles: Vec<P::JoinHandle<(Process, Duration)>>,
+    began: Instant,
+}
+
+/// Where one process's thread is, as the metadata lock sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Its process has finished.
+    Finished,
+    /// Asleep on the condition variable; `could_step` if what it waits for is over (only a
+    /// wake-up is missing). `waits_for` is the process's own account, as in a deadlock report.
+    Asleep { waits_for: String, could_step: bool },
+    /// Not asleep on the condition variable: taking a step, waiting for a lock, or (after a
+    /// detected deadlock, or a panic) its thread has ended with the process unfinished.
+    Awake,
+}
+
+impl<P: Platform, S: Store> Running<P, S> {
+    /// Per process (the copier first), where its thread is.
+    pub fn threads(&self) -> Vec<ThreadState> {
+        let spec = &self.shared.spec;
+        let board = P::lock(&self.shared.board);
+        (0..self.handles.len())
+            .map(|pid| match (&board.parked[pid], board.done[pid]) {
+                (_, true) => ThreadState::Finished,
+                (Some(p), false) => ThreadState::Asleep {
+                    waits_for: p.waiting_for(),
+                    could_step: !p.blocked(spec, &board.meta),
+                },
+                (None, false) => ThreadState::Awake,
+            })
+            .collect()
     }
+
+    /// Whether the driver found every live thread asleep for good (and is stopping them).
+    pub(crate) fn deadlocked(&self) -> bool {
+        P::lock(&self.shared.board).deadlock
+    }
+
+    pub fn spec(&self) -> &Spec {
+        &self.shared.spec
+    }
+
+    pub(crate) fn handles(&self) -> &[P::JoinHandle<(Process, Duration)>] {
+        &self.handles
+    }
+
+    /// Gives up on the run: joins the threads that have ended and returns the message of
+    /// each that panicked; the others are left running (detached).
+    pub(crate) fn abandon(self) -> Vec<(Pid, String)>
+    where
+        P: RealThreads,
+    {
+        let mut panics = Vec::new();
+        for (pid, h) in self.handles.into_iter().enumerate() {
+            if P::is_finished(&h) {
+                if let Err(payload) = P::join(h) {
+                    panics.push((pid, panic_message(payload.as_ref())));
+                }
+            }
+        }
+        panics
+    }
+
+    /// Waits for every thread, then checks the invariants on the state they leave.
+    pub fn join(self) -> Outcome {
+        let Running {
+            shared,
+            handles,
+            began,
+        } = self;
+        let spec = shared.spec.clone();
+        let (procs, finished_at): (Vec<Process>, Vec<Duration>) = handles
+            .into_iter()
+            .map(|h| P::join(h).unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .unzip();
+        let elapsed = began.elapsed();
+        let steps = P::load(&shared.steps);
+        let Ok(shared) = P::try_unwrap(shared) else {
+            unreachable!("every thread has joined and dropped its reference")
+        };
+        let mut disk = Disk::new(spec.geometry.blocks);
+        for (d, device) in Device::ALL.into_iter().zip(shared.devices) {
+            disk.load(d, &P::into_inner(device).stamps());
+        }
+        let world = World {
+            disk,
+            meta: P::into_inner(shared.board).meta,
+            procs,
+        };
+        let violation = check_safety(&spec, &world)
+            .and_then(|()| progress(&spec, &world))
+            .err();
+        Outcome {
+            world,
+            steps,
+            violation,
+            elapsed,
+            finished_at,
+        }
+    }
+}
+
+/// The text of a panic's payload (a `String` or a `&str`, as `panic!` makes them).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 struct Shared<P: Platform, S: Store> {
@@ -161,6 +274,8 @@ struct Board {
     meta: Meta,
     /// Threads whose process has not finished.
     live: usize,
+    /// Per process, whether it has finished (what a watchdog reads, with `parked`).
+    done: Vec<bool>,
     /// Per process, its state while its thread sleeps on the condition variable.
     parked: Vec<Option<Process>>,
     /// Set when every live thread sleeps on a condition no one can change.
@@ -218,7 +333,7 @@ fn drive<P: Platform, S: Store>(shared: &Shared<P, S>, pid: Pid, mut proc: Proce
             proc.step(spec, &mut env);
             let deferred = env.deferred.take();
             if proc.finished() {
-                finish(b, spec);
+                finish(b, spec, pid);
             }
             let wake = b.anyone_parked() && shared.flaw != Some(Flaw::NoWakeup);
             drop(board);
@@ -237,7 +352,7 @@ fn drive<P: Platform, S: Store>(shared: &Shared<P, S>, pid: Pid, mut proc: Proce
             proc.step(spec, &mut env);
             if proc.finished() {
                 let mut board = P::lock(&shared.board);
-                finish(&mut board, spec);
+                finish(&mut board, spec, pid);
                 let wake = board.deadlock;
                 drop(board);
                 if wake {
@@ -251,8 +366,9 @@ fn drive<P: Platform, S: Store>(shared: &Shared<P, S>, pid: Pid, mut proc: Proce
 }
 
 /// A thread's process finished: if everyone left is asleep for good, that is a deadlock.
-fn finish(board: &mut Board, spec: &Spec) {
+fn finish(board: &mut Board, spec: &Spec, pid: Pid) {
     board.live -= 1;
+    board.done[pid] = true;
     if board.stalled(spec) {
         board.deadlock = true;
     }
@@ -299,7 +415,6 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invariants::Invariant;
     use crate::order::CopyOrder;
     use crate::workload::{Request, Role, Workload};
     use crate::Geometry;
@@ -311,6 +426,14 @@ mod tests {
         Spec::new(g, policy, CopyOrder::Sequential, None, workload).unwrap()
     }
 
+    /// A run that takes longer than this hangs (these take a millisecond).
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    /// The deadlock report, in full: what a user reads.
+    const DEADLOCK: &str = "progress violated: deadlock: \
+        copier waits for chunks of its next segment being preserved; \
+        writer 1 waits for write 0 to leave the hold queue";
+
     /// A chunk in flight that nobody will release: the copier sleeps for ever on its first
     /// segment. The driver detects it, stops the threads and `progress` says who waits.
     #[test]
@@ -318,27 +441,32 @@ mod tests {
         let spec = one_writer();
         let mut stuck = World::new(&spec);
         stuck.meta.claim(0);
-        let out = run_from::<Std, Stamps>(&spec, stuck, None);
+        let out = watchdog::run_watched::<Std, Stamps>(&spec, stuck, None, LIMIT)
+            .unwrap_or_else(|hang| panic!("{hang}"));
         let v = out.violation.expect("the deadlock");
-        assert_eq!(v.invariant, Invariant::Progress);
-        assert!(v.detail.contains("copier waits for"), "{v}");
+        assert_eq!(v.to_string(), DEADLOCK);
         assert!(!out.world.copier().finished());
         // The same start without the stuck claim finishes.
-        let free = run_from::<Std, Stamps>(&spec, World::new(&spec), None);
+        let free = watchdog::run_watched::<Std, Stamps>(&spec, World::new(&spec), None, LIMIT)
+            .unwrap_or_else(|hang| panic!("{hang}"));
         assert_eq!(free.violation, None);
         assert!(free.world.finished());
     }
 
-    /// The same under loom: in every interleaving the driver, not loom, reports it.
+    /// The same under loom: in every interleaving the driver, not loom, reports it. (Bounded
+    /// as `check::explore` bounds its explorations; this one has a few dozen executions.)
     #[test]
     fn a_deadlock_is_reported_under_loom() {
         let spec = one_writer();
-        loom::model(move || {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.max_branches = check::MAX_BRANCHES;
+        builder.check(move || {
             let mut stuck = World::new(&spec);
             stuck.meta.claim(0);
             let out = run_from::<Loom, Stamps>(&spec, stuck, None);
             let v = out.violation.expect("the deadlock");
-            assert_eq!(v.invariant, Invariant::Progress, "{v}");
+            assert_eq!(v.to_string(), DEADLOCK);
         });
     }
 }

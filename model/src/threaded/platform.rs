@@ -43,6 +43,18 @@ pub trait Platform: Sized + 'static {
     fn join<T: Send + 'static>(handle: Self::JoinHandle<T>) -> std::thread::Result<T>;
 }
 
+/// Platforms of real threads, whose join handles say whether the thread has ended: what a
+/// watchdog needs to tell a hung run from a slow one without joining.
+pub trait RealThreads: Platform {
+    fn is_finished<T: Send + 'static>(handle: &Self::JoinHandle<T>) -> bool;
+}
+
+impl RealThreads for Std {
+    fn is_finished<T: Send + 'static>(handle: &Self::JoinHandle<T>) -> bool {
+        handle.is_finished()
+    }
+}
+
 /// loom mirrors std's API on purpose, so both platforms are the same code over a different
 /// crate's `sync` and `thread` modules. Poisoning cannot happen under loom, and under std a panic while
 /// holding a lock is already reported by `join`, so `lock` and `wait` only unwrap.
