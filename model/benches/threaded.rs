@@ -64,12 +64,12 @@ fn throughput() {
         COW_BLOCKS * BLOCK_SIZE / 1024
     );
     println!(
-        "| policy | MiB/s, no writers | MiB/s, {WRITERS} writers x {WRITES} writes of 4-64 KiB | chunks preserved | steps |"
+        "| policy | MiB/s, no writers | MiB/s, {WRITERS} writers x {WRITES} writes of 4-64 KiB | chunks preserved (median) | steps (median) | runs whose writers outlast the copy |"
     );
-    println!("|---|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|");
     for policy in policy::builtins() {
         let mut rates = [Vec::new(), Vec::new()];
-        let (mut steps, mut preserved) = (0, 0);
+        let (mut steps, mut preserved, mut outlasted) = (Vec::new(), Vec::new(), 0);
         for run in 0..RUNS {
             for (i, writers) in [0, WRITERS].into_iter().enumerate() {
                 let spec = volume_spec(policy.clone(), writers, run as u64);
@@ -77,15 +77,20 @@ fn throughput() {
                 assert_eq!(out.violation, None, "{}: invariant broken", policy.name());
                 rates[i].push(mib / out.finished_at[0].as_secs_f64());
                 if writers > 0 {
-                    steps = out.steps;
-                    preserved = out.world.meta.ghost.preserved.count();
+                    steps.push(out.steps as f64);
+                    preserved.push(out.world.meta.ghost.preserved.count() as f64);
+                    // The copy ran under load only if a writer was still writing when it ended.
+                    let last_writer = out.finished_at[1..].iter().max().copied().unwrap_or_default();
+                    outlasted += usize::from(last_writer > out.finished_at[0]);
                 }
             }
         }
         let [idle, busy] = rates.map(median);
         println!(
-            "| {} | {idle:.0} | {busy:.0} | {preserved} | {steps} |",
-            policy.name()
+            "| {} | {idle:.0} | {busy:.0} | {:.0} | {:.0} | {outlasted} of {RUNS} |",
+            policy.name(),
+            median(preserved),
+            median(steps)
         );
     }
     println!();
