@@ -80,7 +80,11 @@ fn throughput() {
                     steps.push(out.steps as f64);
                     preserved.push(out.world.meta.ghost.preserved.count() as f64);
                     // The copy ran under load only if a writer was still writing when it ended.
-                    let last_writer = out.finished_at[1..].iter().max().copied().unwrap_or_default();
+                    let last_writer = out.finished_at[1..]
+                        .iter()
+                        .max()
+                        .copied()
+                        .unwrap_or_default();
                     outlasted += usize::from(last_writer > out.finished_at[0]);
                 }
             }
