@@ -1,19 +1,19 @@
 //! The `--any-writes` ladder: unique states, seconds and states per second when every
 //! request chooses its range on arrival, 1 and 2 threads, with and without symmetry; and
-//! the target configuration with a ten-minute limit.
+//! the largest configuration that finishes within ten minutes. The target (2 writers x 2
+//! writes with a volume reader and an image reader) does not: `docs/exhaustive.md` gives the
+//! time-limited `cowlab check` runs that show how far it gets.
 //!
-//! Run: `cargo bench -p cowlab-model --bench any_writes` (prints a markdown table; about 25
+//! Run: `cargo bench -p cowlab-model --bench any_writes` (prints a markdown table; about ten
 //! minutes). `-- --quick` stops after the first rungs.
 
 use cowlab_model::exhaustive::check::{self, Options};
 use cowlab_model::exhaustive::{Config, CowModel};
-use std::time::Duration;
 
-fn row(name: &str, c: &Config, threads: usize, symmetry: bool, limit: Option<Duration>) {
+fn row(name: &str, c: &Config, threads: usize, symmetry: bool) {
     let model = CowModel::new(c.spec().expect("valid"), symmetry);
     let options = Options {
         threads,
-        timeout: limit,
         ..Options::default()
     };
     let o = check::run(&model, &options, &mut |_| {});
@@ -52,14 +52,12 @@ fn main() {
         &any(1, 1, 1),
         1,
         false,
-        None,
     );
     row(
         "1 writer x 2 writes, 1 reader, 1 image reader",
         &any(1, 2, 1),
         1,
         false,
-        None,
     );
     if quick {
         return;
@@ -71,7 +69,6 @@ fn main() {
             &two,
             threads,
             symmetry,
-            None,
         );
     }
     let writes_only = any(2, 2, 0);
@@ -81,25 +78,6 @@ fn main() {
             &writes_only,
             threads,
             true,
-            None,
         );
     }
-    let short = Config {
-        write_blocks: Some(2),
-        ..any(2, 2, 1)
-    };
-    row(
-        "2 writers x 2 writes of at most 2 blocks, 1 reader, 1 image reader",
-        &short,
-        2,
-        true,
-        Some(Duration::from_secs(600)),
-    );
-    row(
-        "2 writers x 2 writes, 1 reader, 1 image reader (the target)",
-        &any(2, 2, 1),
-        2,
-        true,
-        Some(Duration::from_secs(600)),
-    );
 }
