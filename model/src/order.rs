@@ -14,8 +14,8 @@ pub enum CopyOrder {
     Random {
         seed: u64,
     },
-    /// Simpson's reordered copy list (claims 42-44): a segment that writes have touched is
-    /// copied next, so its preserved chunks stop costing snapshot space early.
+    /// A reordered copy list: a segment that writes have touched is copied next, so its
+    /// preserved chunks stop costing snapshot space early.
     WrittenFirst,
 }
 

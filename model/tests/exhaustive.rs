@@ -624,3 +624,33 @@ fn the_ladders_state_counts_are_pinned() {
         assert_eq!(bfs(&model(&c, false)).progress.unique, unique, "{c}");
     }
 }
+
+/// The target configuration of the ladder (4 segments, 3 writers x 2 writes) for every
+/// policy, with symmetry (the plain counts take too long for `cargo test`), and the first
+/// rung of the `--any-writes` ladder (`docs/exhaustive.md`).
+#[test]
+fn the_target_and_any_writes_state_counts_are_pinned() {
+    let target = [
+        ("snapshot-overlay", 131_716),
+        ("snapshot-redirect", 29_290),
+        ("out-of-turn", 29_290),
+        ("out-of-turn-cache", 29_290),
+        ("next-range", 343_570),
+        ("offline", 832),
+    ];
+    for (p, reduced) in target {
+        let c = Config {
+            segments: 4,
+            writers: 3,
+            ..config(p, None)
+        };
+        assert_eq!(bfs(&model(&c, true)).progress.unique, reduced, "{p}");
+    }
+    let any = Config {
+        writers: 1,
+        writes: 1,
+        any_writes: true,
+        ..Config::default()
+    };
+    assert_eq!(bfs(&model(&any, false)).progress.unique, 62_896, "{any}");
+}

@@ -13,7 +13,7 @@ use cowlab_reports::{report, Options};
 use std::sync::Arc;
 
 /// Out-of-turn copying that also copies the next chunk not yet copied, betting that a
-/// writer that wrote here writes next door next (claim 54's idea, applied out of turn).
+/// writer that wrote here writes next door next (next-range's idea, applied out of turn).
 #[derive(Debug)]
 struct OutOfTurnAhead;
 

@@ -156,7 +156,7 @@ fn one_write_to_an_uncopied_chunk_preserves_exactly_one_chunk() {
     let path = trace("one-write", &[(0, Op::Write, 7 * MIB + 8 * KIB, 4 * KIB)]);
     for p in preserving() {
         let o = run(&with_trace(base(p), path.clone()));
-        // next-range also preserves the next chunk not yet preserved (claim 54).
+        // next-range also preserves the next chunk not yet preserved.
         let chunks = if p == "next-range" { 2 } else { 1 };
         assert_eq!(o.metrics.preserved_bytes, chunks * 64 * KIB, "{p}");
         assert_eq!((o.metrics.writes, o.metrics.held_writes), (1, 1), "{p}");

@@ -1,8 +1,8 @@
 use super::{Policy, Target, WriteRule};
 
-/// Ofek [0247]: copy the written chunks to the destination out of turn; the copier skips
-/// them. With chunk = segment this is Ofek's original; QEMU's copy-before-write and Linux
-/// dm-clone are this with a chunk smaller than the copier's segment.
+/// Copy the written chunks to the destination out of turn; the copier skips them. QEMU's
+/// copy-before-write and Linux dm-clone are this with a chunk smaller than the copier's
+/// segment.
 #[derive(Debug)]
 pub struct OutOfTurn;
 

@@ -1,6 +1,6 @@
 use super::{Policy, Target, WriteRule};
 
-/// Ofek [0248]: copy the written chunks to a cache out of turn; the copier later moves them
+/// Copy the written chunks to a cache out of turn; the copier later moves them
 /// from the cache to the destination.
 #[derive(Debug)]
 pub struct OutOfTurnCache;
