@@ -81,3 +81,25 @@ impl fmt::Display for CopyOrder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_to_the_order_that_displays_it() {
+        let parsed: Vec<String> = CopyOrder::NAMES
+            .iter()
+            .map(|n| CopyOrder::by_name(n, 9).expect(n).to_string())
+            .collect();
+        assert_eq!(
+            parsed,
+            ["sequential", "reverse", "random (seed 9)", "written-first"]
+        );
+        assert_eq!(
+            CopyOrder::by_name("random", 9),
+            Some(CopyOrder::Random { seed: 9 })
+        );
+        assert_eq!(CopyOrder::by_name("backwards", 9), None);
+    }
+}

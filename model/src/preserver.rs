@@ -40,11 +40,6 @@ impl Preserver {
         self.marking
     }
 
-    /// The write whose chunks this preserver preserves.
-    pub fn write(&self) -> WriteId {
-        self.write
-    }
-
     /// Renames the write (symmetry reduction).
     pub fn renumber(&mut self, write: impl Fn(WriteId) -> WriteId) {
         self.write = write(self.write);

@@ -654,3 +654,27 @@ fn the_target_and_any_writes_state_counts_are_pinned() {
     };
     assert_eq!(bfs(&model(&any, false)).progress.unique, 62_896, "{any}");
 }
+
+/// The Explorer's view of a state names what each process is doing, in domain words: the
+/// segment being copied and how many are done, the chunks a held write is preserving.
+#[test]
+fn the_explorer_describes_a_state_in_domain_words() {
+    let spec = Config::default().spec().expect("the default configuration");
+    let mut w = World::new(&spec);
+    for pid in [0, 0, 0, 1, 0] {
+        w.step(&spec, pid); // segment 0 claimed, copied, marked; write 0; segment 1 claimed
+    }
+    assert_eq!(
+        ex::describe_world(&spec, &w),
+        "copier: copying segment 1 (1 of 3 segments done)
+writer 1: write 0 (stamp 1) to blocks 1..2 held, preserving chunks [2] (0 done)
+writer 2: next: write 2 (stamp 3) to blocks 1..2
+reader 1: next: read of blocks 1..2
+image reader 1: next: image read of blocks 1..2 [waits for chunks of its image read being preserved]
+source 0 0 0 0 0 0
+destination 0 0 . . . .
+snapshot . . . . . .
+snapshot map [], copied [0, 1], in flight [2, 3], hold queue [0]
+"
+    );
+}
