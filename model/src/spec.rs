@@ -181,10 +181,6 @@ impl Spec {
         (0..blocks).flat_map(move |s| (1..=max.min(blocks - s)).map(move |n| s..s + n))
     }
 
-    pub fn has(&self, m: Mutant) -> bool {
-        self.mutant == Some(m)
-    }
-
     /// Processes of the fixed workload (the copier and the clients). A driver may add
     /// clients of its own after these (see [`crate::client::Client::with_request`]).
     pub fn processes(&self) -> usize {
