@@ -21,9 +21,6 @@ impl Policy for OutOfTurnAhead {
     fn name(&self) -> &'static str {
         "out-of-turn-ahead"
     }
-    fn summary(&self) -> &'static str {
-        "out-of-turn, and the next chunk not yet copied along with each write"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Destination)
     }

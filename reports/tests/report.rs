@@ -441,9 +441,6 @@ impl cowlab_model::Policy for Ahead {
     fn name(&self) -> &'static str {
         "out-of-turn-ahead"
     }
-    fn summary(&self) -> &'static str {
-        "out-of-turn, and the next chunk along with each write"
-    }
     fn write_rule(&self) -> cowlab_model::policy::WriteRule {
         cowlab_model::policy::WriteRule::Preserve(cowlab_model::policy::Target::Destination)
     }

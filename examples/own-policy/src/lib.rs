@@ -15,9 +15,6 @@ impl Policy for OutOfTurnAhead {
     fn name(&self) -> &'static str {
         "out-of-turn-ahead"
     }
-    fn summary(&self) -> &'static str {
-        "out-of-turn, and the next chunk not yet copied along with each write"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Destination)
     }
@@ -36,9 +33,6 @@ pub struct SnapshotForgotten;
 impl Policy for SnapshotForgotten {
     fn name(&self) -> &'static str {
         "snapshot-forgotten"
-    }
-    fn summary(&self) -> &'static str {
-        "preserve to a snapshot that is never used again (broken on purpose)"
     }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Snapshot)

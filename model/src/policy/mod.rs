@@ -55,8 +55,6 @@ impl Target {
 pub trait Policy: Send + Sync + fmt::Debug {
     /// Kebab-case name, as the command line spells it.
     fn name(&self) -> &'static str;
-    /// One line for tables and help.
-    fn summary(&self) -> &'static str;
     fn write_rule(&self) -> WriteRule;
     /// Whether the copier reads a chunk in the snapshot map from where it was preserved
     /// (instead of from the source).

@@ -9,9 +9,6 @@ impl Policy for NextRange {
     fn name(&self) -> &'static str {
         "next-range"
     }
-    fn summary(&self) -> &'static str {
-        "snapshot-overlay that also preserves the next not-yet-preserved chunk on each write"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Snapshot)
     }

@@ -8,9 +8,6 @@ impl Policy for Offline {
     fn name(&self) -> &'static str {
         "offline"
     }
-    fn summary(&self) -> &'static str {
-        "writers wait for the whole copy (perfect consistency, worst latency)"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::WaitForCopy
     }

@@ -10,9 +10,6 @@ impl Policy for OutOfTurn {
     fn name(&self) -> &'static str {
         "out-of-turn"
     }
-    fn summary(&self) -> &'static str {
-        "copy written chunks to the destination out of turn; the copier skips them"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Destination)
     }

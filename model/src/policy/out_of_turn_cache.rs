@@ -9,9 +9,6 @@ impl Policy for OutOfTurnCache {
     fn name(&self) -> &'static str {
         "out-of-turn-cache"
     }
-    fn summary(&self) -> &'static str {
-        "copy written chunks to a cache out of turn; the copier moves them to the destination"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Cache)
     }

@@ -9,9 +9,6 @@ impl Policy for SnapshotOverlay {
     fn name(&self) -> &'static str {
         "snapshot-overlay"
     }
-    fn summary(&self) -> &'static str {
-        "preserve to a snapshot; copy the source as it is; overlay the snapshot at the end"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Snapshot)
     }

@@ -9,9 +9,6 @@ impl Policy for SnapshotRedirect {
     fn name(&self) -> &'static str {
         "snapshot-redirect"
     }
-    fn summary(&self) -> &'static str {
-        "preserve to a snapshot; the copier reads preserved chunks from the snapshot"
-    }
     fn write_rule(&self) -> WriteRule {
         WriteRule::Preserve(Target::Snapshot)
     }
