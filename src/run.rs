@@ -4,6 +4,8 @@
 use crate::survey::{mutant_arg, policy_arg};
 use crate::Failure;
 use cowlab_model::{random, CopyOrder, Geometry, Request, Role, Spec, Workload};
+use cowlab_sim::config::MAX_DATA_BYTES;
+use cowlab_sim::size::format_size;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -94,8 +96,43 @@ pub fn spec(args: &Args) -> Result<Spec, Failure> {
         .map_err(|e| Failure::usage(format!("bad request: {e}")))
 }
 
+/// What a run keeps per block: four devices of 4-byte stamps and the newest write's stamp.
+const BYTES_PER_BLOCK: u64 = 20;
+
+/// Block reads a run may spend on checking: the invariants read the whole volume after every
+/// step (about half a minute at this many).
+const MAX_BLOCK_CHECKS: u64 = 20_000_000_000;
+
+/// Refuses, before allocating anything, a run that cannot fit in memory or would check for
+/// hours, with the estimate and the limit.
+fn check_size(g: &Geometry) -> Result<(), Failure> {
+    let need = g.blocks.saturating_mul(BYTES_PER_BLOCK);
+    if need > MAX_DATA_BYTES {
+        return Err(Failure::usage(format!(
+            "--blocks {}: the run keeps every block's data, about {:.1} GiB, more than the {} \
+             limit; `cowlab sim --check off` simulates volumes this large",
+            g.blocks,
+            need as f64 / (1u64 << 30) as f64,
+            format_size(MAX_DATA_BYTES)
+        )));
+    }
+    // The copier alone takes three steps a segment (claim, copy, mark).
+    let steps = 3 * u64::from(g.segments());
+    let checks = steps.saturating_mul(g.blocks);
+    if checks > MAX_BLOCK_CHECKS {
+        return Err(Failure::usage(format!(
+            "--blocks {}: checking every invariant after each of at least {steps} steps reads \
+             about {checks} blocks, more than the limit of {MAX_BLOCK_CHECKS}; use larger \
+             segments (--segment-blocks) or `cowlab sim`, which checks at the end",
+            g.blocks
+        )));
+    }
+    Ok(())
+}
+
 pub fn run(args: &Args) -> Result<u8, Failure> {
     let spec = spec(args)?;
+    check_size(&spec.geometry)?;
     let run = random::run(&spec, args.seed, true);
     print!("{}", run.report(&spec));
     match run.violation {

@@ -188,6 +188,38 @@ fn bad_geometry_and_requests_past_the_end_exit_2_naming_the_value() {
 }
 
 #[test]
+fn runs_too_big_for_the_machine_are_refused_with_the_estimate_and_the_limit() {
+    assert_usage_error(
+        &[
+            "run",
+            "--blocks",
+            "4294967295",
+            "--segment-blocks",
+            "256",
+            "--cow-blocks",
+            "16",
+            "--writer",
+            "w0+10",
+        ],
+        "--blocks 4294967295: the run keeps every block's data, about 80.0 GiB, more than the 8 GiB limit",
+    );
+    assert_usage_error(
+        &[
+            "run",
+            "--blocks",
+            "100000000",
+            "--segment-blocks",
+            "256",
+            "--cow-blocks",
+            "16",
+            "--writer",
+            "w0+10",
+        ],
+        "--blocks 100000000: checking every invariant after each of at least 1171875 steps",
+    );
+}
+
+#[test]
 fn run_checks_a_case_of_your_own() {
     let ok = cowlab(&[
         "run",
