@@ -8,6 +8,9 @@ use cowlab_model::exhaustive::check::{self, Options, Outcome};
 use cowlab_model::exhaustive::{Config, CowModel};
 use cowlab_model::{policy, CopyOrder, Mutant};
 
+mod common;
+use common::catching;
+
 /// 2 segments of 2 blocks, chunks of 1, 2 writers of 1 write each, a volume reader and an
 /// image reader, every range chosen on arrival.
 fn any(policy: &str, mutant: Option<Mutant>) -> Config {
@@ -54,32 +57,10 @@ fn every_policy_passes_with_any_writes() {
     }
 }
 
-/// The policies each mutant bends, and the chunk size that lets it show (as for the fixed
-/// workload in `exhaustive.rs`).
-fn bent_by(m: Mutant) -> (Vec<&'static str>, u32) {
-    let preserving = vec![
-        "snapshot-overlay",
-        "snapshot-redirect",
-        "out-of-turn",
-        "out-of-turn-cache",
-        "next-range",
-    ];
-    match m {
-        Mutant::SkipOverlay => (vec!["snapshot-overlay", "next-range"], 1),
-        Mutant::CopierIgnoresInFlight => (
-            vec!["snapshot-redirect", "out-of-turn", "out-of-turn-cache"],
-            1,
-        ),
-        Mutant::PartialChunkCopy => (preserving, 2),
-        Mutant::CheckThenAct | Mutant::PreserveTwice => (preserving, 1),
-        _ => (policy::names(), 1),
-    }
-}
-
 #[test]
 fn every_mutant_is_caught_with_any_writes_by_the_shortest_counterexample() {
     for m in Mutant::ALL {
-        let (policies, cow) = bent_by(m);
+        let (policies, cow) = catching(m);
         for p in policies {
             let c = Config {
                 cow_blocks: cow,

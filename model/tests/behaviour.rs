@@ -8,13 +8,15 @@
 //! Volumes use one-byte blocks: a request's offset and length are block numbers.
 
 use cowlab_model::disk::{Copied, UNWRITTEN};
-use cowlab_model::invariants::check_safety;
 use cowlab_model::meta::WriteId;
 use cowlab_model::{
     policy, Block, Chunk, CopyOrder, Device, Event, Geometry, Pid, Request, Role, Segment, Spec,
     Stamp, Wait, Workload, World, BEGIN,
 };
 use std::ops::Range;
+
+mod common;
+use common::{script, step};
 
 const COPIER: Pid = 0;
 const W1: Pid = 1;
@@ -46,24 +48,6 @@ fn spec_in(shape: Shape, policy: &str, order: CopyOrder, writers: Vec<Vec<Reques
 
 fn spec(shape: Shape, policy: &str, writers: Vec<Vec<Request>>) -> Spec {
     spec_in(shape, policy, CopyOrder::Sequential, writers)
-}
-
-/// Steps one process, which must be able to step, then checks every invariant.
-fn step(spec: &Spec, world: &mut World, pid: Pid) -> Event {
-    assert!(
-        world.enabled(spec, pid),
-        "{} cannot step",
-        spec.process_name(pid)
-    );
-    let e = world.step(spec, pid);
-    if let Err(v) = check_safety(spec, world) {
-        panic!("after {}: {v}", e.describe(spec));
-    }
-    e
-}
-
-fn script(spec: &Spec, world: &mut World, pids: &[Pid]) -> Vec<Event> {
-    pids.iter().map(|&pid| step(spec, world, pid)).collect()
 }
 
 /// Steps a client for as long as it can (until it finishes or must wait); returns its

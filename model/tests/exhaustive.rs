@@ -10,6 +10,9 @@ use cowlab_model::{policy, CopyOrder, Geometry, Invariant, Mutant, Spec, World};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+mod common;
+use common::catching;
+
 fn config(policy: &str, mutant: Option<Mutant>) -> Config {
     Config {
         policy: policy.into(),
@@ -67,30 +70,6 @@ fn every_policy_passes_every_property_on_the_issues_configuration() {
             "{p}: {summary}"
         );
         assert!(o.progress.unique > 100, "{p}: {summary}");
-    }
-}
-
-/// Each mutant, and the policies and chunk size under which the exhaustive check must catch
-/// it. (skip-overlay matters only to overlay policies; copier-ignores-in-flight only where
-/// the copier takes claims that a write could be waiting on; a partial chunk copy needs a
-/// chunk larger than a block.)
-fn catching(m: Mutant) -> (Vec<&'static str>, u32) {
-    let all_but_offline = vec![
-        "snapshot-overlay",
-        "snapshot-redirect",
-        "out-of-turn",
-        "out-of-turn-cache",
-        "next-range",
-    ];
-    match m {
-        Mutant::SkipOverlay => (vec!["snapshot-overlay", "next-range"], 1),
-        Mutant::CopierIgnoresInFlight => (
-            vec!["snapshot-redirect", "out-of-turn", "out-of-turn-cache"],
-            1,
-        ),
-        Mutant::PartialChunkCopy => (all_but_offline, 2),
-        Mutant::CheckThenAct | Mutant::PreserveTwice => (all_but_offline, 1),
-        _ => (policy::names(), 1),
     }
 }
 

@@ -8,6 +8,9 @@ use cowlab_model::{
     policy, CopyOrder, Device, Event, Geometry, Mutant, Request, Role, Spec, World, BEGIN,
 };
 
+mod common;
+use common::script;
+
 const COPIER: usize = 0;
 const W1: usize = 1;
 const W2: usize = 2;
@@ -27,24 +30,6 @@ fn spec(policy: &str, mutant: Option<Mutant>, clients: Vec<(Role, Vec<Request>)>
         w,
     )
     .unwrap()
-}
-
-/// Steps the script, asserting every invariant after each step; returns the events.
-fn script(spec: &Spec, world: &mut World, pids: &[usize]) -> Vec<Event> {
-    pids.iter()
-        .map(|&pid| {
-            assert!(
-                world.enabled(spec, pid),
-                "{} cannot step",
-                spec.process_name(pid)
-            );
-            let e = world.step(spec, pid);
-            if let Err(v) = check_safety(spec, world) {
-                panic!("after {}: {v}", e.describe(spec));
-            }
-            e
-        })
-        .collect()
 }
 
 fn run_to_end(spec: &Spec, world: &mut World) {

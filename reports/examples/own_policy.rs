@@ -1,5 +1,6 @@
-//! A designer's own policy, swept beside a built-in one, from ordinary Rust: the same
-//! simulator, the same report. Run it with
+//! A designer's own policy (`OutOfTurnAhead`, defined in the `own-policy` crate of
+//! `examples/own-policy/`, which also checks it), swept beside a built-in one, from ordinary
+//! Rust: the same simulator, the same report. Run it with
 //!
 //! ```sh
 //! cargo run --release -p cowlab-reports --example own_policy
@@ -7,27 +8,10 @@
 //!
 //! and read `target/own-policy-report/summary.md`. The same calls work inside a `#[test]`.
 
-use cowlab_model::policy::{Policy, Target, WriteRule};
 use cowlab_reports::sweep::{Granularity, Mode, Sweep};
 use cowlab_reports::{report, Options};
+use own_policy::OutOfTurnAhead;
 use std::sync::Arc;
-
-/// Out-of-turn copying that also copies the next chunk not yet copied, betting that a
-/// writer that wrote here writes next door next (next-range's idea, applied out of turn).
-#[derive(Debug)]
-struct OutOfTurnAhead;
-
-impl Policy for OutOfTurnAhead {
-    fn name(&self) -> &'static str {
-        "out-of-turn-ahead"
-    }
-    fn write_rule(&self) -> WriteRule {
-        WriteRule::Preserve(Target::Destination)
-    }
-    fn preserve_next_range(&self) -> bool {
-        true
-    }
-}
 
 fn main() {
     let sweep = Sweep {

@@ -433,22 +433,8 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
     }
 }
 
-/// A policy of one's own, swept beside a built-in one: the recommendation can name it.
-#[derive(Debug)]
-struct Ahead;
-
-impl cowlab_model::Policy for Ahead {
-    fn name(&self) -> &'static str {
-        "out-of-turn-ahead"
-    }
-    fn write_rule(&self) -> cowlab_model::policy::WriteRule {
-        cowlab_model::policy::WriteRule::Preserve(cowlab_model::policy::Target::Destination)
-    }
-    fn preserve_next_range(&self) -> bool {
-        true
-    }
-}
-
+/// A policy of one's own (the `own-policy` crate's), swept beside a built-in one: the
+/// recommendation can name it.
 #[test]
 fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
     let s = Sweep {
@@ -458,7 +444,7 @@ fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
         ..quick()
     };
     let options = Options {
-        policies: vec![std::sync::Arc::new(Ahead)],
+        policies: vec![std::sync::Arc::new(own_policy::OutOfTurnAhead)],
         ..threads(2)
     };
     let dir = out("quick-own-policy");
