@@ -55,6 +55,14 @@ pub struct ModelArgs {
     /// finds every violation a longer read would).
     #[arg(long, requires = "any_writes")]
     pub read_blocks: Option<u64>,
+    /// Faults each path may inject: a step whose I/O fails (on any device) or a crash and
+    /// restart of the copier, wherever one can strike.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=8))]
+    pub faults: u8,
+    /// What the copy does about a failed I/O: break-guest-write, break-snapshot, retry:N
+    /// (then break-guest-write) or retry:N:break-snapshot.
+    #[arg(long, default_value = "break-guest-write")]
+    pub on_error: String,
     /// Explore one representative of each class of states that differ only by a renaming
     /// of the writers.
     #[arg(long)]
@@ -78,6 +86,8 @@ impl ModelArgs {
             any_writes: self.any_writes,
             write_blocks: self.write_blocks,
             read_blocks: self.read_blocks,
+            faults: self.faults,
+            on_error: self.on_error.clone(),
         }
     }
 
@@ -87,7 +97,7 @@ impl ModelArgs {
             .config()
             .spec()
             .map_err(|e| Failure::usage(e.to_string()))?;
-        Ok(CowModel::new(spec, self.symmetry))
+        Ok(CowModel::new(spec, self.symmetry).with_faults(self.faults))
     }
 }
 

@@ -4,10 +4,11 @@
 use crate::disk::{Copied, Device, Stamp, BEGIN};
 use crate::env::Env;
 use crate::event::Event;
+use crate::fault::IoError;
 use crate::geometry::{Block, Chunk};
 use crate::ghost::Ghost;
 use crate::meta::{map_stamp, stamp_of, Meta, WriteId};
-use crate::preserver::{Claims, Preserver};
+use crate::preserver::{Claims, Outcome, Preserver};
 use crate::rules::Apply;
 use crate::spec::{Pid, Resolved, Spec};
 use crate::workload::Op;
@@ -194,9 +195,16 @@ impl Client {
                 flying.filter(|_| waits).map(Wait::Chunk)
             }
             ClientPc::Release => {
+                let failed = meta.copy_failed;
+                // Offline writes wait for the copy; so does every held write after a copy
+                // error when the mutant never releases them (a copy that never completes).
+                let copy_pending = match failed {
+                    true => !spec.rules.release_after_copy_error,
+                    false => spec.target().is_none() && !meta.copy_complete,
+                };
                 if !spec.rules.turn(&meta.hold, self.req.write) {
                     Some(Wait::Turn)
-                } else if spec.target().is_none() && !meta.copy_complete {
+                } else if copy_pending {
                     Some(Wait::CopyComplete)
                 } else {
                     busy(chunks())
@@ -224,23 +232,32 @@ impl Client {
             },
             ClientPc::Preserving { preserver, held } => {
                 let held = *held;
-                let (event, done) = preserver.step(spec, env, &req.blocks);
-                if done {
-                    match held {
-                        true => self.pc = ClientPc::Release,
-                        false => self.advance(spec),
-                    }
+                let (event, outcome) = preserver.step(spec, env, &req.blocks, held);
+                match outcome {
+                    Outcome::Busy => {}
+                    Outcome::Done if held => self.pc = ClientPc::Release,
+                    Outcome::Done => self.advance(spec),
+                    Outcome::FailWrite => self.fail_write(spec, env, &req),
                 }
                 event
             }
             ClientPc::Release => {
+                if let Some(event) = self.reclaim(spec, env.meta(), &req) {
+                    return event;
+                }
                 env.meta().hold.remove(req.write);
-                env.write(Device::Source, req.blocks.clone(), stamp_of(req.write));
-                self.advance(spec);
-                Event::WriteApplied {
-                    write: req.write,
-                    blocks: req.blocks,
-                    released: true,
+                let stamp = stamp_of(req.write);
+                match env.write(Device::Source, req.blocks.clone(), stamp) {
+                    Ok(()) => {
+                        env.meta().ghost.acknowledged(stamp);
+                        self.advance(spec);
+                        Event::WriteApplied {
+                            write: req.write,
+                            blocks: req.blocks,
+                            released: true,
+                        }
+                    }
+                    Err(error) => self.source_write_failed(spec, env, &req, error),
                 }
             }
             ClientPc::ReadImage { routes } => {
@@ -256,6 +273,71 @@ impl Client {
                 Event::ImageUntracked { blocks: req.blocks }
             }
             ClientPc::Finished => unreachable!("a finished client takes no step"),
+        }
+    }
+
+    /// Before a held write is applied, when I/O can fail: a preservation it waited for may
+    /// have failed and left its chunk unsettled, so it claims such chunks to preserve itself.
+    /// (Without faults every chunk it waited for is settled by now: nothing to do.)
+    fn reclaim<G: Ghost>(
+        &mut self,
+        spec: &Spec,
+        meta: &mut Meta<G>,
+        req: &Resolved,
+    ) -> Option<Event> {
+        if !spec.faults {
+            return None;
+        }
+        let g = &spec.geometry;
+        let mut claims = Claims::new();
+        for c in spec.rules.checked_chunks(g, g.chunks_touching(&req.blocks)) {
+            if !spec.rules.safe(meta, c) {
+                spec.rules.claim(meta, c, &mut claims);
+            }
+        }
+        if claims.is_empty() {
+            return None;
+        }
+        let preserve = claims.len();
+        self.pc = ClientPc::Preserving {
+            preserver: Preserver::new(req.write, claims),
+            held: true,
+        };
+        Some(Event::Reclaimed {
+            write: req.write,
+            preserve,
+        })
+    }
+
+    /// A write whose preservation failed under `break-guest-write` fails back to its writer:
+    /// it leaves the queue and readers see again what it hid.
+    fn fail_write<E: Env>(&mut self, spec: &Spec, env: &mut E, req: &Resolved) {
+        let stamp = stamp_of(req.write);
+        let meta = env.meta();
+        meta.hold.remove(req.write);
+        meta.ghost.failed(stamp);
+        if spec.rules.apply_failed_write {
+            // The mistake: the data reaches the source though its writer is told it failed.
+            let _ = env.write(Device::Source, req.blocks.clone(), stamp);
+        }
+        self.advance(spec);
+    }
+
+    /// The write's own I/O to the source failed: nothing reached the source, so the write
+    /// fails back to its writer, whatever the error policy (it governs the copy's I/O).
+    fn source_write_failed<E: Env>(
+        &mut self,
+        spec: &Spec,
+        env: &mut E,
+        req: &Resolved,
+        error: IoError,
+    ) -> Event {
+        env.meta().ghost.failed(stamp_of(req.write));
+        self.advance(spec);
+        Event::WriteFailed {
+            write: req.write,
+            blocks: req.blocks.clone(),
+            error: Some(error),
         }
     }
 
@@ -284,7 +366,8 @@ impl Client {
         let meta = env.meta();
         let (claims, waits) = claim_chunks(spec, meta, checked.clone());
         let overlaps_held = meta.hold.overlaps(&req.blocks);
-        meta.ghost.arrived(req.blocks.clone(), stamp_of(w));
+        meta.ghost
+            .arrived(req.blocks.clone(), stamp_of(w), spec.faults);
         let preserve = claims.len();
         let held = match spec.rules.apply {
             Apply::BeforePreserving => false,
@@ -295,7 +378,15 @@ impl Client {
         if held {
             meta.hold.push(w, req.blocks.clone());
         } else {
-            env.write(Device::Source, req.blocks.clone(), stamp_of(w));
+            match env.write(Device::Source, req.blocks.clone(), stamp_of(w)) {
+                Ok(()) => env.meta().ghost.acknowledged(stamp_of(w)),
+                Err(error) => {
+                    for c in &claims {
+                        env.meta().unclaim(*c);
+                    }
+                    return self.source_write_failed(spec, env, req, error);
+                }
+            }
         }
         match claims.is_empty() {
             true if held => self.pc = ClientPc::Release,
@@ -319,8 +410,16 @@ impl Client {
     /// held write's data wins. Checked against the ghost state when data is kept.
     fn read<E: Env>(&mut self, spec: &Spec, env: &mut E, req: &Resolved) -> Event {
         let found = match env.read(Device::Source, req.blocks.clone()) {
-            None => Copied::unknown(req.blocks.end - req.blocks.start),
-            Some(source) => {
+            Err(error) => {
+                self.advance(spec);
+                return Event::ReadFailed {
+                    blocks: req.blocks.clone(),
+                    image: false,
+                    error: Some(error),
+                };
+            }
+            Ok(None) => Copied::unknown(req.blocks.end - req.blocks.start),
+            Ok(Some(source)) => {
                 let meta = env.meta();
                 let mut found = Vec::with_capacity(source.len());
                 for (b, s) in req.blocks.clone().zip(source) {
@@ -353,6 +452,14 @@ impl Client {
     /// Routes an image read per chunk; chunks read from the source are tracked so that no
     /// write modifies them until the read is done.
     fn route_image<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>, req: &Resolved) -> Event {
+        if meta.copy_failed && spec.rules.image_fails_after_copy_error {
+            self.advance(spec);
+            return Event::ReadFailed {
+                blocks: req.blocks.clone(),
+                image: true,
+                error: None,
+            };
+        }
         let chunks = spec.geometry.chunks_touching(&req.blocks);
         let mut routes = Vec::with_capacity(chunks.len());
         let mut tracked = 0;
@@ -385,16 +492,18 @@ impl Client {
         let g = &spec.geometry;
         let chunks = g.chunks_touching(&req.blocks);
         let mut found = Copied::default();
+        let mut failed = None;
         let mut i = 0;
-        while i < routes.len() {
+        while i < routes.len() && failed.is_none() {
             let device = routes[i].0;
             let j = i + routes[i..].iter().take_while(|r| r.0 == device).count();
             let first = g.chunk_blocks(chunks.start + i as Chunk).start;
             let last = g.chunk_blocks(chunks.start + j as Chunk - 1).end;
             let blocks = first.max(req.blocks.start)..last.min(req.blocks.end);
             match env.read(device, blocks.clone()) {
-                None => found.append(Copied::unknown(blocks.end - blocks.start)),
-                Some(stamps) => {
+                Err(error) => failed = Some(error),
+                Ok(None) => found.append(Copied::unknown(blocks.end - blocks.start)),
+                Ok(Some(stamps)) => {
                     self.check_image(device, blocks.start, &stamps);
                     found.append(Copied::of(&stamps));
                 }
@@ -410,9 +519,16 @@ impl Client {
             true => self.advance(spec),
             false => self.pc = ClientPc::Untrack { chunks: tracked },
         }
-        Event::ImageRead {
-            blocks: req.blocks.clone(),
-            found,
+        match failed {
+            Some(error) => Event::ReadFailed {
+                blocks: req.blocks.clone(),
+                image: true,
+                error: Some(error),
+            },
+            None => Event::ImageRead {
+                blocks: req.blocks.clone(),
+                found,
+            },
         }
     }
 
@@ -448,6 +564,11 @@ fn claim_chunks<G: Ghost>(spec: &Spec, meta: &mut Meta<G>, chunks: Range<Chunk>)
     let rules = &spec.rules;
     let mut claims = Claims::new();
     let mut waits = false;
+    // A failed copy needs nothing preserved; a write still waits for a chunk in flight, so
+    // that no preservation under way copies its data.
+    if meta.copy_failed {
+        return (claims, meta.in_flight().any_in(chunks));
+    }
     if rules.target.is_none() {
         return (claims, !meta.copy_complete);
     }

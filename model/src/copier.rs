@@ -6,11 +6,12 @@
 use crate::disk::{Copied, Device};
 use crate::env::Env;
 use crate::event::Event;
+use crate::fault::{ErrorKind, IoError};
 use crate::geometry::{Chunk, Geometry, Segment};
 use crate::ghost::Ghost;
 use crate::meta::{ChunkSet, Meta};
 use crate::order::CopyOrder;
-use crate::rules::Phase;
+use crate::rules::{Cursor, Phase};
 use crate::spec::Spec;
 use crate::world::Wait;
 use std::ops::Range;
@@ -50,6 +51,12 @@ pub enum CopierPc {
         next: Chunk,
     },
     Complete,
+    /// An I/O of the copy failed for good: the next step fails the copy (and gives up the
+    /// segment's claims if it failed while copying one).
+    Failed {
+        error: Box<IoError>,
+        in_segment: bool,
+    },
     Finished,
 }
 
@@ -65,6 +72,8 @@ pub struct Copier {
     /// The first segment not yet done (follows `done`; written-first falls back to it).
     sweep: Segment,
     routes: Vec<Route>,
+    /// Failed attempts of the current I/O.
+    retries: u8,
 }
 
 impl Copier {
@@ -76,6 +85,7 @@ impl Copier {
             done_count: 0,
             sweep: 0,
             routes: Vec::new(),
+            retries: 0,
         }
     }
 
@@ -114,7 +124,7 @@ impl Copier {
 
     /// Before a claim, the copier waits for chunks of its next segment being preserved.
     pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
-        if self.pc != CopierPc::Claim || !spec.rules.copier_waits_for_claims {
+        if self.pc != CopierPc::Claim || !spec.rules.copier_waits_for_claims || meta.copy_failed {
             return None;
         }
         let chunks = spec.geometry.segment_chunks(self.next_segment(spec, meta));
@@ -134,22 +144,106 @@ impl Copier {
     }
 
     pub fn step<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
-        match self.pc {
+        // Every step under the metadata lock first looks whether the copy has failed.
+        if self.needs_meta() && env.meta().copy_failed {
+            return self.stop(spec, env.meta());
+        }
+        match &self.pc {
             CopierPc::Claim => self.claim(spec, env.meta()),
             CopierPc::Copy => self.copy(spec, env),
             CopierPc::Mark => self.mark(spec, env.meta()),
-            CopierPc::Overlay { next } => self.overlay(spec, env, next),
+            CopierPc::Overlay { next } => self.overlay(spec, env, *next),
             CopierPc::Complete => {
                 env.meta().copy_complete = true;
                 self.pc = CopierPc::Finished;
                 Event::CopyComplete
             }
+            CopierPc::Failed { error, .. } => {
+                let error = (**error).clone();
+                env.meta().copy_failed = true;
+                self.stop(spec, env.meta());
+                Event::CopyFailed { error }
+            }
             CopierPc::Finished => unreachable!("a finished copier takes no step"),
+        }
+    }
+
+    /// The copy has failed: give up the segment's claims and stop.
+    fn stop<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
+        self.release_claims(spec, meta);
+        self.pc = CopierPc::Finished;
+        Event::CopyStopped
+    }
+
+    /// Gives up the claims of the segment in progress, if any, without settling its chunks.
+    fn release_claims<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) {
+        let holds = match self.pc {
+            CopierPc::Copy | CopierPc::Mark => true,
+            CopierPc::Failed { in_segment, .. } => in_segment,
+            _ => false,
+        };
+        if !holds {
+            return;
+        }
+        let first = spec.geometry.segment_chunks(self.segment).start;
+        for (i, route) in self.routes.iter().enumerate() {
+            if *route == Route::Claimed {
+                meta.unclaim(first + i as Chunk);
+            }
+        }
+        self.routes.clear();
+    }
+
+    /// The copier crashes and restarts: what it held in memory (its place in the segment
+    /// being copied, its claims, its retries) is lost; it resumes from the cursor it
+    /// persisted (the segments done) and the maps. A restart never copies a segment the
+    /// cursor says is done.
+    pub fn crash<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
+        let lost = self.segment_in_progress();
+        self.release_claims(spec, meta);
+        self.routes.clear();
+        self.retries = 0;
+        let mut trusted = false;
+        if let (Some(s), Cursor::AtClaim) = (lost, spec.rules.cursor) {
+            // The cursor was persisted at the claim: it says the segment is done.
+            meta.set_copied_range(spec.geometry.segment_chunks(s));
+            self.note_done(spec, s);
+            trusted = true;
+        }
+        self.pc = match &self.pc {
+            CopierPc::Finished | CopierPc::Complete | CopierPc::Failed { .. } => self.pc.clone(),
+            CopierPc::Overlay { .. } => CopierPc::Overlay { next: 0 },
+            CopierPc::Claim | CopierPc::Copy | CopierPc::Mark => self.after_segment(spec),
+        };
+        Event::CopierRestarted {
+            lost,
+            trusted,
+            done: self.done_count,
+        }
+    }
+
+    /// Whether a crash now would lose anything: a segment in progress or the overlay pass.
+    pub fn crash_loses_work(&self) -> bool {
+        matches!(
+            self.pc,
+            CopierPc::Copy | CopierPc::Mark | CopierPc::Overlay { .. }
+        )
+    }
+
+    fn note_done(&mut self, spec: &Spec, s: Segment) {
+        Arc::make_mut(&mut self.done).insert(s);
+        self.done_count += 1;
+        while self.sweep < spec.geometry.segments() && self.done.contains(self.sweep) {
+            self.sweep += 1;
         }
     }
 
     fn claim<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
         let s = self.next_segment(spec, meta);
+        debug_assert!(
+            !self.done.contains(s),
+            "segment {s} is done: never copied again"
+        );
         self.segment = s;
         meta.written.remove(&s);
         self.routes.clear();
@@ -181,6 +275,7 @@ impl Copier {
         let g = &spec.geometry;
         let mut copied = Copied::default();
         let mut from_preserved = None;
+        let mut runs = Vec::new();
         let mut run: Option<(Device, Range<Chunk>)> = None;
         for (c, route) in g.segment_chunks(self.segment).zip(&self.routes) {
             if let Route::Preserved(d) = route {
@@ -189,21 +284,45 @@ impl Copier {
             run = match (run, route.from()) {
                 (Some((d, r)), Some(from)) if d == from && r.end == c => Some((d, r.start..c + 1)),
                 (done, from) => {
-                    if let Some((d, r)) = done {
-                        copied.append(copy_chunks(g, env, d, r));
-                    }
+                    runs.extend(done);
                     from.map(|d| (d, c..c + 1))
                 }
             };
         }
-        if let Some((d, r)) = run {
-            copied.append(copy_chunks(g, env, d, r));
+        runs.extend(run);
+        for (d, r) in runs {
+            match copy_chunks(g, env, d, r) {
+                Ok(c) => copied.append(c),
+                // The whole segment is copied again on a retry: copies are idempotent.
+                Err(error) => return self.failed_io(spec, error, CopierPc::Copy),
+            }
         }
+        self.retries = 0;
         self.pc = self.after(spec, Phase::Copy);
         Event::SegmentCopied {
             segment: self.segment,
             copied,
             from_preserved,
+        }
+    }
+
+    /// An I/O of the copy failed: retry the step (`retry`) while the error policy allows,
+    /// then fail the copy.
+    fn failed_io(&mut self, spec: &Spec, error: IoError, retry: CopierPc) -> Event {
+        let retrying = error.kind == ErrorKind::Device && self.retries < spec.on_error.retries;
+        self.pc = match retrying {
+            true => {
+                self.retries += 1;
+                retry
+            }
+            false => CopierPc::Failed {
+                in_segment: retry == CopierPc::Copy,
+                error: Box::new(error.clone()),
+            },
+        };
+        Event::IoFailed {
+            error,
+            retry: retrying.then_some((self.retries, spec.on_error.retries)),
         }
     }
 
@@ -215,11 +334,7 @@ impl Copier {
             }
         }
         meta.set_copied_range(chunks);
-        Arc::make_mut(&mut self.done).insert(self.segment);
-        self.done_count += 1;
-        while self.sweep < spec.geometry.segments() && self.done.contains(self.sweep) {
-            self.sweep += 1;
-        }
+        self.note_done(spec, self.segment);
         self.pc = self.after(spec, Phase::Mark);
         Event::SegmentMarked {
             segment: self.segment,
@@ -252,9 +367,14 @@ impl Copier {
         match env.meta().snapshot_map().next_from(next) {
             Some(c) => {
                 let blocks = spec.geometry.chunk_blocks(c);
-                let copied = env.copy(spec.map_device(), Device::Destination, blocks);
-                self.pc = CopierPc::Overlay { next: c + 1 };
-                Event::Overlaid { chunk: c, copied }
+                match env.copy(spec.map_device(), Device::Destination, blocks) {
+                    Ok(copied) => {
+                        self.retries = 0;
+                        self.pc = CopierPc::Overlay { next: c + 1 };
+                        Event::Overlaid { chunk: c, copied }
+                    }
+                    Err(error) => self.failed_io(spec, error, CopierPc::Overlay { next: c }),
+                }
             }
             None => {
                 env.meta().copy_complete = true;
@@ -273,7 +393,12 @@ fn phase_pc(phase: Phase) -> CopierPc {
 }
 
 /// One I/O: a run of adjacent chunks from `from` to the destination.
-fn copy_chunks<E: Env>(g: &Geometry, env: &mut E, from: Device, chunks: Range<Chunk>) -> Copied {
+fn copy_chunks<E: Env>(
+    g: &Geometry,
+    env: &mut E,
+    from: Device,
+    chunks: Range<Chunk>,
+) -> Result<Copied, IoError> {
     let blocks = g.chunk_blocks(chunks.start).start..g.chunk_blocks(chunks.end - 1).end;
     env.copy(from, Device::Destination, blocks)
 }

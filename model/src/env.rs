@@ -4,26 +4,28 @@
 //! metadata, the timed driver one that charges each I/O's time on its device.
 
 use crate::disk::{BlockStore, Copied, Device, Stamp};
+use crate::fault::IoError;
 use crate::geometry::Block;
 use crate::ghost::Ghost;
 use crate::meta::Meta;
 use std::ops::Range;
 
 /// What a step may do: one metadata update, or disk I/O, or both inside one critical section.
-/// Each call of `read`, `write` or `copy` is one I/O of a run of adjacent blocks.
+/// Each call of `read`, `write` or `copy` is one I/O of a run of adjacent blocks; an I/O that
+/// fails changes nothing and returns which device and blocks failed.
 pub trait Env {
     type Ghost: Ghost;
     /// The shared metadata. Only steps for which `Process::needs_meta` is true may call it.
     fn meta(&mut self) -> &mut Meta<Self::Ghost>;
     /// The stamps of a range, or `None` if the driver keeps no data.
-    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Option<Vec<Stamp>>;
-    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp);
+    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError>;
+    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError>;
     /// A read of `from` and a write of `to`, of the same blocks.
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied;
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError>;
 }
 
 /// An `Env` over one block store and one metadata value: what the exhaustive and random
-/// drivers use.
+/// drivers use. Its I/O never fails; wrap it in [`crate::fault::Faulty`] to inject faults.
 pub struct Direct<'a, S: BlockStore, G: Ghost> {
     pub disk: &'a mut S,
     pub meta: &'a mut Meta<G>,
@@ -34,13 +36,14 @@ impl<S: BlockStore, G: Ghost> Env for Direct<'_, S, G> {
     fn meta(&mut self) -> &mut Meta<G> {
         self.meta
     }
-    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
-        self.disk.read(dev, blocks)
+    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError> {
+        Ok(self.disk.read(dev, blocks))
     }
-    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) {
-        self.disk.write(dev, blocks, stamp)
+    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
+        self.disk.write(dev, blocks, stamp);
+        Ok(())
     }
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
-        self.disk.copy(from, to, blocks)
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
+        Ok(self.disk.copy(from, to, blocks))
     }
 }

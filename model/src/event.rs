@@ -1,6 +1,7 @@
 //! What one step did, in domain words: the lines of a counterexample trace.
 
 use crate::disk::{Copied, Device};
+use crate::fault::IoError;
 use crate::geometry::{show_blocks, Block, Chunk, Geometry, Segment};
 use crate::meta::{stamp_of, WriteId};
 use crate::spec::{Pid, Spec};
@@ -65,6 +66,49 @@ pub enum Event {
     ImageUntracked {
         blocks: Range<Block>,
     },
+    /// An I/O of the copy (a preservation or the copier's) failed; `retry` is the attempt
+    /// about to be made and the most the error policy allows.
+    IoFailed {
+        error: IoError,
+        retry: Option<(u8, u8)>,
+    },
+    /// A write failed back to its writer: not applied, not acknowledged. `error` is its own
+    /// I/O's, or `None` when its preservation failed (the step before says how).
+    WriteFailed {
+        write: WriteId,
+        blocks: Range<Block>,
+        error: Option<IoError>,
+    },
+    /// The copy failed: it will not complete and its image reads fail.
+    CopyFailed {
+        error: IoError,
+    },
+    /// A preservation failed after the copy had failed: nothing needs preserving any more,
+    /// so the write goes on.
+    PreservationDropped {
+        write: WriteId,
+    },
+    /// A held write found a chunk unsettled when its turn came (a preservation it waited
+    /// for failed) and claimed it to preserve itself.
+    Reclaimed {
+        write: WriteId,
+        preserve: usize,
+    },
+    /// The copier saw that the copy has failed and stopped.
+    CopyStopped,
+    /// A read returned an error (`error` is `None` for an image read of a failed copy).
+    ReadFailed {
+        blocks: Range<Block>,
+        image: bool,
+        error: Option<IoError>,
+    },
+    /// The copier crashed and restarted from its persisted cursor; `lost` is the segment it
+    /// was copying, `trusted` whether the cursor already counted that segment as done.
+    CopierRestarted {
+        lost: Option<Segment>,
+        trusted: bool,
+        done: u32,
+    },
 }
 
 /// What a step freed, for drivers that park blocked processes instead of polling them
@@ -77,6 +121,9 @@ pub enum Freed {
     HoldHead,
     /// The copy is complete.
     CopyComplete,
+    /// Anything may have changed: claims given up, a write gone from the queue, the copy
+    /// failed (rare steps, all of them about faults).
+    Everything,
 }
 
 impl Event {
@@ -89,6 +136,11 @@ impl Event {
             Event::ImageUntracked { blocks } => Some(Freed::Chunks(g.chunks_touching(blocks))),
             Event::WriteApplied { .. } => Some(Freed::HoldHead),
             Event::CopyComplete => Some(Freed::CopyComplete),
+            Event::WriteFailed { .. }
+            | Event::CopyFailed { .. }
+            | Event::PreservationDropped { .. }
+            | Event::CopyStopped
+            | Event::CopierRestarted { .. } => Some(Freed::Everything),
             _ => None,
         }
     }
@@ -178,6 +230,60 @@ impl Event {
             }
             Event::ImageUntracked { blocks } => {
                 format!("end image read of {}: untrack", show_blocks(blocks))
+            }
+            Event::IoFailed { error, retry } => match retry {
+                Some((n, max)) => format!("{error}; retry {n} of {max}"),
+                None => format!("{error}; no retry left ({})", spec.on_error),
+            },
+            Event::WriteFailed {
+                write,
+                blocks,
+                error,
+            } => {
+                let why = match error {
+                    Some(e) => e.to_string(),
+                    None => "its preservation failed".into(),
+                };
+                format!(
+                    "write {write} to {} failed back to its writer ({why})",
+                    show_blocks(blocks)
+                )
+            }
+            Event::CopyFailed { error } => {
+                format!("copy failed ({error}): image reads now fail")
+            }
+            Event::PreservationDropped { write } => {
+                format!("write {write}: the copy has failed, nothing left to preserve")
+            }
+            Event::CopyStopped => "copier stops: the copy has failed".into(),
+            Event::Reclaimed { write, preserve } => format!(
+                "write {write}: a preservation it waited for failed; claims {preserve} chunk(s) to preserve itself"
+            ),
+            Event::ReadFailed {
+                blocks,
+                image,
+                error,
+            } => {
+                let what = if *image { "image" } else { "volume" };
+                let why = match error {
+                    Some(e) => e.to_string(),
+                    None => "the copy has failed".into(),
+                };
+                format!("read {what} {} -> error ({why})", show_blocks(blocks))
+            }
+            Event::CopierRestarted {
+                lost,
+                trusted,
+                done,
+            } => {
+                let lost = match (lost, trusted) {
+                    (None, _) => String::new(),
+                    (Some(s), false) => format!(", lost its progress in {}", seg(*s)),
+                    (Some(s), true) => {
+                        format!(", the cursor counts {} done", seg(*s))
+                    }
+                };
+                format!("crash and restart from the persisted cursor ({done} segment(s) done){lost}")
             }
         }
     }

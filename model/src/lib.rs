@@ -13,6 +13,7 @@ pub mod disk;
 pub mod env;
 pub mod event;
 pub mod exhaustive;
+pub mod fault;
 pub mod geometry;
 pub mod ghost;
 pub mod invariants;

@@ -574,6 +574,9 @@ pub struct Meta<G: Ghost = GhostImage> {
     pub tracked: Tracked,
     pub hold: HoldQueue,
     pub copy_complete: bool,
+    /// The copy has failed (an error it could not survive): it will never complete, and its
+    /// image reads fail.
+    pub copy_failed: bool,
     /// Segments in which a chunk was preserved and that the copier has not claimed yet, for
     /// the written-first copy order (empty under any other order).
     pub written: BTreeSet<Segment>,
@@ -599,6 +602,7 @@ impl<G: Ghost> Meta<G> {
                 false => HoldQueue::default(),
             },
             copy_complete: false,
+            copy_failed: false,
             written: BTreeSet::new(),
             ghost: G::new(g.blocks, chunks),
             chunks_per_segment: g.chunks_per_segment(),
@@ -650,6 +654,15 @@ impl<G: Ghost> Meta<G> {
 
     pub fn release(&mut self, c: Chunk) {
         self.maps.remove(Map::InFlight, c);
+    }
+
+    /// A claim given up without settling the chunk (its preservation or copy failed): the
+    /// chunk is open again, so the free-chunk index, which only grows, is rebuilt.
+    pub fn unclaim(&mut self, c: Chunk) {
+        self.release(c);
+        if self.taken.0.is_some() {
+            self.taken = Derived(None);
+        }
     }
 
     /// The chunk's begin-time data is at the destination.

@@ -16,10 +16,15 @@ pub enum Mutant {
     CopierIgnoresInFlight,
     PartialChunkCopy,
     FirstSegmentOnly,
+    FailedPreserveKeepsMapBit,
+    HeldWritesHangOnCopyError,
+    CursorBeforeData,
+    BrokenImageServed,
+    FailedWriteApplied,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 10] = [
+    pub const ALL: [Mutant; 15] = [
         Mutant::ApplyBeforePreserve,
         Mutant::CheckThenAct,
         Mutant::MarkBeforeCopy,
@@ -30,7 +35,34 @@ impl Mutant {
         Mutant::CopierIgnoresInFlight,
         Mutant::PartialChunkCopy,
         Mutant::FirstSegmentOnly,
+        Mutant::FailedPreserveKeepsMapBit,
+        Mutant::HeldWritesHangOnCopyError,
+        Mutant::CursorBeforeData,
+        Mutant::BrokenImageServed,
+        Mutant::FailedWriteApplied,
     ];
+
+    /// The mutants a fault-free run can show (all but those of [`Mutant::needs_faults`]).
+    pub fn fault_free() -> impl Iterator<Item = Mutant> {
+        Mutant::ALL.into_iter().filter(|m| !m.needs_faults())
+    }
+
+    /// The mistakes in handling faults.
+    pub fn of_faults() -> impl Iterator<Item = Mutant> {
+        Mutant::ALL.into_iter().filter(|m| m.needs_faults())
+    }
+
+    /// Whether the mistake is in the handling of faults: only a run with faults can show it.
+    pub fn needs_faults(self) -> bool {
+        matches!(
+            self,
+            Mutant::FailedPreserveKeepsMapBit
+                | Mutant::HeldWritesHangOnCopyError
+                | Mutant::CursorBeforeData
+                | Mutant::BrokenImageServed
+                | Mutant::FailedWriteApplied
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,6 +76,11 @@ impl Mutant {
             Mutant::CopierIgnoresInFlight => "copier-ignores-in-flight",
             Mutant::PartialChunkCopy => "partial-chunk-copy",
             Mutant::FirstSegmentOnly => "first-segment-only",
+            Mutant::FailedPreserveKeepsMapBit => "failed-preserve-keeps-map-bit",
+            Mutant::HeldWritesHangOnCopyError => "held-writes-hang-on-copy-error",
+            Mutant::CursorBeforeData => "cursor-before-data",
+            Mutant::BrokenImageServed => "broken-image-served",
+            Mutant::FailedWriteApplied => "failed-write-applied",
         }
     }
 
@@ -69,6 +106,19 @@ impl Mutant {
                 "copy only the written blocks of a chunk out of turn, then mark the whole chunk"
             }
             Mutant::FirstSegmentOnly => "a write spanning two segments checks only the first",
+            Mutant::FailedPreserveKeepsMapBit => {
+                "a preservation whose I/O failed still sets its chunk's map bit"
+            }
+            Mutant::HeldWritesHangOnCopyError => {
+                "after a copy error, held writes wait for a copy that will never complete (dm-snapshot's hung bios)"
+            }
+            Mutant::CursorBeforeData => {
+                "the copy cursor is persisted when a segment is claimed, before its data: a restart skips it"
+            }
+            Mutant::BrokenImageServed => "break-snapshot keeps serving the point-in-time image",
+            Mutant::FailedWriteApplied => {
+                "a write failed back to its writer is applied to the source anyway"
+            }
         }
     }
 

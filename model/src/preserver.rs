@@ -5,6 +5,7 @@
 use crate::disk::Device;
 use crate::env::Env;
 use crate::event::Event;
+use crate::fault::{Break, ErrorKind, IoError};
 use crate::geometry::{Block, Chunk};
 use crate::meta::WriteId;
 use crate::policy::Target;
@@ -23,6 +24,23 @@ pub struct Preserver {
     next: u32,
     /// The next step publishes the chunk copied last.
     marking: bool,
+    /// Failed attempts of the current chunk's copy.
+    retries: u8,
+    /// The copy of the current chunk failed for good: the next step (under the metadata
+    /// lock) decides what the write does.
+    failed: Option<Box<IoError>>,
+}
+
+/// Where a write stands after a step of its preserver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// More steps to take.
+    Busy,
+    /// Every claimed chunk is preserved, or given up because the copy has failed: the write
+    /// may go on.
+    Done,
+    /// A preservation failed under `break-guest-write`: the write fails back to its writer.
+    FailWrite,
 }
 
 impl Preserver {
@@ -33,11 +51,13 @@ impl Preserver {
             claims,
             next: 0,
             marking: false,
+            retries: 0,
+            failed: None,
         }
     }
 
     pub fn needs_meta(&self) -> bool {
-        self.marking
+        self.marking || self.failed.is_some()
     }
 
     /// Renames the write (symmetry reduction).
@@ -54,18 +74,21 @@ impl Preserver {
         self.claims[self.next as usize]
     }
 
-    /// Takes one step for a write of `written`; returns the event and whether every claimed
-    /// chunk is now preserved.
+    /// Takes one step for a write of `written`, held in the queue or not.
     pub fn step<E: Env>(
         &mut self,
         spec: &Spec,
         env: &mut E,
         written: &Range<Block>,
-    ) -> (Event, bool) {
+        held: bool,
+    ) -> (Event, Outcome) {
         let target = spec
             .target()
             .expect("only preserving policies claim chunks");
         let c = self.chunk();
+        if let Some(error) = self.failed.take() {
+            return self.give_up(spec, env, *error, written, held);
+        }
         if self.marking {
             let meta = env.meta();
             match target {
@@ -81,20 +104,82 @@ impl Preserver {
                 chunk: c,
                 to: target.device(),
             };
-            (event, self.next as usize == self.claims.len())
-        } else {
-            let chunk = spec.geometry.chunk_blocks(c);
-            let blocks = spec.rules.preserved_blocks(chunk, written);
-            let copied = env.copy(Device::Source, target.device(), blocks.clone());
-            self.marking = true;
-            let event = Event::Preserved {
-                write: self.write,
-                chunk: c,
-                blocks,
-                to: target.device(),
-                copied,
-            };
-            (event, false)
+            let done = self.next as usize == self.claims.len();
+            return (event, if done { Outcome::Done } else { Outcome::Busy });
+        }
+        let chunk = spec.geometry.chunk_blocks(c);
+        let blocks = spec.rules.preserved_blocks(chunk, written);
+        match env.copy(Device::Source, target.device(), blocks.clone()) {
+            Ok(copied) => {
+                self.marking = true;
+                self.retries = 0;
+                let event = Event::Preserved {
+                    write: self.write,
+                    chunk: c,
+                    blocks,
+                    to: target.device(),
+                    copied,
+                };
+                (event, Outcome::Busy)
+            }
+            Err(error) => {
+                // A full store stays full: retrying it cannot help.
+                let retrying =
+                    error.kind == ErrorKind::Device && self.retries < spec.on_error.retries;
+                match retrying {
+                    true => self.retries += 1,
+                    false => self.failed = Some(Box::new(error.clone())),
+                }
+                let event = Event::IoFailed {
+                    error,
+                    retry: retrying.then_some((self.retries, spec.on_error.retries)),
+                };
+                (event, Outcome::Busy)
+            }
+        }
+    }
+
+    /// A preservation failed for good; under the metadata lock, its unpreserved claims are
+    /// given up and the error policy decides the write's fate. A write already applied
+    /// (`apply-before-preserve`) cannot be failed: its copy breaks instead.
+    fn give_up<E: Env>(
+        &mut self,
+        spec: &Spec,
+        env: &mut E,
+        error: IoError,
+        written: &Range<Block>,
+        held: bool,
+    ) -> (Event, Outcome) {
+        let rules = &spec.rules;
+        let meta = env.meta();
+        let failed = self.chunk();
+        if rules.publish_failed_preservation {
+            match spec.target() {
+                Some(Target::Destination) => meta.set_copied(failed),
+                _ => meta.set_mapped(failed),
+            }
+        }
+        for c in &self.claims[self.next as usize..] {
+            meta.unclaim(*c);
+        }
+        self.next = self.claims.len() as u32;
+        if meta.copy_failed {
+            let event = Event::PreservationDropped { write: self.write };
+            return (event, Outcome::Done);
+        }
+        match (spec.on_error.then, held) {
+            (Break::GuestWrite, true) => {
+                let event = Event::WriteFailed {
+                    write: self.write,
+                    blocks: written.clone(),
+                    error: None,
+                };
+                (event, Outcome::FailWrite)
+            }
+            _ => {
+                meta.copy_failed = true;
+                (Event::CopyFailed { error }, Outcome::Done)
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The random driver: a seeded scheduler picks which runnable process steps next, and every
 //! invariant is checked after every step. A failure carries everything needed to replay it.
 
+use crate::disk::Device;
 use crate::event::{render_trace, TraceStep};
+use crate::fault::{Break, DeviceError, ErrorPolicy, FaultPlan, PlanFaults, When};
 use crate::geometry::Geometry;
 use crate::invariants::{check_safety, progress, Invariant, Violation};
 use crate::mutant::Mutant;
@@ -22,12 +24,18 @@ pub struct Run {
     pub violation: Option<Violation>,
     pub trace: Vec<TraceStep>,
     pub world: World,
+    /// The faults the run followed.
+    pub plan: FaultPlan,
 }
 
 impl Run {
-    /// The replayable failure report: seed, configuration, trace and the broken invariant.
+    /// The replayable failure report: seed, configuration, faults, trace and the broken
+    /// invariant.
     pub fn report(&self, spec: &Spec) -> String {
         let mut out = format!("scheduler seed: {}\n{spec}", self.seed);
+        if !self.plan.is_empty() {
+            out.push_str(&format!("faults:   {}\n", self.plan));
+        }
         out.push_str(&format!("trace ({} steps):\n", self.steps));
         out.push_str(&render_trace(spec, &self.trace));
         if let Some(v) = &self.violation {
@@ -49,7 +57,27 @@ pub fn run(spec: &Spec, seed: u64, keep_trace: bool) -> Run {
 }
 
 /// Like [`run`], from a given begin state (e.g. one that keeps its indexes).
-pub fn run_from(spec: &Spec, mut world: World, seed: u64, keep_trace: bool) -> Run {
+pub fn run_from(spec: &Spec, world: World, seed: u64, keep_trace: bool) -> Run {
+    run_faulty(spec, world, seed, &FaultPlan::default(), keep_trace)
+}
+
+/// Like [`run_from`], with the faults of `plan`: its device errors and full store strike the
+/// I/O they name, and the copier crashes (and restarts) before each of its steps the plan
+/// lists. The spec must be one whose I/O can fail ([`Spec::with_faults`]) unless the plan
+/// is empty.
+pub fn run_faulty(
+    spec: &Spec,
+    mut world: World,
+    seed: u64,
+    plan: &FaultPlan,
+    keep_trace: bool,
+) -> Run {
+    assert!(
+        plan.is_empty() || spec.faults,
+        "a spec whose I/O cannot fail"
+    );
+    let mut faults = PlanFaults::new(plan.clone());
+    let mut copier_steps = 0;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut trace = Vec::new();
     let mut steps = 0;
@@ -70,7 +98,13 @@ pub fn run_from(spec: &Spec, mut world: World, seed: u64, keep_trace: bool) -> R
             });
         }
         let pid = pick(rng.next_u64(), &runnable);
-        let event = world.step(spec, pid);
+        if pid == 0 {
+            copier_steps += 1;
+        }
+        let event = match pid == 0 && faults.crashes_at(copier_steps) {
+            true => world.crash_copier(spec),
+            false => world.step_with(spec, pid, &mut faults),
+        };
         if keep_trace {
             trace.push(TraceStep { pid, event });
         }
@@ -82,6 +116,7 @@ pub fn run_from(spec: &Spec, mut world: World, seed: u64, keep_trace: bool) -> R
         violation,
         trace,
         world,
+        plan: plan.clone(),
     }
 }
 
@@ -107,7 +142,9 @@ fn step_bound(spec: &Spec) -> usize {
     let g = &spec.geometry;
     let per_request = 8 + 2 * (2 * g.chunks_per_segment() as usize + 2);
     let requests: usize = (1..spec.processes()).map(|p| spec.requests(p).len()).sum();
-    4 * g.segments() as usize + g.chunks() as usize + 8 + requests * per_request
+    // Faults add retries and re-copies: a generous margin when I/O can fail.
+    let slack = if spec.faults { 4 } else { 1 };
+    slack * (4 * g.segments() as usize + g.chunks() as usize + 8 + requests * per_request)
 }
 
 /// Runs a spec under a run of scheduler seeds and returns the first failure, replayed with
@@ -182,4 +219,56 @@ pub fn generate(seed: u64, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> (
     let spec = Spec::new(geometry, policy, order, mutant, workload)
         .expect("generated requests lie inside the volume");
     (spec, schedule)
+}
+
+/// A random case with faults: the case [`generate`] makes of `seed` (the same geometry,
+/// workload and schedule), an error policy, and a fault plan drawn for it: one or two
+/// device errors (the n-th I/O of a device, a block range, or a probability), at times a
+/// preservation store too small for every chunk, and at times a copier crash.
+pub fn generate_faulty(
+    seed: u64,
+    policy: Arc<dyn Policy>,
+    mutant: Option<Mutant>,
+) -> (Spec, u64, FaultPlan) {
+    let (spec, schedule) = generate(seed, policy, mutant);
+    // A stream of its own, so that the case is the one `generate` makes.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xFA17_FA17_FA17_FA17);
+    let r = &mut rng;
+    let on_error = ErrorPolicy {
+        retries: below(r, 2) as u8,
+        then: match below(r, 2) {
+            0 => Break::GuestWrite,
+            _ => Break::Snapshot,
+        },
+    };
+    let blocks = spec.geometry.blocks;
+    let devices = [
+        Device::Source,
+        Device::Destination,
+        spec.map_device(),
+        spec.map_device(),
+    ];
+    let mut errors = Vec::new();
+    for _ in 0..1 + below(r, 2) {
+        let device = devices[below(r, devices.len() as u64) as usize];
+        let when = match below(r, 4) {
+            0 => {
+                let start = below(r, blocks);
+                When::Blocks(start..start + 1 + below(r, blocks - start))
+            }
+            1 => When::Probability([0.05, 0.2, 0.5][below(r, 3) as usize]),
+            _ => When::Nth(1 + below(r, 8)),
+        };
+        errors.push(DeviceError { device, when });
+    }
+    let plan = FaultPlan {
+        seed: r.next_u64(),
+        errors,
+        store_blocks: (below(r, 4) == 0).then(|| below(r, blocks)),
+        crashes: match below(r, 3) {
+            0 => vec![1 + below(r, 4 * spec.geometry.segments() as u64)],
+            _ => vec![],
+        },
+    };
+    (spec.with_faults(on_error), schedule, plan)
 }

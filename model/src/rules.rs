@@ -73,6 +73,15 @@ pub enum Span {
     FirstSegment,
 }
 
+/// What a cursor persisted to stable storage says is done: what a restart resumes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cursor {
+    /// Segments marked copied, persisted in the step that marks them.
+    AtMark,
+    /// Segments claimed, persisted before their data (`cursor-before-data`).
+    AtClaim,
+}
+
 /// The answers of every decision point for one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Rules {
@@ -93,6 +102,15 @@ pub struct Rules {
     pub safety: Safety,
     pub extent: Extent,
     pub span: Span,
+    /// Whether a preservation whose I/O failed for good still publishes its chunk.
+    pub publish_failed_preservation: bool,
+    /// Whether held writes are released once the copy has failed.
+    pub release_after_copy_error: bool,
+    pub cursor: Cursor,
+    /// Whether image reads fail once the copy has failed.
+    pub image_fails_after_copy_error: bool,
+    /// Whether a write failed back to its writer is applied all the same.
+    pub apply_failed_write: bool,
 }
 
 impl Rules {
@@ -115,6 +133,11 @@ impl Rules {
             safety: Safety::Settled,
             extent: Extent::WholeChunk,
             span: Span::EveryChunk,
+            publish_failed_preservation: false,
+            release_after_copy_error: true,
+            cursor: Cursor::AtMark,
+            image_fails_after_copy_error: true,
+            apply_failed_write: false,
         };
         match mutant {
             None => {}
@@ -128,6 +151,11 @@ impl Rules {
             Some(Mutant::CopierIgnoresInFlight) => r.copier_waits_for_claims = false,
             Some(Mutant::PartialChunkCopy) => r.extent = Extent::WrittenBlocks,
             Some(Mutant::FirstSegmentOnly) => r.span = Span::FirstSegment,
+            Some(Mutant::FailedPreserveKeepsMapBit) => r.publish_failed_preservation = true,
+            Some(Mutant::HeldWritesHangOnCopyError) => r.release_after_copy_error = false,
+            Some(Mutant::CursorBeforeData) => r.cursor = Cursor::AtClaim,
+            Some(Mutant::BrokenImageServed) => r.image_fails_after_copy_error = false,
+            Some(Mutant::FailedWriteApplied) => r.apply_failed_write = true,
         }
         r
     }
@@ -151,8 +179,12 @@ impl Rules {
         }
     }
 
-    /// Whether a chunk may be modified without preserving it.
+    /// Whether a chunk may be modified without preserving it. Nothing needs preserving for
+    /// a copy that has failed.
     pub fn safe<G: Ghost>(&self, meta: &Meta<G>, c: Chunk) -> bool {
+        if meta.copy_failed {
+            return true;
+        }
         match (self.safety, self.target) {
             (Safety::Settled, _) => meta.settled(c),
             (Safety::ForgetsOwnMark, Some(Target::Destination)) => meta.snapshot_map().contains(c),

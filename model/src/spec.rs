@@ -2,6 +2,7 @@
 //! order, mutant, and the checkers' fixed workload resolved against the geometry.
 
 use crate::disk::Device;
+use crate::fault::ErrorPolicy;
 use crate::geometry::{Block, Chunk, Geometry, GeometryError, Segment};
 use crate::ghost::Ghost;
 use crate::meta::{Meta, WriteId, MAX_WRITES};
@@ -95,6 +96,11 @@ pub struct Spec {
     /// explores every choice): one check then covers every workload of its size. The
     /// workload's ranges are ignored.
     pub open_ranges: Option<OpenRanges>,
+    /// Whether I/O can fail in this run (a driver injects faults): writes then stay
+    /// undoable until acknowledged.
+    pub faults: bool,
+    /// What the copy does when its I/O fails.
+    pub on_error: ErrorPolicy,
     plan: Plan,
     requests: Vec<Vec<Resolved>>,
     writes: Vec<Range<Block>>,
@@ -157,6 +163,8 @@ impl Spec {
             writes,
             names,
             open_ranges: None,
+            faults: false,
+            on_error: ErrorPolicy::default(),
         })
     }
 
@@ -167,6 +175,13 @@ impl Spec {
             write_blocks: ranges.write_blocks.clamp(1, blocks),
             read_blocks: ranges.read_blocks.clamp(1, blocks),
         });
+        self
+    }
+
+    /// The same spec in a run whose I/O can fail, handled by `on_error`.
+    pub fn with_faults(mut self, on_error: ErrorPolicy) -> Spec {
+        self.faults = true;
+        self.on_error = on_error;
         self
     }
 
@@ -252,6 +267,9 @@ impl fmt::Display for Spec {
         match self.mutant {
             Some(m) => writeln!(f, "mutant:   {m}")?,
             None => writeln!(f, "mutant:   none")?,
+        }
+        if self.faults {
+            writeln!(f, "on error: {}", self.on_error)?;
         }
         for (i, client) in self.workload.clients.iter().enumerate() {
             let reqs: Vec<String> = client

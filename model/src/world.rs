@@ -6,6 +6,7 @@ use crate::copier::{Copier, CopierPc};
 use crate::disk::{BlockStore, Disk};
 use crate::env::{Direct, Env};
 use crate::event::Event;
+use crate::fault::{Faults, Faulty, NoFaults};
 use crate::geometry::Block;
 use crate::geometry::Chunk;
 use crate::ghost::{Ghost, GhostImage};
@@ -89,6 +90,8 @@ pub struct World<S: BlockStore = Disk, G: Ghost = GhostImage> {
     pub disk: S,
     pub meta: Meta<G>,
     pub procs: Vec<Process>,
+    /// Faults the exhaustive checker may still inject on this path (0 for other drivers).
+    pub faults_left: u8,
 }
 
 impl World {
@@ -110,6 +113,7 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
             disk: S::new(g.blocks),
             meta: Meta::new(g, spec.order == CopyOrder::WrittenFirst),
             procs,
+            faults_left: 0,
         }
     }
 
@@ -165,11 +169,30 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
     }
 
     pub fn step(&mut self, spec: &Spec, pid: Pid) -> Event {
-        let mut env = Direct {
+        self.step_with(spec, pid, &mut NoFaults)
+    }
+
+    /// Takes process `pid`'s step with I/O that fails as `faults` decides.
+    pub fn step_with<F: Faults + ?Sized>(
+        &mut self,
+        spec: &Spec,
+        pid: Pid,
+        faults: &mut F,
+    ) -> Event {
+        let env = Direct {
             disk: &mut self.disk,
             meta: &mut self.meta,
         };
-        self.procs[pid].step(spec, &mut env)
+        self.procs[pid].step(spec, &mut Faulty { env, faults })
+    }
+
+    /// The copier crashes and restarts from what it persisted (a step of process 0, taken
+    /// under the metadata lock).
+    pub fn crash_copier(&mut self, spec: &Spec) -> Event {
+        match &mut self.procs[0] {
+            Process::Copier(c) => c.crash(spec, &mut self.meta),
+            Process::Client(_) => unreachable!("process 0 is the copier"),
+        }
     }
 
     /// Every process has finished: the copy is complete and every request answered.

@@ -268,6 +268,12 @@ fn hand_made(cost: Cost) -> Results {
                 hold_max_us: *p99,
                 queue_depth_max: 1,
                 throughput_ratio: Some(1.0),
+                failed_copies: 0,
+                failed_writes: 0,
+                retries: 0,
+                io_errors: 0,
+                restarts: 0,
+                restart_seconds: 0.0,
                 invariants: "checked".into(),
             };
             runs.push(Record::new(runs.len(), &s, &key, metrics));

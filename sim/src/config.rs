@@ -4,6 +4,7 @@
 use crate::device::DeviceModel;
 use crate::size::{format_size, parse_size};
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
+use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
 use cowlab_model::{policy, CopyOrder, Geometry, Mutant, Policy, Spec, Workload};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -95,6 +96,14 @@ pub struct SimConfig {
     pub check: Option<CheckLevel>,
     pub seed: u64,
     pub mutant: Option<String>,
+    /// Faults to inject (none by default).
+    pub faults: FaultPlan,
+    /// What the copy does about a failed I/O.
+    pub on_error: ErrorPolicy,
+    /// The first retry's backoff; each further retry waits twice as long.
+    pub retry_backoff_ns: u64,
+    /// How long the copier is down after a crash, before it resumes.
+    pub restart_ns: u64,
 }
 
 /// Volumes up to this many bytes of stamps may keep their data (about 20 bytes per block).
@@ -129,6 +138,10 @@ impl Default for SimConfig {
             check: None,
             seed: 0,
             mutant: None,
+            faults: FaultPlan::default(),
+            on_error: ErrorPolicy::default(),
+            retry_backoff_ns: 1_000_000,
+            restart_ns: 100_000_000,
         }
     }
 }
@@ -233,8 +246,37 @@ impl SimConfig {
         self.check_devices()?;
         self.check_data(&geometry)?;
         self.check_workload()?;
-        Spec::new(geometry, policy, order, mutant, Workload::default())
-            .map_err(|e| ConfigError::new("--workload", "", e.to_string()))
+        self.check_faults(&geometry)?;
+        if let Some(m) = mutant.filter(|m| m.needs_faults() && self.faults.is_empty()) {
+            let reason = "a mistake in handling faults: give a fault plan (--fail, --store-capacity, --crash-at or --fault-plan) to see it";
+            return Err(ConfigError::new("--mutant", m.name(), reason));
+        }
+        let spec = Spec::new(geometry, policy, order, mutant, Workload::default())
+            .map_err(|e| ConfigError::new("--workload", "", e.to_string()))?;
+        Ok(match self.faults.is_empty() {
+            true => spec,
+            false => spec.with_faults(self.on_error),
+        })
+    }
+
+    /// Every planned error lies inside the volume.
+    fn check_faults(&self, g: &Geometry) -> Result<(), ConfigError> {
+        for e in &self.faults.errors {
+            if let When::Blocks(r) = &e.when {
+                if r.end > g.blocks {
+                    let reason = format!("the volume has {} blocks", g.blocks);
+                    return Err(ConfigError::new("--fail", e.to_string(), reason));
+                }
+            }
+        }
+        if let Some(&n) = self.faults.crashes.iter().find(|n| **n == 0) {
+            return Err(ConfigError::new(
+                "--crash-at",
+                n.to_string(),
+                "steps are counted from 1",
+            ));
+        }
+        Ok(())
     }
 
     /// The geometry in blocks, from sizes in bytes; each size is named by its flag.

@@ -22,6 +22,7 @@ use crate::verify::{AtEnd, EveryStep, Unchecked, Verify};
 use crate::workload::{Arrivals, Generator, Stop};
 use cowlab_model::client::Client;
 use cowlab_model::disk::Copied;
+use cowlab_model::fault::{FaultPlan, Faults, IoError, IoKind, PlanFaults};
 use cowlab_model::invariants::Violation;
 use cowlab_model::meta::MAX_WRITES;
 use cowlab_model::Policy;
@@ -110,9 +111,16 @@ pub fn simulate_with(
     };
     // The window in which both the copy and the workload run.
     let window = run.copy_end.min(run.arrivals_end.unwrap_or(u64::MAX));
-    let baseline = Sim::<NoData, NoGhost, _>::new(cfg, &spec, World::copied(&spec), Unchecked)?
-        .until(window)
-        .run(&mut |_| {})?;
+    let no_faults = FaultPlan::default();
+    let baseline = Sim::<NoData, NoGhost, _>::with_faults(
+        cfg,
+        &spec,
+        World::copied(&spec),
+        Unchecked,
+        no_faults,
+    )?
+    .until(window)
+    .run(&mut |_| {})?;
     let ratio = match (run.tally.in_window, baseline.tally.in_window) {
         (_, 0) => None,
         (a, b) => Some(a as f64 / b as f64),
@@ -191,6 +199,10 @@ struct Slot {
     held: bool,
     /// Its I/Os are those of a step not yet taken (taken when they are done).
     deferred: bool,
+    /// The write failed back to its writer (it is not acknowledged).
+    failed: bool,
+    /// Time to wait after its I/Os before the next step (a retry's backoff).
+    backoff: u64,
 }
 
 /// Blocked processes, by what they wait for.
@@ -218,6 +230,9 @@ struct Timed<'a, S: BlockStore, G: Ghost> {
     disk: &'a mut S,
     meta: &'a mut Meta<G>,
     ios: &'a mut IoList,
+    faults: &'a mut PlanFaults,
+    /// Set when an I/O of the step failed.
+    faulted: &'a mut bool,
 }
 
 impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
@@ -225,18 +240,23 @@ impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
     fn meta(&mut self) -> &mut Meta<G> {
         self.meta
     }
-    fn read(&mut self, device: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
-        self.plan(device, false, &blocks);
-        self.disk.read(device, blocks)
+    fn read(
+        &mut self,
+        device: Device,
+        blocks: Range<Block>,
+    ) -> Result<Option<Vec<Stamp>>, IoError> {
+        self.plan(device, IoKind::Read, &blocks)?;
+        Ok(self.disk.read(device, blocks))
     }
-    fn write(&mut self, device: Device, blocks: Range<Block>, stamp: Stamp) {
-        self.plan(device, true, &blocks);
-        self.disk.write(device, blocks, stamp)
+    fn write(&mut self, device: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
+        self.plan(device, IoKind::Write, &blocks)?;
+        self.disk.write(device, blocks, stamp);
+        Ok(())
     }
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
-        self.plan(from, false, &blocks);
-        self.plan(to, true, &blocks);
-        self.disk.copy(from, to, blocks)
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
+        self.plan(from, IoKind::Read, &blocks)?;
+        self.plan(to, IoKind::Write, &blocks)?;
+        Ok(self.disk.copy(from, to, blocks))
     }
 }
 
@@ -252,23 +272,47 @@ impl<G: Ghost> Env for Planning<'_, G> {
     fn meta(&mut self) -> &mut Meta<G> {
         unreachable!("an I/O step does not touch the metadata")
     }
-    fn read(&mut self, device: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
+    fn read(
+        &mut self,
+        device: Device,
+        blocks: Range<Block>,
+    ) -> Result<Option<Vec<Stamp>>, IoError> {
         self.ios.extend(IoPlan::runs(device, false, blocks));
-        None
+        Ok(None)
     }
-    fn write(&mut self, device: Device, blocks: Range<Block>, _stamp: Stamp) {
+    fn write(
+        &mut self,
+        device: Device,
+        blocks: Range<Block>,
+        _stamp: Stamp,
+    ) -> Result<(), IoError> {
         self.ios.extend(IoPlan::runs(device, true, blocks));
+        Ok(())
     }
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
         self.ios.extend(IoPlan::runs(from, false, blocks.clone()));
         self.ios.extend(IoPlan::runs(to, true, blocks.clone()));
-        Copied::unknown(blocks.end - blocks.start)
+        Ok(Copied::unknown(blocks.end - blocks.start))
     }
 }
 
 impl<S: BlockStore, G: Ghost> Timed<'_, S, G> {
-    fn plan(&mut self, device: Device, write: bool, blocks: &Range<Block>) {
+    /// Records an I/O (a failed one costs its time too), then asks the fault plan whether
+    /// it fails.
+    fn plan(&mut self, device: Device, kind: IoKind, blocks: &Range<Block>) -> Result<(), IoError> {
+        let write = kind == IoKind::Write;
         self.ios.extend(IoPlan::runs(device, write, blocks.clone()));
+        match self.faults.fails(kind, device, blocks) {
+            None => Ok(()),
+            Some(kind) => {
+                *self.faulted = true;
+                Err(IoError {
+                    device,
+                    blocks: blocks.clone(),
+                    kind,
+                })
+            }
+        }
     }
 }
 
@@ -288,6 +332,11 @@ struct Tally {
     /// Writes acknowledged while the copy and the workload both ran (for the baseline: by
     /// the end of that window in the run with the copy).
     in_window: u64,
+    failed_copies: u64,
+    failed_writes: u64,
+    retries: u64,
+    restarts: u64,
+    restart_ns: u64,
 }
 
 const RING: usize = 16;
@@ -326,6 +375,10 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     pending: Option<Request>,
     /// When the last request arrived (once the source has run dry).
     arrivals_end: Option<u64>,
+    /// The run's fault plan as it is followed.
+    faults: PlanFaults,
+    /// Steps the copier has taken (a crash counts as one).
+    copier_steps: u64,
 }
 
 /// What a finished run hands on.
@@ -339,6 +392,8 @@ struct Run {
     steps: u64,
     events: u64,
     map_bytes: u64,
+    /// I/O errors the fault plan injected (a full store counts).
+    io_errors: u64,
 }
 
 impl Run {
@@ -367,6 +422,12 @@ impl Run {
                 hold_max_us: t.hold.max_us(),
                 queue_depth_max: t.queue_max,
                 throughput_ratio: ratio,
+                failed_copies: t.failed_copies,
+                failed_writes: t.failed_writes,
+                retries: t.retries,
+                io_errors: self.io_errors,
+                restarts: t.restarts,
+                restart_seconds: t.restart_ns as f64 / 1e9,
                 invariants,
             },
             failure: self.failure,
@@ -383,6 +444,16 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         spec: &'a Spec,
         world: World<S, G>,
         verify: V,
+    ) -> Result<Self, SimError> {
+        Self::with_faults(cfg, spec, world, verify, cfg.faults.clone())
+    }
+
+    fn with_faults(
+        cfg: &'a SimConfig,
+        spec: &'a Spec,
+        world: World<S, G>,
+        verify: V,
+        faults: FaultPlan,
     ) -> Result<Self, SimError> {
         let disks = &cfg.disks;
         let count = if disks.shared { 1 } else { 4 };
@@ -420,6 +491,8 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             recent: VecDeque::new(),
             pending: None,
             arrivals_end: None,
+            faults: PlanFaults::new(faults),
+            copier_steps: 0,
         };
         if sim.world.copier().finished() {
             sim.copy_end = Some(0);
@@ -483,6 +556,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             steps: self.steps,
             events: self.events,
             map_bytes,
+            io_errors: self.faults.injected.iter().sum(),
         })
     }
 
@@ -555,6 +629,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         if proc.finished() {
             return None;
         }
+        if pid == 0 && self.faults.crashes_at(self.copier_steps + 1) {
+            return Some(self.crash());
+        }
         let meta_step = proc.needs_meta();
         if meta_step {
             if let Some(wait) = proc.wait(self.spec, &self.world.meta) {
@@ -576,6 +653,37 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         self.execute(pid, meta_step, false)
     }
 
+    /// The copier crashes and restarts from what it persisted; it is down for the restart
+    /// time. Returns when it takes its next step.
+    fn crash(&mut self) -> u64 {
+        self.copier_steps += 1;
+        let event = self.world.crash_copier(self.spec);
+        self.steps += 1;
+        self.tally.restarts += 1;
+        self.tally.restart_ns += self.cfg.restart_ns;
+        self.after_step(0, &event, &[]);
+        let back = self.now + self.cfg.restart_ns;
+        self.wake(&event, self.now);
+        back
+    }
+
+    /// The checks after a step, at the run's level.
+    fn after_step(&mut self, pid: Pid, event: &Event, ios: &[IoPlan]) {
+        self.account(pid, event);
+        if self.verify.checks() {
+            self.remember(pid, event);
+            let info = StepInfo {
+                pid,
+                event,
+                ios,
+                quiescent: self.live_writes == 0 && self.world.meta.hold.is_empty(),
+            };
+            if let Err(v) = self.verify.step(self.spec, &self.world, &info) {
+                self.fail(v);
+            }
+        }
+    }
+
     /// The I/Os the process's next step will ask for, from a trial step on a copy of it.
     fn plan(&self, pid: Pid) -> IoList {
         let mut trial = self.world.procs[pid].clone();
@@ -594,36 +702,43 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         let mut ios = std::mem::take(&mut self.slots[pid].ios);
         let planned = served.then(|| ios.clone());
         ios.clear();
+        let mut faulted = false;
         let event = {
             let mut env = Timed {
                 disk: &mut self.world.disk,
                 meta: &mut self.world.meta,
                 ios: &mut ios,
+                faults: &mut self.faults,
+                faulted: &mut faulted,
             };
             self.world.procs[pid].step(spec, &mut env)
         };
-        if let Some(planned) = planned.filter(|_| self.verify.thorough()) {
+        // A failed I/O ends its step early: the I/Os planned after it were served in vain.
+        if let Some(planned) = planned.filter(|_| self.verify.thorough() && !faulted) {
             assert_eq!(planned, ios, "a step's I/O differs from its plan");
         }
         self.steps += 1;
+        if pid == 0 {
+            self.copier_steps += 1;
+        }
         let finished = self.world.procs[pid].finished();
         if finished && self.slots[pid].write {
             self.live_writes -= 1;
         }
-        self.account(pid, &event);
-        if self.verify.checks() {
-            self.remember(pid, &event);
-            let info = StepInfo {
-                pid,
-                event: &event,
-                ios: &ios,
-                quiescent: self.live_writes == 0 && self.world.meta.hold.is_empty(),
-            };
-            if let Err(v) = self.verify.step(spec, &self.world, &info) {
-                self.fail(v);
+        self.after_step(pid, &event, &ios);
+        let mut done = self.now + if meta_step { self.cfg.cpu_ns } else { 0 };
+        if let Event::IoFailed {
+            retry: Some((n, _)),
+            ..
+        } = event
+        {
+            // Back off before the retry, twice as long each time.
+            let backoff = self.cfg.retry_backoff_ns << (n - 1).min(20);
+            match ios.is_empty() || served {
+                true => done += backoff,
+                false => self.slots[pid].backoff = backoff,
             }
         }
-        let done = self.now + if meta_step { self.cfg.cpu_ns } else { 0 };
         if meta_step {
             self.tally.queue_max = self.tally.queue_max.max(self.world.meta.hold.len() as u64);
             self.wake(&event, done);
@@ -708,6 +823,12 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 }
             }
             Some(Freed::CopyComplete) => woken.append(&mut self.parked.copy),
+            Some(Freed::Everything) => {
+                let p = &mut self.parked;
+                woken.extend(p.chunk.drain().flat_map(|(_, pids)| pids));
+                woken.extend(p.turn.drain().map(|(_, pid)| pid));
+                woken.append(&mut p.copy);
+            }
             None => {}
         }
         for p in woken {
@@ -715,10 +836,13 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         }
     }
 
-    /// The process's I/Os are done (now): its next step, or its end.
+    /// The process's I/Os are done (now): its next step (after a retry's backoff), or its
+    /// end.
     fn step_done(&mut self, pid: Pid) {
+        let backoff = std::mem::take(&mut self.slots[pid].backoff);
         match self.world.procs[pid].finished() {
             true => self.finished(pid, self.now),
+            false if backoff > 0 => self.at(self.now + backoff, Due::Ready(pid as u32)),
             false => self.attempt(pid),
         }
     }
@@ -730,7 +854,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             return;
         }
         let slot = &self.slots[pid];
-        if slot.write {
+        if slot.write && !slot.failed {
             let open = match self.stop_after {
                 Some(end) => t <= end,
                 None => self.copy_end.is_none() && self.arrivals_end.is_none(),
@@ -814,8 +938,10 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         }
         if std::mem::take(&mut slot.deferred) {
             // The planned step, now that its I/O is served.
-            if self.execute(pid, false, true).is_some() {
-                self.attempt(pid);
+            match self.execute(pid, false, true) {
+                Some(t) if t == self.now => self.attempt(pid),
+                Some(t) => self.at(t, Due::Ready(pid as u32)),
+                None => {}
             }
             return;
         }
@@ -845,6 +971,12 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             Event::Marked { chunk, to, .. } if *to != Device::Destination => {
                 self.tally.snapshot += g.chunk_bytes(*chunk);
             }
+            Event::IoFailed { retry, .. } => self.tally.retries += retry.is_some() as u64,
+            Event::WriteFailed { .. } => {
+                self.tally.failed_writes += 1;
+                self.slots[pid].failed = true;
+            }
+            Event::CopyFailed { .. } => self.tally.failed_copies = 1,
             _ => {}
         }
     }
@@ -944,6 +1076,8 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         slot.arrived = self.now;
         slot.write = write;
         slot.held = false;
+        slot.failed = false;
+        slot.backoff = 0;
         slot.writer = writer.map(|w| NonZeroU32::new(w + 1).expect("w + 1 > 0"));
         self.attempt(pid);
         Ok(())

@@ -31,12 +31,24 @@ pub struct Metrics {
     /// Writes acknowledged while the copy ran, over the writes the same workload gets
     /// acknowledged in that time with no copy running; `None` if neither had any.
     pub throughput_ratio: Option<f64>,
+    /// 1 if the copy failed (an error it could not survive), else 0.
+    pub failed_copies: u64,
+    /// Writes failed back to their writers (not applied, not acknowledged).
+    pub failed_writes: u64,
+    /// I/Os of the copy retried after an error.
+    pub retries: u64,
+    /// I/O errors the fault plan injected (a full store counts as one).
+    pub io_errors: u64,
+    /// Copier crashes, each followed by a restart from its persisted cursor.
+    pub restarts: u64,
+    /// Time the copier was down restarting.
+    pub restart_seconds: f64,
     /// `checked`, `not-checked` (no data kept), or the violation in words.
     pub invariants: String,
 }
 
 /// The names of the metrics, in the order of [`Metrics`]' fields.
-pub const METRIC_NAMES: [&str; 16] = [
+pub const METRIC_NAMES: [&str; 22] = [
     "copy_seconds",
     "copier_bytes_read",
     "copier_bytes_written",
@@ -52,6 +64,12 @@ pub const METRIC_NAMES: [&str; 16] = [
     "hold_max_us",
     "queue_depth_max",
     "throughput_ratio",
+    "failed_copies",
+    "failed_writes",
+    "retries",
+    "io_errors",
+    "restarts",
+    "restart_seconds",
     "invariants",
 ];
 

@@ -362,7 +362,7 @@ pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
             .iter()
             .position(|p| *p == a.0)
             .expect("a renumbering is a permutation");
-        let event = world.step_choosing(spec, pid, a.1.map(|(s, e)| s..e));
+        let event = super::Step(pid, a.1, a.2).take(spec, &mut world);
         steps.push(TraceStep { pid, event });
         if model.symmetry() {
             perm = renamer.renaming(spec, &world);

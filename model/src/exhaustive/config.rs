@@ -1,6 +1,7 @@
 //! The configuration of an exhaustive check: sizes, policy, mutant and the workload they
 //! imply, validated into an engine [`Spec`] with one readable line per refusal.
 
+use crate::fault::ErrorPolicy;
 use crate::geometry::Geometry;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
@@ -36,6 +37,10 @@ pub struct Config {
     /// With `any_writes`: the longest range a read may choose (default 1 block, which finds
     /// every violation a longer one would: see [`crate::spec::OpenRanges`]).
     pub read_blocks: Option<u64>,
+    /// Faults each path may inject (a failed I/O or a copier crash); 0 checks fault-free runs.
+    pub faults: u8,
+    /// What the copy does about a failed I/O (see [`ErrorPolicy::parse`]).
+    pub on_error: String,
 }
 
 impl Default for Config {
@@ -57,6 +62,8 @@ impl Default for Config {
             any_writes: false,
             write_blocks: None,
             read_blocks: None,
+            faults: 0,
+            on_error: "break-guest-write".into(),
         }
     }
 }
@@ -173,8 +180,19 @@ impl Config {
             self.cow_blocks as u64,
         )
         .map_err(|e| ConfigError(e.to_string()))?;
+        let on_error = ErrorPolicy::parse(&self.on_error)
+            .map_err(|e| ConfigError(format!("--on-error: {e}")))?;
+        if let Some(m) = mutant.filter(|m| m.needs_faults() && self.faults == 0) {
+            return err(format!(
+                "mutant '{m}' is a mistake in handling faults: give --faults 1 or more to check it"
+            ));
+        }
         let spec = Spec::new(geometry, policy, order, mutant, self.workload(&geometry))
             .map_err(|e| ConfigError(e.to_string()))?;
+        let spec = match self.faults {
+            0 => spec,
+            _ => spec.with_faults(on_error),
+        };
         Ok(match self.any_writes {
             true => spec.with_open_ranges(OpenRanges {
                 write_blocks: self.write_blocks.unwrap_or(blocks),
@@ -244,6 +262,14 @@ impl fmt::Display for Config {
             self.image_readers,
             self.order,
             self.mutant.as_deref().unwrap_or("none")
-        )
+        )?;
+        if self.faults > 0 {
+            write!(
+                f,
+                ", up to {} fault(s), on error {}",
+                self.faults, self.on_error
+            )?;
+        }
+        Ok(())
     }
 }

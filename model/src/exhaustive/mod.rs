@@ -20,6 +20,7 @@ use crate::client::ClientPc;
 use crate::copier::CopierPc;
 use crate::disk::{Device, Stamp, UNWRITTEN};
 use crate::event::Event;
+use crate::fault::FailNext;
 use crate::geometry::Block;
 use crate::invariants::{self, Invariant, Violation};
 use crate::meta::stamp_of;
@@ -45,6 +46,8 @@ pub struct CowModel {
     budget: Option<(Arc<AtomicU64>, u64)>,
     /// Says when the check's time is up: the model then offers no more actions.
     stop: Option<Arc<AtomicU8>>,
+    /// Faults each path may inject.
+    faults: u8,
 }
 
 /// A state of the model: the engine's whole world. It carries a pointer to the spec only so
@@ -82,23 +85,72 @@ impl Hash for State {
 }
 
 /// An action: this process takes its next step; a request whose range is chosen when it
-/// arrives (see [`Spec::with_open_ranges`]) comes with the range chosen.
+/// arrives (see [`Spec::with_open_ranges`]) comes with the range chosen; with faults left
+/// to inject, the step may be one whose first I/O fails, or the copier's crash.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Step(pub Pid, pub Option<(Block, Block)>);
+pub struct Step(pub Pid, pub Option<(Block, Block)>, pub Fault);
+
+/// The fault an action injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    None,
+    /// The step's first I/O fails.
+    Io,
+    /// The copier crashes and restarts instead of stepping.
+    Crash,
+}
 
 impl Step {
     fn choice(&self) -> Option<std::ops::Range<Block>> {
         self.1.map(|(a, b)| a..b)
     }
+
+    /// Takes the action on `world` (spending a fault if it injects one).
+    pub fn take(&self, spec: &Spec, world: &mut World) -> Event {
+        if let (Some(r), Process::Client(c)) = (self.choice(), &mut world.procs[self.0]) {
+            c.choose(r);
+        }
+        match self.2 {
+            Fault::None => world.step(spec, self.0),
+            Fault::Io => {
+                world.faults_left -= 1;
+                let mut fail = FailNext {
+                    armed: true,
+                    ios: 0,
+                };
+                world.step_with(spec, self.0, &mut fail)
+            }
+            Fault::Crash => {
+                world.faults_left -= 1;
+                world.crash_copier(spec)
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fault = match self.2 {
+            Fault::None => "",
+            Fault::Io => ", its I/O failing",
+            Fault::Crash => ", crashing",
+        };
         match self.1 {
-            None => write!(f, "process {} steps", self.0),
-            Some((a, b)) => write!(f, "process {} steps on blocks {a}..{b}", self.0),
+            None => write!(f, "process {} steps{fault}", self.0),
+            Some((a, b)) => write!(f, "process {} steps on blocks {a}..{b}{fault}", self.0),
         }
     }
+}
+
+/// Whether a step does any I/O (only such a step can have its I/O fail).
+fn does_io(spec: &Spec, world: &World, pid: Pid, choice: Option<(Block, Block)>) -> bool {
+    let mut trial = world.clone();
+    if let (Some((a, b)), Process::Client(c)) = (choice, &mut trial.procs[pid]) {
+        c.choose(a..b);
+    }
+    let mut count = FailNext::default();
+    trial.step_with(spec, pid, &mut count);
+    count.ios > 0
 }
 
 impl CowModel {
@@ -112,7 +164,20 @@ impl CowModel {
             init: None,
             budget: None,
             stop: None,
+            faults: 0,
         }
+    }
+
+    /// Lets every path inject up to `k` faults: a step whose first I/O fails, or a crash of
+    /// the copier. The spec must be one whose I/O can fail ([`Spec::with_faults`]).
+    pub fn with_faults(mut self, k: u8) -> Self {
+        assert!(k == 0 || self.spec.faults, "a spec whose I/O cannot fail");
+        self.faults = k;
+        self
+    }
+
+    pub fn faults(&self) -> u8 {
+        self.faults
     }
 
     /// Stops offering actions once `stop` is set (how a check ends at its time limit).
@@ -160,10 +225,9 @@ impl CowModel {
 
     /// The initial state (already a representative when symmetry is on).
     pub fn init(&self) -> State {
-        State::from_world(
-            self.spec,
-            self.init.clone().unwrap_or_else(|| World::new(self.spec)),
-        )
+        let mut world = self.init.clone().unwrap_or_else(|| World::new(self.spec));
+        world.faults_left = self.faults;
+        State::from_world(self.spec, world)
     }
 
     /// The first safety violation of a state, if any.
@@ -290,21 +354,27 @@ impl Model for CowModel {
         if !s.safe || self.stopped() {
             return;
         }
-        for pid in s.world.runnable(self.spec) {
-            match s.world.choices(self.spec, pid) {
-                None => actions.push(Step(pid, None)),
-                Some(ranges) => actions.extend(
-                    ranges
-                        .into_iter()
-                        .map(|r| Step(pid, Some((r.start, r.end)))),
-                ),
+        let w = &s.world;
+        for pid in w.runnable(self.spec) {
+            let choices: Vec<Option<(Block, Block)>> = match w.choices(self.spec, pid) {
+                None => vec![None],
+                Some(ranges) => ranges.into_iter().map(|r| Some((r.start, r.end))).collect(),
+            };
+            for choice in choices {
+                actions.push(Step(pid, choice, Fault::None));
+                if w.faults_left > 0 && does_io(self.spec, w, pid, choice) {
+                    actions.push(Step(pid, choice, Fault::Io));
+                }
             }
+        }
+        if w.faults_left > 0 && w.copier().crash_loses_work() {
+            actions.push(Step(0, None, Fault::Crash));
         }
     }
 
     fn next_state(&self, s: &State, action: Step) -> Option<State> {
         let mut world = s.world.clone();
-        world.step_choosing(self.spec, action.0, action.choice());
+        action.take(self.spec, &mut world);
         if let Some(r) = &self.renamer {
             world = r.canonical(self.spec, world);
         }
@@ -313,15 +383,20 @@ impl Model for CowModel {
 
     fn format_action(&self, action: &Step) -> String {
         let name = self.spec.process_name(action.0);
+        let fault = match action.2 {
+            Fault::None => "",
+            Fault::Io => " (I/O fails)",
+            Fault::Crash => " (crashes)",
+        };
         match action.1 {
-            None => name.to_string(),
-            Some((a, b)) => format!("{name} on blocks {a}..{}", b - 1),
+            None => format!("{name}{fault}"),
+            Some((a, b)) => format!("{name} on blocks {a}..{}{fault}", b - 1),
         }
     }
 
     fn format_step(&self, s: &State, action: Step) -> Option<String> {
         let mut world = s.world.clone();
-        let event = world.step_choosing(self.spec, action.0, action.choice());
+        let event = action.take(self.spec, &mut world);
         Some(format!(
             "{}: {}",
             self.spec.process_name(action.0),
@@ -433,6 +508,7 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
                 }
                 (CopierPc::Complete, _) => "next: declare the copy complete".into(),
                 (CopierPc::Finished, _) => "finished".into(),
+                (CopierPc::Failed { error, .. }, _) => format!("next: fail the copy ({error})"),
                 _ => format!("{:?}", c.pc),
             },
             Process::Client(c) => {
@@ -507,10 +583,10 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
                 .collect();
             format!(", tracked {}", reads.join(", "))
         },
-        if m.copy_complete {
-            ", copy complete"
-        } else {
-            ""
+        match (m.copy_complete, m.copy_failed) {
+            (true, _) => ", copy complete",
+            (_, true) => ", copy failed",
+            _ => "",
         }
     ));
     out

@@ -130,6 +130,12 @@ impl Renamer {
             note(place, stamp_of(h));
             place += 1;
         }
+        for u in &w.meta.ghost.undo {
+            for s in std::iter::once(&u.stamp).chain(&u.before) {
+                note(place, *s);
+                place += 1;
+            }
+        }
         for (_, c) in w.clients() {
             if let Some(r) = &c.bad_read {
                 note(place, r.expected);
@@ -178,6 +184,11 @@ impl Renamer {
         out.disk.map_stamps(|s| map_stamp(s, write_map));
         for s in &mut out.meta.ghost.latest {
             *s = map_stamp(*s, write_map);
+        }
+        for u in &mut out.meta.ghost.undo {
+            for s in std::iter::once(&mut u.stamp).chain(&mut u.before) {
+                *s = map_stamp(*s, write_map);
+            }
         }
         out.meta.hold.renumber(write_map);
         out

@@ -162,6 +162,12 @@ pub fn is_concurrency(m: Mutant) -> bool {
         | Mutant::PreserveTwice
         | Mutant::PartialChunkCopy
         | Mutant::FirstSegmentOnly => false,
+        // Mistakes in handling faults: one operation alone shows them once a fault strikes.
+        Mutant::FailedPreserveKeepsMapBit
+        | Mutant::HeldWritesHangOnCopyError
+        | Mutant::CursorBeforeData
+        | Mutant::BrokenImageServed
+        | Mutant::FailedWriteApplied => false,
     }
 }
 
@@ -175,7 +181,12 @@ pub fn policy_for(m: Mutant) -> &'static str {
         | Mutant::ImageReadDuringPreserve
         | Mutant::ReleaseOutOfOrder
         | Mutant::ApplyBeforePreserve
-        | Mutant::SkipOverlay => "snapshot-overlay",
+        | Mutant::SkipOverlay
+        | Mutant::FailedPreserveKeepsMapBit
+        | Mutant::HeldWritesHangOnCopyError
+        | Mutant::CursorBeforeData
+        | Mutant::BrokenImageServed
+        | Mutant::FailedWriteApplied => "snapshot-overlay",
         Mutant::CopierIgnoresInFlight
         | Mutant::MarkBeforeCopy
         | Mutant::PartialChunkCopy

@@ -42,6 +42,7 @@ pub use store::{Bytes, Stamps, Store};
 
 use crate::disk::{BlockStore, Copied, Device, Disk, Stamp};
 use crate::env::Env;
+use crate::fault::IoError;
 use crate::geometry::Block;
 use crate::ghost::GhostImage;
 use crate::invariants::{check_safety, progress, Violation};
@@ -233,6 +234,7 @@ impl<P: Platform, S: Store> Running<P, S> {
             disk,
             meta: P::into_inner(shared.board).meta,
             procs,
+            faults_left: 0,
         };
         let violation = check_safety(&spec, &world)
             .and_then(|()| progress(&spec, &world))
@@ -396,19 +398,20 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
             .as_deref_mut()
             .expect("a step without the metadata lock touched the metadata")
     }
-    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Option<Vec<Stamp>> {
-        Some(self.device(dev).read(blocks))
+    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError> {
+        Ok(Some(self.device(dev).read(blocks)))
     }
-    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) {
+    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
         match &mut self.deferred {
             Some(deferred) => deferred.push((dev, blocks, stamp)),
             None => self.device(dev).fill(blocks, stamp),
         }
+        Ok(())
     }
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Copied {
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
         let buf = self.device(from).load(blocks.clone());
         self.device(to).store(blocks, &buf);
-        S::summary(&buf)
+        Ok(S::summary(&buf))
     }
 }
 
