@@ -623,7 +623,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 self.fail(v);
             }
         }
-        let done = self.now + if meta_step { self.cfg.cpu_ns } else { 0 };
+        let done = self
+            .now
+            .saturating_add(if meta_step { self.cfg.cpu_ns } else { 0 });
         if meta_step {
             self.tally.queue_max = self.tally.queue_max.max(self.world.meta.hold.len() as u64);
             self.wake(&event, done);
@@ -742,7 +744,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         }
         if let Some(writer) = slot.writer {
             if let Source::Closed { think_ns, .. } = self.source {
-                self.at(t + think_ns, Due::Think(writer.get() - 1));
+                self.at(t.saturating_add(think_ns), Due::Think(writer.get() - 1));
             }
         }
         self.free.push(pid as u32);
