@@ -22,26 +22,36 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// Every subcommand allows negative numbers as values, so that `--seed -1` is refused by
+/// the flag's own parser, naming the flag, not as "unexpected argument '-1'".
 #[derive(Subcommand)]
 enum Command {
     /// Run a granularity sweep of timed simulations and write its report (the default:
     /// the built-in sweep into reports/out).
+    #[command(allow_negative_numbers = true)]
     Report(report::Args),
     /// Join the shard folders of `cowlab report --shard I/N` into one report.
     Merge(report::MergeArgs),
     /// Run the random driver over every policy for a fixed set of seeds.
+    #[command(allow_negative_numbers = true)]
     Survey(survey::Args),
     /// Print the mutant catalogue: which checker catches each mutant, in how many seeds.
+    #[command(allow_negative_numbers = true)]
     Mutants(mutants::Args),
     /// Replay one generated case by its seed and print its trace.
+    #[command(allow_negative_numbers = true)]
     Replay(survey::ReplayArgs),
     /// Run one case of your own (geometry, policy, workload) and print its trace.
+    #[command(allow_negative_numbers = true)]
     Run(run::Args),
     /// Check every interleaving (stateright BFS/DFS, or random simulation) of one configuration.
+    #[command(allow_negative_numbers = true)]
     Check(check::Args),
     /// Serve stateright's Explorer on 127.0.0.1 to step through interleavings in a browser.
+    #[command(allow_negative_numbers = true)]
     Explore(explore::Args),
     /// Run one timed simulation and print its metrics (text, or --json).
+    #[command(allow_negative_numbers = true)]
     Sim(Box<sim::Args>),
 }
 

@@ -42,8 +42,8 @@ pub struct Args {
 type Kind = (char, fn(u64, u64) -> Request);
 
 /// Parses `w0+1024,r512+512` (with `kinds` saying which letters are allowed; a request
-/// without a letter takes the first kind).
-fn requests(text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Failure> {
+/// without a letter takes the first kind); `flag` names it in errors.
+fn requests(flag: &str, text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Failure> {
     text.split(',')
         .map(|item| {
             let item = item.trim();
@@ -53,7 +53,7 @@ fn requests(text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Failure> {
             };
             let bad = || {
                 Failure::usage(format!(
-                    "bad request '{item}': expected OFFSET+LENGTH in bytes, e.g. 'w0+512'"
+                    "{flag}: bad request '{item}': expected OFFSET+LENGTH in bytes, e.g. 'w0+512'"
                 ))
             };
             let (offset, len) = body.split_once('+').ok_or_else(bad)?;
@@ -67,6 +67,23 @@ fn requests(text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Failure> {
 pub fn spec(args: &Args) -> Result<Spec, Failure> {
     let policy = policy_arg(&args.policy)?;
     let mutant = args.mutant.as_deref().map(mutant_arg).transpose()?;
+    // The engine's own refusals name its fields; these name the flags.
+    for (flag, value) in [
+        ("--blocks", args.blocks),
+        ("--block-size", args.block_size),
+        ("--segment-blocks", args.segment_blocks),
+        ("--cow-blocks", args.cow_blocks),
+    ] {
+        if value == 0 {
+            return Err(Failure::usage(format!("{flag} 0: must be at least 1")));
+        }
+    }
+    if !args.segment_blocks.is_multiple_of(args.cow_blocks) {
+        return Err(Failure::usage(format!(
+            "--cow-blocks {}: must divide --segment-blocks ({})",
+            args.cow_blocks, args.segment_blocks
+        )));
+    }
     let geometry = Geometry::new(
         args.blocks,
         args.block_size,
@@ -76,20 +93,24 @@ pub fn spec(args: &Args) -> Result<Spec, Failure> {
     .map_err(|e| Failure::usage(format!("bad geometry: {e}")))?;
     let order = CopyOrder::by_name(&args.order, args.seed).ok_or_else(|| {
         Failure::usage(format!(
-            "unknown order '{}' (expected one of: {})",
+            "--order: unknown order '{}' (expected one of: {})",
             args.order,
             CopyOrder::NAMES.join(", ")
         ))
     })?;
     let mut workload = Workload::default();
     for w in &args.writers {
-        let reqs = requests(w, &[('w', Request::write), ('r', Request::read)])?;
+        let reqs = requests(
+            "--writer",
+            w,
+            &[('w', Request::write), ('r', Request::read)],
+        )?;
         workload = workload.client(Role::Writer, reqs);
     }
     for r in &args.image_readers {
         workload = workload.client(
             Role::ImageReader,
-            requests(r, &[('i', Request::read_image)])?,
+            requests("--image-reader", r, &[('i', Request::read_image)])?,
         );
     }
     Spec::new(geometry, policy, order, mutant, workload)

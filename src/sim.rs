@@ -18,16 +18,16 @@ pub struct Args {
     #[arg(long)]
     pub policy: Option<String>,
     /// Volume size, e.g. 1GiB, 16TiB [default: 1GiB].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub volume: Option<String>,
     /// Block size [default: 4KiB].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub block_size: Option<String>,
     /// Segment size: the copier's unit [default: 1MiB].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub segment_size: Option<String>,
     /// Copy-on-write chunk size; must divide the segment [default: 64KiB].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub cow_size: Option<String>,
     /// Copy order: sequential, reverse, random, written-first [default: sequential].
     #[arg(long)]
@@ -42,10 +42,10 @@ pub struct Args {
     #[arg(long)]
     pub hot_fraction: Option<f64>,
     /// Size of the hot region (with --workload hotspot) [default: 1/100 of the volume].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub hot_size: Option<String>,
     /// Write size, or a weighted list such as 4KiB:70,64KiB:30 [default: 4KiB].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub write_size: Option<String>,
     /// Share of requests that read [default: 0].
     #[arg(long)]
@@ -57,16 +57,16 @@ pub struct Args {
     #[arg(long)]
     pub writes: Option<u64>,
     /// Stop issuing requests after this much simulated time, e.g. 10s.
-    #[arg(long, conflicts_with = "writes")]
+    #[arg(long, conflicts_with = "writes", allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Open loop: requests per second, Poisson arrivals [default: 20000].
-    #[arg(long, conflicts_with_all = ["writers", "think_time"])]
+    #[arg(long, conflicts_with_all = ["writers", "think_time"], allow_hyphen_values = true)]
     pub rate: Option<String>,
     /// Closed loop: this many writers, each waiting for its previous request.
     #[arg(long)]
     pub writers: Option<u32>,
     /// Closed loop: a writer's pause between requests [default: 0].
-    #[arg(long, requires = "writers")]
+    #[arg(long, requires = "writers", allow_hyphen_values = true)]
     pub think_time: Option<String>,
     /// Replay an MSR Cambridge block trace (CSV) instead of a generated workload.
     #[arg(long)]
@@ -75,13 +75,13 @@ pub struct Args {
     #[arg(long)]
     pub disk: Option<String>,
     /// Override the device's per-I/O time, e.g. 20us.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub disk_overhead: Option<String>,
     /// Override the device's bandwidth, e.g. 3GB/s or 3e9.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub disk_bandwidth: Option<String>,
     /// Override the device's seek time, e.g. 4ms.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub disk_seek: Option<String>,
     /// I/Os each device serves at once [default: 1].
     #[arg(long)]
@@ -90,10 +90,10 @@ pub struct Args {
     #[arg(long)]
     pub shared_disk: bool,
     /// Copier speed limit, bytes per second, e.g. 100MiB (copies made for writes count too).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub speed: Option<String>,
     /// CPU time of a metadata step [default: 1us].
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub cpu_time: Option<String>,
     /// Invariant checking: every-step, end, off [default: by volume size].
     #[arg(long)]
@@ -122,6 +122,20 @@ fn fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64, Failure> {
 
 fn duration_arg(flag: &str, text: &str) -> Result<u64, Failure> {
     parse_duration(text).map_err(|e| usage(ConfigError::new(flag, text, e)))
+}
+
+/// A bandwidth in whole bytes per second: below one it would round to 0, which `spec`
+/// then refuses as "0" rather than as the value given.
+fn bytes_per_second(flag: &str, text: &str) -> Result<u64, Failure> {
+    let rate = parse_rate(text).map_err(|e| usage(ConfigError::new(flag, text, e)))?;
+    match rate >= 1.0 {
+        true => Ok(rate as u64),
+        false => Err(usage(ConfigError::new(
+            flag,
+            text,
+            "less than one byte per second",
+        ))),
+    }
 }
 
 /// The configuration the flags describe: defaults, then the preset, then every flag given.
@@ -157,7 +171,14 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
         "hotspot" => Pattern::Hotspot {
             fraction: fraction("--hot-fraction", a.hot_fraction, 0.9)?,
             size: size("--hot-size", &a.hot_size)?
-                .unwrap_or((c.volume / 100 / c.block_size).max(1) * c.block_size),
+                // checked_div: a block size of 0 is refused by name later, in `spec`.
+                .unwrap_or(
+                    (c.volume / 100)
+                        .checked_div(c.block_size)
+                        .unwrap_or(0)
+                        .max(1)
+                        .saturating_mul(c.block_size),
+                ),
         },
         "sequential" => Pattern::Sequential,
         other => {
@@ -195,7 +216,7 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     };
     c.disks = disks(a)?;
     if let Some(s) = &a.speed {
-        c.speed = Some(parse_rate(s).map_err(|e| usage(ConfigError::new("--speed", s, e)))? as u64);
+        c.speed = Some(bytes_per_second("--speed", s)?);
     }
     if let Some(t) = &a.cpu_time {
         c.cpu_ns = duration_arg("--cpu-time", t)?;
@@ -228,8 +249,7 @@ fn disks(a: &Args) -> Result<Disks, Failure> {
         d.model.seek_ns = duration_arg("--disk-seek", t)?;
     }
     if let Some(b) = &a.disk_bandwidth {
-        let rate = parse_rate(b).map_err(|e| usage(ConfigError::new("--disk-bandwidth", b, e)))?;
-        d.model.bandwidth = rate as u64;
+        d.model.bandwidth = bytes_per_second("--disk-bandwidth", b)?;
     }
     d.queue_depth = a.queue_depth.unwrap_or(1);
     d.shared = a.shared_disk;

@@ -39,7 +39,7 @@ pub struct ReplayArgs {
 pub fn policy_arg(name: &str) -> Result<Arc<dyn Policy>, Failure> {
     policy::by_name(name).ok_or_else(|| {
         Failure::usage(format!(
-            "unknown policy '{name}' (expected one of: {})",
+            "--policy: unknown policy '{name}' (expected one of: {})",
             policy::names().join(", ")
         ))
     })
@@ -49,7 +49,7 @@ pub fn mutant_arg(name: &str) -> Result<Mutant, Failure> {
     Mutant::by_name(name).ok_or_else(|| {
         let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
         Failure::usage(format!(
-            "unknown mutant '{name}' (expected one of: {})",
+            "--mutant: unknown mutant '{name}' (expected one of: {})",
             names.join(", ")
         ))
     })

@@ -156,13 +156,10 @@ fn bad_arguments_exit_2_with_one_clear_line() {
 
 #[test]
 fn bad_geometry_and_requests_past_the_end_exit_2_naming_the_value() {
-    assert_usage_error(
-        &["run", "--blocks", "0"],
-        "blocks must be at least 1, got 0",
-    );
+    assert_usage_error(&["run", "--blocks", "0"], "--blocks 0: must be at least 1");
     assert_usage_error(
         &["run", "--segment-blocks", "4", "--cow-blocks", "3"],
-        "cow_blocks (3) must divide segment_blocks (4)",
+        "--cow-blocks 3: must divide --segment-blocks (4)",
     );
     assert_usage_error(
         &["run", "--block-size", "8589934592"],

@@ -29,12 +29,24 @@ pub fn write(dir: &Path, shard: &ShardFile) -> Result<PathBuf, ReportError> {
 fn read(dir: &Path) -> Result<ShardFile, ReportError> {
     let path = dir.join(SHARD_FILE);
     let text = std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let file: ShardFile = serde_json::from_str(&text).map_err(|e| {
         ReportError::Merge(format!(
             "{}: not a shard of a cowlab sweep: {e}",
             path.display()
         ))
-    })
+    })?;
+    // `merge` indexes its table of slices by the shard's place; an edited file must not
+    // take it out of bounds.
+    let s = file.shard;
+    if !(1..=s.count).contains(&s.index) {
+        return Err(ReportError::Merge(format!(
+            "{}: shard {}/{}: expected I/N with 1 <= I <= N",
+            path.display(),
+            s.index,
+            s.count
+        )));
+    }
+    Ok(file)
 }
 
 /// Joins shard folders into the results of the whole sweep (in the sweep's job order), and

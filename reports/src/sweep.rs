@@ -15,6 +15,9 @@ use toml::Spanned;
 /// The workloads a sweep can name.
 pub const WORKLOADS: [&str; 4] = ["uniform", "zipf", "hotspot", "sequential"];
 
+/// The disk models a sweep can name.
+const DISKS: [&str; 3] = ["nvme", "ssd", "hdd"];
+
 /// The metrics a cost can name (the figures `cowlab sim --json` prints, but `invariants`).
 pub const COST_METRICS: &[&str] = NUMERIC_METRICS;
 
@@ -316,7 +319,7 @@ impl Sweep {
     /// comment on each.
     pub fn to_toml(&self) -> String {
         let list = |v: &[String]| {
-            let quoted: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
+            let quoted: Vec<String> = v.iter().map(|s| toml_string(s)).collect();
             format!("[{}]", quoted.join(", "))
         };
         let sizes = |v: &[u64]| {
@@ -326,7 +329,7 @@ impl Sweep {
         let rates: Vec<String> = self
             .rates
             .iter()
-            .map(|(d, r)| format!("{d} = {r}"))
+            .map(|(d, r)| format!("{d} = {r:?}"))
             .collect();
         let optional = |name: &str, v: Option<String>| match v {
             Some(v) => format!("{name} = {v}\n"),
@@ -343,7 +346,7 @@ impl Sweep {
         out.push_str(&format!("writes = {}\n", self.writes));
         out.push_str(&format!("rates = {{ {} }}\n", rates.join(", ")));
         out.push_str("# A fixed size, or a weighted list like \"4KiB:70,64KiB:30\".\n");
-        out.push_str(&format!("write_size = {:?}\n", self.write_size));
+        out.push_str(&format!("write_size = {}\n", toml_string(&self.write_size)));
         out.push_str("# Share of requests that read, and share of reads that read the point-in-time image.\n");
         out.push_str(&format!("read_fraction = {:?}\n", self.read_fraction));
         out.push_str(&format!("image_fraction = {:?}\n", self.image_fraction));
@@ -423,6 +426,23 @@ impl Sweep {
         }
         out
     }
+}
+
+/// `text` as a TOML basic string. Rust's `{:?}` is not one: it writes `\u{85}` for a
+/// character TOML takes as it is, and `\u{7f}` where TOML wants `\u007F`.
+fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push('\t'),
+            c if c.is_ascii_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A size as a sweep file writes it: `4KiB`, `1536B`.
@@ -603,14 +623,19 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
         s.workloads = doc.names(v, "workloads", "workload", &WORKLOADS)?;
     }
     if let Some(v) = &f.disks {
-        s.disks = doc.names(v, "disks", "disk", &["nvme", "ssd", "hdd"])?;
+        s.disks = doc.names(v, "disks", "disk", &DISKS)?;
     }
     if let Some(v) = &f.rates {
         let mut rates = BTreeMap::new();
         for (disk, rate) in v.get_ref() {
+            let key = format!("rates.{disk}");
+            // A rate for a disk no sweep can run would be kept and written back as a key
+            // the file cannot hold (`to_toml` writes the names bare).
+            if !DISKS.contains(&disk.as_str()) {
+                return Err(doc.at(rate.span(), &key, one_of("disk", &DISKS)));
+            }
             let r = *rate.get_ref();
             if !(r.is_finite() && r > 0.0) {
-                let key = format!("rates.{disk}");
                 return Err(doc.at(
                     rate.span(),
                     &key,

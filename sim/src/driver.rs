@@ -662,7 +662,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         self.tally.restarts += 1;
         self.tally.restart_ns += self.cfg.restart_ns;
         self.after_step(0, &event, &[]);
-        let back = self.now + self.cfg.restart_ns;
+        let back = self.now.saturating_add(self.cfg.restart_ns);
         self.wake(&event, self.now);
         back
     }
@@ -726,7 +726,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             self.live_writes -= 1;
         }
         self.after_step(pid, &event, &ios);
-        let mut done = self.now + if meta_step { self.cfg.cpu_ns } else { 0 };
+        let mut done = self
+            .now
+            .saturating_add(if meta_step { self.cfg.cpu_ns } else { 0 });
         if let Event::IoFailed {
             retry: Some((n, _)),
             ..
@@ -735,7 +737,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             // Back off before the retry, twice as long each time.
             let backoff = self.cfg.retry_backoff_ns << (n - 1).min(20);
             match ios.is_empty() || served {
-                true => done += backoff,
+                true => done = done.saturating_add(backoff),
                 false => self.slots[pid].backoff = backoff,
             }
         }
@@ -842,7 +844,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         let backoff = std::mem::take(&mut self.slots[pid].backoff);
         match self.world.procs[pid].finished() {
             true => self.finished(pid, self.now),
-            false if backoff > 0 => self.at(self.now + backoff, Due::Ready(pid as u32)),
+            false if backoff > 0 => {
+                self.at(self.now.saturating_add(backoff), Due::Ready(pid as u32))
+            }
             false => self.attempt(pid),
         }
     }
@@ -866,7 +870,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         }
         if let Some(writer) = slot.writer {
             if let Source::Closed { think_ns, .. } = self.source {
-                self.at(t + think_ns, Due::Think(writer.get() - 1));
+                self.at(t.saturating_add(think_ns), Due::Think(writer.get() - 1));
             }
         }
         self.free.push(pid as u32);

@@ -281,7 +281,9 @@ fn split_quantity(text: &str) -> Result<(&str, &str), Problem> {
     if text.is_empty() {
         return Err(Problem::Empty);
     }
-    if text.starts_with('-') {
+    // Only a minus before a number is a sign: `--json` (a flag taken as a value) is not a
+    // negative size.
+    if text.starts_with('-') && text[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.') {
         return Err(Problem::Negative);
     }
     let end = text
@@ -442,6 +444,7 @@ mod tests {
         assert_eq!(size_problem(""), Problem::Empty);
         assert_eq!(size_problem("   "), Problem::Empty);
         assert_eq!(size_problem("-4KiB"), Problem::Negative);
+        assert_eq!(size_problem("--json"), Problem::NotANumber("--json".into()));
         assert_eq!(size_problem("KiB"), Problem::NotANumber("KiB".into()));
         assert_eq!(size_problem("1.2.3"), Problem::NotANumber("1.2.3".into()));
         assert_eq!(size_problem("1."), Problem::NotANumber("1.".into()));

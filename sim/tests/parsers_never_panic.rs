@@ -1,0 +1,364 @@
+//! Bad input, everywhere: every parser of the simulator returns a value or an error for any
+//! input, never panics, and what it accepts means what it says (sizes and durations read
+//! back as `sim/src/size.rs` promises, traces read back as `sim/src/trace.rs` promises).
+//!
+//! Fixed seeds and no failure files, so CI runs the same cases every time.
+
+use cowlab_model::{Op, Request};
+use cowlab_sim::config::{size_arg, CheckLevel, SimConfig};
+use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate, parse_size};
+use cowlab_sim::workload::parse_sizes;
+use cowlab_sim::{write_msr, Arrival, MsrReader, TraceError};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
+use std::io::Cursor;
+
+/// Deterministic: a fixed ChaCha seed per test, nothing persisted.
+fn config(cases: u32, seed: u64) -> Config {
+    Config {
+        cases,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+/// Text that looks like a quantity (digits, dots, signs, exponents, spaces, units, `/s`),
+/// so that the accepting paths are reached too, not only "not a number".
+fn quantity_like() -> impl Strategy<Value = String> {
+    let number = prop_oneof![
+        "[0-9]{0,25}",
+        "[0-9]{1,5}\\.[0-9]{0,22}",
+        "[-+ .eE0-9]{0,12}",
+        Just("18446744073709551615".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("340282366920938463463374607431768211456".to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|x| x.to_string()),
+    ];
+    let unit = prop_oneof![
+        Just(""),
+        Just("B"),
+        Just("KiB"),
+        Just("MiB"),
+        Just("GiB"),
+        Just("TiB"),
+        Just("PiB"),
+        Just("EiB"),
+        Just("kB"),
+        Just("KB"),
+        Just("MB"),
+        Just("GB"),
+        Just("TB"),
+        Just("PB"),
+        Just("ns"),
+        Just("us"),
+        Just("µs"),
+        Just("ms"),
+        Just("s"),
+        Just("m"),
+        Just("h"),
+        Just("/s"),
+        Just("MB/s"),
+        Just("GiB/s"),
+        Just("µ"),
+        Just("é"),
+        Just("kib"),
+    ];
+    (number, "[ \t]{0,2}", unit, "[ ]{0,1}")
+        .prop_map(|(n, sp, u, tail)| format!("{n}{sp}{u}{tail}"))
+}
+
+/// Anything: arbitrary Unicode, or quantity-like text.
+fn any_text() -> impl Strategy<Value = String> {
+    prop_oneof![any::<String>(), quantity_like()]
+}
+
+proptest! {
+    #![proptest_config(config(2000, 0x5112_0001))]
+
+    #[test]
+    fn parse_size_never_panics_and_what_it_accepts_formats_back(text in any_text()) {
+        match parse_size(&text) {
+            Ok(bytes) => {
+                prop_assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
+                prop_assert_eq!(size_arg("--volume", &text), Ok(bytes));
+            }
+            Err(e) => {
+                prop_assert_eq!(&e.text, &text);
+                // The CLI message names the flag and the text as given.
+                let message = size_arg("--volume", &text).unwrap_err().to_string();
+                prop_assert!(message.starts_with("--volume"), "{}", message);
+                prop_assert!(message.contains(&format!("'{text}'")), "{}", message);
+            }
+        }
+    }
+
+    #[test]
+    fn parse_duration_never_panics(text in any_text()) {
+        match parse_duration(&text) {
+            Ok(ns) => prop_assert!(parse_duration(&format_duration(ns)).is_ok()),
+            Err(e) => prop_assert_eq!(&e.text, &text),
+        }
+    }
+
+    #[test]
+    fn parse_rate_never_panics_and_accepts_only_finite_positive_rates(text in any_text()) {
+        match parse_rate(&text) {
+            Ok(rate) => prop_assert!(rate.is_finite() && rate > 0.0, "{} -> {}", text, rate),
+            Err(e) => prop_assert_eq!(&e.text, &text),
+        }
+    }
+
+    #[test]
+    fn parse_sizes_never_panics_and_accepts_only_positive_weights(
+        text in prop_oneof![
+            any::<String>(),
+            proptest::collection::vec((quantity_like(), "(:[-0-9a-z ]{0,12})?"), 1..4)
+                .prop_map(|entries| entries
+                    .into_iter()
+                    .map(|(size, weight)| format!("{size}{weight}"))
+                    .collect::<Vec<_>>()
+                    .join(",")),
+        ]
+    ) {
+        if let Ok(sizes) = parse_sizes(&text) {
+            prop_assert!(!sizes.0.is_empty());
+            prop_assert!(sizes.0.iter().all(|&(_, weight)| weight > 0));
+        }
+    }
+
+    /// `format_size` promises text that parses back to the same number, for every `u64`.
+    #[test]
+    fn every_size_formats_and_parses_back(bytes in prop_oneof![
+        any::<u64>(),
+        (0u32..64, 0u64..1024).prop_map(|(shift, k)| k << shift),
+    ]) {
+        prop_assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
+        prop_assert_eq!(parse_size(&format_size(bytes).replace(' ', "")), Ok(bytes));
+    }
+
+    /// `format_duration` promises text that parses back to within half a thousandth of the
+    /// unit it chose (plus the half nanosecond of rounding back to whole nanoseconds).
+    #[test]
+    fn every_duration_formats_and_parses_back_closely(ns in prop_oneof![
+        any::<u64>(),
+        0u64..10_000_000,
+        (0u32..64).prop_map(|shift| 1u64 << shift),
+    ]) {
+        let text = format_duration(ns);
+        let back = parse_duration(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let unit: u64 = match text.rsplit(' ').next() {
+            Some("h") => 3_600_000_000_000,
+            Some("m") => 60_000_000_000,
+            Some("s") => 1_000_000_000,
+            Some("ms") => 1_000_000,
+            Some("us") => 1_000,
+            _ => 1,
+        };
+        prop_assert!(back.abs_diff(ns) <= unit / 2000 + 1, "{} -> {} -> {}", ns, text, back);
+    }
+
+    /// Sizes a command line can give, in any combination: the configuration is refused with
+    /// a flag or accepted, never a panic (the sizes are divided, multiplied and rounded).
+    #[test]
+    fn any_geometry_is_accepted_or_refused_by_flag(
+        volume in prop_oneof![any::<u64>(), (0u32..64).prop_map(|s| 1u64 << s)],
+        block in prop_oneof![any::<u64>(), (0u32..64).prop_map(|s| 1u64 << s), 0u64..5],
+        segment in prop_oneof![any::<u64>(), (0u32..64).prop_map(|s| 1u64 << s)],
+        cow in prop_oneof![any::<u64>(), (0u32..64).prop_map(|s| 1u64 << s), 0u64..5],
+    ) {
+        let mut c = SimConfig::default().with_volume(volume).with_block_size(block);
+        c.segment_size = segment;
+        c.cow_size = cow;
+        c.check = Some(CheckLevel::Off);
+        if let Err(e) = c.spec() {
+            prop_assert!(e.flag.starts_with("--"), "{}", e);
+        }
+    }
+}
+
+/// Tokens a trace field might hold: good values, the edges of `u64`, negatives, decimals,
+/// words, Unicode and nothing.
+fn field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        Just("0".to_string()),
+        Just("1".to_string()),
+        Just("4096".to_string()),
+        Just("Read".to_string()),
+        Just("write".to_string()),
+        Just("-1".to_string()),
+        Just("1.5".to_string()),
+        Just("18446744073709551615".to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("99999999999999999999999999".to_string()),
+        Just("Timestamp".to_string()),
+        Just("µs".to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        (0u64..1_000_000).prop_map(|n| n.to_string()),
+        "[ -~]{0,6}",
+    ]
+}
+
+/// Lines of seven (or a few more or less) fields, joined by LF or CRLF, sometimes with a
+/// stray invalid UTF-8 byte.
+fn trace_like() -> impl Strategy<Value = Vec<u8>> {
+    let line = prop_oneof![
+        4 => proptest::collection::vec(field(), 7),
+        1 => proptest::collection::vec(field(), 0..10),
+    ]
+    .prop_map(|fields| fields.join(","));
+    (
+        proptest::collection::vec(line, 0..8),
+        prop_oneof![Just("\n"), Just("\r\n")],
+        proptest::option::of((any::<prop::sample::Index>(), 0x80u8..=0xff)),
+    )
+        .prop_map(|(lines, eol, stray)| {
+            let mut bytes = lines.join(eol).into_bytes();
+            if let Some((at, byte)) = stray {
+                bytes.insert(at.index(bytes.len() + 1), byte);
+            }
+            bytes
+        })
+}
+
+/// Reads a whole trace, checking what the reader promises of each item.
+fn read_checked(bytes: &[u8], volume: Option<u64>) -> Result<(), TestCaseError> {
+    let reader = MsrReader::new("t.csv".to_string(), Cursor::new(bytes.to_vec()));
+    let reader: Box<dyn Iterator<Item = Result<Arrival, TraceError>>> = match volume {
+        Some(v) => Box::new(reader.within(v)),
+        None => Box::new(reader),
+    };
+    // Each line yields at most one item, and a line is at least one byte.
+    let most = bytes.len() + 1;
+    let mut previous = 0;
+    let mut items = 0;
+    for item in reader {
+        items += 1;
+        prop_assert!(items <= most, "more items than lines");
+        match item {
+            Ok(a) => {
+                let r = a.request;
+                prop_assert!(r.len > 0);
+                let end = r.offset.checked_add(r.len);
+                prop_assert!(end.is_some());
+                if let (Some(end), Some(v)) = (end, volume) {
+                    prop_assert!(end <= v);
+                }
+                prop_assert!(a.at >= previous);
+                previous = a.at;
+            }
+            Err(e) => {
+                let message = e.to_string();
+                prop_assert!(message.starts_with("t.csv line "), "{}", message);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The reader stops after its first error, so it yields no more than one.
+fn errors(bytes: &[u8]) -> usize {
+    MsrReader::new("t.csv".to_string(), Cursor::new(bytes.to_vec()))
+        .filter(Result::is_err)
+        .count()
+}
+
+proptest! {
+    #![proptest_config(config(1500, 0x5112_0002))]
+
+    #[test]
+    fn any_bytes_read_as_a_trace_never_panic(
+        bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..256), trace_like()],
+        volume in proptest::option::of(prop_oneof![any::<u64>(), 0u64..100_000]),
+    ) {
+        read_checked(&bytes, volume)?;
+        prop_assert!(errors(&bytes) <= 1);
+    }
+
+    /// `write_msr` promises a trace that reads back exactly when times are multiples of
+    /// 100 ns starting at 0, image reads becoming reads.
+    #[test]
+    fn written_traces_read_back(
+        requests in proptest::collection::vec(
+            (0u64..1 << 40, 0u8..3, 0u64..1 << 62, 1u64..1 << 32),
+            1..20,
+        ),
+        host in "[a-zA-Z0-9_.-]{1,8}",
+        disk in any::<u32>(),
+    ) {
+        let mut ticks: Vec<u64> = requests.iter().map(|r| r.0).collect();
+        ticks.sort();
+        let first = ticks[0];
+        let arrivals: Vec<Arrival> = requests
+            .iter()
+            .zip(&ticks)
+            .map(|(&(_, op, offset, len), &t)| Arrival {
+                at: (t - first) * 100,
+                request: Request {
+                    op: [Op::Read, Op::Write, Op::ReadImage][op as usize],
+                    offset,
+                    len,
+                },
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_msr(&mut out, &arrivals, &host, disk).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: Vec<Arrival> = MsrReader::new("w.csv".into(), Cursor::new(out))
+            .collect::<Result<_, _>>()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let expected: Vec<Arrival> = arrivals
+            .into_iter()
+            .map(|mut a| {
+                if a.request.op == Op::ReadImage {
+                    a.request.op = Op::Read;
+                }
+                a
+            })
+            .collect();
+        prop_assert_eq!(back, expected);
+    }
+}
+
+/// Inputs the properties above run into at their edges, kept as plain cases.
+#[test]
+fn edge_cases_are_errors_that_name_the_value() {
+    for text in [
+        "",
+        " ",
+        "-0",
+        ".",
+        "1..2",
+        "1e3",
+        "0x10",
+        "١٢",
+        "4 KiB B",
+        "18446744073709551616",
+    ] {
+        let e = parse_size(text).unwrap_err();
+        assert!(e.to_string().contains(&format!("'{text}'")), "{e}");
+    }
+    for text in [
+        "5",
+        "1e3s",
+        "-1s",
+        "99999999999h",
+        "0.00000000000000000001s",
+    ] {
+        assert!(parse_duration(text).is_err(), "{text}");
+    }
+    for text in [
+        "0",
+        "-1",
+        "NaN",
+        "inf",
+        "1e309",
+        "/s",
+        "-5MB/s",
+        "18446744073709551616B/s",
+    ] {
+        assert!(parse_rate(text).is_err(), "{text}");
+    }
+}

@@ -1,0 +1,340 @@
+//! Bad input, everywhere: every refusal of the command line exits with code 2, names the
+//! flag (or the file and line) and the offending value, never panics, and leaves no output
+//! behind. One test per kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cowlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cowlab"))
+        .args(args)
+        .output()
+        .expect("cowlab runs")
+}
+
+/// A fresh folder of this test's own.
+fn dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("bad-input")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Exit code 2, every needle in stderr, no panic, nothing on stdout.
+fn refused(args: &[&str], needles: &[&str]) {
+    let o = cowlab(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(!err.contains("RUST_BACKTRACE"), "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
+    }
+    assert!(o.stdout.is_empty(), "{args:?} printed output");
+}
+
+#[test]
+fn bad_sizes() {
+    refused(
+        &["sim", "--volume", "4Kb"],
+        &["--volume 4Kb", "unknown unit"],
+    );
+    refused(&["sim", "--block-size", "1.5"], &["--block-size 1.5"]);
+    refused(
+        &["sim", "--volume", "-4KiB"],
+        &["--volume -4KiB", "negative"],
+    );
+    refused(
+        &["sim", "--segment-size", "99999999999EiB"],
+        &["--segment-size 99999999999EiB"],
+    );
+    refused(
+        &["sim", "--volume", "--json"],
+        &["--volume --json", "not a number"],
+    );
+}
+
+#[test]
+fn bad_durations() {
+    refused(
+        &["sim", "--duration", "5"],
+        &["--duration 5", "missing unit"],
+    );
+    refused(&["sim", "--cpu-time", "1e3"], &["--cpu-time 1e3"]);
+    refused(
+        &["sim", "--disk-seek", "99999999999h"],
+        &["--disk-seek 99999999999h"],
+    );
+    refused(
+        &["sim", "--writers", "2", "--think-time", "x"],
+        &["--think-time x"],
+    );
+}
+
+#[test]
+fn bad_rates() {
+    refused(&["sim", "--rate", "fast"], &["--rate fast"]);
+    refused(&["sim", "--rate", "-5"], &["--rate -5", "not positive"]);
+    refused(
+        &["sim", "--disk-bandwidth", "5Mb/s"],
+        &["--disk-bandwidth 5Mb/s"],
+    );
+    // Below one byte per second used to round to 0 and be refused as "--speed 0".
+    refused(
+        &["sim", "--speed", "0.5"],
+        &["--speed 0.5", "less than one byte"],
+    );
+    refused(
+        &["sim", "--disk-bandwidth", "0.5"],
+        &["--disk-bandwidth 0.5"],
+    );
+}
+
+#[test]
+fn bad_counts() {
+    refused(&["sim", "--writes", "many"], &["--writes", "'many'"]);
+    refused(&["sim", "--writes", "-5"], &["--writes", "'-5'"]);
+    refused(
+        &["sim", "--queue-depth", "99999999999"],
+        &["--queue-depth", "'99999999999'"],
+    );
+    refused(&["report", "--seed", "-1"], &["--seed", "'-1'"]);
+    refused(&["run", "--blocks", "-3"], &["--blocks", "'-3'"]);
+    refused(&["check", "--threads", "0"], &["--threads", "'0'"]);
+    refused(&["survey", "--seeds", "0"], &["--seeds", "'0'"]);
+    refused(&["mutants", "--seeds", "x"], &["--seeds", "'x'"]);
+    refused(&["explore", "--port", "99999"], &["--port", "'99999'"]);
+}
+
+#[test]
+fn unknown_names() {
+    refused(&["sim", "--preset", "vmware"], &["--preset vmware"]);
+    refused(&["sim", "--policy", "fast"], &["--policy fast"]);
+    refused(&["sim", "--order", "zigzag"], &["--order zigzag"]);
+    refused(&["sim", "--mutant", "oops"], &["--mutant oops"]);
+    refused(&["sim", "--workload", "bursty"], &["--workload bursty"]);
+    refused(&["sim", "--disk", "tape"], &["--disk tape"]);
+    refused(&["sim", "--check", "sometimes"], &["--check sometimes"]);
+    refused(&["run", "--policy", "fast"], &["--policy", "'fast'"]);
+    refused(&["run", "--order", "zigzag"], &["--order", "'zigzag'"]);
+    refused(
+        &["replay", "--seed", "1", "--policy", "fast"],
+        &["--policy", "'fast'"],
+    );
+    refused(
+        &[
+            "replay", "--seed", "1", "--policy", "offline", "--mutant", "oops",
+        ],
+        &["--mutant", "'oops'"],
+    );
+    refused(&["check", "--order", "zigzag"], &["zigzag"]);
+}
+
+#[test]
+fn out_of_range_and_zero_values() {
+    refused(&["sim", "--read-fraction", "1.5"], &["--read-fraction 1.5"]);
+    refused(
+        &["sim", "--workload", "zipf", "--zipf-s", "-1"],
+        &["--zipf-s -1"],
+    );
+    refused(
+        &["sim", "--workload", "zipf", "--zipf-s", "NaN"],
+        &["--zipf-s NaN"],
+    );
+    refused(&["sim", "--writers", "0"], &["--writers 0"]);
+    refused(&["sim", "--queue-depth", "0"], &["--queue-depth 0"]);
+    refused(&["sim", "--cow-size", "0"], &["--cow-size 0"]);
+    refused(&["sim", "--write-size", "4KiB:0"], &["--write-size 4KiB:0"]);
+    // Used to divide by the block size to size the hot region before refusing it.
+    refused(
+        &["sim", "--workload", "hotspot", "--block-size", "0"],
+        &["--block-size 0"],
+    );
+    refused(&["run", "--blocks", "0"], &["--blocks 0"]);
+    refused(&["run", "--block-size", "0"], &["--block-size 0"]);
+    refused(&["run", "--cow-blocks", "3"], &["--cow-blocks 3"]);
+    refused(
+        &["run", "--writer", "w0+99999999999999999999"],
+        &["--writer", "w0+99999999999999999999"],
+    );
+    refused(&["check", "--segments", "0"], &["--segments", "0"]);
+    refused(&["report", "--shard", "0/2"], &["--shard 0/2"]);
+}
+
+#[test]
+fn huge_times_run_instead_of_overflowing() {
+    // Simulated time saturates at 2^64 ns instead of overflowing (sim/src/driver.rs).
+    for args in [
+        ["--cpu-time", "5124095h"],
+        ["--disk-overhead", "5124095h"],
+        ["--rate", "1e-300"],
+    ] {
+        let o = cowlab(&[&["sim", "--volume", "16MiB", "--writes", "10"][..], &args].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?}: {err}");
+    }
+    let o = cowlab(&[
+        "sim",
+        "--volume",
+        "16MiB",
+        "--writes",
+        "10",
+        "--writers",
+        "2",
+        "--think-time",
+        "5124095h",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn missing_or_unreadable_files() {
+    let d = dir("files");
+    refused(
+        &["sim", "--trace", "/no/such/trace.csv"],
+        &["--trace /no/such/trace.csv"],
+    );
+    refused(&["sim", "--trace", &s(&d)], &[&s(&d)]);
+    refused(
+        &[
+            "report",
+            "--config",
+            "/no/such/sweep.toml",
+            "--out",
+            &s(&d.join("out")),
+        ],
+        &["--config /no/such/sweep.toml"],
+    );
+    assert!(!d.join("out").exists());
+    refused(
+        &["merge", "--out", &s(&d.join("m")), "/no/such/shard"],
+        &["/no/such/shard/shard.json"],
+    );
+    assert!(!d.join("m").exists());
+}
+
+#[test]
+fn malformed_trace_lines() {
+    let d = dir("traces");
+    let cases: [(&[u8], &[&str]); 5] = [
+        (
+            b"100,h,0,Read,0,4096,1\n100,h,0,Trim,0,4096,1\n",
+            &["line 2", "field Type", "'Trim'"],
+        ),
+        (
+            b"100,h,0,Read,-5,4096,1\n",
+            &["line 1", "field Offset", "'-5'"],
+        ),
+        (
+            b"100,h,0,Read,0,99999999999999999999,1\n",
+            &["line 1", "field Size", "'99999999999999999999'"],
+        ),
+        (
+            b"100,h,0,Read,0\n",
+            &["line 1", "expected 7 fields", "found 5"],
+        ),
+        (b"100,h,0,Read,0,4096,1\n\xff\xfe\n", &["line 2"]),
+    ];
+    for (i, (body, needles)) in cases.iter().enumerate() {
+        let f = d.join(format!("t{i}.csv"));
+        std::fs::write(&f, body).unwrap();
+        let name = format!("t{i}.csv");
+        refused(
+            &["sim", "--volume", "16MiB", "--trace", &s(&f)],
+            &[&[name.as_str()][..], needles].concat(),
+        );
+    }
+}
+
+#[test]
+fn malformed_sweep_files_write_nothing() {
+    let d = dir("sweeps");
+    let cases: [(&str, &[&str]); 8] = [
+        (
+            "volume = \"0\"\n",
+            &["line 1", "key volume = \"0\"", "at least one byte"],
+        ),
+        ("seeds = 0\n", &["line 1", "key seeds = 0"]),
+        ("writes = -1\n", &["line 1", "key writes = -1"]),
+        (
+            "writes = 99999999999999999999\n",
+            &["line 1", "99999999999999999999"],
+        ),
+        ("disks = []\n", &["line 1", "key disks = []"]),
+        (
+            "rates = { nvme = 1.0, ssd = 1.0, hdd = 1.0, tape = 2.0 }\n",
+            &["line 1", "key rates.tape = 2.0", "unknown disk"],
+        ),
+        (
+            "[granularity]\nchunk_sizes = [\"0\"]\n",
+            &["line 2", "key granularity.chunk_sizes = \"0\""],
+        ),
+        ("[cost]\nbudget = 5\n", &["line 2", "budget"]),
+    ];
+    for (i, (body, needles)) in cases.iter().enumerate() {
+        let f = d.join("bad.toml");
+        std::fs::write(&f, body).unwrap();
+        let out = d.join(format!("out-{i}"));
+        refused(
+            &["report", "--config", &s(&f), "--out", &s(&out)],
+            &[&["bad.toml"][..], needles].concat(),
+        );
+        assert!(!out.exists(), "a refused sweep wrote {}", out.display());
+    }
+}
+
+#[test]
+fn malformed_shard_files_merge_nothing() {
+    let d = dir("shards");
+    // A real shard's file, its place edited: index 0 and past the count used to index out of
+    // bounds in reports/src/shard.rs.
+    let sweep = d.join("q.toml");
+    std::fs::write(
+        &sweep,
+        "volume = \"8MiB\"\nwrites = 20\npolicies = [\"offline\"]\nworkloads = [\"uniform\"]\n\
+         disks = [\"nvme\"]\nseeds = 1\ncheck = \"end\"\n[granularity]\nchunk_sizes = [\"64KiB\"]\n\
+         segment_sizes = [\"256KiB\"]\nsegment_for_chunks = \"256KiB\"\nchunk_for_segments = \"64KiB\"\n",
+    )
+    .unwrap();
+    let one = d.join("one");
+    let o = cowlab(&[
+        "report",
+        "--config",
+        &s(&sweep),
+        "--out",
+        &s(&one),
+        "--shard",
+        "1/1",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(one.join("shard.json")).unwrap();
+    let good = "\"shard\":{\"index\":1,\"count\":1}";
+    assert!(text.contains(good), "{text}");
+    for (name, place) in [("zero", "0/1"), ("past", "3/1"), ("none", "1/0")] {
+        let (i, n) = place.split_once('/').unwrap();
+        let edited = text.replace(good, &format!("\"shard\":{{\"index\":{i},\"count\":{n}}}"));
+        let sd = d.join(name);
+        std::fs::create_dir_all(&sd).unwrap();
+        std::fs::write(sd.join("shard.json"), edited).unwrap();
+        let out = d.join(format!("merged-{name}"));
+        refused(
+            &["merge", "--out", &s(&out), &s(&sd)],
+            &["shard.json", &format!("shard {place}")],
+        );
+        assert!(!out.exists(), "a refused merge wrote {}", out.display());
+    }
+    let sd = d.join("garbage");
+    std::fs::create_dir_all(&sd).unwrap();
+    std::fs::write(sd.join("shard.json"), "{\"shard\": 5}").unwrap();
+    refused(
+        &["merge", "--out", &s(&d.join("m")), &s(&sd)],
+        &["shard.json", "not a shard"],
+    );
+    assert!(!d.join("m").exists());
+}
