@@ -1,7 +1,8 @@
-//! `cowlab mutants`: the catalogue, and whether the random checks catch each mutant.
+//! `cowlab mutants`: the catalogue, and whether the random checks catch each mutant (the
+//! mistakes in handling faults in cases with fault plans).
 
 use crate::Failure;
-use cowlab_model::{policy, random, Invariant, Mutant};
+use cowlab_model::{policy, Invariant, Mutant};
 use std::collections::BTreeMap;
 
 #[derive(clap::Args)]
@@ -25,8 +26,9 @@ pub fn hunt(m: Mutant, seeds: u64) -> Catch {
     };
     for seed in 0..seeds {
         let p = policies[(seed % policies.len() as u64) as usize].clone();
-        let (spec, schedule) = random::generate(seed, p, Some(m));
-        if let Some(v) = random::run(&spec, schedule, false).violation {
+        // A mistake in handling faults shows only in cases with faults.
+        let (_, run) = crate::survey::case(seed, p, Some(m), m.needs_faults(), false);
+        if let Some(v) = run.violation {
             catch.caught += 1;
             *catch.by.entry(v.invariant).or_default() += 1;
         }
@@ -46,7 +48,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             by.join(", ")
         };
         println!(
-            "{:<27} {:<10} by {:<45} in {:>4} of {} seeds  {}",
+            "{:<31} {:<10} by {:<45} in {:>4} of {} seeds  {}",
             m.name(),
             verdict,
             by,

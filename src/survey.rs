@@ -1,7 +1,8 @@
 //! The default job: the random driver over every policy for a fixed set of seeds.
 
 use crate::Failure;
-use cowlab_model::{policy, random, Mutant, Policy};
+use cowlab_model::fault::FaultPlan;
+use cowlab_model::{policy, random, Mutant, Policy, Spec, World};
 use std::sync::Arc;
 
 #[derive(clap::Args)]
@@ -12,6 +13,10 @@ pub struct Args {
     /// The first seed.
     #[arg(long, default_value_t = 0)]
     pub first_seed: u64,
+    /// Give every case an error policy and a fault plan drawn from its seed: device errors,
+    /// a full store, copier crashes.
+    #[arg(long)]
+    pub faults: bool,
 }
 
 impl Default for Args {
@@ -19,6 +24,7 @@ impl Default for Args {
         Args {
             seeds: 10_000,
             first_seed: 0,
+            faults: false,
         }
     }
 }
@@ -34,6 +40,28 @@ pub struct ReplayArgs {
     /// Switch on a mutant of the catalogue.
     #[arg(long)]
     pub mutant: Option<String>,
+    /// The case with the fault plan `cowlab survey --faults` drew for it.
+    #[arg(long)]
+    pub faults: bool,
+}
+
+/// The case of a seed, with or without its fault plan, run and checked.
+pub fn case(
+    seed: u64,
+    policy: Arc<dyn Policy>,
+    mutant: Option<Mutant>,
+    faults: bool,
+    trace: bool,
+) -> (Spec, random::Run) {
+    let (spec, schedule, plan) = match faults {
+        true => random::generate_faulty(seed, policy, mutant),
+        false => {
+            let (spec, schedule) = random::generate(seed, policy, mutant);
+            (spec, schedule, FaultPlan::default())
+        }
+    };
+    let run = random::run_faulty(&spec, World::new(&spec), schedule, &plan, trace);
+    (spec, run)
 }
 
 pub fn policy_arg(name: &str) -> Result<Arc<dyn Policy>, Failure> {
@@ -58,8 +86,14 @@ pub fn mutant_arg(name: &str) -> Result<Mutant, Failure> {
 pub fn run(args: &Args) -> Result<u8, Failure> {
     let seeds = args.first_seed..args.first_seed.saturating_add(args.seeds);
     println!(
-        "random driver: seeds {}..{} per policy, every invariant checked after every step",
-        seeds.start, seeds.end
+        "random driver: seeds {}..{} per policy{}, every invariant checked after every step",
+        seeds.start,
+        seeds.end,
+        if args.faults {
+            ", each with a fault plan"
+        } else {
+            ""
+        }
     );
     println!(
         "{:<20} {:>6} {:>10} {:>10}",
@@ -69,17 +103,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     for p in policy::builtins() {
         let (mut steps, mut violations) = (0, 0);
         for seed in seeds.clone() {
-            let (spec, schedule) = random::generate(seed, p.clone(), None);
-            let run = random::run(&spec, schedule, false);
+            let (_, run) = case(seed, p.clone(), None, args.faults, false);
             steps += run.steps;
             if run.violation.is_some() {
                 violations += 1;
                 if failures.len() < 3 {
-                    failures.push((
-                        seed,
-                        spec.policy.name(),
-                        random::run(&spec, schedule, true).report(&spec),
-                    ));
+                    let (spec, run) = case(seed, p.clone(), None, args.faults, true);
+                    failures.push((seed, spec.policy.name(), run.report(&spec)));
                 }
             }
         }
@@ -91,8 +121,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             violations
         );
     }
+    let faults = if args.faults { " --faults" } else { "" };
     for (seed, name, report) in &failures {
-        println!("\nFAILED: case seed {seed} (replay: cowlab replay --seed {seed} --policy {name})\n{report}");
+        println!("\nFAILED: case seed {seed} (replay: cowlab replay{faults} --seed {seed} --policy {name})\n{report}");
     }
     Ok(if failures.is_empty() { 0 } else { 1 })
 }
@@ -100,8 +131,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 pub fn replay(args: &ReplayArgs) -> Result<u8, Failure> {
     let policy = policy_arg(&args.policy)?;
     let mutant = args.mutant.as_deref().map(mutant_arg).transpose()?;
-    let (spec, schedule) = random::generate(args.seed, policy, mutant);
-    let run = random::run(&spec, schedule, true);
+    let (spec, run) = case(args.seed, policy, mutant, args.faults, true);
     println!("case seed: {}", args.seed);
     print!("{}", run.report(&spec));
     match &run.violation {

@@ -1,6 +1,8 @@
 //! proptest strategies over small cases: geometry, copy order, workload and scheduler seed.
 //! A designer's own tests can use them to check a policy of their own.
 
+use crate::disk::Device;
+use crate::fault::{Break, DeviceError, ErrorPolicy, FaultPlan, When};
 use crate::geometry::Geometry;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
@@ -117,6 +119,84 @@ pub fn case() -> impl Strategy<Value = Case> {
             workload,
             schedule,
         })
+    })
+}
+
+/// A case with faults: the case, the copy's error policy, and the faults it meets.
+#[derive(Clone, Debug)]
+pub struct FaultyCase {
+    pub case: Case,
+    pub on_error: ErrorPolicy,
+    pub plan: FaultPlan,
+}
+
+impl FaultyCase {
+    /// Runs the case with its faults under every built-in policy; the first failing run,
+    /// with its trace.
+    pub fn first_failure(&self, mutant: Option<Mutant>) -> Option<(Spec, Run)> {
+        let run = |spec: &Spec, trace| {
+            let world = crate::world::World::new(spec);
+            random::run_faulty(spec, world, self.case.schedule, &self.plan, trace)
+        };
+        policy::builtins().into_iter().find_map(|p| {
+            let spec = self
+                .case
+                .spec(p, mutant)
+                .expect("generated requests lie inside the volume")
+                .with_faults(self.on_error);
+            run(&spec, false)
+                .violation
+                .is_some()
+                .then(|| (spec.clone(), run(&spec, true)))
+        })
+    }
+}
+
+pub fn error_policy() -> impl Strategy<Value = ErrorPolicy> {
+    (0u8..=2, any::<bool>()).prop_map(|(retries, snapshot)| ErrorPolicy {
+        retries,
+        then: match snapshot {
+            true => Break::Snapshot,
+            false => Break::GuestWrite,
+        },
+    })
+}
+
+/// Up to two device errors (the n-th I/O of a device, a block range, or a probability), at
+/// times a store too small, at times a copier crash; shrinking removes faults and moves
+/// them earlier. Drawn independently of the case's geometry (ranges within the largest
+/// volume [`geometry`] makes, 16 blocks), so that shrinking the case keeps the plan.
+pub fn fault_plan() -> impl Strategy<Value = FaultPlan> {
+    let blocks = 16;
+    let device = prop::sample::select(Device::ALL.to_vec());
+    let when = prop_oneof![
+        (1u64..=12).prop_map(When::Nth),
+        (0..blocks)
+            .prop_flat_map(move |a| (Just(a), a + 1..=blocks))
+            .prop_map(|(a, b)| When::Blocks(a..b)),
+        prop::sample::select(vec![0.1, 0.3, 0.6]).prop_map(When::Probability),
+    ];
+    let errors = prop::collection::vec(
+        (device, when).prop_map(|(device, when)| DeviceError { device, when }),
+        0..=2,
+    );
+    let store = prop::option::weighted(0.25, 0..=blocks);
+    let crashes = prop::collection::vec(1..=16u64, 0..=1);
+    (any::<u64>(), errors, store, crashes).prop_map(|(seed, errors, store_blocks, crashes)| {
+        FaultPlan {
+            seed,
+            errors,
+            store_blocks,
+            crashes,
+        }
+    })
+}
+
+pub fn faulty_case() -> impl Strategy<Value = FaultyCase> {
+    (case(), error_policy(), fault_plan()).prop_map(|(case, on_error, plan)| FaultyCase {
+        case,
+        on_error,
+        plan,
     })
 }
 

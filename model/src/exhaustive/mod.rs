@@ -296,6 +296,8 @@ pub const EVENTUALLY_FINISHED: &str = "eventually the copy and every write compl
 pub const HELD_WHILE_PRESERVED: &str = "a write is held while its chunk is preserved";
 pub const LANDS_IN_SEGMENT: &str = "a write lands in the segment being copied";
 pub const READ_FROM_HOLD: &str = "a read is served from the hold queue";
+pub const FAULT_SURVIVED: &str = "a fault strikes and the copy still completes";
+pub const COPY_FAILS: &str = "the copy fails";
 /// Not a property of the algorithm: how a simulation with `--runs N` stops.
 pub const BUDGET_SPENT: &str = "simulation runs spent";
 
@@ -456,6 +458,20 @@ impl Model for CowModel {
         }
         if writes && reads {
             props.push(Property::sometimes(READ_FROM_HOLD, read_from_hold));
+        }
+        if self.faults > 0 {
+            // That the faults were explored at all: paths where one struck and the copy
+            // survived it, and paths where the copy failed.
+            props.push(Property::sometimes(
+                FAULT_SURVIVED,
+                |m: &CowModel, s: &State| {
+                    s.world.meta.copy_complete && s.world.faults_left < m.faults
+                },
+            ));
+            props.push(Property::sometimes(
+                COPY_FAILS,
+                |_: &CowModel, s: &State| s.world.meta.copy_failed,
+            ));
         }
         props
     }
