@@ -75,13 +75,13 @@ fn load(args: &Args) -> Result<Sweep, Failure> {
 }
 
 /// Progress on stderr: a bar on a terminal, otherwise a plain line every five seconds.
-struct Feedback {
+pub(crate) struct Feedback {
     bar: Option<indicatif::ProgressBar>,
     last: Mutex<Instant>,
 }
 
 impl Feedback {
-    fn new(total: usize) -> Feedback {
+    pub(crate) fn new(total: usize) -> Feedback {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             bar.set_style(
@@ -98,7 +98,7 @@ impl Feedback {
         }
     }
 
-    fn tell(&self, done: usize, total: usize) {
+    pub(crate) fn tell(&self, done: usize, total: usize) {
         match &self.bar {
             Some(bar) => bar.set_position(done as u64),
             None => {
@@ -111,7 +111,15 @@ impl Feedback {
         }
     }
 
-    fn finish(&self) {
+    /// Prints without tearing the bar.
+    pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -100,9 +100,17 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         "policy", "runs", "steps", "violations"
     );
     let mut failures = Vec::new();
-    for p in policy::builtins() {
+    let policies = policy::builtins();
+    let total = (seeds.end - seeds.start).saturating_mul(policies.len() as u64) as usize;
+    let feedback = crate::report::Feedback::new(total);
+    let mut done = 0;
+    for p in policies {
         let (mut steps, mut violations) = (0, 0);
         for seed in seeds.clone() {
+            done += 1;
+            if done % 4096 == 0 || done == total {
+                feedback.tell(done, total);
+            }
             let (_, run) = case(seed, p.clone(), None, args.faults, false);
             steps += run.steps;
             if run.violation.is_some() {
@@ -113,14 +121,17 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
                 }
             }
         }
-        println!(
-            "{:<20} {:>6} {:>10} {:>10}",
-            p.name(),
-            seeds.end - seeds.start,
-            steps,
-            violations
-        );
+        feedback.suspend(|| {
+            println!(
+                "{:<20} {:>6} {:>10} {:>10}",
+                p.name(),
+                seeds.end - seeds.start,
+                steps,
+                violations
+            )
+        });
     }
+    feedback.finish();
     let faults = if args.faults { " --faults" } else { "" };
     for (seed, name, report) in &failures {
         println!("\nFAILED: case seed {seed} (replay: cowlab replay{faults} --seed {seed} --policy {name})\n{report}");
