@@ -533,6 +533,34 @@ mod tests {
         assert!(free.world.finished());
     }
 
+    /// A store with room for no block: every preservation fails as store full (no retry
+    /// helps), so under break-guest-write writer 1's write (held for its preservation)
+    /// fails back to its writer and never reaches the source; the copy completes. (Writer
+    /// 2's may land, on chunks the copier has copied: they need no preservation.)
+    #[test]
+    fn a_full_store_fails_the_held_write_back() {
+        let spec = crate::threaded::check::two_writers(
+            crate::policy::by_name("snapshot-overlay").unwrap(),
+            None,
+            1,
+        )
+        .with_faults(crate::fault::ErrorPolicy::BREAK_GUEST_WRITE);
+        let plan = FaultPlan {
+            store_blocks: Some(0),
+            ..FaultPlan::default()
+        };
+        // Writer 1's write is held for its preservation: a preservation happens in every run.
+        let mut start = World::new(&spec);
+        start.step(&spec, 1);
+        let out = watchdog::run_watched_faulty::<Std, Stamps>(&spec, start, &plan, LIMIT)
+            .unwrap_or_else(|hang| panic!("{hang}"));
+        assert_eq!(out.violation, None);
+        assert!(out.world.finished() && out.world.meta.copy_complete);
+        assert!(out.injected[Device::Snapshot as usize] >= 1);
+        let source = out.world.disk.device(Device::Source);
+        assert_eq!(source[1], crate::disk::BEGIN, "{source:?}");
+    }
+
     /// The same under loom: in every interleaving the driver, not loom, reports it. (Bounded
     /// as `check::explore` bounds its explorations; this one has a few dozen executions.)
     #[test]
