@@ -10,9 +10,14 @@
 //! concurrency mutant), so the runs are repeated on [`Shaky`] threads, which pause (seeded)
 //! before taking each lock; those catch every concurrency mutant and both driver flaws
 //! (rates in the README, *Threaded implementation and loom*).
+//!
+//! On a failing device, one small configuration whose outcome every interleaving shares:
+//! held writes that hang after a copy error are a deadlock the driver reports, not a hang.
 
-use cowlab_model::threaded::check::{is_concurrency, policy_for, stress, STRESS_REQUESTS};
-use cowlab_model::threaded::watchdog::{run_watched, Hang, Reason};
+use cowlab_model::threaded::check::{
+    is_concurrency, loom_faults, policy_for, stress, two_writers, STRESS_REQUESTS,
+};
+use cowlab_model::threaded::watchdog::{run_watched, run_watched_faulty, Hang, Reason};
 use cowlab_model::threaded::{Flaw, Outcome, RealThreads, Shaky, Stamps, Std, ThreadState};
 use cowlab_model::{policy, Invariant, Mutant, World};
 use std::time::Duration;
@@ -160,4 +165,59 @@ fn the_end_of_run_check_catches_a_sequential_mutant_on_shaken_threads() {
     let out = result.unwrap_or_else(|hang| panic!("seed {seed} hung: {hang}"));
     let v = out.violation.expect("caught");
     assert_eq!(v.invariant, Invariant::PointInTimeCopy, "seed {seed}: {v}");
+}
+
+/// held-writes-hang-on-copy-error on real threads: from the state where writer 1's write is
+/// held for its preservation, the snapshot's first I/O (a preservation, whoever takes it
+/// first) fails under break-snapshot, so the copy fails with the write held in every
+/// interleaving. With the mutant the held writes wait for a copy that never completes: the
+/// driver reports the deadlock (the watchdog never has to give up); without it both writes
+/// are released and every thread finishes.
+fn held_write_on_a_failing_snapshot<P: RealThreads>(mutant: Option<Mutant>, seed: u64) -> Outcome {
+    let (on_error, plan) =
+        loom_faults(Mutant::HeldWritesHangOnCopyError).expect("a failing device");
+    let spec = two_writers(
+        policy::by_name("snapshot-overlay").expect("built in"),
+        mutant,
+        1,
+    )
+    .with_faults(on_error);
+    let mut start = World::new(&spec);
+    start.step(&spec, 1);
+    assert!(!start.meta.hold.is_empty(), "writer 1's write is held");
+    Shaky::seed(seed);
+    let out = run_watched_faulty::<P, Stamps>(&spec, start, &plan, LIMIT)
+        .unwrap_or_else(|hang| panic!("seed {seed}: {hang}"));
+    assert_eq!(out.injected.iter().sum::<u64>(), 1, "seed {seed}");
+    assert!(out.world.meta.copy_failed, "seed {seed}");
+    out
+}
+
+const HANG_SEEDS: u64 = 20;
+
+fn held_writes_hang_reported_as_a_deadlock<P: RealThreads>() {
+    let m = Mutant::HeldWritesHangOnCopyError;
+    for seed in 0..HANG_SEEDS {
+        let out = held_write_on_a_failing_snapshot::<P>(Some(m), seed);
+        let v = out.violation.expect("the deadlock");
+        assert_eq!(
+            v.to_string(),
+            "progress violated: deadlock: writer 1 waits for write 0 to leave the hold queue; \
+             writer 2 waits for write 1 to leave the hold queue",
+            "seed {seed}"
+        );
+        let fixed = held_write_on_a_failing_snapshot::<P>(None, seed);
+        assert_eq!(fixed.violation, None, "seed {seed}");
+        assert!(fixed.world.finished(), "seed {seed}");
+    }
+}
+
+#[test]
+fn held_writes_hanging_on_a_copy_error_are_reported_as_a_deadlock_on_real_threads() {
+    held_writes_hang_reported_as_a_deadlock::<Std>();
+}
+
+#[test]
+fn held_writes_hanging_on_a_copy_error_are_reported_as_a_deadlock_on_shaken_threads() {
+    held_writes_hang_reported_as_a_deadlock::<Shaky>();
 }

@@ -1,7 +1,9 @@
 //! Running the threaded driver under loom, and the configurations the loom tests, the std
 //! stress test and the benchmark share.
 
-use super::{panic_message, run_from, Flaw, Loom, Stamps};
+use super::{panic_message, spawn, Flaw, Loom, Stamps};
+use crate::disk::Device;
+use crate::fault::{DeviceError, ErrorPolicy, FaultPlan, When};
 use crate::geometry::Geometry;
 use crate::invariants::Violation;
 use crate::mutant::Mutant;
@@ -34,6 +36,10 @@ pub enum Failure {
 pub struct Exploration {
     /// Executions (interleavings) loom ran, counted by the model closure itself.
     pub executions: u64,
+    /// Executions in which a planned fault struck (an I/O failed).
+    pub faulted: u64,
+    /// Executions whose copy failed.
+    pub copies_failed: u64,
     pub seconds: f64,
     /// The failure of the first failing execution, if any (loom stops there).
     pub failure: Option<Failure>,
@@ -64,25 +70,45 @@ pub fn explore_flawed(
     flaw: Option<Flaw>,
     preemption_bound: Option<usize>,
 ) -> Exploration {
-    explore_from(spec, World::new(spec), flaw, preemption_bound)
+    explore_from(
+        spec,
+        World::new(spec),
+        flaw,
+        &FaultPlan::default(),
+        preemption_bound,
+    )
 }
 
-/// Like [`explore_flawed`], from a given state.
+/// Like [`explore`], with the faults of `plan` (as [`super::run_faulty`]): every execution
+/// must keep every invariant and finish every process, whichever I/O the plan fails in it.
+pub fn explore_faulty(
+    spec: &Spec,
+    plan: &FaultPlan,
+    preemption_bound: Option<usize>,
+) -> Exploration {
+    explore_from(spec, World::new(spec), None, plan, preemption_bound)
+}
+
+/// Like [`explore_flawed`] and [`explore_faulty`], from a given state.
 pub fn explore_from(
     spec: &Spec,
     start: World,
     flaw: Option<Flaw>,
+    plan: &FaultPlan,
     preemption_bound: Option<usize>,
 ) -> Exploration {
     let executions = Arc::new(AtomicU64::new(0));
+    let faulted = Arc::new(AtomicU64::new(0));
+    let copies_failed = Arc::new(AtomicU64::new(0));
     let failure = Arc::new(Mutex::new(None));
     let stop = Arc::new(AtomicBool::new(false));
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = preemption_bound;
     builder.max_branches = MAX_BRANCHES;
     let model = {
-        let spec = spec.clone();
+        let (spec, plan) = (spec.clone(), plan.clone());
         let (executions, failure, stop) = (executions.clone(), failure.clone(), stop.clone());
+        let (faulted, copies_failed) = (faulted.clone(), copies_failed.clone());
         move || {
             let n = executions.fetch_add(1, Ordering::Relaxed) + 1;
             let over = match n > MAX_EXECUTIONS {
@@ -93,10 +119,24 @@ pub fn explore_from(
             };
             let found = match over {
                 Some(why) => Failure::Unbounded(format!("loom exploration {why}")),
-                None => match run_from::<Loom, Stamps>(&spec, start.clone(), flaw).violation {
-                    Some(v) => Failure::Violation(v),
-                    None => return,
-                },
+                None => {
+                    let out = spawn::<Loom, Stamps>(&spec, start.clone(), flaw, &plan).join();
+                    if out.injected.iter().any(|n| *n > 0) {
+                        faulted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if out.world.meta.copy_failed {
+                        copies_failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    match out.violation {
+                        Some(v) => Failure::Violation(v),
+                        // `progress` reports a deadlock; this is the rest of "every thread
+                        // finishes", said outright.
+                        None if !out.world.finished() => {
+                            Failure::Panic("a process stopped unfinished without a deadlock".into())
+                        }
+                        None => return,
+                    }
+                }
             };
             let message = format!("{found:?}");
             *failure.lock().expect("not poisoned") = Some(found);
@@ -123,6 +163,8 @@ pub fn explore_from(
     };
     Exploration {
         executions: executions.load(Ordering::Relaxed),
+        faulted: faulted.load(Ordering::Relaxed),
+        copies_failed: copies_failed.load(Ordering::Relaxed),
         seconds,
         failure,
     }
@@ -162,7 +204,8 @@ pub fn is_concurrency(m: Mutant) -> bool {
         | Mutant::PreserveTwice
         | Mutant::PartialChunkCopy
         | Mutant::FirstSegmentOnly => false,
-        // Mistakes in handling faults: one operation alone shows them once a fault strikes.
+        // Mistakes in handling faults: one operation alone shows them once a fault strikes
+        // (the threaded tests run them on the failing device of `loom_faults`).
         Mutant::FailedPreserveKeepsMapBit
         | Mutant::HeldWritesHangOnCopyError
         | Mutant::CursorBeforeData
@@ -196,15 +239,41 @@ pub fn policy_for(m: Mutant) -> &'static str {
 }
 
 /// The loom configuration for a mutant under [`policy_for`]: the image reader's for
-/// image-read-during-preserve, else the two writers' (with chunks of 2 blocks for
-/// partial-chunk-copy, which needs a chunk larger than a write's blocks).
+/// image-read-during-preserve and broken-image-served, else the two writers' (with chunks of
+/// 2 blocks for partial-chunk-copy, which needs a chunk larger than a write's blocks). A
+/// fault mutant's spec is this one with the error policy of [`loom_faults`].
 pub fn loom_spec(m: Mutant) -> Spec {
     let policy = crate::policy::by_name(policy_for(m)).expect("a built-in policy");
     match m {
-        Mutant::ImageReadDuringPreserve => image_read(policy, Some(m)),
+        Mutant::ImageReadDuringPreserve | Mutant::BrokenImageServed => image_read(policy, Some(m)),
         Mutant::PartialChunkCopy => two_writers(policy, Some(m), 2),
         _ => two_writers(policy, Some(m), 1),
     }
+}
+
+/// The failing device under which the threaded tests show a fault mutant: the error policy
+/// whose path it breaks, and a plan failing the snapshot's first I/O (the first
+/// preservation under snapshot-overlay). `None` for the fault-free mutants, and for
+/// cursor-before-data, whose mistake only a copier crash shows: the threaded driver injects
+/// none, and the exhaustive and random drivers cover it.
+pub fn loom_faults(m: Mutant) -> Option<(ErrorPolicy, FaultPlan)> {
+    let on_error = match m {
+        Mutant::FailedPreserveKeepsMapBit | Mutant::FailedWriteApplied => {
+            ErrorPolicy::BREAK_GUEST_WRITE
+        }
+        Mutant::HeldWritesHangOnCopyError | Mutant::BrokenImageServed => {
+            ErrorPolicy::BREAK_SNAPSHOT
+        }
+        _ => return None,
+    };
+    let plan = FaultPlan {
+        errors: vec![DeviceError {
+            device: Device::Snapshot,
+            when: When::Nth(1),
+        }],
+        ..FaultPlan::default()
+    };
+    Some((on_error, plan))
 }
 
 fn spec(

@@ -15,6 +15,13 @@
 //! - The copier runs on one thread; each client runs on its own thread, and its preserver
 //!   runs in its context (as the engine's step machine nests it).
 //!
+//! - A run may follow a [`FaultPlan`] ([`run_faulty`]): each device's lock also guards the
+//!   plan's decisions for that device (its I/O count, its share of the store), taken with the
+//!   I/O in one critical section, so "the device's n-th I/O" is the n-th to take its lock:
+//!   deterministic for a given interleaving, and visible to loom without a lock of its own.
+//!   Only device errors and a full store: the plan's copier crashes need a driver that
+//!   restarts the copier between steps (the random and exhaustive drivers do).
+//!
 //! Which platform the threads and locks come from is a type parameter ([`Std`] or
 //! [`Loom`]), so the same code runs on real threads and under loom from plain `cargo test`.
 //!
@@ -42,7 +49,7 @@ pub use store::{Bytes, Stamps, Store};
 
 use crate::disk::{BlockStore, Copied, Device, Disk, Stamp};
 use crate::env::Env;
-use crate::fault::IoError;
+use crate::fault::{FaultPlan, Faults, IoError, IoKind, PlanFaults};
 use crate::geometry::Block;
 use crate::ghost::GhostImage;
 use crate::invariants::{check_safety, progress, Violation};
@@ -66,6 +73,8 @@ pub struct Outcome {
     /// Per process (the copier first), when its thread finished, counted from the first
     /// spawn: the copier's is the copy's duration.
     pub finished_at: Vec<Duration>,
+    /// I/O errors injected per device (in `Device::ALL` order), by a fault plan.
+    pub injected: [u64; 4],
 }
 
 /// Runs the spec's copier and clients on threads of platform `P` over stamp-only devices.
@@ -94,18 +103,44 @@ pub enum Flaw {
 /// Runs the spec like [`run_on`] from a given state (normally `World::new(spec)`), with one
 /// of the driver's known-bad variants if `flaw` is set.
 pub fn run_from<P: Platform, S: Store>(spec: &Spec, start: World, flaw: Option<Flaw>) -> Outcome {
-    spawn::<P, S>(spec, start, flaw).join()
+    spawn::<P, S>(spec, start, flaw, &FaultPlan::default()).join()
 }
 
-/// Starts the threads of a run like [`run_from`] and returns at once: a watchdog can look at
-/// the run while it goes ([`Running::threads`]) before it joins it.
+/// Runs the spec like [`run_from`] (without a flaw) with the device errors and store size of
+/// `plan`. The spec must be one whose I/O can fail ([`Spec::with_faults`]) unless the plan is
+/// empty; the plan must list no crashes (see the module's comment).
+pub fn run_faulty<P: Platform, S: Store>(spec: &Spec, start: World, plan: &FaultPlan) -> Outcome {
+    spawn::<P, S>(spec, start, None, plan).join()
+}
+
+/// Starts the threads of a run like [`run_from`] (with the faults of `plan`, as
+/// [`run_faulty`]) and returns at once: a watchdog can look at the run while it goes
+/// ([`Running::threads`]) before it joins it.
 pub fn spawn<P: Platform, S: Store>(
     spec: &Spec,
     start: World,
     flaw: Option<Flaw>,
+    plan: &FaultPlan,
 ) -> Running<P, S> {
-    let devices =
-        Device::ALL.map(|d| P::mutex(S::new(spec.geometry.block_size, start.disk.device(d))));
+    assert!(
+        plan.is_empty() || spec.faults,
+        "a spec whose I/O cannot fail"
+    );
+    assert!(
+        plan.crashes.is_empty(),
+        "the threaded driver injects no copier crashes"
+    );
+    // The deferred writes of `WriteAfterUnlock` skip the fault decision.
+    assert!(
+        plan.is_empty() || flaw.is_none(),
+        "a flawed run has no faults"
+    );
+    let devices = Device::ALL.map(|d| {
+        P::mutex(Slot {
+            store: S::new(spec.geometry.block_size, start.disk.device(d)),
+            faults: PlanFaults::new(plan.clone()),
+        })
+    });
     let board = Board {
         live: start.procs.iter().filter(|p| !p.finished()).count(),
         done: start.procs.iter().map(Process::finished).collect(),
@@ -227,8 +262,11 @@ impl<P: Platform, S: Store> Running<P, S> {
             unreachable!("every thread has joined and dropped its reference")
         };
         let mut disk = Disk::new(spec.geometry.blocks);
+        let mut injected = [0; 4];
         for (d, device) in Device::ALL.into_iter().zip(shared.devices) {
-            disk.load(d, &P::into_inner(device).stamps());
+            let slot = P::into_inner(device);
+            disk.load(d, &slot.store.stamps());
+            injected[d as usize] = slot.faults.injected[d as usize];
         }
         let world = World {
             disk,
@@ -245,6 +283,7 @@ impl<P: Platform, S: Store> Running<P, S> {
             violation,
             elapsed,
             finished_at,
+            injected,
         }
     }
 }
@@ -265,7 +304,7 @@ struct Shared<P: Platform, S: Store> {
     /// Signalled after a metadata step if anyone sleeps.
     changed: P::Condvar,
     /// One lock per device, in `Device::ALL` order.
-    devices: [P::Mutex<S>; 4],
+    devices: [P::Mutex<Slot<S>>; 4],
     steps: P::AtomicU64,
     flaw: Option<Flaw>,
 }
@@ -340,7 +379,9 @@ fn drive<P: Platform, S: Store>(shared: &Shared<P, S>, pid: Pid, mut proc: Proce
             let wake = b.anyone_parked() && shared.flaw != Some(Flaw::NoWakeup);
             drop(board);
             for (dev, blocks, stamp) in deferred.into_iter().flatten() {
-                P::lock(&shared.devices[dev as usize]).fill(blocks, stamp);
+                P::lock(&shared.devices[dev as usize])
+                    .store
+                    .fill(blocks, stamp);
             }
             if wake {
                 P::notify_all(&shared.changed);
@@ -376,17 +417,40 @@ fn finish(board: &mut Board, spec: &Spec, pid: Pid) {
     }
 }
 
+/// What one device's lock guards: its blocks, and the fault plan's decisions for its I/O.
+/// Each slot follows the whole plan but is only asked about its own device, so its counts
+/// are that device's (the store's fill is the map device's alone: a spec preserves to one
+/// of snapshot and cache). Probabilistic errors draw from a stream per device.
+struct Slot<S> {
+    store: S,
+    faults: PlanFaults,
+}
+
+impl<S> Slot<S> {
+    /// Asks the plan about one I/O of `dev`, under the device's lock, before doing it.
+    fn admit(&mut self, kind: IoKind, dev: Device, blocks: &Range<Block>) -> Result<(), IoError> {
+        match self.faults.fails(kind, dev, blocks) {
+            None => Ok(()),
+            Some(kind) => Err(IoError {
+                device: dev,
+                blocks: blocks.clone(),
+                kind,
+            }),
+        }
+    }
+}
+
 /// The `Env` of one step: the metadata if the step holds the metadata lock, and the
 /// separately locked devices.
 struct Locked<'a, P: Platform, S: Store> {
     meta: Option<&'a mut Meta>,
-    devices: &'a [P::Mutex<S>; 4],
+    devices: &'a [P::Mutex<Slot<S>>; 4],
     /// Writes held back until the metadata lock is released ([`Flaw::WriteAfterUnlock`]).
     deferred: Option<Vec<(Device, Range<Block>, Stamp)>>,
 }
 
 impl<P: Platform, S: Store> Locked<'_, P, S> {
-    fn device(&self, dev: Device) -> P::Guard<'_, S> {
+    fn device(&self, dev: Device) -> P::Guard<'_, Slot<S>> {
         P::lock(&self.devices[dev as usize])
     }
 }
@@ -399,18 +463,31 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
             .expect("a step without the metadata lock touched the metadata")
     }
     fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError> {
-        Ok(Some(self.device(dev).read(blocks)))
+        let mut d = self.device(dev);
+        d.admit(IoKind::Read, dev, &blocks)?;
+        Ok(Some(d.store.read(blocks)))
     }
     fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
-        match &mut self.deferred {
-            Some(deferred) => deferred.push((dev, blocks, stamp)),
-            None => self.device(dev).fill(blocks, stamp),
+        if let Some(deferred) = &mut self.deferred {
+            deferred.push((dev, blocks, stamp));
+            return Ok(());
         }
+        let mut d = self.device(dev);
+        d.admit(IoKind::Write, dev, &blocks)?;
+        d.store.fill(blocks, stamp);
         Ok(())
     }
+    /// As [`crate::fault::Faulty`] asks: the read's decision, then the write's; a failed
+    /// write leaves the target as it was (the read changed nothing).
     fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
-        let buf = self.device(from).load(blocks.clone());
-        self.device(to).store(blocks, &buf);
+        let buf = {
+            let mut d = self.device(from);
+            d.admit(IoKind::Read, from, &blocks)?;
+            d.store.load(blocks.clone())
+        };
+        let mut d = self.device(to);
+        d.admit(IoKind::Write, to, &blocks)?;
+        d.store.store(blocks, &buf);
         Ok(S::summary(&buf))
     }
 }
@@ -454,6 +531,34 @@ mod tests {
             .unwrap_or_else(|hang| panic!("{hang}"));
         assert_eq!(free.violation, None);
         assert!(free.world.finished());
+    }
+
+    /// A store with room for no block: every preservation fails as store full (no retry
+    /// helps), so under break-guest-write writer 1's write (held for its preservation)
+    /// fails back to its writer and never reaches the source; the copy completes. (Writer
+    /// 2's may land, on chunks the copier has copied: they need no preservation.)
+    #[test]
+    fn a_full_store_fails_the_held_write_back() {
+        let spec = crate::threaded::check::two_writers(
+            crate::policy::by_name("snapshot-overlay").unwrap(),
+            None,
+            1,
+        )
+        .with_faults(crate::fault::ErrorPolicy::BREAK_GUEST_WRITE);
+        let plan = FaultPlan {
+            store_blocks: Some(0),
+            ..FaultPlan::default()
+        };
+        // Writer 1's write is held for its preservation: a preservation happens in every run.
+        let mut start = World::new(&spec);
+        start.step(&spec, 1);
+        let out = watchdog::run_watched_faulty::<Std, Stamps>(&spec, start, &plan, LIMIT)
+            .unwrap_or_else(|hang| panic!("{hang}"));
+        assert_eq!(out.violation, None);
+        assert!(out.world.finished() && out.world.meta.copy_complete);
+        assert!(out.injected[Device::Snapshot as usize] >= 1);
+        let source = out.world.disk.device(Device::Source);
+        assert_eq!(source[1], crate::disk::BEGIN, "{source:?}");
     }
 
     /// The same under loom: in every interleaving the driver, not loom, reports it. (Bounded

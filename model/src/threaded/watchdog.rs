@@ -15,6 +15,7 @@
 //! - anything else (threads blocked on each other's locks, a thread spinning): a time limit.
 
 use super::{spawn, Flaw, Outcome, RealThreads, Running, Store, ThreadState};
+use crate::fault::FaultPlan;
 use crate::spec::Spec;
 use crate::world::World;
 use std::fmt;
@@ -91,7 +92,25 @@ pub fn run_watched<P: RealThreads, S: Store>(
     flaw: Option<Flaw>,
     limit: Duration,
 ) -> Result<Outcome, Hang> {
-    let run = spawn::<P, S>(spec, start, flaw);
+    watch(
+        spawn::<P, S>(spec, start, flaw, &FaultPlan::default()),
+        limit,
+    )
+}
+
+/// Like [`run_watched`], without a flaw and with the faults of `plan` (as
+/// [`super::run_faulty`]).
+pub fn run_watched_faulty<P: RealThreads, S: Store>(
+    spec: &Spec,
+    start: World,
+    plan: &FaultPlan,
+    limit: Duration,
+) -> Result<Outcome, Hang> {
+    watch(spawn::<P, S>(spec, start, None, plan), limit)
+}
+
+/// Waits for a spawned run at most `limit`.
+fn watch<P: RealThreads, S: Store>(run: Running<P, S>, limit: Duration) -> Result<Outcome, Hang> {
     let began = Instant::now();
     let mut sleeping_since: Option<Instant> = None;
     loop {
