@@ -55,6 +55,10 @@ pub struct ModelArgs {
     /// finds every violation a longer read would).
     #[arg(long, requires = "any_writes")]
     pub read_blocks: Option<u64>,
+    /// Volumes copied by the one copier, each of --segments segments; writer i writes volume
+    /// i mod N (try --order round-robin, smallest-first or most-written-first).
+    #[arg(long, default_value_t = 1)]
+    pub volumes: u32,
     /// Faults each path may inject: a step whose I/O fails (on any device) or a crash and
     /// restart of the copier, wherever one can strike.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=8))]
@@ -88,6 +92,7 @@ impl ModelArgs {
             read_blocks: self.read_blocks,
             faults: self.faults,
             on_error: self.on_error.clone(),
+            volumes: self.volumes,
         }
     }
 

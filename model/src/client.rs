@@ -202,7 +202,7 @@ impl Client {
                     true => !spec.rules.release_after_copy_error,
                     false => spec.target().is_none() && !meta.copy_complete,
                 };
-                if !spec.rules.turn(&meta.hold, self.req.write) {
+                if !spec.turn(&meta.hold, self.req.write, &self.req.blocks) {
                     Some(Wait::Turn)
                 } else if copy_pending {
                     Some(Wait::CopyComplete)
@@ -583,7 +583,15 @@ fn claim_chunks<G: Ghost>(spec: &Spec, meta: &mut Meta<G>, chunks: Range<Chunk>)
         }
     }
     if rules.preserve_next_range {
-        if let Some(c) = meta.first_open_chunk(chunks.end) {
+        // The next range of the write's own volume: another volume's chunks are not its to
+        // preserve.
+        let g = &spec.geometry;
+        let volume = |c: Chunk| spec.volume_of(g.chunk_blocks(c).start);
+        let mine = volume(chunks.start);
+        if let Some(c) = meta
+            .first_open_chunk(chunks.end)
+            .filter(|c| volume(*c) == mine)
+        {
             rules.claim(meta, c, &mut claims);
         }
     }

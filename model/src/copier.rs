@@ -111,13 +111,23 @@ impl Copier {
     /// The segment to copy next: the plan's, or for written-first the lowest segment not
     /// yet copied in which a chunk was preserved, else the lowest not yet copied.
     fn next_segment<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Segment {
-        match spec.order {
-            CopyOrder::WrittenFirst => meta
-                .written
-                .iter()
+        let pending = |r: Range<Segment>| {
+            meta.written
+                .range(r)
                 .copied()
-                .find(|s| !self.done.contains(*s))
-                .unwrap_or(self.sweep),
+                .filter(|s| !self.done.contains(*s))
+        };
+        match spec.order {
+            CopyOrder::WrittenFirst => pending(0..Segment::MAX).next().unwrap_or(self.sweep),
+            CopyOrder::MostWrittenFirst => {
+                // The volume with the most such segments (the first on a tie).
+                let (most, first) = spec
+                    .volumes()
+                    .iter()
+                    .map(|v| (pending(v.clone()).count(), pending(v.clone()).next()))
+                    .fold((0, None), |best, v| if v.0 > best.0 { v } else { best });
+                first.filter(|_| most > 0).unwrap_or(self.sweep)
+            }
             _ => spec.planned_segment(self.done_count),
         }
     }
@@ -129,10 +139,11 @@ impl Copier {
         }
         let chunks = spec.geometry.segment_chunks(self.next_segment(spec, meta));
         let busy = meta.in_flight().first_in(chunks)?;
-        // Under written-first a preservation elsewhere can change the next segment.
-        Some(match spec.order {
-            CopyOrder::WrittenFirst => Wait::AnyStep,
-            _ => Wait::Chunk(busy),
+        // When the order follows writes, a preservation elsewhere can change the next
+        // segment.
+        Some(match spec.order.follows_writes() {
+            true => Wait::AnyStep,
+            false => Wait::Chunk(busy),
         })
     }
 

@@ -376,6 +376,14 @@ impl HoldQueue {
         self.queue.front().map(|h| h.write)
     }
 
+    /// The oldest held write of a volume (a scan: only runs of several volumes ask).
+    pub fn head_within(&self, volume: &Range<Block>) -> Option<WriteId> {
+        self.queue
+            .iter()
+            .find(|h| volume.contains(&h.blocks.start))
+            .map(|h| h.write)
+    }
+
     /// Whether a write is held (a scan: only the release-out-of-order mutant asks).
     pub fn contains(&self, w: WriteId) -> bool {
         self.queue.iter().any(|h| h.write == w)

@@ -5,6 +5,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CopyOrder {
@@ -17,10 +18,25 @@ pub enum CopyOrder {
     /// A reordered copy list: a segment that writes have touched is copied next, so its
     /// preserved chunks stop costing snapshot space early.
     WrittenFirst,
+    /// Many volumes under one copy engine: one segment of each volume in turn.
+    RoundRobin,
+    /// Many volumes: the smallest volume first, each copied in order.
+    SmallestFirst,
+    /// Many volumes: next, the volume with the most segments in which chunks were preserved
+    /// (its lowest such segment); when none has any, the lowest segment not yet copied.
+    MostWrittenFirst,
 }
 
 impl CopyOrder {
-    pub const NAMES: [&'static str; 4] = ["sequential", "reverse", "random", "written-first"];
+    pub const NAMES: [&'static str; 7] = [
+        "sequential",
+        "reverse",
+        "random",
+        "written-first",
+        "round-robin",
+        "smallest-first",
+        "most-written-first",
+    ];
 
     /// Parses a name; `random` takes its permutation from `seed`.
     pub fn by_name(name: &str, seed: u64) -> Option<CopyOrder> {
@@ -29,15 +45,45 @@ impl CopyOrder {
             "reverse" => Some(CopyOrder::Reverse),
             "random" => Some(CopyOrder::Random { seed }),
             "written-first" => Some(CopyOrder::WrittenFirst),
+            "round-robin" => Some(CopyOrder::RoundRobin),
+            "smallest-first" => Some(CopyOrder::SmallestFirst),
+            "most-written-first" => Some(CopyOrder::MostWrittenFirst),
             _ => None,
         }
     }
 
-    /// The static visiting order (written-first starts sequential and is adjusted live).
-    /// Only a random order is held as a list; the others are computed.
-    pub fn plan(self, segments: Segment) -> Plan {
+    /// Whether the copier follows where chunks were preserved (the metadata then notes the
+    /// segments concerned).
+    pub fn follows_writes(self) -> bool {
+        matches!(self, CopyOrder::WrittenFirst | CopyOrder::MostWrittenFirst)
+    }
+
+    /// The static visiting order of `segments` segments in `volumes` (consecutive runs of
+    /// segments; written-first and most-written-first start sequential and are adjusted
+    /// live). Random, round-robin and smallest-first orders are held as a list; the others
+    /// are computed.
+    pub fn plan(self, segments: Segment, volumes: &[Range<Segment>]) -> Plan {
         match self {
-            CopyOrder::Sequential | CopyOrder::WrittenFirst => Plan::Sequential,
+            CopyOrder::Sequential | CopyOrder::WrittenFirst | CopyOrder::MostWrittenFirst => {
+                Plan::Sequential
+            }
+            CopyOrder::RoundRobin => {
+                let longest = volumes.iter().map(|v| v.len()).max().unwrap_or(0);
+                let order = (0..longest)
+                    .flat_map(|k| {
+                        volumes
+                            .iter()
+                            .filter(move |v| k < v.len())
+                            .map(move |v| v.start + k as Segment)
+                    })
+                    .collect();
+                Plan::Listed(order)
+            }
+            CopyOrder::SmallestFirst => {
+                let mut by_size: Vec<&Range<Segment>> = volumes.iter().collect();
+                by_size.sort_by_key(|v| (v.len(), v.start));
+                Plan::Listed(by_size.into_iter().flat_map(|v| v.clone()).collect())
+            }
             CopyOrder::Reverse => Plan::Reverse,
             CopyOrder::Random { seed } => {
                 // Fisher-Yates with our own seeded generator: stable across crate versions.
@@ -78,6 +124,9 @@ impl fmt::Display for CopyOrder {
             CopyOrder::Reverse => f.write_str("reverse"),
             CopyOrder::Random { seed } => write!(f, "random (seed {seed})"),
             CopyOrder::WrittenFirst => f.write_str("written-first"),
+            CopyOrder::RoundRobin => f.write_str("round-robin"),
+            CopyOrder::SmallestFirst => f.write_str("smallest-first"),
+            CopyOrder::MostWrittenFirst => f.write_str("most-written-first"),
         }
     }
 }
@@ -94,12 +143,41 @@ mod tests {
             .collect();
         assert_eq!(
             parsed,
-            ["sequential", "reverse", "random (seed 9)", "written-first"]
+            [
+                "sequential",
+                "reverse",
+                "random (seed 9)",
+                "written-first",
+                "round-robin",
+                "smallest-first",
+                "most-written-first"
+            ]
         );
         assert_eq!(
             CopyOrder::by_name("random", 9),
             Some(CopyOrder::Random { seed: 9 })
         );
         assert_eq!(CopyOrder::by_name("backwards", 9), None);
+    }
+
+    #[test]
+    fn volume_orders_interleave_or_sort_the_volumes() {
+        let volumes = [0..3, 3..4, 4..6];
+        let listed = |o: CopyOrder| match o.plan(6, &volumes) {
+            Plan::Listed(l) => l,
+            p => panic!("{p:?}"),
+        };
+        assert_eq!(listed(CopyOrder::RoundRobin), [0, 3, 4, 1, 5, 2]);
+        assert_eq!(listed(CopyOrder::SmallestFirst), [3, 4, 5, 0, 1, 2]);
+        // One volume: both are the sequential order.
+        for o in [CopyOrder::RoundRobin, CopyOrder::SmallestFirst] {
+            assert_eq!(
+                match o.plan(3, std::slice::from_ref(&(0..3))) {
+                    Plan::Listed(l) => l,
+                    p => panic!("{p:?}"),
+                },
+                [0, 1, 2]
+            );
+        }
     }
 }

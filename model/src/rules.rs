@@ -211,10 +211,11 @@ impl Rules {
         }
     }
 
-    /// Whether a held write's turn has come to leave the queue.
-    pub fn turn(&self, hold: &HoldQueue, w: WriteId) -> bool {
+    /// Whether a held write's turn has come to leave the queue, given the head of its
+    /// volume's queue.
+    pub fn turn(&self, hold: &HoldQueue, w: WriteId, head: Option<WriteId>) -> bool {
         match self.release {
-            Release::Fifo => hold.head() == Some(w),
+            Release::Fifo => head == Some(w),
             Release::AnyHeld => hold.contains(w),
         }
     }

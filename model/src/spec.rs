@@ -31,6 +31,11 @@ pub enum SpecError {
     },
     #[error("the workload has {writes} writes; at most {max} are supported")]
     TooManyWrites { writes: u64, max: u64 },
+    #[error("volumes of {sizes:?} segments: each must have at least one, and together the volume's {segments}")]
+    Volumes {
+        sizes: Vec<Segment>,
+        segments: Segment,
+    },
 }
 
 /// A request resolved against the geometry.
@@ -101,6 +106,10 @@ pub struct Spec {
     pub faults: bool,
     /// What the copy does when its I/O fails.
     pub on_error: ErrorPolicy,
+    /// The volumes one copy engine copies: consecutive runs of whole segments of the
+    /// address space, each with its own hold queue (one volume, the whole space, unless a
+    /// driver asks for more). The maps are per chunk, so each volume's are its own.
+    volumes: Vec<Range<Segment>>,
     plan: Plan,
     requests: Vec<Vec<Resolved>>,
     writes: Vec<Range<Block>>,
@@ -151,8 +160,10 @@ impl Spec {
             }
             requests.push(resolved);
         }
+        let volumes: Vec<Range<Segment>> = std::iter::once(0..geometry.segments()).collect();
         Ok(Spec {
-            plan: order.plan(geometry.segments()),
+            plan: order.plan(geometry.segments(), &volumes),
+            volumes,
             rules: Rules::new(policy.as_ref(), mutant),
             geometry,
             policy,
@@ -176,6 +187,57 @@ impl Spec {
             read_blocks: ranges.read_blocks.clamp(1, blocks),
         });
         self
+    }
+
+    /// The same spec with the address space cut into volumes of these many segments each
+    /// (they must add up to the geometry's segments).
+    pub fn with_volumes(mut self, segments: &[Segment]) -> Result<Spec, SpecError> {
+        let total: u64 = segments.iter().map(|s| *s as u64).sum();
+        if total != self.geometry.segments() as u64 || segments.contains(&0) {
+            return Err(SpecError::Volumes {
+                sizes: segments.to_vec(),
+                segments: self.geometry.segments(),
+            });
+        }
+        let mut start = 0;
+        self.volumes = segments
+            .iter()
+            .map(|n| {
+                start += n;
+                start - n..start
+            })
+            .collect();
+        self.plan = self.order.plan(self.geometry.segments(), &self.volumes);
+        Ok(self)
+    }
+
+    /// The volumes, as runs of segments.
+    pub fn volumes(&self) -> &[Range<Segment>] {
+        &self.volumes
+    }
+
+    /// The volume a block belongs to.
+    pub fn volume_of(&self, block: Block) -> usize {
+        let s = self
+            .geometry
+            .segment_of_chunk(self.geometry.chunk_of(block));
+        self.volumes.partition_point(|v| v.end <= s)
+    }
+
+    /// The blocks of a volume.
+    pub fn volume_blocks(&self, v: usize) -> Range<Block> {
+        let r = &self.volumes[v];
+        let g = &self.geometry;
+        g.segment_blocks_range(r.start).start..g.segment_blocks_range(r.end - 1).end
+    }
+
+    /// Whether a held write's turn has come to leave the queue of its volume.
+    pub fn turn(&self, hold: &crate::meta::HoldQueue, w: WriteId, blocks: &Range<Block>) -> bool {
+        let head = match self.volumes.len() {
+            1 => hold.head(),
+            _ => hold.head_within(&self.volume_blocks(self.volume_of(blocks.start))),
+        };
+        self.rules.turn(hold, w, head)
     }
 
     /// The same spec in a run whose I/O can fail, handled by `on_error`.
@@ -270,6 +332,15 @@ impl fmt::Display for Spec {
         }
         if self.faults {
             writeln!(f, "on error: {}", self.on_error)?;
+        }
+        if self.volumes.len() > 1 {
+            let sizes: Vec<String> = self.volumes.iter().map(|v| v.len().to_string()).collect();
+            writeln!(
+                f,
+                "volumes:  {} (segments each: {})",
+                self.volumes.len(),
+                sizes.join(", ")
+            )?;
         }
         for (i, client) in self.workload.clients.iter().enumerate() {
             let reqs: Vec<String> = client

@@ -11,7 +11,6 @@ use crate::geometry::Block;
 use crate::geometry::Chunk;
 use crate::ghost::{Ghost, GhostImage};
 use crate::meta::Meta;
-use crate::order::CopyOrder;
 use crate::spec::{Pid, Spec};
 use crate::workload::Op;
 use std::ops::Range;
@@ -111,7 +110,7 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
         }
         World {
             disk: S::new(g.blocks),
-            meta: Meta::new(g, spec.order == CopyOrder::WrittenFirst),
+            meta: Meta::new(g, spec.order.follows_writes()),
             procs,
             faults_left: 0,
         }

@@ -41,6 +41,9 @@ pub struct Config {
     pub faults: u8,
     /// What the copy does about a failed I/O (see [`ErrorPolicy::parse`]).
     pub on_error: String,
+    /// Volumes copied by the one copier, each of `segments` segments; writer i writes
+    /// volume i mod `volumes` (the readers read volume 0).
+    pub volumes: u32,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             read_blocks: None,
             faults: 0,
             on_error: "break-guest-write".into(),
+            volumes: 1,
         }
     }
 }
@@ -127,14 +131,24 @@ impl Config {
                 self.cow_blocks, self.segment_blocks
             ));
         }
-        let whole = self.segments as u64 * self.segment_blocks as u64;
+        if self.volumes == 0 || self.volumes > 8 {
+            return err(format!(
+                "--volumes must be from 1 to 8, got {}",
+                self.volumes
+            ));
+        }
+        if self.volumes > 1 && self.blocks.is_some() {
+            return err("--blocks (a short last segment) takes one volume, not --volumes".into());
+        }
+        let segments = self.segments * self.volumes;
+        let whole = segments as u64 * self.segment_blocks as u64;
         let blocks = match self.blocks {
             None => whole,
             Some(0) => return err("--blocks must be at least 1, got 0".into()),
             Some(b) if b > whole || b + self.segment_blocks as u64 <= whole => {
                 return err(format!(
                     "--blocks {b}: must be within the last of the --segments ({}) segments of --segment-blocks ({}), i.e. {} to {whole}",
-                    self.segments,
+                    segments,
                     self.segment_blocks,
                     whole + 1 - self.segment_blocks as u64
                 ))
@@ -188,6 +202,7 @@ impl Config {
             ));
         }
         let spec = Spec::new(geometry, policy, order, mutant, self.workload(&geometry))
+            .and_then(|s| s.with_volumes(&vec![self.segments; self.volumes as usize]))
             .map_err(|e| ConfigError(e.to_string()))?;
         let spec = match self.faults {
             0 => spec,
@@ -209,7 +224,8 @@ impl Config {
     /// image reader read the blocks of write 0, where held writes and preservation race.
     pub fn workload(&self, g: &Geometry) -> Workload {
         let bs = g.block_size as u64;
-        let blocks = g.blocks;
+        let volumes = self.volumes.max(1) as u64;
+        let blocks = g.blocks / volumes;
         let len = (g.segment_blocks as u64).max(2).min(blocks);
         let write = |k: u64| {
             let start = (k * g.segment_blocks as u64 + g.segment_blocks as u64 / 2) % blocks;
@@ -224,8 +240,14 @@ impl Config {
             .collect();
         let (o, l) = write(0);
         let mut w = Workload::default();
-        for _ in 0..self.writers {
-            w = w.client(Role::Writer, writes.clone());
+        for i in 0..self.writers as u64 {
+            // Writer i writes volume i mod volumes: the same writes, shifted into it.
+            let shift = (i % volumes) * blocks * bs;
+            let mine = writes
+                .iter()
+                .map(|r| Request::write(r.offset + shift, r.len))
+                .collect();
+            w = w.client(Role::Writer, mine);
         }
         for _ in 0..self.readers {
             w = w.client(Role::Reader, vec![Request::read(o, l)]);
