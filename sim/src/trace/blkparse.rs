@@ -131,9 +131,8 @@ impl Parser {
             return Err(place.field("rwbs", rwbs, FieldProblem::NotRwbs));
         }
         let flush = rwbs.contains('F');
-        let op = if rwbs.contains(['D', 'N']) {
-            return Ok(None);
-        } else if rwbs.contains('W') {
+        // Discards (`D`), `N` and bare flushes (`F`) have neither `W` nor `R`.
+        let op = if rwbs.contains('W') {
             Op::Write
         } else if rwbs.contains('R') {
             Op::Read
