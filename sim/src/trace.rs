@@ -20,6 +20,7 @@ pub mod scsi;
 
 use crate::workload::Arrival;
 use cowlab_model::{Op, Request};
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::num::NonZeroU64;
@@ -352,10 +353,12 @@ fn check_writable(arrivals: &[Arrival], hostname: &str) -> io::Result<()> {
 /// A trace of any format, as [`TraceFormat::reader`] opens it.
 pub type Trace = Box<dyn Iterator<Item = Result<Arrival, TraceError>> + Send>;
 
-/// The trace formats the simulator reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The trace formats the simulator reads; serialized as their names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TraceFormat {
     /// MSR Cambridge CSV ([`MsrReader`]).
+    #[default]
     Msr,
     /// SCSI commands, one a line ([`scsi::ScsiReader`]).
     Scsi,

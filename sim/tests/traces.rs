@@ -104,6 +104,13 @@ fn formats_are_found_by_name() {
     );
     assert_eq!(TraceFormat::by_name("csv"), None);
     assert_eq!(TraceFormat::by_name(""), None);
+    // As a field of a serialized configuration, a format is its name.
+    for format in TraceFormat::ALL {
+        let json = serde_json::to_string(&format).unwrap();
+        assert_eq!(json, format!("\"{}\"", format.name()));
+        assert_eq!(serde_json::from_str::<TraceFormat>(&json).unwrap(), format);
+    }
+    assert_eq!(TraceFormat::default(), TraceFormat::Msr);
 }
 
 /// Each sample ends past a 1 MiB volume; the reader of each format says where.
