@@ -25,7 +25,9 @@ pub use driver::{simulate, simulate_with, Failure, Outcome, Progress, SimError};
 pub use latency::Latencies;
 pub use metrics::Metrics;
 pub use size::SizeError;
-pub use trace::{write_msr, MsrReader, TraceError};
+pub use trace::blkparse::{write_blkparse, BlkparseReader};
+pub use trace::scsi::{write_scsi, ScsiReader};
+pub use trace::{write_msr, FieldProblem, MsrReader, Trace, TraceError, TraceFormat};
 pub use workload::{
     Arrival, Arrivals, Generator, Pattern, Sizes, Stop, WorkloadError, WorkloadSpec,
 };

@@ -10,10 +10,20 @@
 //! is checked to be an integer and otherwise ignored, since the simulator
 //! computes its own. Reading streams line by line, so traces larger than
 //! memory replay fine.
+//!
+//! Two more formats live beside it: SCSI command traces ([`scsi`]) and
+//! blkparse's default text output ([`blkparse`]). [`TraceFormat`] names the
+//! three and opens a reader of either.
+
+pub mod blkparse;
+pub mod scsi;
 
 use crate::workload::Arrival;
 use cowlab_model::{Op, Request};
-use std::io::{self, BufRead, Write};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::num::NonZeroU64;
 use thiserror::Error;
 
 /// Nanoseconds per filetime tick.
@@ -57,6 +67,20 @@ pub enum TraceError {
         value: String,
         problem: FieldProblem,
     },
+    #[error("{file} line {line}: field {field}: missing from '{text}'")]
+    MissingField {
+        file: String,
+        line: u64,
+        field: &'static str,
+        text: String,
+    },
+    #[error("{file} line {line}: after field {after}: '{value}' is one field too many")]
+    ExtraField {
+        file: String,
+        line: u64,
+        after: &'static str,
+        value: String,
+    },
 }
 
 /// Why one field of a trace line was refused.
@@ -78,6 +102,20 @@ pub enum FieldProblem {
     NotAHeader,
     #[error("ends past the end of the volume ({0} bytes)")]
     PastVolume(u64),
+    #[error("is not READ(10), READ(16), WRITE(10) or WRITE(16)")]
+    NotAScsiCommand,
+    #[error("does not fit the {bits} bits {command} carries")]
+    TooWideFor { bits: u32, command: &'static str },
+    #[error("is not major,minor")]
+    NotADevice,
+    #[error("is not seconds with up to 9 decimals below 2^64 ns")]
+    NotSeconds,
+    #[error("is not RWBS letters")]
+    NotRwbs,
+    #[error("is not '+'")]
+    NotPlus,
+    #[error("is not a [process] name")]
+    NotAProcess,
 }
 
 /// Streams [`Arrival`]s out of an MSR trace. The first request is at
@@ -310,6 +348,233 @@ fn check_writable(arrivals: &[Arrival], hostname: &str) -> io::Result<()> {
     }
     // Filetimes stay far below u64::MAX: u64::MAX ns is 1.8e17 ticks.
     Ok(())
+}
+
+/// A trace of any format, as [`TraceFormat::reader`] opens it.
+pub type Trace = Box<dyn Iterator<Item = Result<Arrival, TraceError>> + Send>;
+
+/// The trace formats the simulator reads; serialized as their names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceFormat {
+    /// MSR Cambridge CSV ([`MsrReader`]).
+    #[default]
+    Msr,
+    /// SCSI commands, one a line ([`scsi::ScsiReader`]).
+    Scsi,
+    /// blkparse's default text output ([`blkparse::BlkparseReader`]).
+    Blkparse,
+}
+
+impl TraceFormat {
+    /// Every format, in the order their names are listed.
+    pub const ALL: [TraceFormat; 3] = [TraceFormat::Msr, TraceFormat::Scsi, TraceFormat::Blkparse];
+
+    /// The format called `name` (`msr`, `scsi` or `blkparse`, any case).
+    pub fn by_name(name: &str) -> Option<TraceFormat> {
+        Self::ALL
+            .into_iter()
+            .find(|format| format.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The name [`TraceFormat::by_name`] takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceFormat::Msr => "msr",
+            TraceFormat::Scsi => "scsi",
+            TraceFormat::Blkparse => "blkparse",
+        }
+    }
+
+    /// Streams the trace in `reader` (`file` names it in errors). SCSI
+    /// traces count in blocks of `block_size` bytes; the other formats
+    /// ignore it. With `volume`, requests ending past it are errors.
+    pub fn reader<R: BufRead + Send + 'static>(
+        self,
+        file: String,
+        reader: R,
+        block_size: NonZeroU64,
+        volume: Option<u64>,
+    ) -> Trace {
+        match (self, volume) {
+            (TraceFormat::Msr, None) => Box::new(MsrReader::new(file, reader)),
+            (TraceFormat::Msr, Some(v)) => Box::new(MsrReader::new(file, reader).within(v)),
+            (TraceFormat::Scsi, None) => Box::new(scsi::ScsiReader::new(file, reader, block_size)),
+            (TraceFormat::Scsi, Some(v)) => {
+                Box::new(scsi::ScsiReader::new(file, reader, block_size).within(v))
+            }
+            (TraceFormat::Blkparse, None) => Box::new(blkparse::BlkparseReader::new(file, reader)),
+            (TraceFormat::Blkparse, Some(v)) => {
+                Box::new(blkparse::BlkparseReader::new(file, reader).within(v))
+            }
+        }
+    }
+
+    /// Opens the file at `path` and streams it as [`TraceFormat::reader`]
+    /// does; fails only if the file cannot be opened.
+    pub fn open(
+        self,
+        path: &str,
+        block_size: NonZeroU64,
+        volume: Option<u64>,
+    ) -> io::Result<Trace> {
+        let file = File::open(path)?;
+        Ok(self.reader(path.to_string(), BufReader::new(file), block_size, volume))
+    }
+}
+
+/// Where a line of a trace is, for the errors of the SCSI and blkparse readers.
+struct Place {
+    file: String,
+    /// 1-based.
+    line: u64,
+}
+
+impl Place {
+    fn field(&self, field: &'static str, value: &str, problem: FieldProblem) -> TraceError {
+        TraceError::Field {
+            file: self.file.clone(),
+            line: self.line,
+            field,
+            value: value.to_string(),
+            problem,
+        }
+    }
+
+    fn missing(&self, field: &'static str, text: &str) -> TraceError {
+        TraceError::MissingField {
+            file: self.file.clone(),
+            line: self.line,
+            field,
+            text: text.to_string(),
+        }
+    }
+
+    fn extra(&self, after: &'static str, value: &str) -> TraceError {
+        TraceError::ExtraField {
+            file: self.file.clone(),
+            line: self.line,
+            after,
+            value: value.to_string(),
+        }
+    }
+
+    fn integer(&self, field: &'static str, text: &str) -> Result<u64, TraceError> {
+        text.parse::<u64>()
+            .map_err(|_| self.field(field, text, FieldProblem::NotAnInteger))
+    }
+
+    /// Refuses an extent that ends past 2^64 (naming the length) or past
+    /// `volume` (naming the offset).
+    fn extent(
+        &self,
+        offset: (u64, &'static str, &str),
+        len: (u64, &'static str, &str),
+        volume: Option<u64>,
+    ) -> Result<(), TraceError> {
+        match (offset.0.checked_add(len.0), volume) {
+            (None, _) => Err(self.field(len.1, len.2, FieldProblem::PastAddressSpace)),
+            (Some(end), Some(volume)) if end > volume => {
+                Err(self.field(offset.1, offset.2, FieldProblem::PastVolume(volume)))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The lines of a trace, each handed to a parser; iteration ends after the
+/// first error, as [`MsrReader`]'s does.
+struct Lines<R> {
+    place: Place,
+    reader: R,
+    text: String,
+    failed: bool,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(file: String, reader: R) -> Self {
+        Lines {
+            place: Place { file, line: 0 },
+            reader,
+            text: String::new(),
+            failed: false,
+        }
+    }
+
+    /// The next arrival `parse` makes of a trimmed line; `parse` returns
+    /// `Ok(None)` for lines that carry none.
+    fn next_item(
+        &mut self,
+        mut parse: impl FnMut(&Place, &str) -> Result<Option<Arrival>, TraceError>,
+    ) -> Option<Result<Arrival, TraceError>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            self.text.clear();
+            self.place.line += 1;
+            let parsed = match self.reader.read_line(&mut self.text) {
+                Ok(0) => return None,
+                Ok(_) => parse(&self.place, self.text.trim()),
+                Err(source) => Err(TraceError::Io {
+                    file: self.place.file.clone(),
+                    line: self.place.line,
+                    source,
+                }),
+            };
+            match parsed {
+                Ok(None) => {}
+                Ok(Some(arrival)) => return Some(Ok(arrival)),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Nanosecond timestamps made relative to the first, refused if they go back.
+#[derive(Default)]
+struct Clock {
+    first: Option<u64>,
+    previous: u64,
+}
+
+impl Clock {
+    fn at(
+        &mut self,
+        place: &Place,
+        field: &'static str,
+        text: &str,
+        ns: u64,
+    ) -> Result<u64, TraceError> {
+        if ns < self.previous {
+            let problem = FieldProblem::EarlierThanPrevious(self.previous);
+            return Err(place.field(field, text, problem));
+        }
+        self.previous = ns;
+        Ok(ns - *self.first.get_or_insert(ns))
+    }
+}
+
+/// What the SCSI and blkparse writers need of their arrivals: in time order,
+/// none empty, offsets and lengths multiples of `unit` bytes.
+fn check_arrivals(arrivals: &[Arrival], unit: u64) -> io::Result<()> {
+    check_writable(arrivals, "")?;
+    match arrivals
+        .iter()
+        .find(|a| a.request.offset % unit != 0 || a.request.len % unit != 0)
+    {
+        Some(a) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "trace request at {} ns ({} bytes at {}) is not in whole {unit}-byte units",
+                a.at, a.request.len, a.request.offset
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,13 @@ use cowlab_model::{Op, Request};
 use cowlab_sim::config::{size_arg, CheckLevel, SimConfig};
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate, parse_size};
 use cowlab_sim::workload::parse_sizes;
-use cowlab_sim::{write_msr, Arrival, MsrReader, TraceError};
+use cowlab_sim::{
+    write_blkparse, write_msr, write_scsi, Arrival, MsrReader, ScsiReader, TraceFormat,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
 use std::io::Cursor;
+use std::num::NonZeroU64;
 
 /// Deterministic: a fixed ChaCha seed per test, nothing persisted.
 fn config(cases: u32, seed: u64) -> Config {
@@ -213,7 +216,7 @@ fn trace_like() -> impl Strategy<Value = Vec<u8>> {
     (
         proptest::collection::vec(line, 0..8),
         prop_oneof![Just("\n"), Just("\r\n")],
-        proptest::option::of((any::<prop::sample::Index>(), 0x80u8..=0xff)),
+        proptest::option::weighted(0.2, (any::<prop::sample::Index>(), 0x80u8..=0xff)),
     )
         .prop_map(|(lines, eol, stray)| {
             let mut bytes = lines.join(eol).into_bytes();
@@ -224,17 +227,25 @@ fn trace_like() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-/// Reads a whole trace, checking what the reader promises of each item.
-fn read_checked(bytes: &[u8], volume: Option<u64>) -> Result<(), TestCaseError> {
-    let reader = MsrReader::new("t.csv".to_string(), Cursor::new(bytes.to_vec()));
-    let reader: Box<dyn Iterator<Item = Result<Arrival, TraceError>>> = match volume {
-        Some(v) => Box::new(reader.within(v)),
-        None => Box::new(reader),
-    };
+/// Reads a whole trace in `format` (blocks of `block` bytes), checking what the reader
+/// promises of each item.
+fn read_checked(
+    format: TraceFormat,
+    bytes: &[u8],
+    block: NonZeroU64,
+    volume: Option<u64>,
+) -> Result<(), TestCaseError> {
+    let reader = format.reader(
+        "t.trace".to_string(),
+        Cursor::new(bytes.to_vec()),
+        block,
+        volume,
+    );
     // Each line yields at most one item, and a line is at least one byte.
     let most = bytes.len() + 1;
     let mut previous = 0;
     let mut items = 0;
+    let mut errors = 0;
     for item in reader {
         items += 1;
         prop_assert!(items <= most, "more items than lines");
@@ -247,23 +258,156 @@ fn read_checked(bytes: &[u8], volume: Option<u64>) -> Result<(), TestCaseError> 
                 if let (Some(end), Some(v)) = (end, volume) {
                     prop_assert!(end <= v);
                 }
+                if format == TraceFormat::Scsi {
+                    prop_assert!(r.offset % block == 0 && r.len % block == 0);
+                }
+                if format == TraceFormat::Blkparse {
+                    prop_assert!(r.offset % 512 == 0 && r.len % 512 == 0);
+                }
                 prop_assert!(a.at >= previous);
                 previous = a.at;
             }
             Err(e) => {
+                errors += 1;
                 let message = e.to_string();
-                prop_assert!(message.starts_with("t.csv line "), "{}", message);
+                prop_assert!(message.starts_with("t.trace line "), "{}", message);
             }
         }
     }
+    // The readers stop after their first error.
+    prop_assert!(errors <= 1);
     Ok(())
 }
 
-/// The reader stops after its first error, so it yields no more than one.
-fn errors(bytes: &[u8]) -> usize {
-    MsrReader::new("t.csv".to_string(), Cursor::new(bytes.to_vec()))
-        .filter(Result::is_err)
-        .count()
+/// Lines joined by LF or CRLF, sometimes with a stray invalid UTF-8 byte.
+fn join_lines(lines: impl Strategy<Value = Vec<String>>) -> impl Strategy<Value = Vec<u8>> {
+    (
+        lines,
+        prop_oneof![Just("\n"), Just("\r\n")],
+        proptest::option::weighted(0.2, (any::<prop::sample::Index>(), 0x80u8..=0xff)),
+    )
+        .prop_map(|(lines, eol, stray)| {
+            let mut bytes = lines.join(eol).into_bytes();
+            if let Some((at, byte)) = stray {
+                bytes.insert(at.index(bytes.len() + 1), byte);
+            }
+            bytes
+        })
+}
+
+/// Lines starting with a timestamp `delta` after the previous one (or not
+/// starting with one, when `None`), so that some traces keep time order.
+fn timed_lines(
+    line: impl Strategy<Value = (Option<u64>, String)>,
+    time: fn(u64) -> String,
+) -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::vec(line, 0..8).prop_map(move |lines| {
+        let mut now = 0u64;
+        lines
+            .into_iter()
+            .map(|(delta, rest)| match delta {
+                Some(delta) => {
+                    now = now.saturating_add(delta);
+                    rest.replacen("{t}", &time(now), 1)
+                }
+                None => rest,
+            })
+            .collect()
+    })
+}
+
+fn small_or_field() -> impl Strategy<Value = String> {
+    prop_oneof![8 => (0u64..5000).prop_map(|n| n.to_string()), 1 => field()]
+}
+
+/// SCSI trace lines: commands good and bad, comments, blank lines and junk.
+fn scsi_like() -> BoxedStrategy<Vec<u8>> {
+    let op = prop_oneof![
+        8 => prop::sample::select(&["READ(10)", "write(10)", "READ(16)", "WRITE(16)"][..])
+            .prop_map(str::to_string),
+        1 => prop::sample::select(&["READ(12)", "WRITE(", "TRIM"][..]).prop_map(str::to_string),
+        1 => field(),
+    ];
+    let command = (
+        0u64..2000,
+        op,
+        small_or_field(),
+        small_or_field(),
+        "[ \t]{1,2}",
+    )
+        .prop_map(|(delta, op, lba, blocks, sp)| {
+            (Some(delta), format!("{{t}}{sp}{op}{sp}{lba}{sp}{blocks}"))
+        });
+    let junk = proptest::collection::vec(field(), 0..7).prop_map(|fields| (None, fields.join(" ")));
+    let line = prop_oneof![
+        12 => command,
+        1 => Just((None, "# time_ns op lba blocks".to_string())),
+        1 => Just((None, String::new())),
+        1 => junk,
+    ];
+    join_lines(timed_lines(line, |ns| ns.to_string())).boxed()
+}
+
+/// blkparse lines: events of every action with good and bad fields, summaries and junk.
+fn blkparse_like() -> BoxedStrategy<Vec<u8>> {
+    let pick = |options: &'static [&'static str]| prop_oneof![30 => prop::sample::select(options).prop_map(str::to_string), 1 => field()];
+    let event = (
+        0u64..3_000_000,
+        pick(&["8,0", "259,1", "8,0", " 8,1"]),
+        pick(&["0", "3"]),
+        pick(&["1", "42"]),
+        pick(&["Q", "Q", "Q", "Q", "Q", "Q", "G", "I", "D", "C", "M", "P", "U", "m"]),
+        pick(&["W", "WS", "R", "RA", "D", "N", "FWS", "FWFS", "WM", "R", "W", "ws", "F"]),
+        small_or_field(),
+        pick(&["+", "+", "+", "+", "+", "+", "+", "-"]),
+        small_or_field(),
+        pick(&["[kjournald]", "[kworker/u8:2]", "[a b]", "[dd]", "[p]", "[p]", "[dd]", "dd", "[]", ""]),
+    )
+        .prop_map(|(delta, dev, cpu, seq, action, rwbs, sector, plus, count, process)| {
+            let line = format!(
+                "{dev:>5} {cpu:>4} {seq:>8} {{t}} 4162 {action:>2} {rwbs:>3} {sector} {plus} {count} {process}"
+            );
+            (Some(delta), line)
+        });
+    // Flushes without a sector, cut lines and time written in other ways.
+    let odd = (0u64..3_000_000, 0usize..12, field()).prop_map(|(delta, cut, time)| {
+        let tokens = ["8,0", "0", "1", &time, "4162", "Q", "FWS", "[jbd2/sda1-8]"];
+        (Some(delta), tokens[..cut.min(tokens.len())].join(" "))
+    });
+    let summary = prop::sample::select(
+        &[
+            "CPU0 (8,0):",
+            "Total (8,0):",
+            " Reads Queued:           3,      260KiB\t Writes Queued:           4,       12KiB",
+            "Throughput (R/W): 208KiB/s / 9KiB/s",
+            "Events (8,0): 18 entries",
+            "",
+        ][..],
+    )
+    .prop_map(|line| (None, line.to_string()));
+    let junk =
+        proptest::collection::vec(field(), 0..12).prop_map(|fields| (None, fields.join(" ")));
+    let line = prop_oneof![12 => event, 1 => odd, 1 => summary, 1 => junk];
+    join_lines(timed_lines(line, |ns| {
+        format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+    }))
+    .boxed()
+}
+
+fn block_size() -> impl Strategy<Value = NonZeroU64> {
+    prop_oneof![
+        Just(1u64),
+        Just(512),
+        Just(4096),
+        1u64..1 << 20,
+        Just(1 << 50),
+        any::<u64>()
+    ]
+    .prop_map(|b| NonZeroU64::new(b.max(1)).expect("at least 1"))
+}
+
+fn volume() -> impl Strategy<Value = Option<u64>> {
+    proptest::option::of(prop_oneof![any::<u64>(), 0u64..100_000, 0u64..1 << 32])
 }
 
 proptest! {
@@ -274,8 +418,7 @@ proptest! {
         bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..256), trace_like()],
         volume in proptest::option::of(prop_oneof![any::<u64>(), 0u64..100_000]),
     ) {
-        read_checked(&bytes, volume)?;
-        prop_assert!(errors(&bytes) <= 1);
+        read_checked(TraceFormat::Msr, &bytes, NonZeroU64::MIN, volume)?;
     }
 
     /// `write_msr` promises a trace that reads back exactly when times are multiples of
@@ -319,6 +462,116 @@ proptest! {
             })
             .collect();
         prop_assert_eq!(back, expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1000, 0x5112_0003))]
+
+    #[test]
+    fn any_bytes_read_as_a_scsi_trace_never_panic(
+        bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..256), scsi_like()],
+        block in block_size(),
+        volume in volume(),
+    ) {
+        read_checked(TraceFormat::Scsi, &bytes, block, volume)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(1000, 0x5112_0004))]
+
+    #[test]
+    fn any_bytes_read_as_blkparse_output_never_panic(
+        bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..256), blkparse_like()],
+        volume in volume(),
+    ) {
+        read_checked(TraceFormat::Blkparse, &bytes, NonZeroU64::MIN, volume)?;
+    }
+}
+
+/// Arrivals in time order from 0, in whole `unit`s, of every operation.
+fn arrivals_in(unit: u64, most_units: u64) -> impl Strategy<Value = Vec<Arrival>> {
+    proptest::collection::vec(
+        (0u64..1 << 40, 0u8..3, 0u64..1 << 20, 1u64..most_units),
+        1..20,
+    )
+    .prop_map(move |requests| {
+        let mut times: Vec<u64> = requests.iter().map(|r| r.0).collect();
+        times.sort();
+        let first = times[0];
+        requests
+            .iter()
+            .zip(&times)
+            .map(|(&(_, op, offset, len), &t)| Arrival {
+                at: t - first,
+                request: Request {
+                    op: [Op::Read, Op::Write, Op::ReadImage][op as usize],
+                    offset: offset * unit,
+                    len: len * unit,
+                },
+            })
+            .collect()
+    })
+}
+
+/// Image reads read back as reads: the formats have none.
+fn as_read_back(arrivals: Vec<Arrival>) -> Vec<Arrival> {
+    arrivals
+        .into_iter()
+        .map(|mut a| {
+            if a.request.op == Op::ReadImage {
+                a.request.op = Op::Read;
+            }
+            a
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(config(300, 0x5112_0005))]
+
+    /// `write_scsi` promises a trace that reads back exactly with the same block size,
+    /// whichever CDB each command needs.
+    #[test]
+    fn written_scsi_traces_read_back(
+        block in prop_oneof![Just(1u64), Just(512), Just(4096)],
+        arrivals in arrivals_in(1, 1 << 18),
+        spread in prop_oneof![Just(1u64), Just(1 << 20)],
+    ) {
+        // Offsets must be whole blocks of the block size written with.
+        let block = NonZeroU64::new(block).expect("positive");
+        let arrivals: Vec<Arrival> = arrivals
+            .into_iter()
+            .map(|mut a| {
+                a.request.offset = a.request.offset * spread * block.get();
+                a.request.len *= block.get();
+                a
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_scsi(&mut out, &arrivals, block).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: Vec<Arrival> = ScsiReader::new("w.scsi".into(), Cursor::new(out), block)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(back, as_read_back(arrivals));
+    }
+
+    /// `write_blkparse` promises output that reads back exactly, to the nanosecond.
+    #[test]
+    fn written_blkparse_output_reads_back(
+        arrivals in arrivals_in(512, 1 << 22),
+        device in (any::<u32>(), any::<u32>()),
+        process in "[ -~]{0,16}",
+    ) {
+        let mut out = Vec::new();
+        write_blkparse(&mut out, &arrivals, device, &process)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: Vec<Arrival> = TraceFormat::Blkparse
+            .reader("w.blk".into(), Cursor::new(out), NonZeroU64::MIN, None)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(back, as_read_back(arrivals));
     }
 }
 
