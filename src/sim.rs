@@ -1,7 +1,9 @@
 //! `cowlab sim`: one timed simulation, its metrics as text or one JSON object.
 
 use crate::Failure;
+use cowlab_model::fault::{DeviceError, ErrorPolicy};
 use cowlab_sim::config::{size_arg, CheckLevel, ConfigError, Disks, SimConfig};
+use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
 use cowlab_sim::{simulate, Outcome, Progress};
@@ -103,6 +105,38 @@ pub struct Args {
     pub mutant: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Fail I/O of a device: DEVICE:nth=N (its n-th I/O), DEVICE:blocks=A..B (every I/O
+    /// touching those blocks) or DEVICE:p=P (each I/O with probability P); devices are
+    /// source, destination, snapshot, cache. Repeatable.
+    #[arg(long, allow_hyphen_values = true)]
+    pub fail: Vec<String>,
+    /// Bytes the snapshot store (or cache) can hold, e.g. 64KiB (whole blocks, rounded down).
+    #[arg(long, allow_hyphen_values = true, conflicts_with = "store_blocks")]
+    pub store_capacity: Option<String>,
+    /// Blocks the snapshot store (or cache) can hold (how a printed plan gives it).
+    #[arg(long)]
+    pub store_blocks: Option<u64>,
+    /// The copier crashes before its n-th step and restarts from what it persisted.
+    /// Repeatable.
+    #[arg(long)]
+    pub crash_at: Vec<u64>,
+    /// Seed of the probabilistic errors (DEVICE:p=P) [default: 0].
+    #[arg(long)]
+    pub fault_seed: Option<u64>,
+    /// What the copy does about a failed I/O: break-guest-write, break-snapshot, retry:N or
+    /// retry:N:break-snapshot [default: break-guest-write].
+    #[arg(long)]
+    pub on_error: Option<String>,
+    /// The first retry's wait; each further retry waits twice as long [default: 1ms].
+    #[arg(long, allow_hyphen_values = true)]
+    pub retry_backoff: Option<String>,
+    /// How long the copier is down after a crash [default: 100ms].
+    #[arg(long, allow_hyphen_values = true)]
+    pub restart_time: Option<String>,
+    /// A TOML fault plan (seed, on_error, store_capacity, crash_at, [[fail]] tables); the
+    /// fault flags add to it.
+    #[arg(long)]
+    pub fault_plan: Option<String>,
     /// Print one JSON object: the metrics and the configuration.
     #[arg(long)]
     pub json: bool,
@@ -221,6 +255,7 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     if let Some(t) = &a.cpu_time {
         c.cpu_ns = duration_arg("--cpu-time", t)?;
     }
+    fault_flags(a, &mut c)?;
     if let Some(level) = &a.check {
         c.check = Some(CheckLevel::by_name(level).ok_or_else(|| {
             let reason = format!(
@@ -231,6 +266,96 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
         })?);
     }
     Ok(c)
+}
+
+/// The fault plan: the `--fault-plan` file's, then each fault flag (errors and crashes add
+/// to the file's, the others replace its values).
+fn fault_flags(a: &Args, c: &mut SimConfig) -> Result<(), Failure> {
+    let bs = c.block_size;
+    // A zero or non-dividing geometry is refused by name later, in `spec`.
+    let volume_blocks = c.volume.checked_div(bs).unwrap_or(0);
+    if let Some(path) = &a.fault_plan {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| usage(ConfigError::new("--fault-plan", path, e)))?;
+        let f = faults::parse(&text, path, bs, volume_blocks)
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        c.faults = f.plan;
+        c.on_error = f.on_error.unwrap_or(c.on_error);
+    }
+    for text in &a.fail {
+        let e = DeviceError::parse(text).map_err(|e| usage(ConfigError::new("--fail", text, e)))?;
+        faults::check_blocks(&e, volume_blocks)
+            .map_err(|reason| usage(ConfigError::new("--fail", text, reason)))?;
+        c.faults.errors.push(e);
+    }
+    if let Some(text) = &a.store_capacity {
+        let bytes = size_arg("--store-capacity", text).map_err(usage)?;
+        let blocks = faults::store_blocks(bytes, bs)
+            .map_err(|reason| usage(ConfigError::new("--store-capacity", text, reason)))?;
+        c.faults.store_blocks = Some(blocks);
+    }
+    if let Some(n) = a.store_blocks {
+        if n == 0 {
+            return Err(usage(ConfigError::new(
+                "--store-blocks",
+                n,
+                "must be at least 1",
+            )));
+        }
+        c.faults.store_blocks = Some(n);
+    }
+    for n in &a.crash_at {
+        if *n == 0 {
+            return Err(usage(ConfigError::new(
+                "--crash-at",
+                n,
+                "steps are counted from 1",
+            )));
+        }
+        c.faults.crashes.push(*n);
+    }
+    if let Some(seed) = a.fault_seed {
+        c.faults.seed = seed;
+    }
+    if let Some(text) = &a.on_error {
+        c.on_error =
+            ErrorPolicy::parse(text).map_err(|e| usage(ConfigError::new("--on-error", text, e)))?;
+    }
+    if let Some(t) = &a.retry_backoff {
+        c.retry_backoff_ns = duration_arg("--retry-backoff", t)?;
+    }
+    if let Some(t) = &a.restart_time {
+        c.restart_ns = duration_arg("--restart-time", t)?;
+    }
+    Ok(())
+}
+
+/// The fault flags that replay a run's plan (empty without one).
+pub fn fault_flags_text(c: &SimConfig) -> String {
+    if c.faults.is_empty() {
+        return String::new();
+    }
+    let mut flags = format!("{} --on-error {}", c.faults, c.on_error);
+    let d = SimConfig::default();
+    if c.retry_backoff_ns != d.retry_backoff_ns {
+        flags.push_str(&format!(
+            " --retry-backoff {}",
+            duration_text(c.retry_backoff_ns)
+        ));
+    }
+    if c.restart_ns != d.restart_ns {
+        flags.push_str(&format!(" --restart-time {}", duration_text(c.restart_ns)));
+    }
+    flags
+}
+
+/// A duration as a flag's value: `5ms` when that reads back exactly, else nanoseconds.
+fn duration_text(ns: u64) -> String {
+    let short = format_duration(ns).replace(' ', "");
+    match parse_duration(&short) {
+        Ok(back) if back == ns => short,
+        _ => format!("{ns}ns"),
+    }
 }
 
 fn disks(a: &Args) -> Result<Disks, Failure> {
@@ -330,6 +455,7 @@ pub fn run(a: &Args) -> Result<u8, Failure> {
 pub fn json(config: &SimConfig, outcome: &Outcome) -> String {
     let mut object = serde_json::to_value(&outcome.metrics).expect("metrics serialise");
     object["config"] = serde_json::to_value(config).expect("the configuration serialises");
+    object["fault_plan"] = serde_json::Value::String(fault_flags_text(config));
     object.to_string()
 }
 
@@ -370,6 +496,21 @@ fn text(c: &SimConfig, o: &Outcome) -> String {
     for (name, value) in rows {
         out.push_str(&format!("{name:<20} {value}\n"));
     }
+    if !c.faults.is_empty() {
+        let rows: [(&str, String); 7] = [
+            ("on error", c.on_error.to_string()),
+            ("failed copies", m.failed_copies.to_string()),
+            ("failed writes", m.failed_writes.to_string()),
+            ("retries", m.retries.to_string()),
+            ("I/O errors", m.io_errors.to_string()),
+            ("restarts", m.restarts.to_string()),
+            ("restart time", format!("{:.6} s", m.restart_seconds)),
+        ];
+        for (name, value) in rows {
+            out.push_str(&format!("{name:<20} {value}\n"));
+        }
+        out.push_str(&format!("faults: {}\n", fault_flags_text(c)));
+    }
     out.push_str(&format!("{} steps, {} events\n", o.steps, o.events));
     if let Some(f) = &o.failure {
         out.push_str(&format!(
@@ -379,8 +520,12 @@ fn text(c: &SimConfig, o: &Outcome) -> String {
         for l in &f.last_steps {
             out.push_str(&format!("  {l}\n"));
         }
+        let faults = match c.faults.is_empty() {
+            true => String::new(),
+            false => format!(" {}", fault_flags_text(c)),
+        };
         out.push_str(&format!(
-            "{}\nreplay: the same flags with --seed {}\n",
+            "{}\nreplay: the same flags with --seed {}{faults}\n",
             f.violation, c.seed
         ));
     }

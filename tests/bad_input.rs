@@ -338,3 +338,122 @@ fn malformed_shard_files_merge_nothing() {
     );
     assert!(!d.join("m").exists());
 }
+
+#[test]
+fn bad_fault_flags() {
+    refused(
+        &["sim", "--fail", "disk:nth=1"],
+        &["--fail disk:nth=1", "unknown device"],
+    );
+    refused(
+        &["sim", "--fail", "source"],
+        &["--fail source", "expected DEVICE"],
+    );
+    refused(
+        &["sim", "--fail", "source:nth=0"],
+        &["--fail source:nth=0", "counted from 1"],
+    );
+    refused(
+        &["sim", "--fail", "source:p=1.5"],
+        &["--fail source:p=1.5", "probability"],
+    );
+    refused(
+        &["sim", "--fail", "source:blocks=9..3"],
+        &["--fail source:blocks=9..3", "empty"],
+    );
+    refused(
+        &["sim", "--volume", "64KiB", "--fail", "source:blocks=10..20"],
+        &["--fail source:blocks=10..20", "the volume has 16 blocks"],
+    );
+    refused(
+        &["sim", "--store-capacity", "1KiB"],
+        &["--store-capacity 1KiB", "smaller than one block (4 KiB)"],
+    );
+    refused(
+        &["sim", "--store-capacity", "-1MiB"],
+        &["--store-capacity -1MiB", "negative"],
+    );
+    refused(
+        &["sim", "--store-capacity", "lots"],
+        &["--store-capacity lots"],
+    );
+    refused(&["sim", "--store-blocks", "0"], &["--store-blocks 0"]);
+    refused(
+        &["sim", "--crash-at", "0"],
+        &["--crash-at 0", "counted from 1"],
+    );
+    refused(&["sim", "--crash-at", "-3"], &["--crash-at", "'-3'"]);
+    refused(&["sim", "--fault-seed", "x"], &["--fault-seed", "'x'"]);
+    refused(
+        &["sim", "--on-error", "explode"],
+        &["--on-error explode", "unknown error policy"],
+    );
+    refused(
+        &["sim", "--on-error", "retry:300"],
+        &["--on-error retry:300"],
+    );
+    refused(
+        &["sim", "--retry-backoff", "5"],
+        &["--retry-backoff 5", "missing unit"],
+    );
+    refused(&["sim", "--restart-time", "-1s"], &["--restart-time -1s"]);
+    // A fault mutant needs a plan to be seen.
+    refused(
+        &["sim", "--mutant", "broken-image-served"],
+        &["--mutant broken-image-served", "fault plan"],
+    );
+}
+
+#[test]
+fn malformed_fault_plan_files_run_nothing() {
+    let d = dir("fault-plans");
+    refused(
+        &["sim", "--fault-plan", "/no/such/plan.toml"],
+        &["--fault-plan /no/such/plan.toml"],
+    );
+    let cases: [(&str, &[&str]); 9] = [
+        (
+            "seed = 1\ncrash = [3]\n",
+            &["line 2", "crash = [3]", "unknown field"],
+        ),
+        (
+            "store_capacity = \"1KiB\"\n",
+            &[
+                "line 1",
+                "key store_capacity = \"1KiB\"",
+                "smaller than one block",
+            ],
+        ),
+        ("crash_at = [0]\n", &["line 1", "key crash_at = 0"]),
+        (
+            "on_error = \"later\"\n",
+            &["line 1", "key on_error = \"later\""],
+        ),
+        ("seed = -1\n", &["line 1", "seed = -1"]),
+        (
+            "[[fail]]\ndevice = \"tape\"\nnth = 1\n",
+            &["line 2", "key fail.device = \"tape\"", "unknown device"],
+        ),
+        (
+            "[[fail]]\ndevice = \"source\"\n",
+            &[
+                "line 2",
+                "key fail",
+                "exactly one of nth, blocks or probability",
+            ],
+        ),
+        (
+            "[[fail]]\ndevice = \"source\"\nblocks = \"1..x\"\n",
+            &["line 3", "key fail.blocks = \"1..x\""],
+        ),
+        ("seed = [\n", &["line 1"]),
+    ];
+    for (body, needles) in cases {
+        let f = d.join("plan.toml");
+        std::fs::write(&f, body).unwrap();
+        refused(
+            &["sim", "--volume", "4MiB", "--fault-plan", &s(&f)],
+            &[&["plan.toml"][..], needles].concat(),
+        );
+    }
+}

@@ -24,13 +24,14 @@ fn json_has_exactly_the_metrics_and_the_configuration() {
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     keys.sort();
     let mut expected: Vec<&str> = cowlab_sim::metrics::METRIC_NAMES.to_vec();
-    expected.push("config");
+    expected.extend(["config", "fault_plan"]);
     expected.sort();
     assert_eq!(keys, expected);
     assert_eq!(v["writes"], 2000);
     assert_eq!(v["invariants"], "checked");
     assert_eq!(v["config"]["cow_size"], 65536);
     assert_eq!(v["config"]["policy"], "snapshot-overlay");
+    assert_eq!(v["fault_plan"], "", "no faults, no plan");
 }
 
 #[test]
@@ -165,4 +166,102 @@ fn bad_input_is_one_line_and_exit_code_two() {
             "past the end of the volume",
         ],
     );
+}
+
+/// A small run with faults: 4 MiB, 500 writes.
+const FAULTY: [&str; 5] = ["sim", "--volume", "4MiB", "--writes", "500"];
+
+#[test]
+fn a_fault_run_prints_its_figures_and_a_plan_that_replays_it() {
+    let args = [
+        &FAULTY[..],
+        &[
+            "--fail",
+            "snapshot:nth=2",
+            "--fail",
+            "source:p=0.01",
+            "--fault-seed",
+            "3",
+            "--crash-at",
+            "5",
+            "--store-capacity",
+            "1MiB",
+            "--on-error",
+            "retry:1",
+            "--restart-time",
+            "2ms",
+        ],
+    ]
+    .concat();
+    let o = cowlab(&args);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for row in [
+        "on error             retry:1",
+        "failed copies        0",
+        "restarts             1",
+        "restart time         0.002000 s",
+        "invariants           checked",
+    ] {
+        assert!(out.contains(row), "{row:?} not in {out}");
+    }
+    let plan = out
+        .lines()
+        .find_map(|l| l.strip_prefix("faults: "))
+        .expect("the plan is printed");
+    assert_eq!(
+        plan,
+        "--fail snapshot:nth=2 --fail source:p=0.01 --store-blocks 256 --crash-at 5 --fault-seed 3 --on-error retry:1 --restart-time 2ms"
+    );
+    // The printed plan replays the run, byte for byte.
+    let replay: Vec<&str> = FAULTY.iter().copied().chain(plan.split(' ')).collect();
+    assert_eq!(cowlab(&replay).stdout, o.stdout);
+    // Without a plan, no fault rows.
+    let plain = text(&cowlab(&FAULTY).stdout);
+    assert!(
+        !plain.contains("failed copies") && !plain.contains("faults:"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn a_fault_plan_file_and_the_flags_add_up() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sim-faults");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plan.toml");
+    std::fs::write(
+        &file,
+        "seed = 7\non_error = \"retry:2:break-snapshot\"\nstore_capacity = \"64KiB\"\ncrash_at = [2]\n[[fail]]\ndevice = \"snapshot\"\nnth = 3\n",
+    )
+    .unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let args = [
+        &FAULTY[..],
+        &[
+            "--json",
+            "--fault-plan",
+            &path,
+            "--fail",
+            "destination:blocks=1020..1024",
+            "--crash-at",
+            "5",
+        ],
+    ]
+    .concat();
+    let o = cowlab(&args);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["fault_plan"],
+        "--fail snapshot:nth=3 --fail destination:blocks=1020..1024 --store-blocks 16 --crash-at 2 --crash-at 5 --on-error retry:2:break-snapshot"
+    );
+    assert_eq!(v["config"]["faults"]["seed"], 7);
+    assert_eq!(v["invariants"], "checked");
+    // The one-chunk store fills while the copier is down after its first crash: the copy
+    // fails (break-snapshot) before the copier's fifth step.
+    assert_eq!(
+        (v["failed_copies"].as_u64(), v["restarts"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(v["failed_writes"], 0);
 }

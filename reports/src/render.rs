@@ -244,6 +244,7 @@ pub fn summary(results: &Results, charts: &[PathBuf], out: &Path) -> String {
     for w in &s.workloads {
         workload_table(results, w, &mut md);
     }
+    faults(results, &mut md);
     invariants(results, &mut md);
     md
 }
@@ -495,6 +496,47 @@ fn workload_table(results: &Results, workload: &str, md: &mut String) {
                 num(c.median("write_amplification")),
                 mib(c.median("snapshot_peak_bytes")),
                 num(c.median("throughput_ratio"))
+            );
+        }
+    }
+    md.push('\n');
+}
+
+/// What the faults did, per policy and error policy (only in a sweep with faults): sums
+/// over every run of that pair.
+fn faults(results: &Results, md: &mut String) {
+    let s = &results.sweep;
+    let Some(plan) = &s.faults else { return };
+    md.push_str("## Faults\n\n");
+    let _ = writeln!(
+        md,
+        "Every run followed the plan `{plan}`. Sums over the runs of each policy and error \
+         policy (a copy fails at most once per run).\n"
+    );
+    md.push_str("| policy | on error | runs | failed copies | failed writes | retries | restarts | restart time (s) |\n");
+    md.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for p in &s.policies {
+        for e in &s.on_error {
+            let runs: Vec<_> = results
+                .runs
+                .iter()
+                .filter(|r| &r.policy == p && r.on_error.as_ref() == Some(e))
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let sum = |f: fn(&cowlab_sim::Metrics) -> u64| -> u64 {
+                runs.iter().map(|r| f(&r.metrics)).sum()
+            };
+            let restart: f64 = runs.iter().map(|r| r.metrics.restart_seconds).sum();
+            let _ = writeln!(
+                md,
+                "| {p} | {e} | {} | {} | {} | {} | {} | {restart:.3} |",
+                runs.len(),
+                sum(|m| m.failed_copies),
+                sum(|m| m.failed_writes),
+                sum(|m| m.retries),
+                sum(|m| m.restarts),
             );
         }
     }

@@ -17,6 +17,9 @@ pub struct Record {
     pub segment_size_bytes: u64,
     pub cow_size_bytes: u64,
     pub seed: u64,
+    /// The error policy, in a sweep with faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<String>,
     pub volume_bytes: u64,
     pub block_size_bytes: u64,
     pub write_size: String,
@@ -36,6 +39,7 @@ impl Record {
             segment_size_bytes: key.segment,
             cow_size_bytes: key.chunk,
             seed: key.seed,
+            on_error: key.on_error.clone(),
             volume_bytes: sweep.volume,
             block_size_bytes: sweep.block_size,
             write_size: sweep.write_size.clone(),
@@ -64,6 +68,12 @@ impl Record {
             "hold_max_us" => m.hold_max_us,
             "queue_depth_max" => m.queue_depth_max as f64,
             "throughput_ratio" => return m.throughput_ratio,
+            "failed_copies" => m.failed_copies as f64,
+            "failed_writes" => m.failed_writes as f64,
+            "retries" => m.retries as f64,
+            "io_errors" => m.io_errors as f64,
+            "restarts" => m.restarts as f64,
+            "restart_seconds" => m.restart_seconds,
             _ => return None,
         })
     }
@@ -122,10 +132,12 @@ impl Results {
         )
     }
 
-    /// One row per run: every parameter, then every metric, with units in the names.
+    /// One row per run: every parameter, then every metric, with units in the names. A
+    /// sweep with faults has an `on_error` column after `seed`.
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
-        let params = [
+        let faults = self.sweep.faults.is_some();
+        let mut params = vec![
             "job",
             "policy",
             "workload",
@@ -139,13 +151,16 @@ impl Results {
             "writes_requested",
             "rate_per_second",
         ];
+        if faults {
+            params.insert(7, "on_error");
+        }
         let header: Vec<&str> = params.iter().chain(METRIC_NAMES.iter()).copied().collect();
         out.push_str(&header.join(","));
         out.push('\n');
         for r in &self.runs {
             let m = &r.metrics;
             let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
-            let cells = [
+            let mut cells = vec![
                 r.job.to_string(),
                 csv_text(&r.policy),
                 csv_text(&r.workload),
@@ -173,8 +188,17 @@ impl Results {
                 m.hold_max_us.to_string(),
                 m.queue_depth_max.to_string(),
                 opt(m.throughput_ratio),
+                m.failed_copies.to_string(),
+                m.failed_writes.to_string(),
+                m.retries.to_string(),
+                m.io_errors.to_string(),
+                m.restarts.to_string(),
+                m.restart_seconds.to_string(),
                 csv_text(&m.invariants),
             ];
+            if faults {
+                cells.insert(7, csv_text(r.on_error.as_deref().unwrap_or("")));
+            }
             let _ = writeln!(out, "{}", cells.join(","));
         }
         out

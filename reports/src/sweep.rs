@@ -2,8 +2,10 @@
 //! workload size, and the cost that decides the recommendation. Read from a TOML file
 //! (every refusal names the file, the line, the key and the value), or built in.
 
+use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
 use cowlab_model::{policy, CopyOrder, Mutant};
 use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
+use cowlab_sim::faults::FaultsTable;
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::size::{format_size, parse_size};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
@@ -151,6 +153,13 @@ pub struct Sweep {
     pub disks: Vec<String>,
     pub granularity: Granularity,
     pub cost: Cost,
+    /// The `[faults]` table's plan, applied to every run (not written when there is none,
+    /// so that a sweep without faults reads and writes as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultPlan>,
+    /// The error policies swept, with faults (at least one then; none without faults).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_error: Vec<String>,
 }
 
 /// Powers of two from `from` to `to`.
@@ -201,6 +210,8 @@ impl Default for Sweep {
                 chunk_for_segments: 64 << 10,
             },
             cost: Cost::default(),
+            faults: None,
+            on_error: Vec::new(),
         }
     }
 }
@@ -214,6 +225,9 @@ pub struct RunKey {
     pub segment: u64,
     pub chunk: u64,
     pub seed: u64,
+    /// The error policy, in a sweep with faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_error: Option<String>,
 }
 
 /// A job of a sweep: a run, or the copy of a disk and segment size with no writes (what
@@ -229,7 +243,15 @@ impl Sweep {
     pub fn jobs(&self) -> Vec<Job> {
         let points = self.granularity.points();
         let mut jobs = Vec::new();
-        for p in &self.policies {
+        let policies: Vec<Option<String>> = match self.on_error.is_empty() {
+            true => vec![None],
+            false => self.on_error.iter().cloned().map(Some).collect(),
+        };
+        for (p, on_error) in self
+            .policies
+            .iter()
+            .flat_map(|p| policies.iter().map(move |e| (p, e)))
+        {
             for w in &self.workloads {
                 for d in &self.disks {
                     for pt in &points {
@@ -241,6 +263,7 @@ impl Sweep {
                                 segment: pt.segment,
                                 chunk: pt.chunk,
                                 seed: self.seed.wrapping_add(k),
+                                on_error: on_error.clone(),
                             }));
                         }
                     }
@@ -273,6 +296,12 @@ impl Sweep {
         c.seed = key.seed;
         c.mutant = self.mutant.clone();
         c.check = Some(self.check);
+        if let Some(plan) = &self.faults {
+            c.faults = plan.clone();
+        }
+        if let Some(e) = &key.on_error {
+            c.on_error = ErrorPolicy::parse(e).expect("validated error policy");
+        }
         c.speed = self.speed;
         let mut disks = Disks::preset(&key.disk).expect("validated disk");
         disks.queue_depth = self.queue_depth;
@@ -306,8 +335,11 @@ impl Sweep {
             segment,
             chunk: segment.min(self.granularity.chunk_for_segments),
             seed: self.seed,
+            on_error: None,
         };
         let mut c = self.config(&key);
+        // The copy as the disk makes it: no writes and no faults.
+        c.faults = FaultPlan::default();
         c.workload.stop = Stop::Writes(0);
         c.workload.read_fraction = 0.0;
         c.mutant = None;
@@ -375,7 +407,12 @@ impl Sweep {
         out.push_str(&format!("seeds = {}\nseed = {}\n", self.seeds, self.seed));
         out.push_str(&format!("policies = {}\n", list(&self.policies)));
         out.push_str(&format!("workloads = {}\n", list(&self.workloads)));
-        out.push_str(&format!("disks = {}\n\n", list(&self.disks)));
+        out.push_str(&format!("disks = {}\n", list(&self.disks)));
+        if !self.on_error.is_empty() {
+            out.push_str("# Error policies swept (with the [faults] table).\n");
+            out.push_str(&format!("on_error = {}\n", list(&self.on_error)));
+        }
+        out.push('\n');
         let g = &self.granularity;
         out.push_str("[granularity]\n");
         out.push_str("# \"sweeps\": every chunk size with segment = max(chunk, segment_for_chunks), and every\n");
@@ -423,6 +460,32 @@ impl Sweep {
             for (m, w) in &c.weights {
                 out.push_str(&format!("{m} = {w:?}\n"));
             }
+        }
+        if let Some(plan) = &self.faults {
+            out.push_str(&self.faults_toml(plan));
+        }
+        out
+    }
+
+    /// The `[faults]` table of a sweep with faults (its `on_error` list is a top-level key,
+    /// written with the others).
+    fn faults_toml(&self, plan: &FaultPlan) -> String {
+        let mut out = String::from("\n[faults]\n");
+        out.push_str(&format!("seed = {}\n", plan.seed));
+        if let Some(b) = plan.store_blocks {
+            let bytes = b.saturating_mul(self.block_size);
+            out.push_str(&format!("store_capacity = {:?}\n", size_text(bytes)));
+        }
+        let crashes: Vec<String> = plan.crashes.iter().map(|n| n.to_string()).collect();
+        out.push_str(&format!("crash_at = [{}]\n", crashes.join(", ")));
+        for e in &plan.errors {
+            out.push_str("\n[[faults.fail]]\n");
+            out.push_str(&format!("device = \"{}\"\n", e.device));
+            out.push_str(&match &e.when {
+                When::Nth(n) => format!("nth = {n}\n"),
+                When::Blocks(r) => format!("blocks = \"{}..{}\"\n", r.start, r.end),
+                When::Probability(p) => format!("probability = {p:?}\n"),
+            });
         }
         out
     }
@@ -505,6 +568,8 @@ struct File {
     disks: Option<Spanned<Vec<Spanned<String>>>>,
     granularity: Option<GranularityFile>,
     cost: Option<CostFile>,
+    faults: Option<FaultsTable>,
+    on_error: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -661,6 +726,7 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
     if let Some(c) = &f.cost {
         doc.cost(c, &mut s.cost, &size)?;
     }
+    doc.faults(&f, &mut s)?;
     doc.geometry(&s, &f)?;
     Ok(s)
 }
@@ -750,6 +816,54 @@ impl Doc<'_> {
             true => key,
             false => format!("{table}.{key}"),
         }
+    }
+
+    /// The `[faults]` table (its keys are `sim/src/faults.rs`'s) and the `on_error` list:
+    /// error policies matter only with faults, and are given in one place.
+    fn faults(&self, f: &File, s: &mut Sweep) -> Result<(), SweepError> {
+        let mut single = None;
+        if let Some(t) = &f.faults {
+            let r = t
+                .resolve(s.block_size, s.volume / s.block_size)
+                .map_err(|e| self.at(e.span, &format!("faults.{}", e.key), e.reason))?;
+            if !r.plan.is_empty() {
+                s.faults = Some(r.plan);
+            }
+            single = r.on_error.map(|p| p.to_string());
+            if let (Some(_), Some(v)) = (&single, &f.on_error) {
+                return Err(self.at(
+                    v.span(),
+                    "on_error",
+                    "give the error policies here or in [faults], not both",
+                ));
+            }
+        }
+        if let Some(list) = &f.on_error {
+            if s.faults.is_none() {
+                return Err(self.at(
+                    list.span(),
+                    "on_error",
+                    "error policies matter only with faults: give a [faults] table",
+                ));
+            }
+            if list.get_ref().is_empty() {
+                return Err(self.at(list.span(), "on_error", "must name at least one policy"));
+            }
+            for v in list.get_ref() {
+                let p = ErrorPolicy::parse(v.get_ref())
+                    .map_err(|e| self.at(v.span(), "on_error", e))?;
+                // Kept as printed, so that `retry:1:break-guest-write` and `retry:1` are
+                // one policy.
+                if s.on_error.contains(&p.to_string()) {
+                    return Err(self.at(v.span(), "on_error", "error policy listed twice"));
+                }
+                s.on_error.push(p.to_string());
+            }
+        }
+        if s.faults.is_some() && s.on_error.is_empty() {
+            s.on_error = vec![single.unwrap_or(ErrorPolicy::default().to_string())];
+        }
+        Ok(())
     }
 
     fn names(
@@ -904,6 +1018,7 @@ impl Doc<'_> {
                 segment: p.segment,
                 chunk: p.chunk,
                 seed: s.seed,
+                on_error: None,
             };
             let mut c = s.config(&key);
             c.policy = "snapshot-overlay".into();
@@ -960,6 +1075,7 @@ fn top_span(f: &File, key: &str) -> Option<std::ops::Range<usize>> {
         "read_fraction" => n(&f.read_fraction),
         "image_fraction" => n(&f.image_fraction),
         "writes" => f.writes.as_ref().map(|v| v.span()),
+        "mutant" => s(&f.mutant),
         _ => None,
     }
 }

@@ -251,6 +251,7 @@ fn hand_made(cost: Cost) -> Results {
                 segment,
                 chunk,
                 seed: k as u64,
+                on_error: None,
             };
             let metrics = Metrics {
                 copy_seconds: copy,
@@ -475,4 +476,125 @@ fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
     // Without the policy given, its name is unknown.
     let e = cowlab_reports::run::run(&s, &threads(1), &|_, _| {}).unwrap_err();
     assert!(e.to_string().contains("unknown policy"), "{e}");
+}
+
+#[test]
+fn a_sweep_with_faults_sweeps_the_error_policies_and_reports_what_the_faults_did() {
+    let text = r#"volume = "4MiB"
+writes = 200
+seeds = 2
+check = "every-step"
+policies = ["snapshot-overlay", "snapshot-redirect"]
+workloads = ["uniform"]
+disks = ["nvme"]
+on_error = ["break-guest-write", "break-snapshot", "retry:2"]
+
+[granularity]
+chunk_sizes = ["64KiB"]
+segment_sizes = ["1MiB"]
+
+[faults]
+store_capacity = "1MiB"
+crash_at = [3]
+
+[[faults.fail]]
+device = "snapshot"
+nth = 2
+"#;
+    let names: Vec<String> = cowlab_model::policy::names()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let s = sweep::parse(text, "faults.toml", &names).unwrap();
+    assert_eq!(s.on_error.len(), 3);
+    // It writes back as a sweep file that reads back the same.
+    assert_eq!(
+        sweep::parse(&s.to_toml(), "written.toml", &names).as_ref(),
+        Ok(&s)
+    );
+    let dir = out("fault-report");
+    let r = report(&s, &threads(2), &dir).unwrap();
+    // 2 policies x 3 error policies x 1 pair x 2 seeds.
+    assert_eq!(r.results.runs.len(), 12);
+    assert!(r
+        .results
+        .runs
+        .iter()
+        .all(|r| r.metrics.invariants == "checked"));
+    let runs = &r.results.runs;
+    let of = |e: &'static str| {
+        runs.iter()
+            .filter(move |x| x.on_error.as_deref() == Some(e))
+    };
+    // The snapshot's second write fails: retried once under retry:2; under break-snapshot
+    // the copy fails; under break-guest-write a write fails back.
+    assert!(of("retry:2").all(|x| x.metrics.retries >= 1 && x.metrics.failed_copies == 0));
+    assert!(of("break-snapshot").all(|x| x.metrics.failed_copies == 1));
+    assert!(of("break-guest-write").all(|x| x.metrics.failed_writes >= 1));
+    assert!(r.results.runs.iter().all(|x| x.metrics.restarts == 1));
+    let csv = read(&dir, "results.csv");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(header[7], "on_error");
+    for col in [
+        "failed_copies",
+        "failed_writes",
+        "retries",
+        "io_errors",
+        "restarts",
+        "restart_seconds",
+    ] {
+        assert!(header.contains(&col), "{col}");
+    }
+    assert!(csv
+        .lines()
+        .skip(1)
+        .all(|l| l.split(',').count() == header.len()));
+    let summary = read(&dir, "summary.md");
+    assert!(summary.contains("## Faults"), "{summary}");
+    assert!(
+        summary.contains("| snapshot-redirect | break-snapshot | 2 | 2 | 0 |"),
+        "{summary}"
+    );
+    // Without faults: no on_error column and no Faults section, but the new metric columns.
+    let plain = out("no-fault-report");
+    let mut q = quick();
+    q.policies.truncate(1);
+    q.disks.truncate(1);
+    q.workloads.truncate(1);
+    report(&q, &threads(2), &plain).unwrap();
+    let csv = read(&plain, "results.csv");
+    let header = csv.lines().next().unwrap();
+    assert!(!header.contains("on_error") && header.contains("restart_seconds"));
+    assert!(csv
+        .lines()
+        .all(|l| l.split(',').count() == header.split(',').count()));
+    assert!(!read(&plain, "summary.md").contains("## Faults"));
+}
+
+#[test]
+fn bad_fault_tables_name_the_file_line_key_and_value() {
+    let e = |text: &str| sweep::parse(text, "f.toml", &[]).unwrap_err().to_string();
+    assert_eq!(
+        e("on_error = [\"retry:2\"]\n"),
+        "f.toml line 1: key on_error = [\"retry:2\"]: error policies matter only with faults: give a [faults] table"
+    );
+    assert_eq!(
+        e("on_error = [\"oops\"]\n[faults]\ncrash_at = [2]\n"),
+        "f.toml line 1: key on_error = \"oops\": unknown error policy \"oops\": expected break-guest-write, break-snapshot or retry:N[:break-...]"
+    );
+    assert_eq!(
+        e("[faults]\nstore_capacity = \"1KiB\"\n"),
+        "f.toml line 2: key faults.store_capacity = \"1KiB\": smaller than one block (4 KiB)"
+    );
+    assert_eq!(
+        e("volume = \"64KiB\"\n[faults]\n[[faults.fail]]\ndevice = \"source\"\nblocks = \"10..20\"\n"),
+        "f.toml line 5: key faults.fail.blocks = \"10..20\": the volume has 16 blocks"
+    );
+    assert_eq!(
+        e("on_error = [\"retry:1\"]\n[faults]\non_error = \"retry:2\"\ncrash_at = [2]\n"),
+        "f.toml line 1: key on_error = [\"retry:1\"]: give the error policies here or in [faults], not both"
+    );
+    assert!(e("[faults]\ncrash = [2]\n").starts_with("f.toml line 2"));
+    assert!(e("mutant = \"broken-image-served\"\n")
+        .starts_with("f.toml line 1: key mutant = \"broken-image-served\""));
 }

@@ -72,6 +72,7 @@ const TOP_KEYS: &[&str] = &[
     "workloads",
     "disks",
     "volumes",
+    "on_error",
     "\"quoted key\"",
     "é",
 ];
@@ -93,8 +94,23 @@ const COST_KEYS: &[&str] = &[
     "max_preserved_bytes",
     "max_snapshot_bytes",
 ];
+/// The `[faults]` table's keys and its `[[faults.fail]]` entries' keys.
+const FAULT_KEYS: &[&str] = &[
+    "seed",
+    "on_error",
+    "store_capacity",
+    "crash_at",
+    "device",
+    "nth",
+    "blocks",
+    "probability",
+    "p",
+];
 const TABLES: &[&str] = &[
     "",
+    "[faults]",
+    "[[faults.fail]]",
+    "[[faults.fail]]",
     "[granularity]",
     "[cost]",
     "[cost.weights]",
@@ -141,6 +157,15 @@ fn value() -> impl Strategy<Value = String> {
         Just("throughput_ratio"),
         Just("apply-before-preserve"),
         Just("é\u{85}"),
+        Just("snapshot"),
+        Just("source"),
+        Just("destination"),
+        Just("break-snapshot"),
+        Just("break-guest-write"),
+        Just("retry:2"),
+        Just("retry:1:break-snapshot"),
+        Just("10..20"),
+        Just("0..99999"),
     ];
     let string = prop_oneof![
         4 => word.prop_map(|w| format!("{w:?}")),
@@ -204,6 +229,7 @@ fn section() -> impl Strategy<Value = String> {
                     prop::sample::select(TOP_KEYS),
                     prop::sample::select(GRANULARITY_KEYS),
                     prop::sample::select(COST_KEYS),
+                    prop::sample::select(FAULT_KEYS),
                 ],
                 value(),
             ),

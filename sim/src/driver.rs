@@ -22,7 +22,7 @@ use crate::verify::{AtEnd, EveryStep, Unchecked, Verify};
 use crate::workload::{Arrivals, Generator, Stop};
 use cowlab_model::client::Client;
 use cowlab_model::disk::Copied;
-use cowlab_model::fault::{FaultPlan, Faults, IoError, IoKind, PlanFaults};
+use cowlab_model::fault::{ErrorKind, FaultPlan, Faults, IoError, IoKind, PlanFaults};
 use cowlab_model::invariants::Violation;
 use cowlab_model::meta::MAX_WRITES;
 use cowlab_model::Policy;
@@ -203,6 +203,10 @@ struct Slot {
     failed: bool,
     /// Time to wait after its I/Os before the next step (a retry's backoff).
     backoff: u64,
+    /// A deferred step's fault decisions, taken when it was planned: its I/O calls, and the
+    /// error of the last one (the step ends at a failed I/O).
+    calls: u32,
+    failing: Option<ErrorKind>,
 }
 
 /// Blocked processes, by what they wait for.
@@ -231,9 +235,24 @@ struct Timed<'a, S: BlockStore, G: Ghost> {
     meta: &'a mut Meta<G>,
     ios: &'a mut IoList,
     faults: &'a mut PlanFaults,
-    /// Set when an I/O of the step failed.
-    faulted: &'a mut bool,
+    /// For a deferred step, the faults decided when it was planned (see [`Decided`]);
+    /// otherwise the plan is asked now.
+    decided: Option<Decided>,
 }
+
+/// A deferred step's fault decisions: the plan was asked when the step was planned, at the
+/// moment and in the order a step run at once asks it (as with `--check off`), so that a
+/// run's faults and figures do not depend on its check level, and an I/O after a failed
+/// one is never served.
+#[derive(Clone, Copy)]
+struct Decided {
+    /// I/O calls left; the last gets `failing`.
+    left: u32,
+    failing: Option<ErrorKind>,
+}
+
+/// One I/O call of a step: its device, direction and blocks.
+type Call = (Device, IoKind, Range<Block>);
 
 impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
     type Ghost = G;
@@ -260,10 +279,10 @@ impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
     }
 }
 
-/// An `Env` that only records what a trial step asks for: no data, no metadata (a step
-/// without the metadata lock never asks for it).
+/// An `Env` that only records the I/O calls a trial step makes: no data, no metadata (a
+/// step without the metadata lock never asks for it).
 struct Planning<'a, G: Ghost> {
-    ios: &'a mut IoList,
+    calls: &'a mut SmallVec<[Call; 2]>,
     ghost: std::marker::PhantomData<G>,
 }
 
@@ -277,7 +296,7 @@ impl<G: Ghost> Env for Planning<'_, G> {
         device: Device,
         blocks: Range<Block>,
     ) -> Result<Option<Vec<Stamp>>, IoError> {
-        self.ios.extend(IoPlan::runs(device, false, blocks));
+        self.calls.push((device, IoKind::Read, blocks));
         Ok(None)
     }
     fn write(
@@ -286,32 +305,38 @@ impl<G: Ghost> Env for Planning<'_, G> {
         blocks: Range<Block>,
         _stamp: Stamp,
     ) -> Result<(), IoError> {
-        self.ios.extend(IoPlan::runs(device, true, blocks));
+        self.calls.push((device, IoKind::Write, blocks));
         Ok(())
     }
     fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
-        self.ios.extend(IoPlan::runs(from, false, blocks.clone()));
-        self.ios.extend(IoPlan::runs(to, true, blocks.clone()));
+        self.calls.push((from, IoKind::Read, blocks.clone()));
+        self.calls.push((to, IoKind::Write, blocks.clone()));
         Ok(Copied::unknown(blocks.end - blocks.start))
     }
 }
 
 impl<S: BlockStore, G: Ghost> Timed<'_, S, G> {
     /// Records an I/O (a failed one costs its time too), then asks the fault plan whether
-    /// it fails.
+    /// it fails (or takes the decision made when the step was planned).
     fn plan(&mut self, device: Device, kind: IoKind, blocks: &Range<Block>) -> Result<(), IoError> {
         let write = kind == IoKind::Write;
         self.ios.extend(IoPlan::runs(device, write, blocks.clone()));
-        match self.faults.fails(kind, device, blocks) {
-            None => Ok(()),
-            Some(kind) => {
-                *self.faulted = true;
-                Err(IoError {
-                    device,
-                    blocks: blocks.clone(),
-                    kind,
-                })
+        let fails = match &mut self.decided {
+            None => self.faults.fails(kind, device, blocks),
+            // More calls than planned: the plan differs, which `execute` reports.
+            Some(d) if d.left == 0 => None,
+            Some(d) => {
+                d.left -= 1;
+                d.failing.filter(|_| d.left == 0)
             }
+        };
+        match fails {
+            None => Ok(()),
+            Some(kind) => Err(IoError {
+                device,
+                blocks: blocks.clone(),
+                kind,
+            }),
         }
     }
 }
@@ -640,12 +665,14 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             }
         }
         if !meta_step && self.verify.checks() {
-            let plan = self.plan(pid);
+            let (plan, decided) = self.plan(pid);
             if !plan.is_empty() {
                 let slot = &mut self.slots[pid];
                 slot.ios = plan;
                 slot.next_io = 0;
                 slot.deferred = true;
+                slot.calls = decided.left;
+                slot.failing = decided.failing;
                 self.issue(pid);
                 return None;
             }
@@ -684,16 +711,31 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         }
     }
 
-    /// The I/Os the process's next step will ask for, from a trial step on a copy of it.
-    fn plan(&self, pid: Pid) -> IoList {
+    /// The I/Os the process's next step will ask for, from a trial step on a copy of it,
+    /// and the fault plan's answers for them, asked now: the I/Os end at the first that
+    /// fails, as the step does.
+    fn plan(&mut self, pid: Pid) -> (IoList, Decided) {
         let mut trial = self.world.procs[pid].clone();
-        let mut ios = IoList::new();
+        let mut calls = SmallVec::new();
         let mut env = Planning::<G> {
-            ios: &mut ios,
+            calls: &mut calls,
             ghost: std::marker::PhantomData,
         };
         trial.step(self.spec, &mut env);
-        ios
+        let mut ios = IoList::new();
+        let mut decided = Decided {
+            left: 0,
+            failing: None,
+        };
+        for (device, kind, blocks) in calls {
+            ios.extend(IoPlan::runs(device, kind == IoKind::Write, blocks.clone()));
+            decided.left += 1;
+            decided.failing = self.faults.fails(kind, device, &blocks);
+            if decided.failing.is_some() {
+                break;
+            }
+        }
+        (ios, decided)
     }
 
     /// Runs the process's step now; `served`: its I/Os were planned and are already done.
@@ -702,19 +744,22 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         let mut ios = std::mem::take(&mut self.slots[pid].ios);
         let planned = served.then(|| ios.clone());
         ios.clear();
-        let mut faulted = false;
+        let slot = &self.slots[pid];
+        let decided = served.then_some(Decided {
+            left: slot.calls,
+            failing: slot.failing,
+        });
         let event = {
             let mut env = Timed {
                 disk: &mut self.world.disk,
                 meta: &mut self.world.meta,
                 ios: &mut ios,
                 faults: &mut self.faults,
-                faulted: &mut faulted,
+                decided,
             };
             self.world.procs[pid].step(spec, &mut env)
         };
-        // A failed I/O ends its step early: the I/Os planned after it were served in vain.
-        if let Some(planned) = planned.filter(|_| self.verify.thorough() && !faulted) {
+        if let Some(planned) = planned.filter(|_| self.verify.thorough()) {
             assert_eq!(planned, ios, "a step's I/O differs from its plan");
         }
         self.steps += 1;

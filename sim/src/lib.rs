@@ -10,6 +10,7 @@
 pub mod config;
 pub mod device;
 pub mod driver;
+pub mod faults;
 pub mod latency;
 pub mod metrics;
 mod permutation;

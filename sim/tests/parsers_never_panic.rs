@@ -615,3 +615,159 @@ fn edge_cases_are_errors_that_name_the_value() {
         assert!(parse_rate(text).is_err(), "{text}");
     }
 }
+
+/// Text that looks like a fault plan file: its keys (and a few wrong ones), values of every
+/// type, tables and arrays of tables, in any order.
+fn fault_plan_like() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("seed"),
+        Just("on_error"),
+        Just("store_capacity"),
+        Just("crash_at"),
+        Just("device"),
+        Just("nth"),
+        Just("blocks"),
+        Just("probability"),
+        Just("p"),
+        Just("fail"),
+    ];
+    let value = prop_oneof![
+        quantity_like().prop_map(|q| format!("{q:?}")),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|x| format!("{x:?}")),
+        "\"(source|destination|snapshot|cache|disk)\"",
+        "\"(break-guest-write|break-snapshot|retry:[0-9]{1,3}(:break-snapshot)?|x)\"",
+        "\"[0-9]{0,3}\\.\\.[0-9]{0,3}\"",
+        "\\[[0-9, -]{0,12}\\]",
+        any_text().prop_map(|t| format!("{t:?}")),
+    ];
+    let line = prop_oneof![
+        4 => (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+        1 => Just("[[fail]]".to_string()),
+        1 => Just("[fail]".to_string()),
+        1 => any_text(),
+    ];
+    proptest::collection::vec(line, 0..10).prop_map(|lines| lines.join("\n"))
+}
+
+/// What `--fail` is given: mostly well-formed rules, with any numbers.
+fn fail_like() -> impl Strategy<Value = String> {
+    let dev = prop_oneof![
+        Just("source"),
+        Just("destination"),
+        Just("snapshot"),
+        Just("cache"),
+        Just("disk"),
+    ];
+    let rule = prop_oneof![
+        quantity_like().prop_map(|n| format!("nth={n}")),
+        (quantity_like(), quantity_like()).prop_map(|(a, b)| format!("blocks={a}..{b}")),
+        (0u64..40, 0u64..40).prop_map(|(a, b)| format!("blocks={a}..{b}")),
+        (1u64..60).prop_map(|n| format!("nth={n}")),
+        quantity_like().prop_map(|p| format!("p={p}")),
+        (0.0f64..0.5).prop_map(|p| format!("p={p}")),
+        any_text(),
+    ];
+    prop_oneof![
+        4 => (dev, rule).prop_map(|(d, r)| format!("{d}:{r}")),
+        1 => any_text(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(2000, 0x5112_0003))]
+
+    /// A fault-plan file is read or refused with its line (within the text) and never
+    /// panics; what it accepts is a plan whose printed flags mention only what it holds.
+    #[test]
+    fn a_fault_plan_file_never_panics(
+        text in fault_plan_like(),
+        block_size in prop_oneof![Just(0u64), Just(1), Just(4096), any::<u64>()],
+        blocks in any::<u64>(),
+    ) {
+        match cowlab_sim::faults::parse(&text, "plan.toml", block_size, blocks) {
+            Ok(f) => {
+                prop_assert!(f.plan.store_blocks.is_none_or(|b| b > 0));
+                prop_assert!(!f.plan.crashes.contains(&0));
+                let _ = f.plan.to_string();
+            }
+            Err(e) => {
+                prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1) + 1, "{e}");
+                prop_assert!(e.to_string().starts_with("plan.toml line "));
+            }
+        }
+    }
+
+    /// `--fail`, `--on-error` and `--store-capacity` take any text: a rule that prints back
+    /// as given (the flag replays), or an error.
+    #[test]
+    fn the_fault_flags_never_panic(
+        fail in fail_like(),
+        policy in any_text(),
+        capacity in quantity_like(),
+        block_size in any::<u64>(),
+    ) {
+        if let Ok(e) = cowlab_model::fault::DeviceError::parse(&fail) {
+            let back = cowlab_model::fault::DeviceError::parse(&e.to_string());
+            prop_assert_eq!(back.as_ref(), Ok(&e));
+        }
+        if let Ok(p) = cowlab_model::fault::ErrorPolicy::parse(&policy) {
+            prop_assert_eq!(cowlab_model::fault::ErrorPolicy::parse(&p.to_string()), Ok(p));
+        }
+        if let Ok(bytes) = parse_size(&capacity) {
+            if let Ok(b) = cowlab_sim::faults::store_blocks(bytes, block_size) {
+                prop_assert!(b >= 1 && b.saturating_mul(block_size) <= bytes);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(150, 0x5112_0004))]
+
+    /// Any accepted plan on a tiny volume: the run is refused by flag or completes, every
+    /// invariant checked after every step, and the driver never panics.
+    #[test]
+    fn any_fault_plan_runs_or_is_refused(
+        fails in proptest::collection::vec(fail_like(), 0..4),
+        crashes in proptest::collection::vec(0u64..30, 0..3),
+        store in proptest::option::of(0u64..20),
+        on_error in prop_oneof![
+            Just("break-guest-write"),
+            Just("break-snapshot"),
+            Just("retry:1"),
+            Just("retry:3:break-snapshot"),
+        ],
+        policy in proptest::sample::select(cowlab_model::policy::names()),
+        seed in 0u64..1000,
+    ) {
+        let mut c = SimConfig {
+            policy: policy.to_string(),
+            segment_size: 16 << 10,
+            cow_size: 8 << 10,
+            seed,
+            check: Some(CheckLevel::EveryStep),
+            on_error: cowlab_model::fault::ErrorPolicy::parse(on_error).unwrap(),
+            ..SimConfig::default()
+        }
+        .with_volume(128 << 10);
+        c.workload.stop = cowlab_sim::Stop::Writes(40);
+        c.workload.read_fraction = 0.2;
+        c.workload.image_fraction = 0.5;
+        c.workload.arrivals = cowlab_sim::Arrivals::Open { rate: 100_000.0 };
+        c.faults.errors = fails
+            .iter()
+            .filter_map(|f| cowlab_model::fault::DeviceError::parse(f).ok())
+            .collect();
+        c.faults.crashes = crashes;
+        c.faults.store_blocks = store;
+        c.faults.seed = seed;
+        match cowlab_sim::simulate(&c, &mut |_| {}) {
+            Ok(o) => prop_assert!(o.failure.is_none(), "{}: {:?}", c.faults, o.failure),
+            Err(e) => {
+                let text = e.to_string();
+                prop_assert!(text.starts_with("--fail ") || text.starts_with("--crash-at "), "{text}");
+            }
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! Fault-plan files (`cowlab sim --fault-plan FILE`) and the `[faults]` table of a sweep
+//! file: the same keys as the fault flags. Every refusal names the file, the line, the key
+//! and the value.
+//!
+//! ```toml
+//! seed = 7
+//! on_error = "retry:2:break-snapshot"
+//! store_capacity = "64KiB"
+//! crash_at = [40]
+//! [[fail]]
+//! device = "snapshot"
+//! nth = 3          # or: blocks = "10..20"   or: probability = 0.01
+//! ```
+
+use crate::size::{format_size, parse_size};
+use cowlab_model::fault::{device_by_name, DeviceError, ErrorPolicy, FaultPlan, When};
+use serde::Deserialize;
+use std::fmt;
+use std::ops::Range;
+use toml::Spanned;
+
+/// The keys of a fault plan as written; every value keeps where it stood, for the errors.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsTable {
+    pub seed: Option<Spanned<u64>>,
+    pub on_error: Option<Spanned<String>>,
+    pub store_capacity: Option<Spanned<String>>,
+    pub crash_at: Option<Spanned<Vec<Spanned<u64>>>>,
+    pub fail: Option<Vec<FailTable>>,
+}
+
+/// One `[[fail]]` entry: a device and exactly one of `nth`, `blocks`, `probability`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailTable {
+    pub device: Spanned<String>,
+    pub nth: Option<Spanned<u64>>,
+    pub blocks: Option<Spanned<String>>,
+    pub probability: Option<Spanned<f64>>,
+}
+
+/// A refused value of a table: its place in the text, its key (`store_capacity`,
+/// `fail.nth`) and why. The caller turns the place into a line of its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub span: Range<usize>,
+    pub key: String,
+    pub reason: String,
+}
+
+fn field(span: Range<usize>, key: &str, reason: impl ToString) -> FieldError {
+    FieldError {
+        span,
+        key: key.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// What a table says: the plan, and the error policy if it names one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    pub plan: FaultPlan,
+    pub on_error: Option<ErrorPolicy>,
+}
+
+/// A store capacity in bytes as whole blocks (rounding down); less than one block is
+/// refused, since it could hold nothing.
+pub fn store_blocks(bytes: u64, block_size: u64) -> Result<u64, String> {
+    match bytes.checked_div(block_size) {
+        Some(b) if b > 0 => Ok(b),
+        _ => Err(format!(
+            "smaller than one block ({})",
+            format_size(block_size)
+        )),
+    }
+}
+
+/// Refuses a block range that ends past the volume.
+pub fn check_blocks(e: &DeviceError, volume_blocks: u64) -> Result<(), String> {
+    match &e.when {
+        When::Blocks(r) if r.end > volume_blocks => {
+            Err(format!("the volume has {volume_blocks} blocks"))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl FaultsTable {
+    /// The plan, for a volume of `volume_blocks` blocks of `block_size` bytes.
+    pub fn resolve(&self, block_size: u64, volume_blocks: u64) -> Result<Faults, FieldError> {
+        let mut out = Faults::default();
+        if let Some(v) = &self.seed {
+            out.plan.seed = *v.get_ref();
+        }
+        if let Some(v) = &self.on_error {
+            let policy =
+                ErrorPolicy::parse(v.get_ref()).map_err(|e| field(v.span(), "on_error", e))?;
+            out.on_error = Some(policy);
+        }
+        if let Some(v) = &self.store_capacity {
+            let bytes =
+                parse_size(v.get_ref()).map_err(|e| field(v.span(), "store_capacity", e))?;
+            let blocks = store_blocks(bytes, block_size)
+                .map_err(|e| field(v.span(), "store_capacity", e))?;
+            out.plan.store_blocks = Some(blocks);
+        }
+        if let Some(list) = &self.crash_at {
+            for n in list.get_ref() {
+                if *n.get_ref() == 0 {
+                    return Err(field(n.span(), "crash_at", "steps are counted from 1"));
+                }
+                out.plan.crashes.push(*n.get_ref());
+            }
+        }
+        for f in self.fail.iter().flatten() {
+            out.plan.errors.push(f.resolve(volume_blocks)?);
+        }
+        Ok(out)
+    }
+}
+
+impl FailTable {
+    fn resolve(&self, volume_blocks: u64) -> Result<DeviceError, FieldError> {
+        let dev = &self.device;
+        let device =
+            device_by_name(dev.get_ref()).map_err(|e| field(dev.span(), "fail.device", e))?;
+        let given = [
+            self.nth.as_ref().map(|v| v.span()),
+            self.blocks.as_ref().map(|v| v.span()),
+            self.probability.as_ref().map(|v| v.span()),
+        ];
+        let spans: Vec<Range<usize>> = given.into_iter().flatten().collect();
+        if spans.len() != 1 {
+            // Point at the second rule given, or at the device when none is.
+            let span = spans.get(1).cloned().unwrap_or(dev.span());
+            return Err(field(
+                span,
+                "fail",
+                "give exactly one of nth, blocks or probability",
+            ));
+        }
+        let when = if let Some(v) = &self.nth {
+            match *v.get_ref() {
+                0 => return Err(field(v.span(), "fail.nth", "I/Os are counted from 1")),
+                n => When::Nth(n),
+            }
+        } else if let Some(v) = &self.blocks {
+            let range = v.get_ref().split_once("..").and_then(|(a, b)| {
+                Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?))
+            });
+            match range {
+                Some((a, b)) if a < b => When::Blocks(a..b),
+                Some(_) => return Err(field(v.span(), "fail.blocks", "an empty range")),
+                None => {
+                    return Err(field(
+                        v.span(),
+                        "fail.blocks",
+                        "expected a block range A..B of whole numbers",
+                    ))
+                }
+            }
+        } else {
+            let v = self
+                .probability
+                .as_ref()
+                .expect("one of the three is given");
+            match *v.get_ref() {
+                p if (0.0..=1.0).contains(&p) => When::Probability(p),
+                _ => {
+                    return Err(field(
+                        v.span(),
+                        "fail.probability",
+                        "expected a probability from 0 to 1",
+                    ))
+                }
+            }
+        };
+        let e = DeviceError { device, when };
+        if let Err(reason) = check_blocks(&e, volume_blocks) {
+            let span = self.blocks.as_ref().map_or(dev.span(), |v| v.span());
+            return Err(field(span, "fail.blocks", reason));
+        }
+        Ok(e)
+    }
+}
+
+/// A refused fault-plan file: where, which key, which value, why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultFileError {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl fmt::Display for FaultFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.key.is_empty() {
+            true => write!(
+                f,
+                "{} line {}: '{}': {}",
+                self.file, self.line, self.value, self.reason
+            ),
+            false => write!(
+                f,
+                "{} line {}: key {} = {}: {}",
+                self.file, self.line, self.key, self.value, self.reason
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FaultFileError {}
+
+/// The line (from 1) of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The text of a line (trimmed) holding a byte offset.
+fn line_text(text: &str, offset: usize) -> &str {
+    let end = offset.min(text.len());
+    let start = text.as_bytes()[..end]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    text[start..].lines().next().unwrap_or("").trim()
+}
+
+/// Reads a fault-plan file for a volume of `volume_blocks` blocks of `block_size` bytes;
+/// `file` names it in errors.
+pub fn parse(
+    text: &str,
+    file: &str,
+    block_size: u64,
+    volume_blocks: u64,
+) -> Result<Faults, FaultFileError> {
+    let at = |span: Range<usize>, key: &str, reason: String| {
+        let value = text.get(span.clone()).unwrap_or("").trim().to_string();
+        FaultFileError {
+            file: file.to_string(),
+            line: line_of(text, span.start),
+            key: key.to_string(),
+            value,
+            reason,
+        }
+    };
+    let table: FaultsTable = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let message = e.message().to_string();
+        // The place of an unknown key or a value of the wrong type is the key or the value:
+        // show its whole line, which holds both.
+        let mut err = at(span.clone(), "", message);
+        err.value = line_text(text, span.start).to_string();
+        err
+    })?;
+    table
+        .resolve(block_size, volume_blocks)
+        .map_err(|e| at(e.span, &e.key, e.reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAN: &str = r#"seed = 7
+on_error = "retry:2:break-snapshot"
+store_capacity = "64KiB"
+crash_at = [40]
+[[fail]]
+device = "snapshot"
+nth = 3
+[[fail]]
+device = "source"
+blocks = "10..20"
+[[fail]]
+device = "cache"
+probability = 0.01
+"#;
+
+    #[test]
+    fn a_plan_file_reads_into_a_plan() {
+        let f = parse(PLAN, "plan.toml", 4096, 256).unwrap();
+        assert_eq!(
+            f.on_error,
+            Some(ErrorPolicy::parse("retry:2:break-snapshot").unwrap())
+        );
+        assert_eq!(
+            f.plan.to_string(),
+            "--fail snapshot:nth=3 --fail source:blocks=10..20 --fail cache:p=0.01 --store-blocks 16 --crash-at 40 --fault-seed 7"
+        );
+        assert_eq!(
+            parse("", "empty.toml", 4096, 256).unwrap(),
+            Faults::default()
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_file_line_key_and_value() {
+        let e = |text: &str| parse(text, "p.toml", 4096, 256).unwrap_err().to_string();
+        assert_eq!(
+            e("seed = 1\nstore_capacity = \"1KiB\"\n"),
+            "p.toml line 2: key store_capacity = \"1KiB\": smaller than one block (4 KiB)"
+        );
+        assert_eq!(
+            e("crash_at = [3, 0]"),
+            "p.toml line 1: key crash_at = 0: steps are counted from 1"
+        );
+        assert!(e("[[fail]]\ndevice = \"disk\"\nnth = 1")
+            .starts_with("p.toml line 2: key fail.device = \"disk\": unknown device \"disk\""));
+        assert_eq!(
+            e("[[fail]]\ndevice = \"source\"\nnth = 1\nprobability = 0.5"),
+            "p.toml line 4: key fail = 0.5: give exactly one of nth, blocks or probability"
+        );
+        assert_eq!(
+            e("[[fail]]\ndevice = \"source\"\nblocks = \"200..300\""),
+            "p.toml line 3: key fail.blocks = \"200..300\": the volume has 256 blocks"
+        );
+        assert_eq!(
+            e("[[fail]]\ndevice = \"source\"\nprobability = 1.5"),
+            "p.toml line 3: key fail.probability = 1.5: expected a probability from 0 to 1"
+        );
+        let unknown = e("seed = 1\ncrash = [3]\n");
+        assert!(
+            unknown.starts_with("p.toml line 2: 'crash = [3]': unknown field"),
+            "{unknown}"
+        );
+        let bad = e("on_error = \"retry:x\"");
+        assert!(
+            bad.starts_with("p.toml line 1: key on_error = \"retry:x\":"),
+            "{bad}"
+        );
+    }
+}
