@@ -6,7 +6,7 @@ use cowlab_sim::config::{size_arg, CheckLevel, ConfigError, Disks, SimConfig};
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
-use cowlab_sim::{simulate, Outcome, Progress};
+use cowlab_sim::{simulate, Outcome, Progress, TraceFormat};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -70,9 +70,13 @@ pub struct Args {
     /// Closed loop: a writer's pause between requests [default: 0].
     #[arg(long, requires = "writers", allow_hyphen_values = true)]
     pub think_time: Option<String>,
-    /// Replay an MSR Cambridge block trace (CSV) instead of a generated workload.
+    /// Replay a block trace instead of a generated workload (its format: --trace-format).
     #[arg(long)]
     pub trace: Option<String>,
+    /// Format of --trace: msr (MSR Cambridge CSV), scsi (time_ns, READ/WRITE(10|16), LBA and
+    /// length in --block-size blocks), blkparse (blkparse's default text output; Q events).
+    #[arg(long, requires = "trace")]
+    pub trace_format: Option<String>,
     /// Device model: nvme, ssd, hdd [default: nvme].
     #[arg(long)]
     pub disk: Option<String>,
@@ -196,6 +200,15 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     c.seed = a.seed;
     c.mutant = a.mutant.clone();
     c.trace = a.trace.clone();
+    if let Some(name) = &a.trace_format {
+        c.trace_format = TraceFormat::by_name(name).ok_or_else(|| {
+            usage(ConfigError::new(
+                "--trace-format",
+                name,
+                "is not msr, scsi or blkparse",
+            ))
+        })?;
+    }
     let w = &mut c.workload;
     w.pattern = match a.workload.as_deref().unwrap_or("uniform") {
         "uniform" => Pattern::Uniform,

@@ -265,3 +265,30 @@ fn a_fault_plan_file_and_the_flags_add_up() {
     );
     assert_eq!(v["failed_writes"], 0);
 }
+
+/// Each trace format replays through `cowlab sim`: the blkparse sample's four queued writes
+/// (a flush without a sector and the discard are not writes); an unknown format is refused.
+#[test]
+fn traces_of_each_format_replay_and_an_unknown_format_is_refused() {
+    let blk = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/tests/data/sample.blkparse");
+    let o = cowlab(&[
+        "sim",
+        "--volume",
+        "1GiB",
+        "--trace",
+        blk,
+        "--trace-format",
+        "blkparse",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
+    assert_eq!(v["writes"], 4);
+    assert_eq!(v["invariants"], "checked");
+    let o = cowlab(&["sim", "--trace", blk, "--trace-format", "iostat"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        text(&o.stderr).trim(),
+        "error: --trace-format iostat: is not msr, scsi or blkparse"
+    );
+}

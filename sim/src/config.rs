@@ -3,6 +3,7 @@
 
 use crate::device::DeviceModel;
 use crate::size::{format_size, parse_size};
+use crate::trace::TraceFormat;
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
 use cowlab_model::{policy, CopyOrder, Geometry, Mutant, Policy, Spec, Workload};
@@ -87,6 +88,9 @@ pub struct SimConfig {
     pub workload: WorkloadSpec,
     /// A block trace to replay instead of the generated workload.
     pub trace: Option<String>,
+    /// The trace's format.
+    #[serde(default)]
+    pub trace_format: TraceFormat,
     pub disks: Disks,
     /// Copier speed limit in bytes per second (its own reads are paced).
     pub speed: Option<u64>,
@@ -132,6 +136,7 @@ impl Default for SimConfig {
                 stop: Stop::Writes(100_000),
             },
             trace: None,
+            trace_format: TraceFormat::Msr,
             disks: Disks::preset("nvme").expect("a preset"),
             speed: None,
             cpu_ns: 1_000,

@@ -17,7 +17,7 @@ use crate::device::{DeviceQueue, Io};
 use crate::latency::Latencies;
 use crate::metrics::Metrics;
 use crate::step::{IoPlan, StepInfo};
-use crate::trace::{MsrReader, TraceError};
+use crate::trace::{Trace, TraceError};
 use crate::verify::{AtEnd, EveryStep, Unchecked, Verify};
 use crate::workload::{Arrivals, Generator, Stop};
 use cowlab_model::client::Client;
@@ -34,8 +34,6 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::fs::File;
-use std::io::BufReader;
 use std::num::NonZeroU32;
 use std::ops::Range;
 use std::sync::Arc;
@@ -226,7 +224,7 @@ enum Source {
         think_ns: u64,
         until: Option<u64>,
     },
-    Trace(Box<MsrReader<BufReader<File>>>),
+    Trace(Trace),
 }
 
 /// An `Env` over the driver's world that records each I/O a step asks for.
@@ -1135,12 +1133,16 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
 
 fn source(cfg: &SimConfig) -> Result<Source, SimError> {
     if let Some(path) = &cfg.trace {
-        let file = File::open(path).map_err(|error| SimError::TraceOpen {
-            path: path.clone(),
-            error,
-        })?;
-        let reader = MsrReader::new(path.clone(), BufReader::new(file)).within(cfg.volume);
-        return Ok(Source::Trace(Box::new(reader)));
+        let block = std::num::NonZeroU64::new(cfg.block_size)
+            .ok_or_else(|| ConfigError::new("--block-size", "0", "must be at least one byte"))?;
+        let reader = cfg
+            .trace_format
+            .open(path, block, Some(cfg.volume))
+            .map_err(|error| SimError::TraceOpen {
+                path: path.clone(),
+                error,
+            })?;
+        return Ok(Source::Trace(reader));
     }
     let gen = Generator::new(&cfg.workload, cfg.seed).map_err(|e| {
         ConfigError::new(
