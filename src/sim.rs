@@ -22,6 +22,11 @@ pub struct Args {
     /// Volume size, e.g. 1GiB, 16TiB [default: 1GiB].
     #[arg(long, allow_hyphen_values = true)]
     pub volume: Option<String>,
+    /// Several volumes under one copy engine, by size, e.g. 4GiB,1GiB,2GiB (whole segments
+    /// each; --volume defaults to their sum). --order is then the scheduling rule:
+    /// round-robin, smallest-first, most-written-first (or any copy order).
+    #[arg(long, allow_hyphen_values = true)]
+    pub volumes: Option<String>,
     /// Block size [default: 4KiB].
     #[arg(long, allow_hyphen_values = true)]
     pub block_size: Option<String>,
@@ -189,6 +194,21 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     };
     if let Some(v) = size("--block-size", &a.block_size)? {
         c = c.with_block_size(v);
+    }
+    if let Some(list) = &a.volumes {
+        c.volumes = list
+            .split(',')
+            .map(|t| size_arg("--volumes", t.trim()).map_err(usage))
+            .collect::<Result<_, _>>()?;
+        let total = c.volumes.iter().try_fold(0u64, |a, v| a.checked_add(*v));
+        let total = total.ok_or_else(|| {
+            usage(ConfigError::new(
+                "--volumes",
+                list,
+                "adds up past 2^64 bytes",
+            ))
+        })?;
+        c = c.with_volume(total);
     }
     if let Some(v) = size("--volume", &a.volume)? {
         c = c.with_volume(v);
@@ -469,6 +489,9 @@ pub fn json(config: &SimConfig, outcome: &Outcome) -> String {
     let mut object = serde_json::to_value(&outcome.metrics).expect("metrics serialise");
     object["config"] = serde_json::to_value(config).expect("the configuration serialises");
     object["fault_plan"] = serde_json::Value::String(fault_flags_text(config));
+    if !outcome.volume_seconds.is_empty() {
+        object["volume_seconds"] = serde_json::to_value(&outcome.volume_seconds).expect("numbers");
+    }
     object.to_string()
 }
 
@@ -523,6 +546,13 @@ fn text(c: &SimConfig, o: &Outcome) -> String {
             out.push_str(&format!("{name:<20} {value}\n"));
         }
         out.push_str(&format!("faults: {}\n", fault_flags_text(c)));
+    }
+    for (v, t) in o.volume_seconds.iter().enumerate() {
+        let size = format_size(c.volumes[v]);
+        out.push_str(&format!(
+            "{:<20} {t:.6} s ({size})\n",
+            format!("volume {v} copied")
+        ));
     }
     out.push_str(&format!("{} steps, {} events\n", o.steps, o.events));
     if let Some(f) = &o.failure {

@@ -270,7 +270,10 @@ fn a_fault_plan_file_and_the_flags_add_up() {
 /// (a flush without a sector and the discard are not writes); an unknown format is refused.
 #[test]
 fn traces_of_each_format_replay_and_an_unknown_format_is_refused() {
-    let blk = concat!(env!("CARGO_MANIFEST_DIR"), "/sim/tests/data/sample.blkparse");
+    let blk = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sim/tests/data/sample.blkparse"
+    );
     let o = cowlab(&[
         "sim",
         "--volume",

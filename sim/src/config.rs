@@ -91,6 +91,10 @@ pub struct SimConfig {
     /// The trace's format.
     #[serde(default)]
     pub trace_format: TraceFormat,
+    /// Several volumes copied by one copy engine, by size (whole segments each; `volume` is
+    /// then their sum); empty for one volume. The copy order is the scheduling rule.
+    #[serde(default)]
+    pub volumes: Vec<u64>,
     pub disks: Disks,
     /// Copier speed limit in bytes per second (its own reads are paced).
     pub speed: Option<u64>,
@@ -137,6 +141,7 @@ impl Default for SimConfig {
             },
             trace: None,
             trace_format: TraceFormat::Msr,
+            volumes: Vec::new(),
             disks: Disks::preset("nvme").expect("a preset"),
             speed: None,
             cpu_ns: 1_000,
@@ -258,10 +263,54 @@ impl SimConfig {
         }
         let spec = Spec::new(geometry, policy, order, mutant, Workload::default())
             .map_err(|e| ConfigError::new("--workload", "", e.to_string()))?;
+        let spec = match self.volume_segments()? {
+            None => spec,
+            Some(sizes) => spec
+                .with_volumes(&sizes)
+                .map_err(|e| ConfigError::new("--volumes", self.volumes_text(), e.to_string()))?,
+        };
         Ok(match self.faults.is_empty() {
             true => spec,
             false => spec.with_faults(self.on_error),
         })
+    }
+
+    fn volumes_text(&self) -> String {
+        let sizes: Vec<String> = self.volumes.iter().map(|v| format_size(*v)).collect();
+        sizes.join(",")
+    }
+
+    /// The volumes in segments, if there are several: each a whole number of segments, and
+    /// together the volume.
+    fn volume_segments(&self) -> Result<Option<Vec<u32>>, ConfigError> {
+        if self.volumes.is_empty() {
+            return Ok(None);
+        }
+        let text = self.volumes_text();
+        let mut sizes = Vec::new();
+        for v in &self.volumes {
+            if *v == 0 || !v.is_multiple_of(self.segment_size) {
+                let reason = format!(
+                    "each volume must be a whole number of segments ({}); {} is not",
+                    format_size(self.segment_size),
+                    format_size(*v)
+                );
+                return Err(ConfigError::new("--volumes", text, reason));
+            }
+            let n = u32::try_from(v / self.segment_size).map_err(|_| {
+                ConfigError::new("--volumes", text.clone(), "too many segments in a volume")
+            })?;
+            sizes.push(n);
+        }
+        let total = self.volumes.iter().try_fold(0u64, |a, v| a.checked_add(*v));
+        if total != Some(self.volume) {
+            let reason = format!(
+                "they must add up to --volume ({})",
+                format_size(self.volume)
+            );
+            return Err(ConfigError::new("--volumes", text, reason));
+        }
+        Ok(Some(sizes))
     }
 
     /// Every planned error lies inside the volume.

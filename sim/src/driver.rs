@@ -78,6 +78,9 @@ pub struct Outcome {
     pub steps: u64,
     pub events: u64,
     pub check: CheckLevel,
+    /// With several volumes: when each volume's last segment was marked copied, in seconds
+    /// (an overlay pass, which copies the snapshot of every volume at the end, comes after).
+    pub volume_seconds: Vec<f64>,
 }
 
 /// Runs one simulation: the copy under the workload, then the same workload with no copy
@@ -402,6 +405,9 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     faults: PlanFaults,
     /// Steps the copier has taken (a crash counts as one).
     copier_steps: u64,
+    /// With several volumes: segments marked per volume, and when each was done.
+    volume_marked: Vec<u32>,
+    volume_done: Vec<Option<u64>>,
 }
 
 /// What a finished run hands on.
@@ -417,6 +423,7 @@ struct Run {
     map_bytes: u64,
     /// I/O errors the fault plan injected (a full store counts).
     io_errors: u64,
+    volume_done: Vec<Option<u64>>,
 }
 
 impl Run {
@@ -457,6 +464,11 @@ impl Run {
             steps: self.steps,
             events: self.events,
             check,
+            volume_seconds: self
+                .volume_done
+                .iter()
+                .map(|t| t.unwrap_or(self.copy_end) as f64 / 1e9)
+                .collect(),
         }
     }
 }
@@ -516,6 +528,8 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             arrivals_end: None,
             faults: PlanFaults::new(faults),
             copier_steps: 0,
+            volume_marked: vec![0; spec.volumes().len() * (spec.volumes().len() > 1) as usize],
+            volume_done: vec![None; spec.volumes().len() * (spec.volumes().len() > 1) as usize],
         };
         if sim.world.copier().finished() {
             sim.copy_end = Some(0);
@@ -580,6 +594,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             events: self.events,
             map_bytes,
             io_errors: self.faults.injected.iter().sum(),
+            volume_done: self.volume_done,
         })
     }
 
@@ -862,7 +877,17 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 }
             }
             Some(Freed::HoldHead) => {
-                let head = self.world.meta.hold.head();
+                // Each volume's queue has its own head: wake the head of the volume the
+                // released write belongs to.
+                let hold = &self.world.meta.hold;
+                let head = match (self.spec.volumes().len(), event) {
+                    (1, _) => hold.head(),
+                    (_, Event::WriteApplied { blocks, .. }) => {
+                        let v = self.spec.volume_of(blocks.start);
+                        hold.head_within(&self.spec.volume_blocks(v))
+                    }
+                    _ => hold.head(),
+                };
                 if let Some(p) = head.and_then(|w| self.parked.turn.remove(&w)) {
                     woken.push(p);
                 }
@@ -1024,6 +1049,13 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 self.slots[pid].failed = true;
             }
             Event::CopyFailed { .. } => self.tally.failed_copies = 1,
+            Event::SegmentMarked { segment } if !self.volume_marked.is_empty() => {
+                let v = self.spec.volume_of(g.segment_blocks_range(*segment).start);
+                self.volume_marked[v] += 1;
+                if self.volume_marked[v] as usize == self.spec.volumes()[v].len() {
+                    self.volume_done[v] = Some(self.now);
+                }
+            }
             _ => {}
         }
     }
@@ -1087,9 +1119,14 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
     /// A request arrives: a client process of its own, stepping now.
     fn admit(&mut self, request: Request, writer: Option<u32>) -> Result<(), SimError> {
         let g = &self.spec.geometry;
-        let blocks = g
+        let mut blocks = g
             .blocks_of(request.offset, request.len)
             .map_err(|e| ConfigError::new("--workload", "", e))?;
+        if self.spec.volumes().len() > 1 {
+            // A request belongs to one volume: one that runs past its end is cut there.
+            let v = self.spec.volume_of(blocks.start);
+            blocks.end = blocks.end.min(self.spec.volume_blocks(v).end);
+        }
         let write = request.op == Op::Write;
         let id = match write {
             true => {
