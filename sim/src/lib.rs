@@ -15,6 +15,7 @@ pub mod metrics;
 mod permutation;
 pub mod size;
 pub mod step;
+pub mod topology;
 pub mod trace;
 pub mod verify;
 pub mod workload;
