@@ -768,7 +768,7 @@ impl Doc<'_> {
                     &format!("roles.{name}"),
                     "no device plays this role",
                 );
-                e.value = String::new();
+                e.value = "(none)".into();
                 return Err(e);
             };
             self.note(format!("roles.{name}"), file);
