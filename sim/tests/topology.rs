@@ -275,28 +275,32 @@ fn one_link(control: Control) -> Topology {
 #[test]
 fn a_link_serves_transfers_fifo_at_its_bandwidth() {
     let mut f = Fabric::new(&one_link(Control::default())).unwrap();
-    f.submit(0, Device::Source, write(0, MIB, 1));
-    f.submit(0, Device::Source, write(MIB, MIB, 2));
-    // Write 1 holds the link [0, 1,048,576], reaches the disk 10 µs later (1,058,576),
-    // is served in 1000 + 1,048,576 ns (2,108,152) and acknowledged 10 µs later.
-    // Write 2 holds the link [1,048,576, 2,097,152], reaches the disk at 2,107,152 (a
-    // free slot of two) and is done at 3,156,728, acknowledged at 3,166,728.
-    assert_eq!(drain(&mut f), [(1, 2_118_152), (2, 3_166_728)]);
+    for token in 1..=3 {
+        f.submit(0, Device::Source, write(token as u64 * MIB, MIB, token));
+    }
+    // Write k holds the link until k × 1,048,576 ns and reaches the disk 10 µs later.
+    // Write 1 is served in 1000 + 1,048,576 ns (done 2,108,152) and acknowledged 10 µs
+    // later. Write 2 reaches the disk at 2,107,152 (a free slot of two): done 3,156,728.
+    // Write 3 reaches it at 3,155,728 (write 1's slot is free): done 4,205,304.
+    assert_eq!(
+        drain(&mut f),
+        [(1, 2_118_152), (2, 3_166_728), (3, 4_215_304)]
+    );
     let l = f.link_stats("l").unwrap();
     assert_eq!(
         (l.transfers, l.bytes, l.busy_ns, l.max_waiting),
-        (2, 2 * MIB, 2 * MIB, 1)
+        (3, 3 * MIB, 3 * MIB, 2)
     );
     // A read: the request takes 10 µs, the data returns over the link.
-    f.submit(4_000_000, Device::Source, read(0, MIB, 3));
+    f.submit(5_000_000, Device::Source, read(0, MIB, 4));
     assert_eq!(
         drain(&mut f),
-        [(3, 4_000_000 + 10_000 + 1_049_576 + 1_048_576 + 10_000)]
+        [(4, 5_000_000 + 10_000 + 1_049_576 + 1_048_576 + 10_000)]
     );
     // Roles without links cross none.
-    f.submit(7_000_000, Device::Destination, write(0, MIB, 4));
-    assert_eq!(drain(&mut f), [(4, 7_000_000 + 1_049_576)]);
-    assert_eq!(f.link_stats("l").unwrap().transfers, 3);
+    f.submit(8_000_000, Device::Destination, write(0, MIB, 5));
+    assert_eq!(drain(&mut f), [(5, 8_000_000 + 1_049_576)]);
+    assert_eq!(f.link_stats("l").unwrap().transfers, 4);
 }
 
 #[test]
@@ -503,6 +507,39 @@ fn separate_and_shared_presets_time_exactly_as_todays_queues() {
             }
         }
     }
+}
+
+#[test]
+fn the_shared_preset_places_each_role_in_its_region_as_today() {
+    // On one disk, the destination's region starts where the source's ends: a destination
+    // I/O at 0 after a source I/O ending at the volume's end is sequential, one at 4 KiB
+    // after a source I/O ending at 4 KiB is not.
+    let volume = 64 * MIB;
+    let at = |role, offset, token| Arrival {
+        at: 0,
+        role,
+        io: write(offset, 4 * KIB, token),
+    };
+    let ios = [
+        at(Device::Source, 0, 1),
+        at(Device::Destination, 4 * KIB, 2),
+        at(Device::Source, volume - 4 * KIB, 3),
+        at(Device::Destination, 0, 4),
+    ];
+    let hdd = DeviceModel::hdd();
+    let want = today(&ios, hdd, 1, Some(volume));
+    assert_eq!(through(&ios, &Topology::shared(hdd, 1, volume)), want);
+    let (seek, io) = (4_000_000, 4_170_000 + 27_307);
+    let ends: Vec<u64> = want.iter().map(|w| w.1).collect();
+    assert_eq!(
+        ends,
+        [
+            seek + io,
+            2 * (seek + io),
+            3 * (seek + io),
+            3 * (seek + io) + io
+        ]
+    );
 }
 
 #[test]
