@@ -1091,7 +1091,11 @@ enum Event {
 /// A topology's timing engine. The caller owns the clock: it submits I/Os and commands at
 /// its `now`, asks [`next_due`](Fabric::next_due) for the earliest internal event and calls
 /// [`advance`](Fabric::advance) at that time, which hands back the tokens completed then.
+/// Time must not go back: advance to every due time before acting at a later one.
 /// Internal events at equal times run in the order they were scheduled.
+///
+/// With the `separate` and `shared` presets a data I/O is one member I/O on one
+/// [`DeviceQueue`], submitted at once, so its completion time is the queue's.
 pub struct Fabric<T> {
     nodes: Vec<Node>,
     /// The disks under each node (for RAID-1's least busy member).
