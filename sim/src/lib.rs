@@ -3,9 +3,9 @@
 //! These are its leaf modules, independent of the engine's internals:
 //! [`size`] parses and prints sizes, durations and rates; [`device`] models
 //! devices and their FIFO queues on simulated time; [`workload`] generates
-//! seeded request streams; [`trace`] reads and writes block traces; and
-//! [`latency`] collects latency histograms. Time is `u64` nanoseconds
-//! everywhere.
+//! seeded request streams; [`trace`] reads and writes block traces;
+//! [`latency`] collects latency histograms; and [`topology`] describes devices, RAIDs and
+//! links as data and times I/Os through them. Time is `u64` nanoseconds everywhere.
 
 pub mod config;
 pub mod device;
@@ -16,6 +16,7 @@ pub mod metrics;
 mod permutation;
 pub mod size;
 pub mod step;
+pub mod topology;
 pub mod trace;
 pub mod verify;
 pub mod workload;

@@ -1,0 +1,1694 @@
+//! Topologies as data, and a [`Fabric`] that times an I/O through one.
+//!
+//! A [`Topology`] names devices and links and says which device plays each role (source,
+//! destination, snapshot, cache) and which links that role's I/O crosses. It changes what
+//! an I/O costs and which resources it queues on, never what the engine does.
+//!
+//! The model, resource by resource:
+//!
+//! - **Disk**: a [`DeviceQueue`] (`sim/src/device.rs`) over a [`DeviceModel`] with its
+//!   queue depth, exactly as the driver uses today: FIFO, up to `depth` I/Os in service.
+//! - **RAID** (inside the array, behind the links): splits a logical I/O into member I/Os.
+//!   Unit `c` of the logical address space is the `stripe_unit` bytes at `c × unit`.
+//!   - `raid0` (n >= 2): unit `c` is on member `c mod n` at `(c div n) × unit`.
+//!   - `raid1` (n >= 2): a write goes to every member; a read to the member with the
+//!     fewest I/Os in service or waiting on its disks when the I/O reaches the array
+//!     (ties to the lowest index).
+//!   - `raid5` (n >= 3, left-symmetric): stripe `s` holds n-1 data units; its parity is on
+//!     member `p = n-1 - (s mod n)` and data unit `k` on member `(p+1+k) mod n`, all at
+//!     `s × unit`. A write covering every data unit of a stripe writes them and the
+//!     parity (no reads). Otherwise, **per stripe**, a read-modify-write: first read the
+//!     old data of every touched unit and the old parity over the smallest in-unit range
+//!     covering the touched ranges, then (once all reads are done) write the data and that
+//!     parity range. A one-unit write costs four member I/Os on two members.
+//!     Reconstruct-writes and degraded mode are not modelled.
+//!
+//!   Pieces of a read (and of a raid0 write) that are contiguous on one member are merged
+//!   into one member I/O. Member I/Os of different stripes run in parallel. A RAID may be
+//!   a member of another RAID (raid10 is a raid0 of raid1s); a disk may serve several
+//!   roles or RAIDs and then has one queue for all of them.
+//! - **Link** (latency, bandwidth): one FIFO shared by every transfer crossing it in
+//!   either direction, one transfer at a time; a transfer of `b` bytes holds the link for
+//!   `ceil(b × 10^9 / bandwidth)` ns and arrives `latency_ns` after it ends. Messages
+//!   without data (a read's request, a write's acknowledgement) take the latency only and
+//!   do not queue. A switch is not a resource of its own: it is the links through it.
+//! - **Data I/O** of a role with links `l1 .. lk` (host to device): a write sends its
+//!   bytes over `l1 .. lk`, runs on the device, and the acknowledgement returns over
+//!   `lk .. l1`; a read sends its request over `l1 .. lk`, runs, and its bytes return over
+//!   `lk .. l1`.
+//! - **Control path**: `in-band` commands are `command_bytes` sent over the source's links
+//!   and sent back the same way (two transfers per link, no device); `out-of-band`
+//!   commands cross a control link of their own there and back.
+//!
+//! Approximate: links are half-duplex and store-and-forward (a transfer is fully received
+//! before it enters the next link); messages without data never queue; a RAID's
+//! controller costs nothing and has no cache; RAID-1 balance is judged once per I/O.
+
+use crate::device::{DeviceModel, DeviceQueue, DeviceStats, Io};
+use crate::size::{parse_duration, parse_rate, parse_size};
+use cowlab_model::Device;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::fmt;
+use std::ops::Range;
+use toml::Spanned;
+
+/// Devices, links, roles and the control path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topology {
+    pub devices: BTreeMap<String, DeviceSpec>,
+    pub links: BTreeMap<String, Link>,
+    /// Indexed by `Device as usize`: source, destination, snapshot, cache.
+    pub roles: [Role; 4],
+    pub control: Control,
+}
+
+/// A disk with its queue, or a RAID of other devices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceSpec {
+    Disk {
+        model: DeviceModel,
+        queue_depth: u32,
+    },
+    Raid {
+        level: RaidLevel,
+        /// Bytes per unit; also raid1's (unused).
+        stripe_unit: u64,
+        /// Device names, in member order.
+        members: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RaidLevel {
+    Raid0,
+    Raid1,
+    Raid5,
+}
+
+impl RaidLevel {
+    pub const NAMES: [&'static str; 3] = ["raid0", "raid1", "raid5"];
+
+    pub fn by_name(name: &str) -> Option<RaidLevel> {
+        match name {
+            "raid0" => Some(RaidLevel::Raid0),
+            "raid1" => Some(RaidLevel::Raid1),
+            "raid5" => Some(RaidLevel::Raid5),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RaidLevel::Raid0 => "raid0",
+            RaidLevel::Raid1 => "raid1",
+            RaidLevel::Raid5 => "raid5",
+        }
+    }
+
+    /// The fewest members a RAID of this level may have.
+    pub fn min_members(self) -> usize {
+        match self {
+            RaidLevel::Raid5 => 3,
+            _ => 2,
+        }
+    }
+}
+
+/// A link: each hop costs `latency_ns`; transfers hold it at `bandwidth` bytes per second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub latency_ns: u64,
+    pub bandwidth: u64,
+}
+
+impl Link {
+    /// `ceil(bytes × 10^9 / bandwidth)`, as a device transfers (`sim/src/device.rs`).
+    pub fn transfer_ns(&self, bytes: u64) -> u64 {
+        let pipe = DeviceModel {
+            overhead_ns: 0,
+            bandwidth: self.bandwidth,
+            seek_ns: 0,
+        };
+        pipe.service_ns(bytes, true)
+    }
+}
+
+/// The device playing a role, the links its I/O crosses (host side first), and where
+/// the role's region starts on that device (bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub device: String,
+    pub links: Vec<String>,
+    pub offset: u64,
+}
+
+impl Role {
+    pub fn on(device: &str) -> Role {
+        Role {
+            device: device.to_string(),
+            links: Vec::new(),
+            offset: 0,
+        }
+    }
+
+    fn over(mut self, links: &[&str]) -> Role {
+        self.links = links.iter().map(|l| l.to_string()).collect();
+        self
+    }
+}
+
+/// How commands travel, and their size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Control {
+    pub path: ControlPath,
+    pub command_bytes: u64,
+}
+
+impl Default for Control {
+    /// In-band, 512 bytes.
+    fn default() -> Self {
+        Control {
+            path: ControlPath::InBand,
+            command_bytes: 512,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControlPath {
+    /// Over the source's links.
+    InBand,
+    /// Over a control link of its own.
+    OutOfBand(Link),
+}
+
+/// The names [`Topology::preset`] knows.
+pub const PRESETS: [&str; 5] = ["separate", "shared", "raid5-source", "san", "raid5-san"];
+
+/// The links of the `san` presets: 10 µs and 1.25 GB/s each.
+pub const SAN_LINK: Link = Link {
+    latency_ns: 10_000,
+    bandwidth: 1_250_000_000,
+};
+
+const ROLE_NAMES: [&str; 4] = ["source", "destination", "snapshot", "cache"];
+
+impl Topology {
+    /// Today's default: four disks of one model, no links.
+    pub fn separate(model: DeviceModel, depth: u32) -> Topology {
+        let disk = DeviceSpec::Disk {
+            model,
+            queue_depth: depth,
+        };
+        Topology {
+            devices: ROLE_NAMES
+                .iter()
+                .map(|n| (n.to_string(), disk.clone()))
+                .collect(),
+            links: BTreeMap::new(),
+            roles: ROLE_NAMES.map(Role::on),
+            control: Control::default(),
+        }
+    }
+
+    /// Today's `--shared-disk`: one disk for every role, role `i` at `i × volume`.
+    pub fn shared(model: DeviceModel, depth: u32, volume: u64) -> Topology {
+        let mut t = Topology::separate(model, depth);
+        let disk = t.devices.remove("source").expect("a source disk");
+        t.devices = BTreeMap::from([("disk".to_string(), disk)]);
+        for (i, role) in t.roles.iter_mut().enumerate() {
+            *role = Role::on("disk");
+            role.offset = (i as u64).saturating_mul(volume);
+        }
+        t
+    }
+
+    /// `separate`, with the source a RAID-5 of four such disks and 64 KiB units.
+    pub fn raid5_source(model: DeviceModel, depth: u32) -> Topology {
+        let mut t = Topology::separate(model, depth);
+        let disk = t.devices.remove("source").expect("a source disk");
+        let members: Vec<String> = (0..4).map(|i| format!("source-{i}")).collect();
+        for m in &members {
+            t.devices.insert(m.clone(), disk.clone());
+        }
+        let raid = DeviceSpec::Raid {
+            level: RaidLevel::Raid5,
+            stripe_unit: 64 << 10,
+            members,
+        };
+        t.devices.insert("source".into(), raid);
+        t
+    }
+
+    /// `separate`, with the source and the destination behind a switch: the host's link
+    /// to the switch (shared by both) and the switch's link to each array, all
+    /// [`SAN_LINK`]s.
+    pub fn san(model: DeviceModel, depth: u32) -> Topology {
+        Topology::separate(model, depth).behind_switch()
+    }
+
+    /// `raid5-source` behind the `san` switch.
+    pub fn raid5_san(model: DeviceModel, depth: u32) -> Topology {
+        Topology::raid5_source(model, depth).behind_switch()
+    }
+
+    fn behind_switch(mut self) -> Topology {
+        for name in ["host-switch", "switch-source", "switch-destination"] {
+            self.links.insert(name.into(), SAN_LINK);
+        }
+        self.roles[0] = Role::on("source").over(&["host-switch", "switch-source"]);
+        self.roles[1] = Role::on("destination").over(&["host-switch", "switch-destination"]);
+        self
+    }
+
+    /// The preset called `name` (one of [`PRESETS`]) for the run's disk model, queue depth
+    /// and volume (the volume places the roles' regions of `shared`).
+    pub fn preset(name: &str, model: DeviceModel, depth: u32, volume: u64) -> Option<Topology> {
+        match name {
+            "separate" => Some(Topology::separate(model, depth)),
+            "shared" => Some(Topology::shared(model, depth, volume)),
+            "raid5-source" => Some(Topology::raid5_source(model, depth)),
+            "san" => Some(Topology::san(model, depth)),
+            "raid5-san" => Some(Topology::raid5_san(model, depth)),
+            _ => None,
+        }
+    }
+
+    pub fn role(&self, role: Device) -> &Role {
+        &self.roles[role as usize]
+    }
+
+    /// Refuses what a [`Fabric`] could not run: unknown names, a RAID with too few or
+    /// repeated members, a cycle of RAIDs, a stripe unit, bandwidth or queue depth of 0.
+    /// The error's file is `topology` and its line 0 (see [`Topology::parse`] for files).
+    pub fn validate(&self) -> Result<(), TopologyError> {
+        let bad = |key: String, value: &dyn fmt::Display, reason: &str| {
+            Err(TopologyError::new(key, value.to_string(), reason))
+        };
+        for (name, spec) in &self.devices {
+            match spec {
+                DeviceSpec::Disk { model, queue_depth } => {
+                    if model.bandwidth == 0 {
+                        return bad(format!("devices.{name}.bandwidth"), &0, "must be positive");
+                    }
+                    if *queue_depth == 0 {
+                        let key = format!("devices.{name}.queue_depth");
+                        return bad(key, &0, "must be at least 1");
+                    }
+                }
+                DeviceSpec::Raid {
+                    level,
+                    stripe_unit,
+                    members,
+                } => {
+                    let key = format!("devices.{name}.members");
+                    if *stripe_unit == 0 {
+                        let key = format!("devices.{name}.stripe_unit");
+                        return bad(key, &0, "must be at least one byte");
+                    }
+                    if members.len() < level.min_members() {
+                        let reason = format!(
+                            "a {} needs at least {} members",
+                            level.name(),
+                            level.min_members()
+                        );
+                        return bad(key, &members.len(), &reason);
+                    }
+                    for (i, m) in members.iter().enumerate() {
+                        if !self.devices.contains_key(m) {
+                            return bad(key, m, "unknown device");
+                        }
+                        if members[..i].contains(m) {
+                            return bad(key, m, "member listed twice");
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(name) = self.cycle() {
+            let key = format!("devices.{name}.members");
+            return bad(key, &name, "a RAID that contains itself");
+        }
+        for (name, link) in &self.links {
+            if link.bandwidth == 0 {
+                return bad(format!("links.{name}.bandwidth"), &0, "must be positive");
+            }
+        }
+        for (role, name) in self.roles.iter().zip(ROLE_NAMES) {
+            if !self.devices.contains_key(&role.device) {
+                let key = format!("roles.{name}.device");
+                return bad(key, &role.device, "unknown device");
+            }
+            if let Some(l) = role.links.iter().find(|l| !self.links.contains_key(*l)) {
+                return bad(format!("roles.{name}.links"), l, "unknown link");
+            }
+        }
+        if let ControlPath::OutOfBand(link) = self.control.path {
+            if link.bandwidth == 0 {
+                return bad("control.bandwidth".into(), &0, "must be positive");
+            }
+        }
+        Ok(())
+    }
+
+    /// A RAID on a cycle of membership, if any (members must exist).
+    fn cycle(&self) -> Option<String> {
+        // Absent: unseen; 1: on the current path; 2: done.
+        fn visit<'a>(
+            t: &'a Topology,
+            name: &'a str,
+            mark: &mut BTreeMap<&'a str, u8>,
+        ) -> Option<&'a str> {
+            match mark.get(name) {
+                Some(1) => return Some(name),
+                Some(_) => return None,
+                None => {}
+            }
+            mark.insert(name, 1);
+            if let Some(DeviceSpec::Raid { members, .. }) = t.devices.get(name) {
+                if let Some(c) = members.iter().find_map(|m| visit(t, m, mark)) {
+                    return Some(c);
+                }
+            }
+            mark.insert(name, 2);
+            None
+        }
+        let mut mark = BTreeMap::new();
+        self.devices
+            .keys()
+            .find_map(|n| visit(self, n, &mut mark))
+            .map(str::to_string)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The file format.
+
+/// A refused topology: where, which key, which value, why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopologyError {
+    pub file: String,
+    /// From 1; 0 for a topology that did not come from a file.
+    pub line: usize,
+    pub key: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl TopologyError {
+    fn new(key: String, value: String, reason: &str) -> Self {
+        TopologyError {
+            file: "topology".into(),
+            line: 0,
+            key,
+            value,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for TopologyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: ", self.file)?,
+            n => write!(f, "{}:{n}: ", self.file)?,
+        }
+        match self.key.is_empty() {
+            true => write!(f, "'{}': {}", self.value, self.reason),
+            false => write!(f, "key {} = {}: {}", self.key, self.value, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for TopologyError {}
+
+/// A number as a file writes it: an integer, or text (`64KiB`, `10us`, `1.25GB/s`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Num {
+    Int(u64),
+    Text(String),
+}
+
+#[derive(Clone, Copy)]
+enum Quantity {
+    Size,
+    Duration,
+    Rate,
+    Count,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologyFile {
+    devices: Option<BTreeMap<String, Spanned<DeviceFile>>>,
+    links: Option<BTreeMap<String, Spanned<LinkFile>>>,
+    roles: Option<Spanned<RolesFile>>,
+    control: Option<ControlFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceFile {
+    model: Option<Spanned<String>>,
+    overhead_ns: Option<Spanned<Num>>,
+    bandwidth: Option<Spanned<Num>>,
+    seek_ns: Option<Spanned<Num>>,
+    queue_depth: Option<Spanned<Num>>,
+    raid: Option<Spanned<String>>,
+    stripe_unit: Option<Spanned<Num>>,
+    members: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkFile {
+    latency_ns: Option<Spanned<Num>>,
+    bandwidth: Spanned<Num>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolesFile {
+    source: Option<Spanned<RoleFile>>,
+    destination: Option<Spanned<RoleFile>>,
+    snapshot: Option<Spanned<RoleFile>>,
+    cache: Option<Spanned<RoleFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleFile {
+    device: Spanned<String>,
+    links: Option<Spanned<Vec<Spanned<String>>>>,
+    offset: Option<Spanned<Num>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlFile {
+    path: Option<Spanned<String>>,
+    command_bytes: Option<Spanned<Num>>,
+    latency_ns: Option<Spanned<Num>>,
+    bandwidth: Option<Spanned<Num>>,
+}
+
+/// The text of a topology file, to point at its lines.
+struct Doc<'a> {
+    text: &'a str,
+    file: &'a str,
+    /// Where each dotted key's value stands, for errors found after reading.
+    spans: BTreeMap<String, Range<usize>>,
+}
+
+impl Doc<'_> {
+    fn line(&self, at: usize) -> usize {
+        self.text[..at.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    /// An error at a value's place, quoting the value as written.
+    fn at(&self, span: Range<usize>, key: &str, reason: impl ToString) -> TopologyError {
+        TopologyError {
+            file: self.file.to_string(),
+            line: self.line(span.start),
+            key: key.to_string(),
+            value: self.text.get(span).unwrap_or("").trim().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A validation error, placed at its key (or the nearest enclosing key) in the file.
+    fn place(&self, mut e: TopologyError) -> TopologyError {
+        let mut key = e.key.as_str();
+        let start = loop {
+            if let Some(span) = self.spans.get(key) {
+                break span.start;
+            }
+            match key.rsplit_once('.') {
+                Some((outer, _)) => key = outer,
+                None => break 0,
+            }
+        };
+        e.file = self.file.to_string();
+        e.line = self.line(start);
+        e
+    }
+
+    fn note<T>(&mut self, key: String, v: &Spanned<T>) {
+        self.spans.insert(key, v.span());
+    }
+
+    fn num(&mut self, v: &Spanned<Num>, key: String, q: Quantity) -> Result<u64, TopologyError> {
+        self.note(key.clone(), v);
+        let text = match v.get_ref() {
+            Num::Int(n) => return Ok(*n),
+            Num::Text(t) => t,
+        };
+        if let Ok(n) = text.trim().parse::<u64>() {
+            return Ok(n);
+        }
+        let parsed =
+            match q {
+                Quantity::Size => parse_size(text).map_err(|e| e.to_string()),
+                Quantity::Duration => parse_duration(text).map_err(|e| e.to_string()),
+                Quantity::Rate => parse_rate(text)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| match r.round() {
+                        r if r < 1.0 => Err("must be at least 1 byte per second".into()),
+                        r if r >= u64::MAX as f64 => Err("too large".into()),
+                        r => Ok(r as u64),
+                    }),
+                Quantity::Count => Err("must be a whole number".into()),
+            };
+        parsed.map_err(|reason| self.at(v.span(), &key, reason))
+    }
+
+    /// A TOML error: the key is read off the file at the error's place when the error is
+    /// about a key or a value; a line that is not TOML at all is quoted.
+    fn toml_error(&self, e: &toml::de::Error) -> TopologyError {
+        let span = e.span().unwrap_or(0..0);
+        let mut err = self.at(span.clone(), "", e.message());
+        let about_a_key = [
+            "unknown field",
+            "invalid type",
+            "invalid value",
+            "invalid length",
+            "missing field",
+            "data did not match",
+        ]
+        .iter()
+        .any(|m| e.message().starts_with(m));
+        let start = self.text[..span.start.min(self.text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let here = self.text[start..].lines().next().unwrap_or("").trim();
+        match about_a_key {
+            true => err.key = self.key_at(start, here),
+            false => err.value = here.to_string(),
+        }
+        if err.value.is_empty() {
+            err.value = here.to_string();
+        }
+        err
+    }
+
+    /// The dotted key on the line starting at `start`: the last table header above (or on)
+    /// that line, and the line's own key.
+    fn key_at(&self, start: usize, here: &str) -> String {
+        let header = self.text[..start]
+            .lines()
+            .chain([here])
+            .filter_map(|l| l.trim().strip_prefix('['))
+            .next_back()
+            .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        let key = match here.split_once('=') {
+            Some((k, _)) if !here.starts_with('[') => k.trim(),
+            _ => "",
+        };
+        match (header, key) {
+            (Some(h), "") => h,
+            (Some(h), k) => format!("{h}.{k}"),
+            (None, k) => k.to_string(),
+        }
+    }
+
+    fn names(&mut self, list: &Spanned<Vec<Spanned<String>>>, key: String) -> Vec<String> {
+        self.note(key, list);
+        list.get_ref().iter().map(|n| n.get_ref().clone()).collect()
+    }
+}
+
+impl Topology {
+    /// Reads a topology file; `file` names it in errors, which give the line, the key and
+    /// the value. See [`Topology::to_toml`] for the format.
+    pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
+        let mut doc = Doc {
+            text,
+            file,
+            spans: BTreeMap::new(),
+        };
+        let f: TopologyFile = toml::from_str(text).map_err(|e| doc.toml_error(&e))?;
+        let mut devices = BTreeMap::new();
+        for (name, d) in f.devices.iter().flatten() {
+            doc.note(format!("devices.{name}"), d);
+            let spec = doc.device(name, d)?;
+            devices.insert(name.clone(), spec);
+        }
+        let mut links = BTreeMap::new();
+        for (name, l) in f.links.iter().flatten() {
+            doc.note(format!("links.{name}"), l);
+            let key = |k: &str| format!("links.{name}.{k}");
+            let link = Link {
+                latency_ns: match &l.get_ref().latency_ns {
+                    Some(v) => doc.num(v, key("latency_ns"), Quantity::Duration)?,
+                    None => 0,
+                },
+                bandwidth: doc.num(&l.get_ref().bandwidth, key("bandwidth"), Quantity::Rate)?,
+            };
+            links.insert(name.clone(), link);
+        }
+        let roles = doc.roles(f.roles.as_ref())?;
+        let control = doc.control(f.control.as_ref())?;
+        let topology = Topology {
+            devices,
+            links,
+            roles,
+            control,
+        };
+        topology.validate().map_err(|e| doc.place(e))?;
+        Ok(topology)
+    }
+}
+
+impl Doc<'_> {
+    fn device(&mut self, name: &str, d: &Spanned<DeviceFile>) -> Result<DeviceSpec, TopologyError> {
+        let key = |k: &str| format!("devices.{name}.{k}");
+        let f = d.get_ref();
+        let Some(level) = &f.raid else {
+            if let Some(v) = &f.members {
+                return Err(self.at(v.span(), &key("members"), "only a RAID has members"));
+            }
+            if let Some(v) = &f.stripe_unit {
+                let reason = "only a RAID has a stripe unit";
+                return Err(self.at(v.span(), &key("stripe_unit"), reason));
+            }
+            let mut model = match &f.model {
+                Some(m) => DeviceModel::by_name(m.get_ref()).ok_or_else(|| {
+                    let reason = format!(
+                        "unknown disk model (expected one of: {})",
+                        DeviceModel::NAMES.join(", ")
+                    );
+                    self.at(m.span(), &key("model"), reason)
+                })?,
+                None => match &f.bandwidth {
+                    Some(_) => DeviceModel {
+                        overhead_ns: 0,
+                        bandwidth: 0,
+                        seek_ns: 0,
+                    },
+                    None => {
+                        let reason = "a disk needs a model or a bandwidth";
+                        return Err(self.at(d.span(), &format!("devices.{name}"), reason));
+                    }
+                },
+            };
+            if let Some(v) = &f.overhead_ns {
+                model.overhead_ns = self.num(v, key("overhead_ns"), Quantity::Duration)?;
+            }
+            if let Some(v) = &f.seek_ns {
+                model.seek_ns = self.num(v, key("seek_ns"), Quantity::Duration)?;
+            }
+            if let Some(v) = &f.bandwidth {
+                model.bandwidth = self.num(v, key("bandwidth"), Quantity::Rate)?;
+            }
+            let queue_depth = match &f.queue_depth {
+                None => 1,
+                Some(v) => {
+                    let n = self.num(v, key("queue_depth"), Quantity::Count)?;
+                    u32::try_from(n)
+                        .map_err(|_| self.at(v.span(), &key("queue_depth"), "too large"))?
+                }
+            };
+            return Ok(DeviceSpec::Disk { model, queue_depth });
+        };
+        let disk_only = [
+            (f.model.as_ref().map(|v| v.span()), "model"),
+            (f.overhead_ns.as_ref().map(|v| v.span()), "overhead_ns"),
+            (f.bandwidth.as_ref().map(|v| v.span()), "bandwidth"),
+            (f.seek_ns.as_ref().map(|v| v.span()), "seek_ns"),
+            (f.queue_depth.as_ref().map(|v| v.span()), "queue_depth"),
+        ];
+        if let Some((Some(span), k)) = disk_only.into_iter().find(|(s, _)| s.is_some()) {
+            let reason = "a RAID takes raid, stripe_unit and members (its members are disks)";
+            return Err(self.at(span, &key(k), reason));
+        }
+        let level = RaidLevel::by_name(level.get_ref()).ok_or_else(|| {
+            let reason = format!(
+                "unknown RAID level (expected one of: {})",
+                RaidLevel::NAMES.join(", ")
+            );
+            self.at(level.span(), &key("raid"), reason)
+        })?;
+        let stripe_unit = match &f.stripe_unit {
+            Some(v) => self.num(v, key("stripe_unit"), Quantity::Size)?,
+            None => 64 << 10,
+        };
+        let members = match &f.members {
+            Some(list) => self.names(list, key("members")),
+            None => {
+                let reason = "a RAID needs members";
+                return Err(self.at(d.span(), &format!("devices.{name}"), reason));
+            }
+        };
+        Ok(DeviceSpec::Raid {
+            level,
+            stripe_unit,
+            members,
+        })
+    }
+
+    fn roles(&mut self, f: Option<&Spanned<RolesFile>>) -> Result<[Role; 4], TopologyError> {
+        let span = f.map_or(0..0, |r| r.span());
+        let r = f.map(|r| r.get_ref());
+        let files = [
+            r.and_then(|r| r.source.as_ref()),
+            r.and_then(|r| r.destination.as_ref()),
+            r.and_then(|r| r.snapshot.as_ref()),
+            r.and_then(|r| r.cache.as_ref()),
+        ];
+        let mut roles = ROLE_NAMES.map(Role::on);
+        for ((role, file), name) in roles.iter_mut().zip(files).zip(ROLE_NAMES) {
+            let key = |k: &str| format!("roles.{name}.{k}");
+            let Some(file) = file else {
+                let mut e = self.at(
+                    span.clone(),
+                    &format!("roles.{name}"),
+                    "no device plays this role",
+                );
+                e.value = "(none)".into();
+                return Err(e);
+            };
+            self.note(format!("roles.{name}"), file);
+            let file = file.get_ref();
+            self.note(key("device"), &file.device);
+            role.device = file.device.get_ref().clone();
+            if let Some(list) = &file.links {
+                role.links = self.names(list, key("links"));
+            }
+            if let Some(v) = &file.offset {
+                role.offset = self.num(v, key("offset"), Quantity::Size)?;
+            }
+        }
+        Ok(roles)
+    }
+
+    fn control(&mut self, f: Option<&ControlFile>) -> Result<Control, TopologyError> {
+        let mut control = Control::default();
+        let Some(f) = f else {
+            return Ok(control);
+        };
+        if let Some(v) = &f.command_bytes {
+            control.command_bytes = self.num(v, "control.command_bytes".into(), Quantity::Size)?;
+        }
+        let path = f.path.as_ref().map_or("in-band", |p| p.get_ref().as_str());
+        match path {
+            "in-band" => {
+                let extra = [(&f.latency_ns, "latency_ns"), (&f.bandwidth, "bandwidth")];
+                if let Some((Some(v), k)) = extra.into_iter().find(|(v, _)| v.is_some()) {
+                    let reason = "only an out-of-band control path has a link of its own";
+                    return Err(self.at(v.span(), &format!("control.{k}"), reason));
+                }
+            }
+            "out-of-band" => {
+                let latency_ns = match &f.latency_ns {
+                    Some(v) => self.num(v, "control.latency_ns".into(), Quantity::Duration)?,
+                    None => 0,
+                };
+                let Some(bw) = &f.bandwidth else {
+                    let span = f.path.as_ref().map_or(0..0, |p| p.span());
+                    let reason = "an out-of-band control path needs a bandwidth";
+                    return Err(self.at(span, "control.path", reason));
+                };
+                let bandwidth = self.num(bw, "control.bandwidth".into(), Quantity::Rate)?;
+                control.path = ControlPath::OutOfBand(Link {
+                    latency_ns,
+                    bandwidth,
+                });
+            }
+            _ => {
+                let span = f.path.as_ref().map_or(0..0, |p| p.span());
+                let reason = "unknown control path (expected one of: in-band, out-of-band)";
+                return Err(self.at(span, "control.path", reason));
+            }
+        }
+        Ok(control)
+    }
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A key, bare when TOML allows it.
+fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    match bare {
+        true => name.to_string(),
+        false => toml_string(name),
+    }
+}
+
+/// An integer TOML can hold, else its digits as text (which [`Topology::parse`] reads).
+fn toml_u64(n: u64) -> String {
+    match i64::try_from(n) {
+        Ok(_) => n.to_string(),
+        Err(_) => format!("\"{n}\""),
+    }
+}
+
+fn toml_list(names: &[String]) -> String {
+    let items: Vec<String> = names.iter().map(|n| toml_string(n)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+impl Topology {
+    /// The topology as a file [`Topology::parse`] reads back to the same topology:
+    ///
+    /// ```toml
+    /// [devices.d0]                # a disk: a model, or explicit fields over one
+    /// model = "hdd"               # nvme, ssd or hdd
+    /// overhead_ns = 4170000       # integers, or text with a unit: "4.17ms"
+    /// bandwidth = 150000000       # bytes/s, or "150MB/s"
+    /// seek_ns = 4000000
+    /// queue_depth = 1
+    ///
+    /// [devices.array]             # a RAID of devices named in `devices`
+    /// raid = "raid5"              # raid0, raid1 or raid5
+    /// stripe_unit = 65536         # bytes, or "64KiB" (default 64 KiB)
+    /// members = ["d0", "d1", "d2"]
+    ///
+    /// [links.host-switch]
+    /// latency_ns = 10000          # or "10us"
+    /// bandwidth = 1250000000      # or "1.25GB/s"
+    ///
+    /// [roles.source]              # also destination, snapshot and cache: all four
+    /// device = "array"
+    /// links = ["host-switch"]     # host side first (default none)
+    /// offset = 0                  # where the role's region starts (default 0)
+    ///
+    /// [control]                   # optional; default in-band, 512 bytes
+    /// path = "out-of-band"        # or "in-band"
+    /// command_bytes = 512
+    /// latency_ns = 5000           # out-of-band only
+    /// bandwidth = 100000000       # out-of-band only
+    /// ```
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        for (name, spec) in &self.devices {
+            out.push_str(&format!("[devices.{}]\n", toml_key(name)));
+            match spec {
+                DeviceSpec::Disk { model, queue_depth } => {
+                    out.push_str(&format!("overhead_ns = {}\n", toml_u64(model.overhead_ns)));
+                    out.push_str(&format!("bandwidth = {}\n", toml_u64(model.bandwidth)));
+                    out.push_str(&format!("seek_ns = {}\n", toml_u64(model.seek_ns)));
+                    out.push_str(&format!("queue_depth = {queue_depth}\n"));
+                }
+                DeviceSpec::Raid {
+                    level,
+                    stripe_unit,
+                    members,
+                } => {
+                    out.push_str(&format!("raid = \"{}\"\n", level.name()));
+                    out.push_str(&format!("stripe_unit = {}\n", toml_u64(*stripe_unit)));
+                    out.push_str(&format!("members = {}\n", toml_list(members)));
+                }
+            }
+            out.push('\n');
+        }
+        for (name, link) in &self.links {
+            out.push_str(&format!("[links.{}]\n", toml_key(name)));
+            out.push_str(&format!("latency_ns = {}\n", toml_u64(link.latency_ns)));
+            out.push_str(&format!("bandwidth = {}\n\n", toml_u64(link.bandwidth)));
+        }
+        for (role, name) in self.roles.iter().zip(ROLE_NAMES) {
+            out.push_str(&format!("[roles.{name}]\n"));
+            out.push_str(&format!("device = {}\n", toml_string(&role.device)));
+            out.push_str(&format!("links = {}\n", toml_list(&role.links)));
+            out.push_str(&format!("offset = {}\n\n", toml_u64(role.offset)));
+        }
+        out.push_str("[control]\n");
+        match self.control.path {
+            ControlPath::InBand => out.push_str("path = \"in-band\"\n"),
+            ControlPath::OutOfBand(link) => {
+                out.push_str("path = \"out-of-band\"\n");
+                out.push_str(&format!("latency_ns = {}\n", toml_u64(link.latency_ns)));
+                out.push_str(&format!("bandwidth = {}\n", toml_u64(link.bandwidth)));
+            }
+        }
+        let bytes = toml_u64(self.control.command_bytes);
+        out.push_str(&format!("command_bytes = {bytes}\n"));
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The fabric.
+
+/// What a member I/O is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberKind {
+    DataRead,
+    DataWrite,
+    ParityRead,
+    ParityWrite,
+}
+
+/// Member I/Os a disk was given, by kind (counted when submitted to its queue).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberCounts {
+    pub data_reads: u64,
+    pub data_writes: u64,
+    pub parity_reads: u64,
+    pub parity_writes: u64,
+}
+
+impl MemberCounts {
+    pub fn reads(&self) -> u64 {
+        self.data_reads + self.parity_reads
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.data_writes + self.parity_writes
+    }
+
+    fn count(&mut self, kind: MemberKind) {
+        *match kind {
+            MemberKind::DataRead => &mut self.data_reads,
+            MemberKind::DataWrite => &mut self.data_writes,
+            MemberKind::ParityRead => &mut self.parity_reads,
+            MemberKind::ParityWrite => &mut self.parity_writes,
+        } += 1;
+    }
+}
+
+/// What a link carried (a transfer counts, with its whole time, when it starts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkStats {
+    pub transfers: u64,
+    pub bytes: u64,
+    pub busy_ns: u64,
+    /// The most transfers ever waiting at once.
+    pub max_waiting: usize,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A device of the topology, resolved to indices.
+enum Node {
+    Disk(u32),
+    Raid {
+        level: RaidLevel,
+        unit: u64,
+        members: Vec<u32>,
+    },
+}
+
+struct DiskState {
+    name: String,
+    /// Tokens are (operation, plan node).
+    queue: DeviceQueue<(u32, u32)>,
+    counts: MemberCounts,
+}
+
+struct LinkState {
+    name: String,
+    link: Link,
+    /// The operation transferring now.
+    current: Option<u32>,
+    waiting: VecDeque<(u32, u64)>,
+    stats: LinkStats,
+}
+
+struct RoleState {
+    node: u32,
+    links: Vec<u32>,
+    offset: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    /// Cross a link: queue and transfer `bytes` (none: the latency only), then the latency.
+    Hop { link: u32, bytes: u64 },
+    /// Run on the role's device.
+    Device,
+}
+
+/// One step of a logical I/O on the device: a member I/O, or a group of steps run all at
+/// once or one after the other.
+struct PlanNode {
+    kind: PlanKind,
+    parent: u32,
+    children: Vec<u32>,
+    /// Children finished.
+    done: u32,
+}
+
+enum PlanKind {
+    Leaf {
+        disk: u32,
+        offset: u64,
+        bytes: u64,
+        write: bool,
+        kind: MemberKind,
+    },
+    All,
+    Then,
+}
+
+/// A logical I/O or a command in flight.
+struct Op<T> {
+    token: T,
+    steps: Vec<Step>,
+    next: usize,
+    role: usize,
+    /// Offset on the role's device, bytes, write.
+    io: (u64, u64, bool),
+    plan: Vec<PlanNode>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// The operation goes on with its next step.
+    Resume(u32),
+    LinkDone(u32),
+    /// A member I/O of (operation, plan node) on a disk finished.
+    DiskDone {
+        disk: u32,
+        op: u32,
+        node: u32,
+    },
+    /// The operation is complete: hand back its token.
+    Finish(u32),
+}
+
+/// A topology's timing engine. The caller owns the clock: it submits I/Os and commands at
+/// its `now`, asks [`next_due`](Fabric::next_due) for the earliest internal event and calls
+/// [`advance`](Fabric::advance) at that time, which hands back the tokens completed then.
+/// Time must not go back: advance to every due time before acting at a later one.
+/// Internal events at equal times run in the order they were scheduled.
+///
+/// With the `separate` and `shared` presets a data I/O is one member I/O on one
+/// [`DeviceQueue`], submitted at once, so its completion time is the queue's.
+pub struct Fabric<T> {
+    nodes: Vec<Node>,
+    /// The disks under each node (for RAID-1's least busy member).
+    under: Vec<Vec<u32>>,
+    disks: Vec<DiskState>,
+    links: Vec<LinkState>,
+    /// The out-of-band control link: the last of `links`.
+    control_link: Option<u32>,
+    command_bytes: u64,
+    roles: Vec<RoleState>,
+    ops: Vec<Option<Op<T>>>,
+    free: Vec<u32>,
+    heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    seq: u64,
+    now: u64,
+}
+
+impl<T> Fabric<T> {
+    /// An idle fabric over a valid topology (see [`Topology::validate`]).
+    pub fn new(topology: &Topology) -> Result<Fabric<T>, TopologyError> {
+        topology.validate()?;
+        let index: BTreeMap<&str, u32> = topology
+            .devices
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as u32))
+            .collect();
+        let mut disks = Vec::new();
+        let mut nodes = Vec::new();
+        for (name, spec) in &topology.devices {
+            nodes.push(match spec {
+                DeviceSpec::Disk { model, queue_depth } => {
+                    let queue = DeviceQueue::new(*model, *queue_depth).map_err(|e| {
+                        TopologyError::new(format!("devices.{name}"), String::new(), &e.to_string())
+                    })?;
+                    disks.push(DiskState {
+                        name: name.clone(),
+                        queue,
+                        counts: MemberCounts::default(),
+                    });
+                    Node::Disk(disks.len() as u32 - 1)
+                }
+                DeviceSpec::Raid {
+                    level,
+                    stripe_unit,
+                    members,
+                } => Node::Raid {
+                    level: *level,
+                    unit: *stripe_unit,
+                    members: members.iter().map(|m| index[m.as_str()]).collect(),
+                },
+            });
+        }
+        let under = (0..nodes.len()).map(|n| disks_under(&nodes, n)).collect();
+        let mut links: Vec<LinkState> = topology
+            .links
+            .iter()
+            .map(|(name, link)| LinkState {
+                name: name.clone(),
+                link: *link,
+                current: None,
+                waiting: VecDeque::new(),
+                stats: LinkStats::default(),
+            })
+            .collect();
+        let link_index: BTreeMap<&str, u32> = topology
+            .links
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as u32))
+            .collect();
+        let roles = topology
+            .roles
+            .iter()
+            .map(|r| RoleState {
+                node: index[r.device.as_str()],
+                links: r.links.iter().map(|l| link_index[l.as_str()]).collect(),
+                offset: r.offset,
+            })
+            .collect();
+        let control_link = match topology.control.path {
+            ControlPath::InBand => None,
+            ControlPath::OutOfBand(link) => {
+                links.push(LinkState {
+                    name: "control".into(),
+                    link,
+                    current: None,
+                    waiting: VecDeque::new(),
+                    stats: LinkStats::default(),
+                });
+                Some(links.len() as u32 - 1)
+            }
+        };
+        Ok(Fabric {
+            nodes,
+            under,
+            disks,
+            links,
+            control_link,
+            command_bytes: topology.control.command_bytes,
+            roles,
+            ops: Vec::new(),
+            free: Vec::new(),
+            heap: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+        })
+    }
+
+    /// A data I/O of `role` at `now` (`io.offset` within the role's region). Its token
+    /// comes back from [`advance`](Fabric::advance) when it completes.
+    pub fn submit(&mut self, now: u64, role: Device, io: Io<T>) {
+        self.set_now(now);
+        let r = &self.roles[role as usize];
+        let out = r.links.iter().map(|&link| Step::Hop {
+            link,
+            bytes: if io.write { io.bytes } else { 0 },
+        });
+        let back = r.links.iter().rev().map(|&link| Step::Hop {
+            link,
+            bytes: if io.write { 0 } else { io.bytes },
+        });
+        let steps = out.chain([Step::Device]).chain(back).collect();
+        let offset = r.offset.saturating_add(io.offset);
+        let id = self.add(Op {
+            token: io.token,
+            steps,
+            next: 0,
+            role: role as usize,
+            io: (offset, io.bytes, io.write),
+            plan: Vec::new(),
+        });
+        self.proceed(id);
+    }
+
+    /// A control command at `now`: there and back over the source's links (in-band) or the
+    /// control link (out-of-band). With no link to cross it completes at `now`.
+    pub fn command(&mut self, now: u64, token: T) {
+        self.set_now(now);
+        let bytes = self.command_bytes;
+        let links = match self.control_link {
+            Some(link) => vec![link],
+            None => self.roles[Device::Source as usize].links.clone(),
+        };
+        let out = links.iter().map(|&link| Step::Hop { link, bytes });
+        let back = links.iter().rev().map(|&link| Step::Hop { link, bytes });
+        let id = self.add(Op {
+            token,
+            steps: out.chain(back).collect(),
+            next: 0,
+            role: Device::Source as usize,
+            io: (0, 0, false),
+            plan: Vec::new(),
+        });
+        self.proceed(id);
+    }
+
+    /// The time of the earliest internal event, if any: call [`advance`](Fabric::advance)
+    /// then.
+    pub fn next_due(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Runs the internal events due by `now` (each at its own time) and returns the tokens
+    /// of the I/Os and commands that completed, in the order they completed.
+    pub fn advance(&mut self, now: u64) -> Vec<T> {
+        let mut done = Vec::new();
+        while let Some(&Reverse((t, _, event))) = self.heap.peek() {
+            if t > now {
+                break;
+            }
+            self.heap.pop();
+            self.set_now(t);
+            match event {
+                Event::Resume(id) => self.proceed(id),
+                Event::LinkDone(link) => self.link_done(link),
+                Event::DiskDone { disk, op, node } => {
+                    if let Some(s) = self.disks[disk as usize].queue.complete(t) {
+                        let (op, node) = s.token;
+                        self.at(s.done_at, Event::DiskDone { disk, op, node });
+                    }
+                    self.plan_done(op, node);
+                }
+                Event::Finish(id) => {
+                    let op = self.ops[id as usize].take().expect("a finishing operation");
+                    self.free.push(id);
+                    done.push(op.token);
+                }
+            }
+        }
+        self.set_now(now);
+        done
+    }
+
+    /// I/Os and commands submitted and not yet handed back.
+    pub fn in_flight(&self) -> usize {
+        self.ops.len() - self.free.len()
+    }
+
+    /// The disks' names, in the order of the topology's devices.
+    pub fn disk_names(&self) -> impl Iterator<Item = &str> {
+        self.disks.iter().map(|d| d.name.as_str())
+    }
+
+    /// The links' names (an out-of-band control link last, as `control`).
+    pub fn link_names(&self) -> impl Iterator<Item = &str> {
+        self.links.iter().map(|l| l.name.as_str())
+    }
+
+    /// Member I/Os of the disk called `name`, by kind.
+    pub fn member_counts(&self, name: &str) -> Option<MemberCounts> {
+        self.disks.iter().find(|d| d.name == name).map(|d| d.counts)
+    }
+
+    /// The queue statistics of the disk called `name`, up to `now`.
+    pub fn disk_stats(&self, name: &str, now: u64) -> Option<DeviceStats> {
+        let disk = self.disks.iter().find(|d| d.name == name)?;
+        Some(disk.queue.stats(now))
+    }
+
+    /// What the link called `name` carried.
+    pub fn link_stats(&self, name: &str) -> Option<LinkStats> {
+        let data = &self.links[..self.links.len() - self.control_link.is_some() as usize];
+        data.iter().find(|l| l.name == name).map(|l| l.stats)
+    }
+
+    /// What the out-of-band control link carried (`None` for an in-band control path).
+    pub fn control_stats(&self) -> Option<LinkStats> {
+        self.control_link.map(|l| self.links[l as usize].stats)
+    }
+
+    fn set_now(&mut self, now: u64) {
+        debug_assert!(
+            now >= self.now,
+            "fabric time went back from {} to {now} ns",
+            self.now
+        );
+        self.now = self.now.max(now);
+    }
+
+    fn at(&mut self, t: u64, event: Event) {
+        self.seq += 1;
+        self.heap.push(Reverse((t, self.seq, event)));
+    }
+
+    fn add(&mut self, op: Op<T>) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.ops[id as usize] = Some(op);
+                id
+            }
+            None => {
+                self.ops.push(Some(op));
+                self.ops.len() as u32 - 1
+            }
+        }
+    }
+
+    fn op(&mut self, id: u32) -> &mut Op<T> {
+        self.ops[id as usize]
+            .as_mut()
+            .expect("an operation in flight")
+    }
+
+    /// Takes the operation's next steps until one has to wait.
+    fn proceed(&mut self, id: u32) {
+        let now = self.now;
+        loop {
+            let op = self.op(id);
+            let Some(&step) = op.steps.get(op.next) else {
+                self.at(now, Event::Finish(id));
+                return;
+            };
+            op.next += 1;
+            match step {
+                Step::Hop { link, bytes: 0 } => match self.links[link as usize].link.latency_ns {
+                    0 => continue,
+                    latency => return self.at(now.saturating_add(latency), Event::Resume(id)),
+                },
+                Step::Hop { link, bytes } => return self.enqueue(link, id, bytes),
+                Step::Device => {
+                    let ((offset, bytes, write), role) = (op.io, op.role);
+                    let kind = match write {
+                        true => MemberKind::DataWrite,
+                        false => MemberKind::DataRead,
+                    };
+                    let mut plan = Vec::new();
+                    let node = self.roles[role].node;
+                    let root = self.expand(&mut plan, node, offset, bytes, write, kind);
+                    self.op(id).plan = plan;
+                    return self.start(id, root);
+                }
+            }
+        }
+    }
+
+    fn enqueue(&mut self, link: u32, id: u32, bytes: u64) {
+        let l = &mut self.links[link as usize];
+        match l.current {
+            None => self.transfer(link, id, bytes),
+            Some(_) => {
+                l.waiting.push_back((id, bytes));
+                l.stats.max_waiting = l.stats.max_waiting.max(l.waiting.len());
+            }
+        }
+    }
+
+    fn transfer(&mut self, link: u32, id: u32, bytes: u64) {
+        let l = &mut self.links[link as usize];
+        let ns = l.link.transfer_ns(bytes);
+        l.current = Some(id);
+        l.stats.transfers += 1;
+        l.stats.bytes = l.stats.bytes.saturating_add(bytes);
+        l.stats.busy_ns = l.stats.busy_ns.saturating_add(ns);
+        self.at(self.now.saturating_add(ns), Event::LinkDone(link));
+    }
+
+    fn link_done(&mut self, link: u32) {
+        let l = &mut self.links[link as usize];
+        let id = l.current.take().expect("a transfer on the link");
+        let (latency, next) = (l.link.latency_ns, l.waiting.pop_front());
+        self.at(self.now.saturating_add(latency), Event::Resume(id));
+        if let Some((next, bytes)) = next {
+            self.transfer(link, next, bytes);
+        }
+    }
+
+    /// Starts plan node `n` of operation `id`.
+    fn start(&mut self, id: u32, n: u32) {
+        let now = self.now;
+        let node = &self.op(id).plan[n as usize];
+        let first = node.children.first().copied();
+        match node.kind {
+            PlanKind::Leaf {
+                disk,
+                offset,
+                bytes,
+                write,
+                kind,
+            } => {
+                let d = &mut self.disks[disk as usize];
+                d.counts.count(kind);
+                let io = Io {
+                    offset,
+                    bytes,
+                    write,
+                    token: (id, n),
+                };
+                if let Some(s) = d.queue.submit(now, io) {
+                    let (op, node) = s.token;
+                    self.at(s.done_at, Event::DiskDone { disk, op, node });
+                }
+            }
+            PlanKind::All => {
+                let count = node.children.len();
+                for i in 0..count {
+                    let child = self.op(id).plan[n as usize].children[i];
+                    self.start(id, child);
+                }
+                if count == 0 {
+                    self.plan_done(id, n);
+                }
+            }
+            PlanKind::Then => match first {
+                Some(child) => self.start(id, child),
+                None => self.plan_done(id, n),
+            },
+        }
+    }
+
+    /// Plan node `n` of operation `id` finished.
+    fn plan_done(&mut self, id: u32, n: u32) {
+        let parent = self.op(id).plan[n as usize].parent;
+        if parent == NONE {
+            return self.proceed(id);
+        }
+        let p = &mut self.op(id).plan[parent as usize];
+        p.done += 1;
+        let (done, count) = (p.done as usize, p.children.len());
+        match p.kind {
+            PlanKind::Then if done < count => {
+                let next = p.children[done];
+                self.start(id, next);
+            }
+            _ if done < count => {}
+            _ => self.plan_done(id, parent),
+        }
+    }
+
+    /// I/Os in service or waiting on the disks under `node`.
+    fn load(&self, node: u32) -> usize {
+        self.under[node as usize]
+            .iter()
+            .map(|&d| {
+                let q = &self.disks[d as usize].queue;
+                q.in_service() as usize + q.waiting()
+            })
+            .sum()
+    }
+
+    /// Appends the plan of an I/O on `node` and returns its root.
+    fn expand(
+        &self,
+        plan: &mut Vec<PlanNode>,
+        node: u32,
+        offset: u64,
+        bytes: u64,
+        write: bool,
+        kind: MemberKind,
+    ) -> u32 {
+        let (level, unit, members) = match &self.nodes[node as usize] {
+            Node::Disk(disk) => {
+                let leaf = PlanKind::Leaf {
+                    disk: *disk,
+                    offset,
+                    bytes,
+                    write,
+                    kind,
+                };
+                return push(plan, leaf, Vec::new());
+            }
+            Node::Raid {
+                level,
+                unit,
+                members,
+            } => (*level, *unit, members),
+        };
+        let n = members.len() as u64;
+        match level {
+            RaidLevel::Raid1 if write => {
+                let all = members
+                    .iter()
+                    .map(|&m| self.expand(plan, m, offset, bytes, write, kind))
+                    .collect();
+                push(plan, PlanKind::All, all)
+            }
+            RaidLevel::Raid1 => {
+                // The least busy member; `min_by_key` keeps the first of equals.
+                let m = *members
+                    .iter()
+                    .min_by_key(|&&m| self.load(m))
+                    .expect("members");
+                self.expand(plan, m, offset, bytes, write, kind)
+            }
+            RaidLevel::Raid0 => {
+                let pieces = pieces(offset, bytes, unit).map(|(c, within, len)| {
+                    let at = (c / n) * unit + within;
+                    ((c % n) as usize, at, len)
+                });
+                let all = merged(pieces, members.len())
+                    .into_iter()
+                    .map(|(m, at, len)| self.expand(plan, members[m], at, len, write, kind))
+                    .collect();
+                push(plan, PlanKind::All, all)
+            }
+            RaidLevel::Raid5 => {
+                let data = n - 1;
+                let place = |(c, within, len): (u64, u64, u64)| {
+                    let (stripe, k) = (c / data, c % data);
+                    let parity = data - stripe % n;
+                    let member = (parity + 1 + k) % n;
+                    (stripe, member as usize, stripe * unit + within, len, within)
+                };
+                if !write {
+                    let ps = pieces(offset, bytes, unit).map(place);
+                    let all = merged(ps.map(|p| (p.1, p.2, p.3)), members.len())
+                        .into_iter()
+                        .map(|(m, at, len)| self.expand(plan, members[m], at, len, false, kind))
+                        .collect();
+                    return push(plan, PlanKind::All, all);
+                }
+                let mut stripes: Vec<Vec<Raid5Piece>> = Vec::new();
+                for p in pieces(offset, bytes, unit).map(place) {
+                    match stripes.last_mut() {
+                        Some(s) if s[0].0 == p.0 => s.push(p),
+                        _ => stripes.push(vec![p]),
+                    }
+                }
+                let mut all = Vec::new();
+                for s in stripes {
+                    let stripe = s[0].0;
+                    let parity = members[(data - stripe % n) as usize];
+                    let full = s.len() as u64 == data && s.iter().all(|p| p.3 == unit);
+                    let write_data = |plan: &mut Vec<PlanNode>| -> Vec<u32> {
+                        s.iter()
+                            .map(|p| self.expand(plan, members[p.1], p.2, p.3, true, kind))
+                            .collect()
+                    };
+                    if full {
+                        let mut writes = write_data(plan);
+                        let pw = MemberKind::ParityWrite;
+                        writes.push(self.expand(plan, parity, stripe * unit, unit, true, pw));
+                        all.push(push(plan, PlanKind::All, writes));
+                        continue;
+                    }
+                    // Old parity over the hull of the touched in-unit ranges.
+                    let lo = s.iter().map(|p| p.4).min().expect("a piece");
+                    let hi = s.iter().map(|p| p.4 + p.3).max().expect("a piece");
+                    let (at, len) = (stripe * unit + lo, hi - lo);
+                    let dr = MemberKind::DataRead;
+                    let mut reads: Vec<u32> = s
+                        .iter()
+                        .map(|p| self.expand(plan, members[p.1], p.2, p.3, false, dr))
+                        .collect();
+                    let pr = MemberKind::ParityRead;
+                    reads.push(self.expand(plan, parity, at, len, false, pr));
+                    let mut writes = write_data(plan);
+                    let pw = MemberKind::ParityWrite;
+                    writes.push(self.expand(plan, parity, at, len, true, pw));
+                    let reads = push(plan, PlanKind::All, reads);
+                    let writes = push(plan, PlanKind::All, writes);
+                    all.push(push(plan, PlanKind::Then, vec![reads, writes]));
+                }
+                match all.len() {
+                    1 => all[0],
+                    _ => push(plan, PlanKind::All, all),
+                }
+            }
+        }
+    }
+}
+
+/// A piece of a RAID-5 I/O: stripe, member, offset on the member, bytes, start within
+/// the unit.
+type Raid5Piece = (u64, usize, u64, u64, u64);
+
+/// Appends a plan node over `children` (already in the plan) and returns it.
+fn push(plan: &mut Vec<PlanNode>, kind: PlanKind, children: Vec<u32>) -> u32 {
+    let n = plan.len() as u32;
+    for &c in &children {
+        plan[c as usize].parent = n;
+    }
+    plan.push(PlanNode {
+        kind,
+        parent: NONE,
+        children,
+        done: 0,
+    });
+    n
+}
+
+/// The stripe units `[offset, offset + bytes)` touches: (unit index, start within the
+/// unit, bytes). A zero-byte I/O is one empty piece at its offset.
+fn pieces(offset: u64, bytes: u64, unit: u64) -> impl Iterator<Item = (u64, u64, u64)> {
+    let end = offset.saturating_add(bytes);
+    let mut pos = offset;
+    let mut first = true;
+    std::iter::from_fn(move || {
+        if pos >= end && !(first && bytes == 0) {
+            return None;
+        }
+        first = false;
+        let (c, within) = (pos / unit, pos % unit);
+        let len = (unit - within).min(end - pos);
+        pos += len;
+        Some((c, within, len))
+    })
+}
+
+/// Pieces (member, offset, bytes) with each piece that continues its member's previous
+/// one merged into it; in the order of first appearance.
+fn merged(
+    pieces: impl Iterator<Item = (usize, u64, u64)>,
+    members: usize,
+) -> Vec<(usize, u64, u64)> {
+    let mut out: Vec<(usize, u64, u64)> = Vec::new();
+    let mut last = vec![usize::MAX; members];
+    for (m, at, len) in pieces {
+        match out.get_mut(last[m]) {
+            Some(p) if p.1 + p.2 == at => p.2 += len,
+            _ => {
+                last[m] = out.len();
+                out.push((m, at, len));
+            }
+        }
+    }
+    out
+}
+
+/// The disks under node `n`, each once, in order.
+fn disks_under(nodes: &[Node], n: usize) -> Vec<u32> {
+    match &nodes[n] {
+        Node::Disk(d) => vec![*d],
+        Node::Raid { members, .. } => {
+            let mut out: Vec<u32> = Vec::new();
+            for &m in members {
+                for d in disks_under(nodes, m as usize) {
+                    if !out.contains(&d) {
+                        out.push(d);
+                    }
+                }
+            }
+            out
+        }
+    }
+}
