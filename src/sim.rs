@@ -97,9 +97,14 @@ pub struct Args {
     /// I/Os each device serves at once [default: 1].
     #[arg(long)]
     pub queue_depth: Option<u32>,
-    /// Source, destination and snapshot on one device (one queue, one head).
-    #[arg(long)]
+    /// Source, destination and snapshot on one device (one queue, one head): the `shared`
+    /// topology.
+    #[arg(long, conflicts_with = "topology")]
     pub shared_disk: bool,
+    /// Where the roles' devices are and what an I/O crosses: separate (the default), shared,
+    /// raid5-source, san, raid5-san (built of --disk's model), or a TOML file.
+    #[arg(long)]
+    pub topology: Option<String>,
     /// Copier speed limit, bytes per second, e.g. 100MiB (copies made for writes count too).
     #[arg(long, allow_hyphen_values = true)]
     pub speed: Option<String>,
@@ -220,6 +225,9 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     c.seed = a.seed;
     c.mutant = a.mutant.clone();
     c.trace = a.trace.clone();
+    if a.topology.is_some() {
+        c.topology = a.topology.clone();
+    }
     if let Some(name) = &a.trace_format {
         c.trace_format = TraceFormat::by_name(name).ok_or_else(|| {
             usage(ConfigError::new(
@@ -546,6 +554,15 @@ fn text(c: &SimConfig, o: &Outcome) -> String {
             out.push_str(&format!("{name:<20} {value}\n"));
         }
         out.push_str(&format!("faults: {}\n", fault_flags_text(c)));
+    }
+    for (name, l) in &o.links {
+        let busy = l.busy_ns as f64 / 1e9;
+        out.push_str(&format!(
+            "{:<20} {} in {} transfers, busy {busy:.6} s\n",
+            format!("link {name}"),
+            format_size(l.bytes),
+            l.transfers
+        ));
     }
     for (v, t) in o.volume_seconds.iter().enumerate() {
         let size = format_size(c.volumes[v]);

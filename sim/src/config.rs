@@ -3,6 +3,7 @@
 
 use crate::device::DeviceModel;
 use crate::size::{format_size, parse_size};
+use crate::topology::Topology;
 use crate::trace::TraceFormat;
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
@@ -91,6 +92,11 @@ pub struct SimConfig {
     /// The trace's format.
     #[serde(default)]
     pub trace_format: TraceFormat,
+    /// Where the roles' devices are and what an I/O crosses: a preset name
+    /// ([`crate::topology::PRESETS`]) or a TOML file; `None` is `separate`, or `shared` with
+    /// [`Disks::shared`].
+    #[serde(default)]
+    pub topology: Option<String>,
     /// Several volumes copied by one copy engine, by size (whole segments each; `volume` is
     /// then their sum); empty for one volume. The copy order is the scheduling rule.
     #[serde(default)]
@@ -142,6 +148,7 @@ impl Default for SimConfig {
             trace: None,
             trace_format: TraceFormat::Msr,
             volumes: Vec::new(),
+            topology: None,
             disks: Disks::preset("nvme").expect("a preset"),
             speed: None,
             cpu_ns: 1_000,
@@ -257,6 +264,13 @@ impl SimConfig {
         self.check_data(&geometry)?;
         self.check_workload()?;
         self.check_faults(&geometry)?;
+        crate::topology::Fabric::<u32>::new(&self.topology()?).map_err(|e| {
+            ConfigError::new(
+                "--topology",
+                self.topology.as_deref().unwrap_or(""),
+                e.to_string(),
+            )
+        })?;
         if let Some(m) = mutant.filter(|m| m.needs_faults() && self.faults.is_empty()) {
             let reason = "a mistake in handling faults: give a fault plan (--fail, --store-capacity, --crash-at or --fault-plan) to see it";
             return Err(ConfigError::new("--mutant", m.name(), reason));
@@ -311,6 +325,29 @@ impl SimConfig {
             return Err(ConfigError::new("--volumes", text, reason));
         }
         Ok(Some(sizes))
+    }
+
+    /// The topology the run's I/O crosses, built from the run's disk model and queue depth
+    /// (a preset) or read from a file.
+    pub fn topology(&self) -> Result<Topology, ConfigError> {
+        let d = &self.disks;
+        let name = match (&self.topology, d.shared) {
+            (Some(t), _) => t.as_str(),
+            (None, true) => "shared",
+            (None, false) => "separate",
+        };
+        if let Some(t) = Topology::preset(name, d.model, d.queue_depth, self.volume) {
+            return Ok(t);
+        }
+        let text = std::fs::read_to_string(name).map_err(|e| {
+            let reason = format!(
+                "neither a preset ({}) nor a readable file: {e}",
+                crate::topology::PRESETS.join(", ")
+            );
+            ConfigError::new("--topology", name, reason)
+        })?;
+        Topology::parse(&text, name)
+            .map_err(|e| ConfigError::new("--topology", name, e.to_string()))
     }
 
     /// Every planned error lies inside the volume.

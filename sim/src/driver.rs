@@ -13,10 +13,11 @@
 //! previous one is acknowledged. The same configuration and seed give the same event order.
 
 use crate::config::{CheckLevel, ConfigError, SimConfig};
-use crate::device::{DeviceQueue, Io};
+use crate::device::Io;
 use crate::latency::Latencies;
 use crate::metrics::Metrics;
 use crate::step::{IoPlan, StepInfo};
+use crate::topology::{ControlPath, Fabric, LinkStats};
 use crate::trace::{Trace, TraceError};
 use crate::verify::{AtEnd, EveryStep, Unchecked, Verify};
 use crate::workload::{Arrivals, Generator, Stop};
@@ -81,6 +82,9 @@ pub struct Outcome {
     /// With several volumes: when each volume's last segment was marked copied, in seconds
     /// (an overlay pass, which copies the snapshot of every volume at the end, comes after).
     pub volume_seconds: Vec<f64>,
+    /// What each link of the topology carried (none without links), and the out-of-band
+    /// control link's as `control`.
+    pub links: Vec<(String, LinkStats)>,
 }
 
 /// Runs one simulation: the copy under the workload, then the same workload with no copy
@@ -148,8 +152,8 @@ enum Due {
     Ready(u32),
     /// The process issues its next I/O.
     Issue(u32),
-    /// A device finished the I/O of this process.
-    Done { dev: u8, pid: u32 },
+    /// The fabric has I/Os or commands due (each names its process when it completes).
+    Fabric,
     /// The next open-loop (or traced) request arrives.
     Arrival,
     /// A closed-loop writer's think time ends.
@@ -162,7 +166,7 @@ impl Due {
         let (kind, dev, n) = match self {
             Due::Ready(p) => (0, 0, p),
             Due::Issue(p) => (1, 0, p),
-            Due::Done { dev, pid } => (2, dev, pid),
+            Due::Fabric => (2, 0, 0),
             Due::Arrival => (3, 0, 0),
             Due::Think(w) => (4, 0, w),
         };
@@ -174,10 +178,7 @@ impl Due {
         match x >> 40 {
             0 => Due::Ready(n),
             1 => Due::Issue(n),
-            2 => Due::Done {
-                dev: (x >> 32) as u8,
-                pid: n,
-            },
+            2 => Due::Fabric,
             3 => Due::Arrival,
             _ => Due::Think(n),
         }
@@ -367,6 +368,22 @@ struct Tally {
 
 const RING: usize = 16;
 
+/// Marks a fabric token as a command's (the rest is the process that sent it).
+const COMMAND: u32 = 1 << 31;
+
+/// The metadata steps a real controller sends a command for: a segment claimed or done, a
+/// write held, a map bit set. (Steps that also do I/O, or end their process, send theirs
+/// with it: not modelled.)
+fn sends_command(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::SegmentClaimed { .. }
+            | Event::SegmentMarked { .. }
+            | Event::WriteArrived { held: true, .. }
+            | Event::Marked { .. }
+    )
+}
+
 struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     cfg: &'a SimConfig,
     spec: &'a Spec,
@@ -378,8 +395,13 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
     seq: u64,
     now: u64,
-    devices: Vec<DeviceQueue<u32>>,
-    device_of: [u8; 4],
+    /// The devices and links every I/O crosses (`sim/src/topology.rs`).
+    fabric: Fabric<u32>,
+    /// The time of the `Due::Fabric` event in the queue, if any.
+    fabric_wake: Option<u64>,
+    /// Whether metadata steps send the copy's commands over the control path (and wait
+    /// for them instead of the CPU time): only when that path costs anything.
+    commands: bool,
     parked: Parking,
     source: Source,
     writes_issued: u64,
@@ -424,6 +446,7 @@ struct Run {
     /// I/O errors the fault plan injected (a full store counts).
     io_errors: u64,
     volume_done: Vec<Option<u64>>,
+    links: Vec<(String, LinkStats)>,
 }
 
 impl Run {
@@ -469,6 +492,7 @@ impl Run {
                 .iter()
                 .map(|t| t.unwrap_or(self.copy_end) as f64 / 1e9)
                 .collect(),
+            links: self.links,
         }
     }
 }
@@ -490,15 +514,17 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         verify: V,
         faults: FaultPlan,
     ) -> Result<Self, SimError> {
-        let disks = &cfg.disks;
-        let count = if disks.shared { 1 } else { 4 };
-        let devices = (0..count)
-            .map(|_| DeviceQueue::new(disks.model, disks.queue_depth))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ConfigError::new("--disk", &disks.name, e))?;
-        let device_of = match disks.shared {
-            true => [0; 4],
-            false => [0, 1, 2, 3],
+        let topology = cfg.topology()?;
+        let fabric = Fabric::new(&topology).map_err(|e| {
+            ConfigError::new(
+                "--topology",
+                cfg.topology.as_deref().unwrap_or(""),
+                e.to_string(),
+            )
+        })?;
+        let commands = match topology.control.path {
+            ControlPath::InBand => !topology.role(Device::Source).links.is_empty(),
+            ControlPath::OutOfBand(_) => true,
         };
         let mut sim = Sim {
             cfg,
@@ -509,8 +535,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             heap: BinaryHeap::new(),
             seq: 0,
             now: 0,
-            devices,
-            device_of,
+            fabric,
+            fabric_wake: None,
+            commands,
             parked: Parking::default(),
             source: source(cfg)?,
             writes_issued: 0,
@@ -563,7 +590,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             match due {
                 Due::Ready(pid) => self.attempt(pid as Pid),
                 Due::Issue(pid) => self.issue(pid as Pid),
-                Due::Done { dev, pid } => self.io_done(dev, pid as Pid),
+                Due::Fabric => self.fabric_due(),
                 Due::Arrival => self.arrival()?,
                 Due::Think(writer) => self.think_done(writer)?,
             }
@@ -595,6 +622,15 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             map_bytes,
             io_errors: self.faults.injected.iter().sum(),
             volume_done: self.volume_done,
+            links: {
+                let f = &self.fabric;
+                let mut links: Vec<(String, LinkStats)> = f
+                    .link_names()
+                    .filter_map(|n| f.link_stats(n).map(|s| (n.to_string(), s)))
+                    .collect();
+                links.extend(f.control_stats().map(|s| ("control".to_string(), s)));
+                links
+            },
         })
     }
 
@@ -809,6 +845,13 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         let has_io = !ios.is_empty() && !served;
         self.slots[pid].ios = ios;
         self.slots[pid].next_io = 0;
+        if meta_step && self.commands && !has_io && !finished && sends_command(&event) {
+            // The controller is told; the process goes on when the command's round trip is
+            // done (which stands for the step's CPU time).
+            self.fabric.command(self.now, pid as u32 | COMMAND);
+            self.wake_fabric();
+            return None;
+        }
         match (has_io, finished) {
             (true, _) if done == self.now => self.issue(pid),
             (true, _) => self.at(done, Due::Issue(pid as u32)),
@@ -969,40 +1012,41 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         if io.write {
             self.tally.device_written += bytes;
         }
-        let dev = self.device_of[io.device as usize];
-        // On a shared device each role has its own region: source first, then
-        // destination, snapshot and cache, one volume each.
-        let region = match self.cfg.disks.shared {
-            true => io.device as u64 * self.cfg.volume,
-            false => 0,
-        };
         let request = Io {
-            offset: region + io.start * bs,
+            offset: io.start * bs,
             bytes,
             write: io.write,
             token: pid as u32,
         };
-        if let Some(started) = self.devices[dev as usize].submit(self.now, request) {
-            self.at(
-                started.done_at,
-                Due::Done {
-                    dev,
-                    pid: started.token,
-                },
-            );
+        self.fabric.submit(self.now, io.device, request);
+        self.wake_fabric();
+    }
+
+    /// Makes sure a `Due::Fabric` event is queued for the fabric's next due time.
+    fn wake_fabric(&mut self) {
+        if let Some(t) = self.fabric.next_due() {
+            if self.fabric_wake.is_none_or(|w| t < w) {
+                self.fabric_wake = Some(t);
+                self.at(t, Due::Fabric);
+            }
         }
     }
 
-    fn io_done(&mut self, dev: u8, pid: Pid) {
-        if let Some(next) = self.devices[dev as usize].complete(self.now) {
-            self.at(
-                next.done_at,
-                Due::Done {
-                    dev,
-                    pid: next.token,
-                },
-            );
+    /// The fabric's events due now: each I/O or command it completes moves its process on.
+    fn fabric_due(&mut self) {
+        if self.fabric_wake == Some(self.now) {
+            self.fabric_wake = None;
         }
+        for token in self.fabric.advance(self.now) {
+            match token & COMMAND {
+                0 => self.io_done(token as Pid),
+                _ => self.attempt((token & !COMMAND) as Pid),
+            }
+        }
+        self.wake_fabric();
+    }
+
+    fn io_done(&mut self, pid: Pid) {
         let slot = &mut self.slots[pid];
         slot.next_io += 1;
         if (slot.next_io as usize) < slot.ios.len() {
