@@ -399,6 +399,8 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     fabric: Fabric<u32>,
     /// The time of the `Due::Fabric` event in the queue, if any.
     fabric_wake: Option<u64>,
+    /// The tokens the fabric completed, a buffer kept across events.
+    fabric_done: Vec<u32>,
     /// Whether metadata steps send the copy's commands over the control path (and wait
     /// for them instead of the CPU time): only when that path costs anything.
     commands: bool,
@@ -537,6 +539,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             now: 0,
             fabric,
             fabric_wake: None,
+            fabric_done: Vec::new(),
             commands,
             parked: Parking::default(),
             source: source(cfg)?,
@@ -1037,12 +1040,15 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         if self.fabric_wake == Some(self.now) {
             self.fabric_wake = None;
         }
-        for token in self.fabric.advance(self.now) {
+        let mut done = std::mem::take(&mut self.fabric_done);
+        self.fabric.advance_into(self.now, &mut done);
+        for token in done.drain(..) {
             match token & COMMAND {
                 0 => self.io_done(token as Pid),
                 _ => self.attempt((token & !COMMAND) as Pid),
             }
         }
+        self.fabric_done = done;
         self.wake_fabric();
     }
 

@@ -1030,7 +1030,13 @@ struct RoleState {
     node: u32,
     links: Vec<u32>,
     offset: u64,
+    /// The disk the role's I/O goes straight to, when it crosses no link and the role's
+    /// device is a plain disk (the fast path of the `separate` and `shared` presets).
+    direct: Option<u32>,
 }
+
+/// The plan node of an operation that went straight to its disk.
+const DIRECT: u32 = u32::MAX - 1;
 
 #[derive(Clone, Copy)]
 enum Step {
@@ -1170,10 +1176,18 @@ impl<T> Fabric<T> {
         let roles = topology
             .roles
             .iter()
-            .map(|r| RoleState {
-                node: index[r.device.as_str()],
-                links: r.links.iter().map(|l| link_index[l.as_str()]).collect(),
-                offset: r.offset,
+            .map(|r| {
+                let node = index[r.device.as_str()];
+                let direct = match nodes[node as usize] {
+                    Node::Disk(d) if r.links.is_empty() => Some(d),
+                    _ => None,
+                };
+                RoleState {
+                    node,
+                    links: r.links.iter().map(|l| link_index[l.as_str()]).collect(),
+                    offset: r.offset,
+                    direct,
+                }
             })
             .collect();
         let control_link = match topology.control.path {
@@ -1210,6 +1224,34 @@ impl<T> Fabric<T> {
     pub fn submit(&mut self, now: u64, role: Device, io: Io<T>) {
         self.set_now(now);
         let r = &self.roles[role as usize];
+        if let Some(disk) = r.direct {
+            // No link, one disk: the I/O is one member I/O, queued at once.
+            let offset = r.offset.saturating_add(io.offset);
+            let id = self.add(Op {
+                token: io.token,
+                steps: Vec::new(),
+                next: 0,
+                role: role as usize,
+                io: (offset, io.bytes, io.write),
+                plan: Vec::new(),
+            });
+            let d = &mut self.disks[disk as usize];
+            d.counts.count(match io.write {
+                true => MemberKind::DataWrite,
+                false => MemberKind::DataRead,
+            });
+            let member = Io {
+                offset,
+                bytes: io.bytes,
+                write: io.write,
+                token: (id, DIRECT),
+            };
+            if let Some(s) = d.queue.submit(now, member) {
+                let (op, node) = s.token;
+                self.at(s.done_at, Event::DiskDone { disk, op, node });
+            }
+            return;
+        }
         let out = r.links.iter().map(|&link| Step::Hop {
             link,
             bytes: if io.write { io.bytes } else { 0 },
@@ -1263,6 +1305,13 @@ impl<T> Fabric<T> {
     /// of the I/Os and commands that completed, in the order they completed.
     pub fn advance(&mut self, now: u64) -> Vec<T> {
         let mut done = Vec::new();
+        self.advance_into(now, &mut done);
+        done
+    }
+
+    /// Like [`advance`](Fabric::advance), appending the tokens to `done` (a buffer the
+    /// caller keeps, so that a run allocates none per I/O).
+    pub fn advance_into(&mut self, now: u64, done: &mut Vec<T>) {
         while let Some(&Reverse((t, _, event))) = self.heap.peek() {
             if t > now {
                 break;
@@ -1277,17 +1326,22 @@ impl<T> Fabric<T> {
                         let (op, node) = s.token;
                         self.at(s.done_at, Event::DiskDone { disk, op, node });
                     }
-                    self.plan_done(op, node);
+                    match node {
+                        DIRECT => done.push(self.finish(op)),
+                        _ => self.plan_done(op, node),
+                    }
                 }
-                Event::Finish(id) => {
-                    let op = self.ops[id as usize].take().expect("a finishing operation");
-                    self.free.push(id);
-                    done.push(op.token);
-                }
+                Event::Finish(id) => done.push(self.finish(id)),
             }
         }
         self.set_now(now);
-        done
+    }
+
+    /// Hands back a completed operation's token.
+    fn finish(&mut self, id: u32) -> T {
+        let op = self.ops[id as usize].take().expect("a finishing operation");
+        self.free.push(id);
+        op.token
     }
 
     /// I/Os and commands submitted and not yet handed back.
