@@ -457,3 +457,36 @@ fn malformed_fault_plan_files_run_nothing() {
         );
     }
 }
+
+#[test]
+fn bad_fault_checks_volumes_and_topologies() {
+    refused(
+        &["check", "--faults", "1", "--on-error", "explode"],
+        &["--on-error", "\"explode\""],
+    );
+    refused(&["check", "--faults", "9"], &["--faults", "9"]);
+    refused(
+        &["check", "--mutant", "cursor-before-data"],
+        &["cursor-before-data", "--faults"],
+    );
+    refused(&["check", "--volumes", "0"], &["--volumes", "0"]);
+    refused(
+        &["replay", "--faults", "--seed", "1", "--policy", "nope"],
+        &["--policy", "nope"],
+    );
+    refused(
+        &["sim", "--topology", "raid7"],
+        &["--topology raid7", "neither a preset"],
+    );
+    refused(
+        &["sim", "--volumes", "1MiB,3KiB"],
+        &["--volumes", "3 KiB"],
+    );
+    let d = dir("topology");
+    let file = d.join("t.toml");
+    std::fs::write(&file, "[devices.a]\nmodel = \"floppy\"\n").unwrap();
+    refused(
+        &["sim", "--topology", &s(&file)],
+        &["--topology", "t.toml:2", "floppy"],
+    );
+}

@@ -259,6 +259,8 @@ impl SimConfig {
                 ConfigError::new("--mutant", name, reason)
             })?),
         };
+        // Volumes are checked first: their sum is the volume the geometry checks.
+        let volumes = self.volume_segments()?;
         let geometry = self.geometry()?;
         self.check_devices()?;
         self.check_data(&geometry)?;
@@ -277,7 +279,7 @@ impl SimConfig {
         }
         let spec = Spec::new(geometry, policy, order, mutant, Workload::default())
             .map_err(|e| ConfigError::new("--workload", "", e.to_string()))?;
-        let spec = match self.volume_segments()? {
+        let spec = match volumes {
             None => spec,
             Some(sizes) => spec
                 .with_volumes(&sizes)
