@@ -400,7 +400,9 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
         .replace('\\', "/");
     let _ = writeln!(
         md,
-        "\nEach topology's recommended policy along the chunk sweep (an SVG beside the PNG):\n\n![granularity by topology]({rel})\n"
+        "\nEach topology's recommended policy along the whole chunk sweep (an SVG beside the \
+         PNG). The cost's limits rule some chunk sizes out (smaller chunks slow the copy), so \
+         the recommendation need not be a line's lowest point.\n\n![granularity by topology]({rel})\n"
     );
 }
 
