@@ -346,8 +346,10 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
         "A small sweep of its own: the {} workload on the {} ({} writes at {}/s), chunk sizes {} \
          with the segment at max(chunk, {}), every policy, seed {}, on {}. The same cost \
          decides, with each topology's own fastest copy with no writes as the copy-time \
-         reference. Its runs are in `{PANEL_DIR}/results.csv` and `{PANEL_DIR}/results.json`; \
-         `{PANEL_DIR}/sweep.toml` reruns it (`cowlab report --config {PANEL_DIR}/sweep.toml`).\n",
+         reference. Its runs are in `{PANEL_DIR}/results.csv` and `{PANEL_DIR}/results.json`, \
+         and its sweep as a file in `{PANEL_DIR}/sweep.toml` (`cowlab report --config` \
+         reruns it). Computed in sharded runs too: each shard runs its slice of it, and \
+         `cowlab merge` joins them.\n",
         s.workloads.join(", "),
         s.disks.join(", "),
         s.writes,
