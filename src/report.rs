@@ -4,7 +4,7 @@
 use crate::Failure;
 use cowlab_model::policy;
 use cowlab_reports::chart::format_bytes;
-use cowlab_reports::recommend::Recommendation;
+use cowlab_reports::recommend::{self, Recommendation};
 use cowlab_reports::run::{self, Options, Shard};
 use cowlab_reports::shard::{self, ShardFile};
 use cowlab_reports::{sweep, Report, Sweep};
@@ -143,11 +143,22 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         shard,
         policies: Vec::new(),
     };
-    let jobs = sweep.jobs().len();
-    let mine = shard.map_or(jobs, |s| (0..jobs).filter(|j| s.holds(*j)).count());
+    // The built-in report has the topology panel (its own small sweep, sharded like the
+    // main one); a sweep file lists its own `topologies`.
+    let panel = args.config.is_none().then(|| sweep.topology_panel());
+    let jobs = sweep.jobs().len() + panel.as_ref().map_or(0, |p| p.jobs().len());
+    let mine =
+        run::jobs_of(&sweep, &options) + panel.as_ref().map_or(0, |p| run::jobs_of(p, &options));
     eprintln!(
-        "sweep: {} runs and copies{}, on {} thread(s)",
+        "sweep: {} runs and copies{}{}, on {} thread(s)",
         mine,
+        match &panel {
+            Some(p) => format!(
+                " ({} of them the topology panel's)",
+                run::jobs_of(p, &options)
+            ),
+            None => String::new(),
+        },
         shard.map_or(String::new(), |s| format!(
             " (shard {}/{} of {jobs})",
             s.index, s.count
@@ -158,14 +169,17 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         }
     );
     let feedback = Feedback::new(mine);
-    let outcome = run::run(&sweep, &options, &|done, total| feedback.tell(done, total));
+    let outcome = run::run_with_panel(&sweep, panel.as_ref(), &options, &|done, total| {
+        feedback.tell(done, total)
+    });
     feedback.finish();
-    let (results, timing) = outcome.map_err(|e| Failure::usage(e.to_string()))?;
+    let (results, panel, timing) = outcome.map_err(|e| Failure::usage(e.to_string()))?;
     if let Some(s) = shard {
         let file = ShardFile {
             shard: s,
             results,
             timing,
+            panel,
         };
         let path = shard::write(&args.out, &file).map_err(|e| Failure::usage(e.to_string()))?;
         println!(
@@ -177,20 +191,20 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         );
         return Ok(0);
     }
-    let report = cowlab_reports::write(results, timing, &args.out)
+    let report = cowlab_reports::write_with_panel(results, panel, timing, &args.out)
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(announce(&report, &args.out))
 }
 
 pub fn merge(args: &MergeArgs) -> Result<u8, Failure> {
-    let (results, timings) =
+    let (results, panel, timings) =
         shard::merge(&args.shards).map_err(|e| Failure::usage(e.to_string()))?;
     let timing = run::Timing {
         seconds: timings.iter().map(|t| t.seconds).fold(0.0, f64::max),
         threads: timings.iter().map(|t| t.threads).sum(),
         jobs: timings.iter().map(|t| t.jobs).sum(),
     };
-    let report = cowlab_reports::write(results, timing, &args.out)
+    let report = cowlab_reports::write_with_panel(results, panel, timing, &args.out)
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(announce(&report, &args.out))
 }
@@ -210,14 +224,34 @@ fn announce(report: &Report, out: &Path) -> u8 {
         println!("INVARIANT VIOLATED in {broken} runs: see the top of summary.md");
     }
     println!("\n{}", table(&report.recommendations));
+    if let Some(p) = &report.panel {
+        println!(
+            "granularity by topology ({} on {}):\n{}",
+            p.sweep.workloads.join(", "),
+            p.sweep.disks.join(", "),
+            table(&recommend::recommend(p))
+        );
+    }
     u8::from(broken > 0)
 }
 
-/// The recommendations as a plain-text table.
+/// The recommendations as a plain-text table (the disk column names the topology too, in a
+/// sweep of topologies).
 fn table(recs: &[Recommendation]) -> String {
+    let wide = recs.iter().any(|r| r.topology.is_some());
+    let disk = |r: &Recommendation| match &r.topology {
+        Some(t) => format!("{:<5} {t:<12}", r.disk),
+        None => r.disk.clone(),
+    };
     let mut out = format!(
         "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10}\n",
-        "workload", "disk", "policy", "segment", "chunk", "hold p99 (us)", "copy (s)"
+        "workload",
+        if wide { "disk  topology    " } else { "disk" },
+        "policy",
+        "segment",
+        "chunk",
+        "hold p99 (us)",
+        "copy (s)"
     );
     for r in recs {
         match &r.best {
@@ -226,7 +260,7 @@ fn table(recs: &[Recommendation]) -> String {
                 out.push_str(&format!(
                     "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13.1} {:>10.3}\n",
                     r.workload,
-                    r.disk,
+                    disk(r),
                     c.policy,
                     format_bytes(c.segment),
                     format_bytes(c.chunk),
@@ -236,7 +270,8 @@ fn table(recs: &[Recommendation]) -> String {
             }
             None => out.push_str(&format!(
                 "{:<11} {:<5} no configuration meets the cost's limits\n",
-                r.workload, r.disk
+                r.workload,
+                disk(r)
             )),
         }
     }

@@ -208,3 +208,63 @@ fn bad_sweep_files_and_flags_are_one_line_and_exit_code_two() {
         &["/no/such/shard/shard.json"],
     );
 }
+
+#[test]
+fn topologies_are_swept_from_a_sweep_file_and_bad_ones_refused_with_nothing_written() {
+    let d = dir("report-topologies");
+    let f = d.join("two.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "topologies = [\"separate\", \"san\"]\n{}",
+            QUICK.replace("seeds = 2", "seeds = 1")
+        ),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = cowlab(&["report", "--config", &s(&f), "--out", &s(&out)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(stdout.contains("disk  topology"), "{stdout}");
+    assert!(stdout.contains("nvme  san"), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(csv.starts_with("job,policy,workload,disk,topology,"));
+    // A sweep file has no panel of its own: it lists its topologies.
+    assert!(!out.join("panel").exists());
+    let broken = d.join("broken-topology.toml");
+    std::fs::write(&broken, "[links.fc]\nlatency = \"fast\"\n").unwrap();
+    let cases: [(String, Vec<String>); 3] = [
+        (
+            "topologies = [\"separate\", \"mesh\"]\n".into(),
+            vec![
+                "bad.toml line 1".into(),
+                "key topologies = \"mesh\"".into(),
+                "neither a preset".into(),
+            ],
+        ),
+        (
+            "topologies = [\"no-such-file.toml\"]\n".into(),
+            vec![
+                "bad.toml line 1".into(),
+                "key topologies = \"no-such-file.toml\"".into(),
+                "readable file".into(),
+            ],
+        ),
+        (
+            format!("disks = [\"ssd\"]\n\ntopologies = [{:?}]\n", s(&broken)),
+            vec![
+                "bad.toml line 3".into(),
+                format!("key topologies = {:?}", s(&broken)),
+                "broken-topology.toml:2: ".into(),
+            ],
+        ),
+    ];
+    for (i, (body, needles)) in cases.iter().enumerate() {
+        let f = d.join("bad.toml");
+        std::fs::write(&f, body).unwrap();
+        let out = d.join(format!("bad-out-{i}"));
+        let needles: Vec<&str> = needles.iter().map(|n| n.as_str()).collect();
+        refused(&["report", "--config", &s(&f), "--out", &s(&out)], &needles);
+        assert!(!out.exists(), "a refused sweep wrote {}", out.display());
+    }
+}

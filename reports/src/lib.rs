@@ -57,8 +57,11 @@ impl ReportError {
 pub struct Report {
     pub results: Results,
     pub timing: Timing,
-    /// The recommendation per workload and disk.
+    /// The recommendation per workload and disk (and topology).
     pub recommendations: Vec<recommend::Recommendation>,
+    /// The topology panel's results, when the report has one
+    /// ([`Sweep::topology_panel`]).
+    pub panel: Option<Results>,
     /// The PNG charts written (each has an SVG beside it).
     pub charts: Vec<PathBuf>,
 }
@@ -71,14 +74,39 @@ pub fn report(sweep: &Sweep, options: &Options, out: &Path) -> Result<Report, Re
     write(results, timing, out)
 }
 
+/// Runs a sweep and a panel's sweep (as the built-in report does with
+/// [`Sweep::topology_panel`]) and writes the report with its "Granularity by topology"
+/// section.
+pub fn report_with_panel(
+    sweep: &Sweep,
+    panel: Option<&Sweep>,
+    options: &Options,
+    out: &Path,
+) -> Result<Report, ReportError> {
+    let (results, panel, timing) = run::run_with_panel(sweep, panel, options, &|_, _| {})?;
+    write_with_panel(results, panel, timing, out)
+}
+
 /// Writes the report of results already run (or merged).
 pub fn write(results: Results, timing: Timing, out: &Path) -> Result<Report, ReportError> {
-    let charts = render::write(&results, out)?;
+    write_with_panel(results, None, timing, out)
+}
+
+/// Writes the report of results already run (or merged), with the topology panel's
+/// results if given.
+pub fn write_with_panel(
+    results: Results,
+    panel: Option<Results>,
+    timing: Timing,
+    out: &Path,
+) -> Result<Report, ReportError> {
+    let charts = render::write(&results, panel.as_ref(), out)?;
     let text = serde_json::to_string_pretty(&timing).expect("timing serialises");
     render::write_file(&out.join("timing.json"), &text)?;
     Ok(Report {
         recommendations: recommend::recommend(&results),
         results,
+        panel,
         timing,
         charts,
     })

@@ -1,4 +1,5 @@
-//! The recommendation: per workload and disk, the segment size, chunk size and policy that
+//! The recommendation: per workload and disk (and topology, in a sweep of topologies), the
+//! segment size, chunk size and policy that
 //! the sweep's cost prefers, with the runner-up and by how much it loses.
 
 use crate::results::{Record, Results};
@@ -53,72 +54,88 @@ impl Config {
     }
 }
 
-/// Every configuration of one workload and disk.
+/// Every configuration of one workload and disk (and topology).
 #[derive(Clone, Debug)]
 pub struct Group {
     pub workload: String,
     pub disk: String,
+    /// The topology, in a sweep of topologies.
+    pub topology: Option<String>,
     pub configs: Vec<Config>,
 }
 
-/// Groups the runs by workload and disk (in the sweep's order), and their seeds by
-/// configuration.
+impl Group {
+    /// "workload, disk" or "workload, disk, topology".
+    pub fn title(&self) -> String {
+        match &self.topology {
+            Some(t) => format!("{}, {}, {t}", self.workload, self.disk),
+            None => format!("{}, {}", self.workload, self.disk),
+        }
+    }
+}
+
+/// Groups the runs by workload, disk and topology (in the sweep's order), and their seeds
+/// by configuration.
 pub fn groups(results: &Results) -> Vec<Group> {
     let s = &results.sweep;
     let mut out = Vec::new();
-    for w in &s.workloads {
-        for d in &s.disks {
-            let runs: Vec<&Record> = results
-                .runs
+    let cells = s.workloads.iter().flat_map(|w| {
+        s.disks
+            .iter()
+            .flat_map(move |d| s.topology_keys().into_iter().map(move |t| (w, d, t)))
+    });
+    for (w, d, t) in cells {
+        let runs: Vec<&Record> = results
+            .runs
+            .iter()
+            .filter(|r| &r.workload == w && &r.disk == d && r.topology == t)
+            .collect();
+        let mut keys: Vec<(usize, u64, u64)> = Vec::new();
+        for r in &runs {
+            let p = s
+                .policies
                 .iter()
-                .filter(|r| &r.workload == w && &r.disk == d)
-                .collect();
-            let mut keys: Vec<(usize, u64, u64)> = Vec::new();
-            for r in &runs {
-                let p = s
-                    .policies
-                    .iter()
-                    .position(|p| *p == r.policy)
-                    .unwrap_or(usize::MAX);
-                let k = (p, r.segment_size_bytes, r.cow_size_bytes);
-                if !keys.contains(&k) {
-                    keys.push(k);
-                }
+                .position(|p| *p == r.policy)
+                .unwrap_or(usize::MAX);
+            let k = (p, r.segment_size_bytes, r.cow_size_bytes);
+            if !keys.contains(&k) {
+                keys.push(k);
             }
-            let configs = keys
-                .into_iter()
-                .map(|(p, seg, chunk)| {
-                    let mine: Vec<&&Record> = runs
-                        .iter()
-                        .filter(|r| {
-                            r.segment_size_bytes == seg
-                                && r.cow_size_bytes == chunk
-                                && s.policies.get(p) == Some(&r.policy)
-                        })
-                        .collect();
-                    let metrics = COST_METRICS
-                        .iter()
-                        .filter_map(|m| {
-                            let v = mine.iter().filter_map(|r| r.metric(m)).collect();
-                            spread(v).map(|sp| (*m, sp))
-                        })
-                        .collect();
-                    Config {
-                        policy: mine.first().map_or(String::new(), |r| r.policy.clone()),
-                        segment: seg,
-                        chunk,
-                        seeds: mine.len(),
-                        sound: mine.iter().all(|r| r.sound()),
-                        metrics,
-                    }
-                })
-                .collect();
-            out.push(Group {
-                workload: w.clone(),
-                disk: d.clone(),
-                configs,
-            });
         }
+        let configs = keys
+            .into_iter()
+            .map(|(p, seg, chunk)| {
+                let mine: Vec<&&Record> = runs
+                    .iter()
+                    .filter(|r| {
+                        r.segment_size_bytes == seg
+                            && r.cow_size_bytes == chunk
+                            && s.policies.get(p) == Some(&r.policy)
+                    })
+                    .collect();
+                let metrics = COST_METRICS
+                    .iter()
+                    .filter_map(|m| {
+                        let v = mine.iter().filter_map(|r| r.metric(m)).collect();
+                        spread(v).map(|sp| (*m, sp))
+                    })
+                    .collect();
+                Config {
+                    policy: mine.first().map_or(String::new(), |r| r.policy.clone()),
+                    segment: seg,
+                    chunk,
+                    seeds: mine.len(),
+                    sound: mine.iter().all(|r| r.sound()),
+                    metrics,
+                }
+            })
+            .collect();
+        out.push(Group {
+            workload: w.clone(),
+            disk: d.clone(),
+            topology: t,
+            configs,
+        });
     }
     out
 }
@@ -130,11 +147,14 @@ pub struct Pick {
     pub score: f64,
 }
 
-/// The best configuration of a workload and disk under the cost, and the runner-up.
+/// The best configuration of a workload and disk (and topology) under the cost, and the
+/// runner-up.
 #[derive(Clone, Debug)]
 pub struct Recommendation {
     pub workload: String,
     pub disk: String,
+    /// The topology, in a sweep of topologies.
+    pub topology: Option<String>,
     pub best: Option<Pick>,
     pub runner_up: Option<Pick>,
     /// Configurations that met the cost's limits, of all.
@@ -180,7 +200,10 @@ pub fn ranked(group: &Group, results: &Results, cost: &Cost) -> Vec<Pick> {
     let eligible: Vec<&Config> = group
         .configs
         .iter()
-        .filter(|c| eligible(c, cost, results.fastest_copy(&group.disk)))
+        .filter(|c| {
+            let fastest = results.fastest_copy(&group.disk, group.topology.as_deref());
+            eligible(c, cost, fastest)
+        })
         .collect();
     let score = |c: &Config| -> Option<f64> {
         if cost.weights.is_empty() {
@@ -232,7 +255,7 @@ pub fn ranked(group: &Group, results: &Results, cost: &Cost) -> Vec<Pick> {
     picks.into_iter().map(|(p, _)| p).collect()
 }
 
-/// The recommendation of every workload and disk of the results.
+/// The recommendation of every workload and disk (and topology) of the results.
 pub fn recommend(results: &Results) -> Vec<Recommendation> {
     let cost = &results.sweep.cost;
     groups(results)
@@ -246,6 +269,7 @@ pub fn recommend(results: &Results) -> Vec<Recommendation> {
                 runner_up: ranked.get(1).cloned(),
                 workload: g.workload,
                 disk: g.disk,
+                topology: g.topology,
             }
         })
         .collect()

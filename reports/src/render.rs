@@ -2,7 +2,7 @@
 //! here is a function of the results alone, so the same results give the same bytes.
 
 use crate::chart::{self, format_bytes, Chart, Line, Panel, Point};
-use crate::recommend::{groups, ranked, recommend, Config, Pick, Recommendation};
+use crate::recommend::{groups, ranked, recommend, Config, Group, Pick, Recommendation};
 use crate::results::Results;
 use crate::sweep::{Mode, Sweep};
 use crate::ReportError;
@@ -73,8 +73,17 @@ impl Axis {
     }
 }
 
-/// Writes the report into `out` (created if missing); returns the chart files' paths.
-pub fn write(results: &Results, out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+/// Where the topology panel's results and sweep file go, under the report's folder.
+pub const PANEL_DIR: &str = "panel";
+
+/// Writes the report into `out` (created if missing), with the topology panel's section,
+/// chart and files (under [`PANEL_DIR`]) when `panel` is given; returns the chart files'
+/// paths.
+pub fn write(
+    results: &Results,
+    panel: Option<&Results>,
+    out: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     let charts = out.join("charts");
     std::fs::create_dir_all(&charts).map_err(|e| ReportError::io(&charts, e))?;
     write_file(&out.join("results.json"), &results.to_json())?;
@@ -98,7 +107,29 @@ pub fn write(results: &Results, out: &Path) -> Result<Vec<PathBuf>, ReportError>
             drawn.push(png);
         }
     }
-    write_file(&out.join("summary.md"), &summary(results, &drawn, out))?;
+    let mut panel_chart = None;
+    if let Some(p) = panel {
+        let dir = out.join(PANEL_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| ReportError::io(&dir, e))?;
+        write_file(&dir.join("results.json"), &p.to_json())?;
+        write_file(&dir.join("results.csv"), &p.to_csv())?;
+        write_file(&dir.join("sweep.toml"), &p.sweep.to_toml())?;
+        let metric = panel_metric(&p.sweep);
+        let stem = format!("topology_{}_by_chunk", metric.name);
+        let (svg, png) = (
+            charts.join(format!("{stem}.svg")),
+            charts.join(format!("{stem}.png")),
+        );
+        chart::render(&topology_chart(p, metric), &svg, &png)?;
+        panel_chart = Some(png);
+    }
+    let text = summary(results, &drawn, out);
+    let text = match (panel, &panel_chart) {
+        (Some(p), Some(png)) => with_panel(text, p, png, out),
+        _ => text,
+    };
+    write_file(&out.join("summary.md"), &text)?;
+    drawn.extend(panel_chart);
     Ok(drawn)
 }
 
@@ -127,7 +158,7 @@ fn chart_of(results: &Results, metric: &Metric, axis: Axis) -> Chart {
     let panels = groups(results)
         .into_iter()
         .map(|group| Panel {
-            title: format!("{}, {}", group.workload, group.disk),
+            title: group.title(),
             lines: s
                 .policies
                 .iter()
@@ -184,6 +215,199 @@ fn chart_of(results: &Results, metric: &Metric, axis: Axis) -> Chart {
     }
 }
 
+/// The metric the topology panel charts: the cost's, when it is one of the charted ones.
+fn panel_metric(s: &Sweep) -> &'static Metric {
+    let name = match s.cost.weights.is_empty() {
+        true => s.cost.minimize.as_str(),
+        false => "copy_seconds",
+    };
+    CHARTED
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap_or(&CHARTED[0])
+}
+
+/// The topology panel's chart: one line per topology, each for its recommended policy,
+/// along the chunk sweep.
+fn topology_chart(panel: &Results, metric: &Metric) -> Chart {
+    let s = &panel.sweep;
+    let points = s.granularity.points();
+    let recs = recommend(panel);
+    let mut lines = Vec::new();
+    let mut titles = Vec::new();
+    for (group, rec) in groups(panel).into_iter().zip(&recs) {
+        let topology = group.topology.clone().unwrap_or_else(|| "separate".into());
+        let Some(best) = &rec.best else {
+            lines.push(Line {
+                label: format!("{topology}: none meets the limits"),
+                points: Vec::new(),
+            });
+            continue;
+        };
+        let title = format!("{}, {}", group.workload, group.disk);
+        if !titles.contains(&title) {
+            titles.push(title);
+        }
+        lines.push(Line {
+            label: format!("{topology}: {}", best.config.policy),
+            points: chunk_line(&group, &best.config.policy, &points, metric),
+        });
+    }
+    Chart {
+        title: format!(
+            "{} by chunk size per topology (segment = max(chunk, {}); each topology's recommended policy; seed {})",
+            metric.title,
+            format_bytes(s.granularity.segment_for_chunks),
+            s.seed
+        ),
+        x_label: "copy-on-write chunk size".into(),
+        y_label: metric.label.into(),
+        log_y: metric.log,
+        panels: vec![Panel {
+            title: titles.join("; "),
+            lines,
+        }],
+    }
+}
+
+/// A policy's points on the chunk sweep of a group.
+fn chunk_line(
+    group: &Group,
+    policy: &str,
+    points: &[crate::sweep::Point],
+    metric: &Metric,
+) -> Vec<Point> {
+    group
+        .configs
+        .iter()
+        .filter(|c| c.policy == policy)
+        .filter(|c| {
+            points
+                .iter()
+                .any(|p| p.on_chunk_axis && p.segment == c.segment && p.chunk == c.chunk)
+        })
+        .filter_map(|c| {
+            let sp = c.spread(metric.name)?;
+            Some(Point {
+                x: c.chunk,
+                lo: sp.min * metric.scale,
+                mid: sp.median * metric.scale,
+                hi: sp.max * metric.scale,
+            })
+        })
+        .collect()
+}
+
+/// What each preset of the panel is (`sim/src/topology.rs`).
+fn topology_words(name: &str) -> String {
+    let san = cowlab_sim::topology::SAN_LINK;
+    match name {
+        "separate" => "a plain disk per role".into(),
+        "shared" => "one disk for every role".into(),
+        "raid5-source" => "the source a RAID-5 of four such disks, 64 KiB units".into(),
+        "san" | "raid5-san" => format!(
+            "{}the source and destination behind a switch, links of {} µs and {} MB/s",
+            if name == "raid5-san" {
+                "a RAID-5 source, "
+            } else {
+                ""
+            },
+            san.latency_ns as f64 / 1000.0,
+            san.bandwidth / 1_000_000
+        ),
+        _ => format!("the topology file {name}"),
+    }
+}
+
+/// The summary with the "Granularity by topology" section inserted before "## Charts".
+fn with_panel(text: String, panel: &Results, chart: &Path, out: &Path) -> String {
+    let mut md = String::new();
+    granularity_by_topology(panel, chart, out, &mut md);
+    match text.find("## Charts\n") {
+        Some(i) => format!("{}{md}{}", &text[..i], &text[i..]),
+        None => text + &md,
+    }
+}
+
+/// The topology panel: per topology, the recommendation and the runner-up.
+fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut String) {
+    let s = &panel.sweep;
+    md.push_str("## Granularity by topology\n\n");
+    let described: Vec<String> = s
+        .topologies
+        .iter()
+        .map(|t| format!("**{t}** ({})", topology_words(t)))
+        .collect();
+    let seeds: Vec<String> = (0..s.seeds as u64)
+        .map(|k| s.seed.wrapping_add(k).to_string())
+        .collect();
+    let _ = writeln!(
+        md,
+        "A small sweep of its own: the {} workload on the {} ({} writes at {}/s), chunk sizes {} \
+         with the segment at max(chunk, {}), every policy, seed {}, on {}. The same cost \
+         decides, with each topology's own fastest copy with no writes as the copy-time \
+         reference. Its runs are in `{PANEL_DIR}/results.csv` and `{PANEL_DIR}/results.json`, \
+         and its sweep as a file in `{PANEL_DIR}/sweep.toml` (`cowlab report --config` \
+         reruns it). Computed in sharded runs too: each shard runs its slice of it, and \
+         `cowlab merge` joins them.\n",
+        s.workloads.join(", "),
+        s.disks.join(", "),
+        s.writes,
+        s.disks
+            .iter()
+            .map(|d| s.rates.get(d).copied().unwrap_or(0.0).to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        sizes(&s.granularity.chunk_sizes),
+        size(s.granularity.segment_for_chunks),
+        seeds.join(", "),
+        described.join(", ")
+    );
+    md.push_str("| topology | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n");
+    md.push_str("|---|---|---|---|---:|---:|---:|---|---|\n");
+    for r in recommend(panel) {
+        let topology = r.topology.as_deref().unwrap_or("separate");
+        let Some(best) = &r.best else {
+            let _ = writeln!(
+                md,
+                "| {topology} | none of {} configurations meets the cost's limits | | | | | | | |",
+                r.configs
+            );
+            continue;
+        };
+        let c = &best.config;
+        let base = panel.fastest_copy(&r.disk, r.topology.as_deref());
+        let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
+        let (runner, by) = match &r.runner_up {
+            Some(u) => (describe(u), loss(best, u, s)),
+            None => ("none".into(), String::new()),
+        };
+        let _ = writeln!(
+            md,
+            "| {topology} | **{}** | **{}** | **{}** | {} | {} | {} | {} | {} |",
+            c.policy,
+            size(c.segment),
+            size(c.chunk),
+            num(c.median("hold_p99_us")),
+            num(c.median("copy_seconds")),
+            num(ratio),
+            runner,
+            by
+        );
+    }
+    let rel = chart
+        .strip_prefix(out)
+        .unwrap_or(chart)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let _ = writeln!(
+        md,
+        "\nEach topology's recommended policy along the whole chunk sweep (an SVG beside the \
+         PNG). The cost's limits rule some chunk sizes out (smaller chunks slow the copy), so \
+         the recommendation need not be a line's lowest point.\n\n![granularity by topology]({rel})\n"
+    );
+}
+
 fn size(b: u64) -> String {
     format_bytes(b)
 }
@@ -224,12 +448,17 @@ pub fn summary(results: &Results, charts: &[PathBuf], out: &Path) -> String {
     let recs = recommend(results);
     recommendations(results, &recs, &mut md);
     md.push_str("## Charts\n\n");
-    md.push_str(
+    md.push_str(if s.by_topology() {
+        "Each chart has a panel per workload, disk and topology and a line per policy: the line is the \
+         median over the seeds, the band their minimum to maximum. The x axis is the chunk \
+         size (with the segment at its sweep's rule) or the segment size, doubling at each \
+         step; y axes are logarithmic. Every chart is also an SVG beside its PNG.\n\n"
+    } else {
         "Each chart has a panel per workload and disk and a line per policy: the line is the \
          median over the seeds, the band their minimum to maximum. The x axis is the chunk \
          size (with the segment at its sweep's rule) or the segment size, doubling at each \
-         step; y axes are logarithmic. Every chart is also an SVG beside its PNG.\n\n",
-    );
+         step; y axes are logarithmic. Every chart is also an SVG beside its PNG.\n\n"
+    });
     for c in charts {
         let rel = c
             .strip_prefix(out)
@@ -265,10 +494,13 @@ fn violations(results: &Results, md: &mut String) {
     for r in bad.iter().take(20) {
         let _ = writeln!(
             md,
-            "> - {}, {}, {}, segment {}, chunk {}, seed {}: {}",
+            "> - {}, {}, {}{}, segment {}, chunk {}, seed {}: {}",
             r.policy,
             r.workload,
             r.disk,
+            r.topology
+                .as_ref()
+                .map_or(String::new(), |t| format!(", {t}")),
             size(r.segment_size_bytes),
             size(r.cow_size_bytes),
             r.seed,
@@ -331,14 +563,32 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
             String::new()
         }
     );
-    let _ =
-        writeln!(
+    let _ = writeln!(
         md,
-        "- **Disks**: {} (queue depth {}; source, destination and snapshot on separate devices){}.",
+        "- **Disks**: {} (queue depth {}; {}){}.",
         s.disks.join(", "),
         s.queue_depth,
-        s.speed.map_or(String::new(), |b| format!("; copier speed limit {}/s", size(b)))
+        match s.by_topology() {
+            true => "devices and links as each topology places them",
+            false => "source, destination and snapshot on separate devices",
+        },
+        s.speed.map_or(String::new(), |b| format!(
+            "; copier speed limit {}/s",
+            size(b)
+        ))
     );
+    if s.by_topology() {
+        let described: Vec<String> = s
+            .topologies
+            .iter()
+            .map(|t| format!("{t} ({})", topology_words(t)))
+            .collect();
+        let _ = writeln!(
+            md,
+            "- **Topologies**: {}; each disk model in each (recommendations per workload, disk and topology).",
+            described.join(", ")
+        );
+    }
     let seeds: Vec<String> = (0..s.seeds as u64)
         .map(|k| s.seed.wrapping_add(k).to_string())
         .collect();
@@ -423,20 +673,28 @@ fn loss(best: &Pick, other: &Pick, s: &Sweep) -> String {
 
 fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) {
     let s = &results.sweep;
+    let by_topology = s.by_topology();
     md.push_str("## Recommendations\n\n");
-    md.push_str("| workload | disk | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n");
-    md.push_str("|---|---|---|---|---|---:|---:|---:|---|---|\n");
+    md.push_str(match by_topology {
+        true => "| workload | disk | topology | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n|---|---|---|---|---|---|---:|---:|---:|---|---|\n",
+        false => "| workload | disk | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n|---|---|---|---|---|---:|---:|---:|---|---|\n",
+    });
     for r in recs {
+        // The disk cell, with the topology's column in a sweep of topologies.
+        let disk = match &r.topology {
+            Some(t) => format!("{} | {t}", r.disk),
+            None => r.disk.clone(),
+        };
         let Some(best) = &r.best else {
             let _ = writeln!(
                 md,
-                "| {} | {} | none of {} configurations meets the cost's limits | | | | | | | |",
-                r.workload, r.disk, r.configs
+                "| {} | {disk} | none of {} configurations meets the cost's limits | | | | | | | |",
+                r.workload, r.configs
             );
             continue;
         };
         let c = &best.config;
-        let base = results.fastest_copy(&r.disk);
+        let base = results.fastest_copy(&r.disk, r.topology.as_deref());
         let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
         let (runner, by) = match &r.runner_up {
             Some(u) => (describe(u), loss(best, u, s)),
@@ -444,9 +702,8 @@ fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) 
         };
         let _ = writeln!(
             md,
-            "| {} | {} | **{}** | **{}** | **{}** | {} | {} | {} | {} | {} |",
+            "| {} | {disk} | **{}** | **{}** | **{}** | {} | {} | {} | {} | {} |",
             r.workload,
-            r.disk,
             c.policy,
             size(c.segment),
             size(c.chunk),
@@ -467,27 +724,28 @@ fn workload_table(results: &Results, workload: &str, md: &mut String) {
     md.push_str(
         "Each policy's best segment and chunk under the cost (medians over the seeds).\n\n",
     );
-    md.push_str("| disk | policy | segment | chunk | hold p99 (µs) | copy (s) | preserved (MiB) | write amp. | snapshot peak (MiB) | throughput ratio |\n");
-    md.push_str("|---|---|---|---|---:|---:|---:|---:|---:|---:|\n");
+    md.push_str(match s.by_topology() {
+        true => "| disk | topology | policy | segment | chunk | hold p99 (µs) | copy (s) | preserved (MiB) | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n",
+        false => "| disk | policy | segment | chunk | hold p99 (µs) | copy (s) | preserved (MiB) | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|\n",
+    });
     for g in groups(results)
         .into_iter()
         .filter(|g| g.workload == workload)
     {
         let picks = ranked(&g, results, &s.cost);
+        let disk = match &g.topology {
+            Some(t) => format!("{} | {t}", g.disk),
+            None => g.disk.clone(),
+        };
         for p in &s.policies {
             let Some(pick) = picks.iter().find(|k| &k.config.policy == p) else {
-                let _ = writeln!(
-                    md,
-                    "| {} | {p} | none meets the limits | | | | | | | |",
-                    g.disk
-                );
+                let _ = writeln!(md, "| {disk} | {p} | none meets the limits | | | | | | | |");
                 continue;
             };
             let c = &pick.config;
             let _ = writeln!(
                 md,
-                "| {} | {p} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                g.disk,
+                "| {disk} | {p} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 size(c.segment),
                 size(c.chunk),
                 num(c.median("hold_p99_us")),

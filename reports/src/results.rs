@@ -14,6 +14,9 @@ pub struct Record {
     pub policy: String,
     pub workload: String,
     pub disk: String,
+    /// The topology, in a sweep of topologies (`Sweep::by_topology`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<String>,
     pub segment_size_bytes: u64,
     pub cow_size_bytes: u64,
     pub seed: u64,
@@ -36,6 +39,7 @@ impl Record {
             policy: key.policy.clone(),
             workload: key.workload.clone(),
             disk: key.disk.clone(),
+            topology: key.topology.clone(),
             segment_size_bytes: key.segment,
             cow_size_bytes: key.chunk,
             seed: key.seed,
@@ -89,6 +93,9 @@ impl Record {
 pub struct NoWrites {
     pub job: usize,
     pub disk: String,
+    /// The topology, in a sweep of topologies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<String>,
     pub segment_size_bytes: u64,
     pub copy_seconds: f64,
 }
@@ -102,20 +109,24 @@ pub struct Results {
 }
 
 impl Results {
-    /// The copy time with no writes of a disk and segment size.
-    pub fn no_write_copy(&self, disk: &str, segment: u64) -> Option<f64> {
+    /// The copy time with no writes of a disk, topology and segment size.
+    pub fn no_write_copy(&self, disk: &str, topology: Option<&str>, segment: u64) -> Option<f64> {
         self.no_writes
             .iter()
-            .find(|n| n.disk == disk && n.segment_size_bytes == segment)
+            .find(|n| {
+                n.disk == disk
+                    && n.topology.as_deref() == topology
+                    && n.segment_size_bytes == segment
+            })
             .map(|n| n.copy_seconds)
     }
 
-    /// The fastest copy of the volume a disk makes with no writes, over the swept segment
-    /// sizes: what the cost's `copy_within` is a factor of.
-    pub fn fastest_copy(&self, disk: &str) -> Option<f64> {
+    /// The fastest copy of the volume a disk makes with no writes in a topology, over the
+    /// swept segment sizes: what the cost's `copy_within` is a factor of.
+    pub fn fastest_copy(&self, disk: &str, topology: Option<&str>) -> Option<f64> {
         self.no_writes
             .iter()
-            .filter(|n| n.disk == disk)
+            .filter(|n| n.disk == disk && n.topology.as_deref() == topology)
             .map(|n| n.copy_seconds)
             .min_by(f64::total_cmp)
     }
@@ -133,10 +144,12 @@ impl Results {
     }
 
     /// One row per run: every parameter, then every metric, with units in the names. A
-    /// sweep with faults has an `on_error` column after `seed`.
+    /// sweep with faults has an `on_error` column after `seed`, and a sweep of topologies
+    /// a `topology` column after `disk`.
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
         let faults = self.sweep.faults.is_some();
+        let topologies = self.sweep.by_topology();
         let mut params = vec![
             "job",
             "policy",
@@ -153,6 +166,9 @@ impl Results {
         ];
         if faults {
             params.insert(7, "on_error");
+        }
+        if topologies {
+            params.insert(4, "topology");
         }
         let header: Vec<&str> = params.iter().chain(METRIC_NAMES.iter()).copied().collect();
         out.push_str(&header.join(","));
@@ -198,6 +214,9 @@ impl Results {
             ];
             if faults {
                 cells.insert(7, csv_text(r.on_error.as_deref().unwrap_or("")));
+            }
+            if topologies {
+                cells.insert(4, csv_text(r.topology.as_deref().unwrap_or("")));
             }
             let _ = writeln!(out, "{}", cells.join(","));
         }

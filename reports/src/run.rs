@@ -116,21 +116,67 @@ pub fn run(
     Ok((results, timing))
 }
 
+/// Runs a sweep, then a panel's sweep if given (the same shard of each): `progress` counts
+/// the jobs of both, and the timing is their sum.
+#[allow(clippy::type_complexity)]
+pub fn run_with_panel(
+    sweep: &Sweep,
+    panel: Option<&Sweep>,
+    options: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(Results, Option<Results>, Timing), ReportError> {
+    let first = jobs_of(sweep, options);
+    let total = first + panel.map_or(0, |p| jobs_of(p, options));
+    let (results, timing) = run(sweep, options, &|done, _| progress(done, total))?;
+    let Some(p) = panel else {
+        return Ok((results, None, timing));
+    };
+    let (more, t) = run(p, options, &|done, _| progress(first + done, total))?;
+    let both = Timing {
+        seconds: timing.seconds + t.seconds,
+        threads: timing.threads,
+        jobs: timing.jobs + t.jobs,
+    };
+    Ok((results, Some(more), both))
+}
+
+/// How many of a sweep's jobs a run with these options makes (a shard's share).
+pub fn jobs_of(sweep: &Sweep, options: &Options) -> usize {
+    let n = sweep.jobs().len();
+    options
+        .shard
+        .map_or(n, |s| (0..n).filter(|j| s.holds(*j)).count())
+}
+
 fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, ReportError> {
     let (config, what) = match job {
         Job::Run(key) => (sweep.config(key), format!("{key:?}")),
-        Job::NoWrites { disk, segment } => (
-            sweep.no_writes_config(disk, *segment),
-            format!("the copy with no writes on {disk}, segment {segment} B"),
+        Job::NoWrites {
+            disk,
+            topology,
+            segment,
+        } => (
+            sweep.no_writes_config(disk, topology.as_deref(), *segment),
+            format!(
+                "the copy with no writes on {disk}{}, segment {segment} B",
+                topology
+                    .as_ref()
+                    .map_or(String::new(), |t| format!(" in topology {t}"))
+            ),
         ),
     };
     let outcome = simulate_with(&config, &options.policies, &mut |_| {})
         .map_err(|e| ReportError::Other(format!("job {i} ({what}): {e}")))?;
     Ok(match job {
         Job::Run(key) => Done::Run(Box::new(Record::new(i, sweep, key, outcome.metrics))),
-        Job::NoWrites { disk, segment } => Done::NoWrites(NoWrites {
+        Job::NoWrites {
+            disk,
+            topology,
+            segment,
+        } => Done::NoWrites(NoWrites {
             job: i,
             disk: disk.clone(),
+            topology: topology.clone(),
             segment_size_bytes: *segment,
             copy_seconds: outcome.metrics.copy_seconds,
         }),

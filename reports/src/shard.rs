@@ -13,6 +13,9 @@ pub struct ShardFile {
     pub shard: Shard,
     pub results: Results,
     pub timing: Timing,
+    /// The same shard of the topology panel's sweep, in the built-in report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<Results>,
 }
 
 pub const SHARD_FILE: &str = "shard.json";
@@ -49,10 +52,14 @@ fn read(dir: &Path) -> Result<ShardFile, ReportError> {
     Ok(file)
 }
 
+/// Shard folders joined: the whole sweep's results, the panel's, the shards' timings.
+pub type Merged = (Results, Option<Results>, Vec<Timing>);
+
 /// Joins shard folders into the results of the whole sweep (in the sweep's job order), and
-/// the shards' timings. Refuses shards of different sweeps, a shard given twice or two
-/// shards covering the same slice, and an incomplete set.
-pub fn merge(dirs: &[PathBuf]) -> Result<(Results, Vec<Timing>), ReportError> {
+/// of its topology panel if the shards have one, and the shards' timings. Refuses shards of
+/// different sweeps (or panels), a shard given twice or two shards covering the same slice,
+/// and an incomplete set.
+pub fn merge(dirs: &[PathBuf]) -> Result<Merged, ReportError> {
     let Some(first_dir) = dirs.first() else {
         return Err(ReportError::Merge("no shard folders given".into()));
     };
@@ -64,10 +71,19 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Results, Vec<Timing>), ReportError> {
         runs: Vec::new(),
         no_writes: Vec::new(),
     };
+    let mut panel = first.panel.as_ref().map(|p| Results {
+        sweep: p.sweep.clone(),
+        runs: Vec::new(),
+        no_writes: Vec::new(),
+    });
     let mut timings = Vec::new();
     for dir in dirs {
         let s = read(dir)?;
-        if s.results.sweep != first.results.sweep || s.shard.count != count {
+        let panel_sweep = |f: &ShardFile| f.panel.as_ref().map(|p| p.sweep.clone());
+        if s.results.sweep != first.results.sweep
+            || s.shard.count != count
+            || panel_sweep(&s) != panel_sweep(&first)
+        {
             return Err(ReportError::Merge(format!(
                 "{} and {} are shards of different sweeps (or split into a different number of shards)",
                 first_dir.display(),
@@ -85,6 +101,10 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Results, Vec<Timing>), ReportError> {
         seen[i - 1] = Some(dir);
         merged.runs.extend(s.results.runs);
         merged.no_writes.extend(s.results.no_writes);
+        if let (Some(all), Some(mine)) = (&mut panel, s.panel) {
+            all.runs.extend(mine.runs);
+            all.no_writes.extend(mine.no_writes);
+        }
         timings.push(s.timing);
     }
     let missing: Vec<String> = (1..=count)
@@ -97,7 +117,9 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Results, Vec<Timing>), ReportError> {
             missing.join(", ")
         )));
     }
-    merged.runs.sort_by_key(|r| r.job);
-    merged.no_writes.sort_by_key(|n| n.job);
-    Ok((merged, timings))
+    for r in std::iter::once(&mut merged).chain(panel.as_mut()) {
+        r.runs.sort_by_key(|r| r.job);
+        r.no_writes.sort_by_key(|n| n.job);
+    }
+    Ok((merged, panel, timings))
 }

@@ -1,5 +1,5 @@
-//! A sweep: policies × granularities × workloads × disks × seeds over one volume and one
-//! workload size, and the cost that decides the recommendation. Read from a TOML file
+//! A sweep: policies × granularities × workloads × disks × topologies × seeds over one
+//! volume and one workload size, and the cost that decides the recommendation. Read from a TOML file
 //! (every refusal names the file, the line, the key and the value), or built in.
 
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
@@ -8,6 +8,7 @@ use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
 use cowlab_sim::faults::FaultsTable;
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::size::{format_size, parse_size};
+use cowlab_sim::topology::{Fabric, PRESETS};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -160,6 +161,20 @@ pub struct Sweep {
     /// The error policies swept, with faults (at least one then; none without faults).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub on_error: Vec<String>,
+    /// The topologies swept: presets of `sim/src/topology.rs` or topology files, a path
+    /// relative to the working directory (not to the sweep file). Only `separate` is not
+    /// written, so that a sweep without topologies reads and writes as before.
+    #[serde(default = "separate_only", skip_serializing_if = "is_separate_only")]
+    pub topologies: Vec<String>,
+}
+
+/// The topologies of a sweep that names none.
+pub fn separate_only() -> Vec<String> {
+    vec!["separate".to_string()]
+}
+
+fn is_separate_only(t: &[String]) -> bool {
+    t == ["separate"]
 }
 
 /// Powers of two from `from` to `to`.
@@ -212,6 +227,7 @@ impl Default for Sweep {
             cost: Cost::default(),
             faults: None,
             on_error: Vec::new(),
+            topologies: separate_only(),
         }
     }
 }
@@ -228,6 +244,10 @@ pub struct RunKey {
     /// The error policy, in a sweep with faults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_error: Option<String>,
+    /// The topology, in a sweep of topologies ([`Sweep::by_topology`]); `None` is
+    /// `separate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<String>,
 }
 
 /// A job of a sweep: a run, or the copy of a disk and segment size with no writes (what
@@ -235,13 +255,68 @@ pub struct RunKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Job {
     Run(RunKey),
-    NoWrites { disk: String, segment: u64 },
+    NoWrites {
+        disk: String,
+        topology: Option<String>,
+        segment: u64,
+    },
 }
 
 impl Sweep {
+    /// Whether topologies are a dimension of the sweep's results: more than one, or one
+    /// that is not `separate` (then records carry a `topology`).
+    pub fn by_topology(&self) -> bool {
+        !is_separate_only(&self.topologies)
+    }
+
+    /// The topology of each group of runs: `None` alone when not [`Sweep::by_topology`].
+    pub fn topology_keys(&self) -> Vec<Option<String>> {
+        match self.by_topology() {
+            true => self.topologies.iter().cloned().map(Some).collect(),
+            false => vec![None],
+        }
+    }
+
+    /// The panel of the built-in report: the recommended granularity on a plain disk, a
+    /// RAID-5 source and a SAN-attached source. This sweep's volume, writes, rates and
+    /// cost, every policy, one seed, the uniform workload on the ssd, and only the chunk
+    /// sweep (the segment at max(chunk, `segment_for_chunks`)).
+    pub fn topology_panel(&self) -> Sweep {
+        let g = &self.granularity;
+        let segment = g.segment_for_chunks;
+        // A segment sweep of one point that lies on the chunk sweep (no extra runs), with
+        // this sweep's chunk where it can (the chunk of the copies with no writes).
+        let fits = |c: &u64| *c <= segment && g.chunk_sizes.contains(c);
+        let chunk = Some(g.chunk_for_segments)
+            .filter(fits)
+            .or(g.chunk_sizes.iter().copied().filter(fits).max())
+            .unwrap_or(segment);
+        Sweep {
+            seeds: 1,
+            workloads: vec!["uniform".into()],
+            disks: vec!["ssd".into()],
+            rates: BTreeMap::from([(
+                "ssd".to_string(),
+                self.rates.get("ssd").copied().unwrap_or(5_000.0),
+            )]),
+            granularity: Granularity {
+                mode: Mode::Sweeps,
+                chunk_sizes: g.chunk_sizes.clone(),
+                segment_sizes: vec![segment],
+                segment_for_chunks: segment,
+                chunk_for_segments: chunk,
+            },
+            topologies: ["separate", "raid5-source", "san"]
+                .map(String::from)
+                .to_vec(),
+            ..self.clone()
+        }
+    }
+
     /// Every job, in a fixed order: the order of results, and what shards split.
     pub fn jobs(&self) -> Vec<Job> {
         let points = self.granularity.points();
+        let topologies = self.topology_keys();
         let mut jobs = Vec::new();
         let policies: Vec<Option<String>> = match self.on_error.is_empty() {
             true => vec![None],
@@ -254,17 +329,20 @@ impl Sweep {
         {
             for w in &self.workloads {
                 for d in &self.disks {
-                    for pt in &points {
-                        for k in 0..self.seeds as u64 {
-                            jobs.push(Job::Run(RunKey {
-                                policy: p.clone(),
-                                workload: w.clone(),
-                                disk: d.clone(),
-                                segment: pt.segment,
-                                chunk: pt.chunk,
-                                seed: self.seed.wrapping_add(k),
-                                on_error: on_error.clone(),
-                            }));
+                    for t in &topologies {
+                        for pt in &points {
+                            for k in 0..self.seeds as u64 {
+                                jobs.push(Job::Run(RunKey {
+                                    policy: p.clone(),
+                                    workload: w.clone(),
+                                    disk: d.clone(),
+                                    segment: pt.segment,
+                                    chunk: pt.chunk,
+                                    seed: self.seed.wrapping_add(k),
+                                    on_error: on_error.clone(),
+                                    topology: t.clone(),
+                                }));
+                            }
                         }
                     }
                 }
@@ -274,11 +352,14 @@ impl Sweep {
         segments.sort();
         segments.dedup();
         for d in &self.disks {
-            for s in &segments {
-                jobs.push(Job::NoWrites {
-                    disk: d.clone(),
-                    segment: *s,
-                });
+            for t in &topologies {
+                for s in &segments {
+                    jobs.push(Job::NoWrites {
+                        disk: d.clone(),
+                        topology: t.clone(),
+                        segment: *s,
+                    });
+                }
             }
         }
         jobs
@@ -303,6 +384,7 @@ impl Sweep {
             c.on_error = ErrorPolicy::parse(e).expect("validated error policy");
         }
         c.speed = self.speed;
+        c.topology = key.topology.clone();
         let mut disks = Disks::preset(&key.disk).expect("validated disk");
         disks.queue_depth = self.queue_depth;
         c.disks = disks;
@@ -327,7 +409,7 @@ impl Sweep {
     }
 
     /// The configuration of a copy with no writes.
-    pub fn no_writes_config(&self, disk: &str, segment: u64) -> SimConfig {
+    pub fn no_writes_config(&self, disk: &str, topology: Option<&str>, segment: u64) -> SimConfig {
         let key = RunKey {
             policy: self.policies[0].clone(),
             workload: "uniform".into(),
@@ -336,6 +418,7 @@ impl Sweep {
             chunk: segment.min(self.granularity.chunk_for_segments),
             seed: self.seed,
             on_error: None,
+            topology: topology.map(String::from),
         };
         let mut c = self.config(&key);
         // The copy as the disk makes it: no writes and no faults.
@@ -408,6 +491,12 @@ impl Sweep {
         out.push_str(&format!("policies = {}\n", list(&self.policies)));
         out.push_str(&format!("workloads = {}\n", list(&self.workloads)));
         out.push_str(&format!("disks = {}\n", list(&self.disks)));
+        if self.by_topology() {
+            out.push_str("# Topologies swept: presets (");
+            out.push_str(&PRESETS.join(", "));
+            out.push_str(") or topology files,\n# a path relative to the working directory.\n");
+            out.push_str(&format!("topologies = {}\n", list(&self.topologies)));
+        }
         if !self.on_error.is_empty() {
             out.push_str("# Error policies swept (with the [faults] table).\n");
             out.push_str(&format!("on_error = {}\n", list(&self.on_error)));
@@ -570,6 +659,7 @@ struct File {
     cost: Option<CostFile>,
     faults: Option<FaultsTable>,
     on_error: Option<Spanned<Vec<Spanned<String>>>>,
+    topologies: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -727,6 +817,9 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
         doc.cost(c, &mut s.cost, &size)?;
     }
     doc.faults(&f, &mut s)?;
+    if let Some(v) = &f.topologies {
+        doc.topologies(v, &mut s)?;
+    }
     doc.geometry(&s, &f)?;
     Ok(s)
 }
@@ -863,6 +956,52 @@ impl Doc<'_> {
         if s.faults.is_some() && s.on_error.is_empty() {
             s.on_error = vec![single.unwrap_or(ErrorPolicy::default().to_string())];
         }
+        Ok(())
+    }
+
+    /// The `topologies` list: each a preset, or a topology file (read relative to the
+    /// working directory) that `sim/src/topology.rs` accepts with every disk of the sweep.
+    fn topologies(
+        &self,
+        list: &Spanned<Vec<Spanned<String>>>,
+        s: &mut Sweep,
+    ) -> Result<(), SweepError> {
+        if list.get_ref().is_empty() {
+            return Err(self.at(list.span(), "topologies", "must name at least one topology"));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for v in list.get_ref() {
+            let name = v.get_ref();
+            if out.contains(name) {
+                return Err(self.at(v.span(), "topologies", "topology listed twice"));
+            }
+            for d in &s.disks {
+                let key = RunKey {
+                    policy: s.policies[0].clone(),
+                    workload: s.workloads[0].clone(),
+                    disk: d.clone(),
+                    segment: s.granularity.segment_for_chunks,
+                    chunk: s.granularity.chunk_for_segments,
+                    seed: s.seed,
+                    on_error: None,
+                    topology: Some(name.clone()),
+                };
+                let fabric = s
+                    .config(&key)
+                    .topology()
+                    .map_err(|e| e.reason)
+                    .and_then(|t| {
+                        Fabric::<u32>::new(&t)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(reason) = fabric {
+                    return Err(self.at(v.span(), "topologies", reason));
+                }
+            }
+            out.push(name.clone());
+        }
+        s.topologies = out;
         Ok(())
     }
 
@@ -1019,6 +1158,7 @@ impl Doc<'_> {
                 chunk: p.chunk,
                 seed: s.seed,
                 on_error: None,
+                topology: None,
             };
             let mut c = s.config(&key);
             c.policy = "snapshot-overlay".into();

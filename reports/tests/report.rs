@@ -127,12 +127,13 @@ fn shards_merge_into_the_report_of_one_run() {
             shard: options.shard.unwrap(),
             results,
             timing,
+            panel: None,
         };
         shard::write(dir, &file).unwrap();
     }
     // Given in any order, the shards make the same report.
     let order = vec![dirs[2].clone(), dirs[0].clone(), dirs[1].clone()];
-    let (merged, timings) = shard::merge(&order).unwrap();
+    let (merged, _, timings) = shard::merge(&order).unwrap();
     assert_eq!(timings.len(), 3);
     let joined = out("quick-merged");
     cowlab_reports::write(merged, timings[0].clone(), &joined).unwrap();
@@ -161,6 +162,7 @@ fn shards_merge_into_the_report_of_one_run() {
         shard: options.shard.unwrap(),
         results,
         timing,
+        panel: None,
     };
     shard::write(&other, &file).unwrap();
     let foreign = shard::merge(&[dirs[0].clone(), dirs[1].clone(), other]);
@@ -252,6 +254,7 @@ fn hand_made(cost: Cost) -> Results {
                 chunk,
                 seed: k as u64,
                 on_error: None,
+                topology: None,
             };
             let metrics = Metrics {
                 copy_seconds: copy,
@@ -283,6 +286,7 @@ fn hand_made(cost: Cost) -> Results {
     let no_writes = vec![NoWrites {
         job: runs.len(),
         disk: "nvme".into(),
+        topology: None,
         segment_size_bytes: 1 << 20,
         copy_seconds: 1.0,
     }];
@@ -597,4 +601,291 @@ fn bad_fault_tables_name_the_file_line_key_and_value() {
     assert!(e("[faults]\ncrash = [2]\n").starts_with("f.toml line 2"));
     assert!(e("mutant = \"broken-image-served\"\n")
         .starts_with("f.toml line 1: key mutant = \"broken-image-served\""));
+}
+
+fn builtin_names() -> Vec<String> {
+    cowlab_model::policy::names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
+}
+
+/// Two policies, one workload, one disk, two pairs, one seed over an 8 MiB volume.
+const SMALL: &str = r#"
+volume = "8MiB"
+writes = 200
+policies = ["snapshot-overlay", "out-of-turn"]
+workloads = ["uniform"]
+disks = ["nvme"]
+seeds = 1
+
+[granularity]
+chunk_sizes = ["16KiB", "64KiB"]
+segment_sizes = ["256KiB"]
+segment_for_chunks = "256KiB"
+chunk_for_segments = "64KiB"
+"#;
+
+/// The CSV columns of a sweep without faults or topologies, as they were before topologies.
+const COLUMNS: &str = "job,policy,workload,disk,segment_size_bytes,cow_size_bytes,seed,volume_bytes,block_size_bytes,write_size,writes_requested,rate_per_second,copy_seconds";
+
+#[test]
+fn a_sweep_of_two_topologies_recommends_per_topology_with_a_topology_column() {
+    // A loose copy-time limit, so that every cell has a recommendation to compare.
+    let text = format!(
+        "topologies = [\"separate\", \"raid5-source\"]\n{}\n[cost]\ncopy_within = 10.0\n",
+        SMALL.replace("disks = [\"nvme\"]", "disks = [\"nvme\", \"ssd\"]")
+    );
+    let s = sweep::parse(&text, "two.toml", &builtin_names()).unwrap();
+    assert_eq!(s.topologies, ["separate", "raid5-source"]);
+    assert!(s.by_topology());
+    // It writes itself back with the key, and reads back the same.
+    assert!(s
+        .to_toml()
+        .contains("topologies = [\"separate\", \"raid5-source\"]"));
+    assert_eq!(
+        sweep::parse(&s.to_toml(), "back.toml", &builtin_names()).unwrap(),
+        s
+    );
+    let dir = out("two-topologies");
+    let r = report(&s, &threads(2), &dir).unwrap();
+    // 2 policies x 2 disks x 2 topologies x 2 pairs; a copy with no writes per disk and
+    // topology (one segment size).
+    assert_eq!(r.results.runs.len(), 16);
+    assert_eq!(r.results.no_writes.len(), 2 * 2);
+    let keys: Vec<(String, Option<String>)> = r
+        .recommendations
+        .iter()
+        .map(|x| (x.disk.clone(), x.topology.clone()))
+        .collect();
+    let t = |d: &str, t: &str| (d.to_string(), Some(t.to_string()));
+    assert_eq!(
+        keys,
+        [
+            t("nvme", "separate"),
+            t("nvme", "raid5-source"),
+            t("ssd", "separate"),
+            t("ssd", "raid5-source")
+        ]
+    );
+    assert!(r.recommendations.iter().all(|x| x.best.is_some()));
+    let csv = read(&dir, "results.csv");
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with("job,policy,workload,disk,topology,segment_size_bytes,"),
+        "{header}"
+    );
+    for t in ["separate", "raid5-source"] {
+        let rows = csv
+            .lines()
+            .filter(|l| l.contains(&format!(",{t},")))
+            .count();
+        assert_eq!(rows, 8, "{t}");
+    }
+    let json = read(&dir, "results.json");
+    assert!(json.contains("\"topologies\":[\"separate\",\"raid5-source\"]"));
+    assert!(json.contains("\"disk\":\"ssd\",\"topology\":\"raid5-source\""));
+    // The RAID-5 source changes what the runs cost: its records are not the plain disk's.
+    let metrics = |t: &str| -> Vec<f64> {
+        r.results
+            .runs
+            .iter()
+            .filter(|x| x.topology.as_deref() == Some(t))
+            .map(|x| x.metrics.copy_seconds)
+            .collect()
+    };
+    assert_ne!(metrics("separate"), metrics("raid5-source"));
+    let summary = read(&dir, "summary.md");
+    for needle in [
+        "| workload | disk | topology | policy |",
+        "| uniform | ssd | raid5-source | **",
+        "| disk | topology | policy | segment |",
+        "- **Topologies**: separate (",
+        "![hold p99 us by chunk]",
+    ] {
+        assert!(summary.contains(needle), "summary.md lacks {needle:?}");
+    }
+    let svg = read(&dir, "charts/hold_p99_us_by_chunk.svg");
+    assert!(svg.contains("uniform, ssd, raid5-source"));
+}
+
+#[test]
+fn without_topologies_the_results_are_as_before_and_separate_is_the_plain_path() {
+    let names = builtin_names();
+    let plain = sweep::parse(SMALL, "small.toml", &names).unwrap();
+    let listed = sweep::parse(
+        &format!("topologies = [\"separate\"]\n{SMALL}"),
+        "small.toml",
+        &names,
+    )
+    .unwrap();
+    assert_eq!(plain, listed);
+    assert!(!plain.by_topology());
+    // Neither the built-in sweep's file nor its JSON mention topologies.
+    assert!(!Sweep::default().to_toml().contains("topolog"));
+    assert!(!serde_json::to_string(&Sweep::default())
+        .unwrap()
+        .contains("topolog"));
+    let (a, b) = (out("no-topology"), out("separate-and-san"));
+    let before = report(&plain, &threads(2), &a).unwrap();
+    let csv = read(&a, "results.csv");
+    assert!(csv.starts_with(COLUMNS), "{}", csv.lines().next().unwrap());
+    assert!(!read(&a, "results.json").contains("topolog"));
+    assert!(!read(&a, "summary.md").contains("topolog"));
+    assert!(before.recommendations.iter().all(|r| r.topology.is_none()));
+    // The `separate` preset through the topology path gives the very figures of the runs
+    // without one; `san` gives others.
+    let both = Sweep {
+        topologies: ["separate", "san"].map(String::from).to_vec(),
+        ..plain.clone()
+    };
+    let after = report(&both, &threads(2), &b).unwrap();
+    let of = |t: &str| -> Vec<cowlab_sim::metrics::Metrics> {
+        after
+            .results
+            .runs
+            .iter()
+            .filter(|r| r.topology.as_deref() == Some(t))
+            .map(|r| r.metrics.clone())
+            .collect()
+    };
+    let plain_metrics: Vec<_> = before
+        .results
+        .runs
+        .iter()
+        .map(|r| r.metrics.clone())
+        .collect();
+    assert_eq!(of("separate"), plain_metrics);
+    assert_ne!(of("san"), plain_metrics);
+}
+
+#[test]
+fn the_topology_panel_adds_its_section_chart_and_files_and_leaves_the_rest_alone() {
+    let s = quick();
+    let panel = s.topology_panel();
+    // A real sweep: it reads back from the file it writes.
+    assert_eq!(
+        sweep::parse(&panel.to_toml(), "panel.toml", &builtin_names()).unwrap(),
+        panel
+    );
+    assert_eq!(panel.topologies, ["separate", "raid5-source", "san"]);
+    // The chunk sweep only: 3 chunk sizes x 3 policies x 3 topologies, one seed.
+    assert_eq!(panel.granularity.points().len(), 3);
+    let (plain, with) = (out("panel-without"), out("panel-with"));
+    report(&s, &threads(2), &plain).unwrap();
+    let r = cowlab_reports::report_with_panel(&s, Some(&panel), &threads(2), &with).unwrap();
+    for f in ["results.json", "results.csv"] {
+        same(&plain, &with, f);
+    }
+    let p = r.panel.as_ref().unwrap();
+    assert_eq!(p.runs.len(), 27);
+    let summary = read(&with, "summary.md");
+    let section = &summary[summary.find("## Granularity by topology").unwrap()..];
+    for needle in [
+        "| topology | policy | segment | chunk |",
+        "| separate | **",
+        "| raid5-source | **",
+        "| san | **",
+        "![granularity by topology](charts/topology_hold_p99_us_by_chunk.png)",
+        "`panel/sweep.toml`",
+    ] {
+        assert!(section.contains(needle), "the panel lacks {needle:?}");
+    }
+    // The section stands before the charts; the rest of the summary is as it was.
+    assert!(section.contains("## Charts"));
+    let without = read(&plain, "summary.md");
+    let cut = |t: &str| {
+        let i = t
+            .find("## Granularity by topology")
+            .unwrap_or(t.find("## Charts").unwrap());
+        let j = t.find("## Charts").unwrap();
+        format!("{}{}", &t[..i], &t[j..])
+    };
+    assert_eq!(cut(&summary), without);
+    let png = with.join("charts/topology_hold_p99_us_by_chunk.png");
+    assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+    let svg = read(&with, "charts/topology_hold_p99_us_by_chunk.svg");
+    for t in ["separate: ", "raid5-source: ", "san: "] {
+        assert!(svg.contains(t), "the chart lacks a line for {t}");
+    }
+    assert!(r.charts.contains(&png));
+    assert!(read(&with, "panel/results.csv").contains(",raid5-source,"));
+    assert_eq!(read(&with, "panel/sweep.toml"), panel.to_toml());
+
+    // Shards carry their slice of the panel, and merge into the same report.
+    let dirs: Vec<PathBuf> = (1..=2).map(|i| out(&format!("panel-shard-{i}"))).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        let options = Options {
+            shard: Some(Shard {
+                index: i + 1,
+                count: 2,
+            }),
+            ..threads(1)
+        };
+        let (results, part, timing) =
+            cowlab_reports::run::run_with_panel(&s, Some(&panel), &options, &|_, _| {}).unwrap();
+        let file = shard::ShardFile {
+            shard: options.shard.unwrap(),
+            results,
+            timing,
+            panel: part,
+        };
+        shard::write(dir, &file).unwrap();
+    }
+    let (merged, part, timings) = shard::merge(&dirs).unwrap();
+    let joined = out("panel-merged");
+    cowlab_reports::write_with_panel(merged, part, timings[0].clone(), &joined).unwrap();
+    for f in [
+        "results.json",
+        "results.csv",
+        "summary.md",
+        "panel/results.csv",
+    ] {
+        same(&with, &joined, f);
+    }
+}
+
+#[test]
+fn bad_topologies_name_the_file_line_key_and_value() {
+    let names = builtin_names();
+    let dir = out("bad-topologies");
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "[devices.source]\nkind = \"tape\"\n").unwrap();
+    let broken = broken.to_string_lossy().into_owned();
+    let cases: Vec<(String, String)> = vec![
+        (
+            "disks = [\"ssd\"]\ntopologies = [\"separate\",\n  \"mesh\"]\n".into(),
+            "s.toml line 3: key topologies = \"mesh\": neither a preset (separate, shared, raid5-source, san, raid5-san) nor a readable file".into(),
+        ),
+        (
+            "topologies = [\"/no/such/topology.toml\"]\n".into(),
+            "s.toml line 1: key topologies = \"/no/such/topology.toml\": neither a preset".into(),
+        ),
+        (
+            format!("topologies = [\"san\", {broken:?}]\n"),
+            format!("s.toml line 1: key topologies = {broken:?}: {broken}:2: "),
+        ),
+        (
+            "topologies = []\n".into(),
+            "s.toml line 1: key topologies = []: must name at least one topology".into(),
+        ),
+        (
+            "topologies = [\"san\", \"san\"]\n".into(),
+            "s.toml line 1: key topologies = \"san\": topology listed twice".into(),
+        ),
+        (
+            "topologies = \"san\"\n".into(),
+            "s.toml line 1: key topologies = \"san\": invalid type".into(),
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = sweep::parse(&text, "s.toml", &names)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&expected),
+            "{text:?}\n got: {e}\nwant: {expected}"
+        );
+    }
 }

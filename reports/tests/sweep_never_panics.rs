@@ -73,6 +73,7 @@ const TOP_KEYS: &[&str] = &[
     "disks",
     "volumes",
     "on_error",
+    "topologies",
     "\"quoted key\"",
     "é",
 ];
@@ -166,6 +167,10 @@ fn value() -> impl Strategy<Value = String> {
         Just("retry:1:break-snapshot"),
         Just("10..20"),
         Just("0..99999"),
+        Just("separate"),
+        Just("shared"),
+        Just("raid5-source"),
+        Just("san"),
     ];
     let string = prop_oneof![
         4 => word.prop_map(|w| format!("{w:?}")),
