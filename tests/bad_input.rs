@@ -478,15 +478,12 @@ fn bad_fault_checks_volumes_and_topologies() {
         &["sim", "--topology", "raid7"],
         &["--topology raid7", "neither a preset"],
     );
-    refused(
-        &["sim", "--volumes", "1MiB,3KiB"],
-        &["--volumes", "3 KiB"],
-    );
+    refused(&["sim", "--volumes", "1MiB,3KiB"], &["--volumes", "3 KiB"]);
     let d = dir("topology");
     let file = d.join("t.toml");
     std::fs::write(&file, "[devices.a]\nmodel = \"floppy\"\n").unwrap();
     refused(
         &["sim", "--topology", &s(&file)],
-        &["--topology", "t.toml:2", "floppy"],
+        &["--topology", "t.toml line 2", "floppy"],
     );
 }

@@ -255,7 +255,7 @@ fn topologies_are_swept_from_a_sweep_file_and_bad_ones_refused_with_nothing_writ
             vec![
                 "bad.toml line 3".into(),
                 format!("key topologies = {:?}", s(&broken)),
-                "broken-topology.toml:2: ".into(),
+                "broken-topology.toml line 2: ".into(),
             ],
         ),
     ];

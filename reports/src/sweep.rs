@@ -8,11 +8,11 @@ use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
 use cowlab_sim::faults::FaultsTable;
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::size::{format_size, parse_size};
+use cowlab_sim::tomlfile::{self, toml_string, FileError};
 use cowlab_sim::topology::{Fabric, PRESETS};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use toml::Spanned;
 
 /// The workloads a sweep can name.
@@ -580,56 +580,13 @@ impl Sweep {
     }
 }
 
-/// `text` as a TOML basic string. Rust's `{:?}` is not one: it writes `\u{85}` for a
-/// character TOML takes as it is, and `\u{7f}` where TOML wants `\u007F`.
-fn toml_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push('\t'),
-            c if c.is_ascii_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// A size as a sweep file writes it: `4KiB`, `1536B`.
 pub fn size_text(bytes: u64) -> String {
     format_size(bytes).replace(' ', "")
 }
 
 /// A refused sweep file: where, which key, which value, why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SweepError {
-    pub file: String,
-    pub line: usize,
-    pub key: String,
-    pub value: String,
-    pub reason: String,
-}
-
-impl fmt::Display for SweepError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.key.is_empty() {
-            true => write!(
-                f,
-                "{} line {}: '{}': {}",
-                self.file, self.line, self.value, self.reason
-            ),
-            false => write!(
-                f,
-                "{} line {}: key {} = {}: {}",
-                self.file, self.line, self.key, self.value, self.reason
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SweepError {}
+pub type SweepError = FileError;
 
 /// The file as written: every value keeps where it stood, for the errors.
 #[derive(Deserialize)]
@@ -840,75 +797,11 @@ struct Doc<'a> {
 impl Doc<'_> {
     /// An error at a value's place.
     fn at(&self, span: std::ops::Range<usize>, key: &str, reason: impl ToString) -> SweepError {
-        let value = self.text.get(span.clone()).unwrap_or("").trim().to_string();
-        SweepError {
-            file: self.file.to_string(),
-            line: self.text[..span.start.min(self.text.len())]
-                .matches('\n')
-                .count()
-                + 1,
-            key: key.to_string(),
-            value,
-            reason: reason.to_string(),
-        }
+        tomlfile::Doc::new(self.text, self.file).at(span, key, reason)
     }
 
-    /// A TOML error: for a key or a value of the wrong type, the key is read off the file
-    /// at the error's place; a line that is not TOML at all is quoted.
     fn toml_error(&self, e: &toml::de::Error) -> SweepError {
-        let span = e.span().unwrap_or(0..0);
-        let mut err = self.at(span.clone(), "", e.message());
-        let about_a_key = [
-            "unknown field",
-            "invalid type",
-            "invalid value",
-            "invalid length",
-        ]
-        .iter()
-        .any(|m| e.message().starts_with(m));
-        match about_a_key {
-            true => err.key = self.key_at(span.start),
-            false => {
-                let start = self.text[..span.start.min(self.text.len())]
-                    .rfind('\n')
-                    .map_or(0, |i| i + 1);
-                let line = self.text[start..].lines().next().unwrap_or("");
-                err.value = line.trim().to_string();
-            }
-        }
-        err
-    }
-
-    /// The dotted key whose value (or name) stands at a byte offset.
-    fn key_at(&self, offset: usize) -> String {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let mut table = String::new();
-        let mut key = String::new();
-        for line in self.text[..line_start]
-            .lines()
-            .chain([&self.text[line_start..]])
-        {
-            let l = line.trim();
-            if l.starts_with('[') {
-                table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
-                key.clear();
-            } else if let Some((k, _)) = l.split_once('=') {
-                key = k.trim().to_string();
-            }
-        }
-        let here = self.text[line_start..].lines().next().unwrap_or("");
-        if !here.contains('=') && !here.trim_start().starts_with('[') {
-            // A name on a line of its own: an unknown key, or an item of a list.
-            let word = here.trim().trim_end_matches(',').to_string();
-            if !word.starts_with('"') && !word.is_empty() {
-                key = word;
-            }
-        }
-        match table.is_empty() {
-            true => key,
-            false => format!("{table}.{key}"),
-        }
+        tomlfile::Doc::new(self.text, self.file).toml_error(e)
     }
 
     /// The `[faults]` table (its keys are `sim/src/faults.rs`'s) and the `on_error` list:

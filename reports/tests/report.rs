@@ -389,7 +389,7 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
     let cases: [(&str, &str); 12] = [
         (
             "volume = \"1GiB\"\nvolum = \"2GiB\"\n",
-            "s.toml line 2: key volum = volum: unknown field",
+            "s.toml line 2: key volum = \"2GiB\": unknown field",
         ),
         (
             "volume = 4\n",
@@ -864,7 +864,7 @@ fn bad_topologies_name_the_file_line_key_and_value() {
         ),
         (
             format!("topologies = [\"san\", {broken:?}]\n"),
-            format!("s.toml line 1: key topologies = {broken:?}: {broken}:2: "),
+            format!("s.toml line 1: key topologies = {broken:?}: {broken} line 2: "),
         ),
         (
             "topologies = []\n".into(),

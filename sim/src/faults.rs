@@ -13,9 +13,9 @@
 //! ```
 
 use crate::size::{format_size, parse_size};
+use crate::tomlfile::{Doc, FileError};
 use cowlab_model::fault::{device_by_name, DeviceError, ErrorPolicy, FaultPlan, When};
 use serde::Deserialize;
-use std::fmt;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -186,53 +186,7 @@ impl FailTable {
 }
 
 /// A refused fault-plan file: where, which key, which value, why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FaultFileError {
-    pub file: String,
-    pub line: usize,
-    pub key: String,
-    pub value: String,
-    pub reason: String,
-}
-
-impl fmt::Display for FaultFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.key.is_empty() {
-            true => write!(
-                f,
-                "{} line {}: '{}': {}",
-                self.file, self.line, self.value, self.reason
-            ),
-            false => write!(
-                f,
-                "{} line {}: key {} = {}: {}",
-                self.file, self.line, self.key, self.value, self.reason
-            ),
-        }
-    }
-}
-
-impl std::error::Error for FaultFileError {}
-
-/// The line (from 1) of a byte offset.
-pub fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
-/// The text of a line (trimmed) holding a byte offset.
-fn line_text(text: &str, offset: usize) -> &str {
-    let end = offset.min(text.len());
-    let start = text.as_bytes()[..end]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
-    text[start..].lines().next().unwrap_or("").trim()
-}
+pub type FaultFileError = FileError;
 
 /// Reads a fault-plan file for a volume of `volume_blocks` blocks of `block_size` bytes;
 /// `file` names it in errors.
@@ -242,28 +196,11 @@ pub fn parse(
     block_size: u64,
     volume_blocks: u64,
 ) -> Result<Faults, FaultFileError> {
-    let at = |span: Range<usize>, key: &str, reason: String| {
-        let value = text.get(span.clone()).unwrap_or("").trim().to_string();
-        FaultFileError {
-            file: file.to_string(),
-            line: line_of(text, span.start),
-            key: key.to_string(),
-            value,
-            reason,
-        }
-    };
-    let table: FaultsTable = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        let message = e.message().to_string();
-        // The place of an unknown key or a value of the wrong type is the key or the value:
-        // show its whole line, which holds both.
-        let mut err = at(span.clone(), "", message);
-        err.value = line_text(text, span.start).to_string();
-        err
-    })?;
+    let doc = Doc::new(text, file);
+    let table: FaultsTable = toml::from_str(text).map_err(|e| doc.toml_error(&e))?;
     table
         .resolve(block_size, volume_blocks)
-        .map_err(|e| at(e.span, &e.key, e.reason))
+        .map_err(|e| doc.at(e.span, &e.key, e.reason))
 }
 
 #[cfg(test)]
@@ -329,7 +266,7 @@ probability = 0.01
         );
         let unknown = e("seed = 1\ncrash = [3]\n");
         assert!(
-            unknown.starts_with("p.toml line 2: 'crash = [3]': unknown field"),
+            unknown.starts_with("p.toml line 2: key crash = [3]: unknown field"),
             "{unknown}"
         );
         let bad = e("on_error = \"retry:x\"");

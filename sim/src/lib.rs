@@ -16,6 +16,7 @@ pub mod metrics;
 mod permutation;
 pub mod size;
 pub mod step;
+pub mod tomlfile;
 pub mod topology;
 pub mod trace;
 pub mod verify;

@@ -46,6 +46,7 @@
 
 use crate::device::{DeviceModel, DeviceQueue, DeviceStats, Io};
 use crate::size::{parse_duration, parse_rate, parse_size};
+use crate::tomlfile::{self, toml_string, FileError};
 use cowlab_model::Device;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
@@ -286,7 +287,7 @@ impl Topology {
     /// The error's file is `topology` and its line 0 (see [`Topology::parse`] for files).
     pub fn validate(&self) -> Result<(), TopologyError> {
         let bad = |key: String, value: &dyn fmt::Display, reason: &str| {
-            Err(TopologyError::new(key, value.to_string(), reason))
+            Err(refused(key, value.to_string(), reason))
         };
         for (name, spec) in &self.devices {
             match spec {
@@ -388,42 +389,11 @@ impl Topology {
 // The file format.
 
 /// A refused topology: where, which key, which value, why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopologyError {
-    pub file: String,
-    /// From 1; 0 for a topology that did not come from a file.
-    pub line: usize,
-    pub key: String,
-    pub value: String,
-    pub reason: String,
-}
+pub type TopologyError = FileError;
 
-impl TopologyError {
-    fn new(key: String, value: String, reason: &str) -> Self {
-        TopologyError {
-            file: "topology".into(),
-            line: 0,
-            key,
-            value,
-            reason: reason.to_string(),
-        }
-    }
+fn refused(key: String, value: String, reason: &str) -> TopologyError {
+    FileError::unplaced("topology", key, value, reason)
 }
-
-impl fmt::Display for TopologyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            0 => write!(f, "{}: ", self.file)?,
-            n => write!(f, "{}:{n}: ", self.file)?,
-        }
-        match self.key.is_empty() {
-            true => write!(f, "'{}': {}", self.value, self.reason),
-            false => write!(f, "key {} = {}: {}", self.key, self.value, self.reason),
-        }
-    }
-}
-
-impl std::error::Error for TopologyError {}
 
 /// A number as a file writes it: an integer, or text (`64KiB`, `10us`, `1.25GB/s`).
 #[derive(Deserialize)]
@@ -498,26 +468,15 @@ struct ControlFile {
 
 /// The text of a topology file, to point at its lines.
 struct Doc<'a> {
-    text: &'a str,
-    file: &'a str,
+    doc: tomlfile::Doc<'a>,
     /// Where each dotted key's value stands, for errors found after reading.
     spans: BTreeMap<String, Range<usize>>,
 }
 
 impl Doc<'_> {
-    fn line(&self, at: usize) -> usize {
-        self.text[..at.min(self.text.len())].matches('\n').count() + 1
-    }
-
     /// An error at a value's place, quoting the value as written.
     fn at(&self, span: Range<usize>, key: &str, reason: impl ToString) -> TopologyError {
-        TopologyError {
-            file: self.file.to_string(),
-            line: self.line(span.start),
-            key: key.to_string(),
-            value: self.text.get(span).unwrap_or("").trim().to_string(),
-            reason: reason.to_string(),
-        }
+        self.doc.at(span, key, reason)
     }
 
     /// A validation error, placed at its key (or the nearest enclosing key) in the file.
@@ -532,8 +491,8 @@ impl Doc<'_> {
                 None => break 0,
             }
         };
-        e.file = self.file.to_string();
-        e.line = self.line(start);
+        e.file = self.doc.file.to_string();
+        e.line = self.doc.line(start);
         e
     }
 
@@ -566,55 +525,6 @@ impl Doc<'_> {
         parsed.map_err(|reason| self.at(v.span(), &key, reason))
     }
 
-    /// A TOML error: the key is read off the file at the error's place when the error is
-    /// about a key or a value; a line that is not TOML at all is quoted.
-    fn toml_error(&self, e: &toml::de::Error) -> TopologyError {
-        let span = e.span().unwrap_or(0..0);
-        let mut err = self.at(span.clone(), "", e.message());
-        let about_a_key = [
-            "unknown field",
-            "invalid type",
-            "invalid value",
-            "invalid length",
-            "missing field",
-            "data did not match",
-        ]
-        .iter()
-        .any(|m| e.message().starts_with(m));
-        let start = self.text[..span.start.min(self.text.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
-        let here = self.text[start..].lines().next().unwrap_or("").trim();
-        match about_a_key {
-            true => err.key = self.key_at(start, here),
-            false => err.value = here.to_string(),
-        }
-        if err.value.is_empty() {
-            err.value = here.to_string();
-        }
-        err
-    }
-
-    /// The dotted key on the line starting at `start`: the last table header above (or on)
-    /// that line, and the line's own key.
-    fn key_at(&self, start: usize, here: &str) -> String {
-        let header = self.text[..start]
-            .lines()
-            .chain([here])
-            .filter_map(|l| l.trim().strip_prefix('['))
-            .next_back()
-            .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-        let key = match here.split_once('=') {
-            Some((k, _)) if !here.starts_with('[') => k.trim(),
-            _ => "",
-        };
-        match (header, key) {
-            (Some(h), "") => h,
-            (Some(h), k) => format!("{h}.{k}"),
-            (None, k) => k.to_string(),
-        }
-    }
-
     fn names(&mut self, list: &Spanned<Vec<Spanned<String>>>, key: String) -> Vec<String> {
         self.note(key, list);
         list.get_ref().iter().map(|n| n.get_ref().clone()).collect()
@@ -626,11 +536,10 @@ impl Topology {
     /// the value. See [`Topology::to_toml`] for the format.
     pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
         let mut doc = Doc {
-            text,
-            file,
+            doc: tomlfile::Doc::new(text, file),
             spans: BTreeMap::new(),
         };
-        let f: TopologyFile = toml::from_str(text).map_err(|e| doc.toml_error(&e))?;
+        let f: TopologyFile = toml::from_str(text).map_err(|e| doc.doc.toml_error(&e))?;
         let mut devices = BTreeMap::new();
         for (name, d) in f.devices.iter().flatten() {
             doc.note(format!("devices.{name}"), d);
@@ -826,21 +735,6 @@ impl Doc<'_> {
         }
         Ok(control)
     }
-}
-
-/// `text` as a TOML basic string.
-fn toml_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_ascii_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A key, bare when TOML allows it.
@@ -1135,7 +1029,7 @@ impl<T> Fabric<T> {
             nodes.push(match spec {
                 DeviceSpec::Disk { model, queue_depth } => {
                     let queue = DeviceQueue::new(*model, *queue_depth).map_err(|e| {
-                        TopologyError::new(format!("devices.{name}"), String::new(), &e.to_string())
+                        refused(format!("devices.{name}"), String::new(), &e.to_string())
                     })?;
                     disks.push(DiskState {
                         name: name.clone(),

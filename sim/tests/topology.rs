@@ -667,78 +667,78 @@ fn bad_files_name_the_file_line_key_and_value() {
     };
     assert_eq!(
         with("queue_depth = 4", "queue_depth = 4\ncolour = \"red\""),
-        "t.toml:7: key devices.d1.colour = colour: unknown field `colour`, expected one of \
+        "t.toml line 7: key devices.d1.colour = \"red\": unknown field `colour`, expected one of \
          `model`, `overhead_ns`, `bandwidth`, `seek_ns`, `queue_depth`, `raid`, \
          `stripe_unit`, `members`"
     );
     assert_eq!(
         with("\"d1\", \"d2\"]", "\"d1\", \"d9\"]"),
-        "t.toml:15: key devices.r.members = d9: unknown device"
+        "t.toml line 15: key devices.r.members = d9: unknown device"
     );
     assert_eq!(
         with("links = [\"l\"]", "links = [\"l\", \"m\"]"),
-        "t.toml:23: key roles.source.links = m: unknown link"
+        "t.toml line 23: key roles.source.links = m: unknown link"
     );
     assert_eq!(
         with("device = \"d0\"", "device = \"d7\""),
-        "t.toml:26: key roles.destination.device = d7: unknown device"
+        "t.toml line 26: key roles.destination.device = d7: unknown device"
     );
     assert_eq!(
         with(
             "members = [\"d0\", \"d1\", \"d2\"]",
             "members = [\"d0\", \"d1\"]"
         ),
-        "t.toml:15: key devices.r.members = 2: a raid5 needs at least 3 members"
+        "t.toml line 15: key devices.r.members = 2: a raid5 needs at least 3 members"
     );
     assert_eq!(
         with(
             "members = [\"d0\", \"d1\", \"d2\"]",
             "members = [\"d0\", \"d1\", \"d0\"]"
         ),
-        "t.toml:15: key devices.r.members = d0: member listed twice"
+        "t.toml line 15: key devices.r.members = d0: member listed twice"
     );
     assert_eq!(
         with("bandwidth = \"1.25GB/s\"", "bandwidth = 0"),
-        "t.toml:19: key links.l.bandwidth = 0: must be positive"
+        "t.toml line 19: key links.l.bandwidth = 0: must be positive"
     );
     assert_eq!(
         with("bandwidth = \"500MB/s\"", "bandwidth = \"0\""),
-        "t.toml:9: key devices.d2.bandwidth = 0: must be positive"
+        "t.toml line 9: key devices.d2.bandwidth = 0: must be positive"
     );
     assert_eq!(
         with("bandwidth = \"1.25GB/s\"", "bandwidth = \"fast\""),
-        "t.toml:19: key links.l.bandwidth = \"fast\": bad rate 'fast': 'fast' is not a number"
+        "t.toml line 19: key links.l.bandwidth = \"fast\": bad rate 'fast': 'fast' is not a number"
     );
     assert_eq!(
         with("stripe_unit = \"64KiB\"", "stripe_unit = 0"),
-        "t.toml:14: key devices.r.stripe_unit = 0: must be at least one byte"
+        "t.toml line 14: key devices.r.stripe_unit = 0: must be at least one byte"
     );
     assert_eq!(
         with("queue_depth = 4", "queue_depth = 0"),
-        "t.toml:6: key devices.d1.queue_depth = 0: must be at least 1"
+        "t.toml line 6: key devices.d1.queue_depth = 0: must be at least 1"
     );
     assert_eq!(
         with("raid = \"raid5\"", "raid = \"raid6\""),
-        "t.toml:13: key devices.r.raid = \"raid6\": unknown RAID level (expected one of: raid0, raid1, raid5)"
+        "t.toml line 13: key devices.r.raid = \"raid6\": unknown RAID level (expected one of: raid0, raid1, raid5)"
     );
     assert_eq!(
         with("model = \"ssd\"", "model = \"floppy\""),
-        "t.toml:2: key devices.d0.model = \"floppy\": unknown disk model (expected one of: nvme, ssd, hdd)"
+        "t.toml line 2: key devices.d0.model = \"floppy\": unknown disk model (expected one of: nvme, ssd, hdd)"
     );
     assert_eq!(
         with("[roles.cache]\ndevice = \"d2\"\n", ""),
-        "t.toml:21: key roles.cache = (none): no device plays this role"
+        "t.toml line 21: key roles.cache = (none): no device plays this role"
     );
     // A cycle: r is a member of itself through q.
     let cycle = BASE.replace("\"d1\", \"d2\"]", "\"d1\", \"q\"]")
         + "\n[devices.q]\nraid = \"raid1\"\nmembers = [\"r\", \"d2\"]\n";
     assert_eq!(
         err(&cycle),
-        "t.toml:37: key devices.q.members = q: a RAID that contains itself"
+        "t.toml line 37: key devices.q.members = q: a RAID that contains itself"
     );
     assert_eq!(
         with("[links.l]", "[links.l"),
-        "t.toml:17: '[links.l': unclosed table, expected `]`"
+        "t.toml line 17: '[links.l': unclosed table, expected `]`"
     );
 }
 
