@@ -375,25 +375,8 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
             );
             continue;
         };
-        let c = &best.config;
-        let base = panel.fastest_copy(&r.disk, r.topology.as_deref());
-        let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
-        let (runner, by) = match &r.runner_up {
-            Some(u) => (describe(u), loss(best, u, s)),
-            None => ("none".into(), String::new()),
-        };
-        let _ = writeln!(
-            md,
-            "| {topology} | **{}** | **{}** | **{}** | {} | {} | {} | {} | {} |",
-            c.policy,
-            size(c.segment),
-            size(c.chunk),
-            num(c.median("hold_p99_us")),
-            num(c.median("copy_seconds")),
-            num(ratio),
-            runner,
-            by
-        );
+        let cells = pick_cells(panel, &r, best);
+        let _ = writeln!(md, "| {topology} | {cells} |");
     }
     let rel = chart
         .strip_prefix(out)
@@ -693,28 +676,33 @@ fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) 
             );
             continue;
         };
-        let c = &best.config;
-        let base = results.fastest_copy(&r.disk, r.topology.as_deref());
-        let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
-        let (runner, by) = match &r.runner_up {
-            Some(u) => (describe(u), loss(best, u, s)),
-            None => ("none".into(), String::new()),
-        };
-        let _ = writeln!(
-            md,
-            "| {} | {disk} | **{}** | **{}** | **{}** | {} | {} | {} | {} | {} |",
-            r.workload,
-            c.policy,
-            size(c.segment),
-            size(c.chunk),
-            num(c.median("hold_p99_us")),
-            num(c.median("copy_seconds")),
-            num(ratio),
-            runner,
-            by
-        );
+        let cells = pick_cells(results, r, best);
+        let _ = writeln!(md, "| {} | {disk} | {cells} |", r.workload);
     }
     md.push('\n');
+}
+
+/// A recommendation's cells of a table row: the policy, segment and chunk picked, their hold
+/// p99, copy time and copy time over the fastest copy, and the runner-up and its loss.
+fn pick_cells(results: &Results, r: &Recommendation, best: &Pick) -> String {
+    let c = &best.config;
+    let base = results.fastest_copy(&r.disk, r.topology.as_deref());
+    let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
+    let (runner, by) = match &r.runner_up {
+        Some(u) => (describe(u), loss(best, u, &results.sweep)),
+        None => ("none".into(), String::new()),
+    };
+    format!(
+        "**{}** | **{}** | **{}** | {} | {} | {} | {} | {}",
+        c.policy,
+        size(c.segment),
+        size(c.chunk),
+        num(c.median("hold_p99_us")),
+        num(c.median("copy_seconds")),
+        num(ratio),
+        runner,
+        by
+    )
 }
 
 /// Per disk and policy of a workload: that policy's best configuration under the cost.
