@@ -90,13 +90,14 @@ pub fn groups(results: &Results) -> Vec<Group> {
             .iter()
             .filter(|r| &r.workload == w && &r.disk == d && r.topology == t)
             .collect();
+        // A configuration: a variant (the policy, or policy and error policy), a segment
+        // size and a chunk size; its runs are its seeds.
+        let variants = s.variants();
+        let variant = |r: &Record| s.variant_of(&r.policy, r.on_error.as_ref());
         let mut keys: Vec<(usize, u64, u64)> = Vec::new();
         for r in &runs {
-            let p = s
-                .policies
-                .iter()
-                .position(|p| *p == r.policy)
-                .unwrap_or(usize::MAX);
+            let v = variant(r);
+            let p = variants.iter().position(|x| *x == v).unwrap_or(usize::MAX);
             let k = (p, r.segment_size_bytes, r.cow_size_bytes);
             if !keys.contains(&k) {
                 keys.push(k);
@@ -110,7 +111,7 @@ pub fn groups(results: &Results) -> Vec<Group> {
                     .filter(|r| {
                         r.segment_size_bytes == seg
                             && r.cow_size_bytes == chunk
-                            && s.policies.get(p) == Some(&r.policy)
+                            && variants.get(p) == Some(&variant(r))
                     })
                     .collect();
                 let metrics = COST_METRICS
@@ -121,7 +122,7 @@ pub fn groups(results: &Results) -> Vec<Group> {
                     })
                     .collect();
                 Config {
-                    policy: mine.first().map_or(String::new(), |r| r.policy.clone()),
+                    policy: mine.first().map_or(String::new(), |r| variant(r)),
                     segment: seg,
                     chunk,
                     seeds: mine.len(),

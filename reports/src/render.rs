@@ -160,7 +160,7 @@ fn chart_of(results: &Results, metric: &Metric, axis: Axis) -> Chart {
         .map(|group| Panel {
             title: group.title(),
             lines: s
-                .policies
+                .variants()
                 .iter()
                 .map(|p| Line {
                     label: p.clone(),
@@ -725,7 +725,7 @@ fn workload_table(results: &Results, workload: &str, md: &mut String) {
             Some(t) => format!("{} | {t}", g.disk),
             None => g.disk.clone(),
         };
-        for p in &s.policies {
+        for p in &s.variants() {
             let Some(pick) = picks.iter().find(|k| &k.config.policy == p) else {
                 let _ = writeln!(md, "| {disk} | {p} | none meets the limits | | | | | | | |");
                 continue;

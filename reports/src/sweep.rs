@@ -269,6 +269,28 @@ impl Sweep {
         !is_separate_only(&self.topologies)
     }
 
+    /// What the recommendation, the tables and the charts compare: each policy, or each
+    /// policy under each error policy when several are swept (they are not seeds of one
+    /// configuration).
+    pub fn variants(&self) -> Vec<String> {
+        match self.on_error.len() > 1 {
+            false => self.policies.clone(),
+            true => self
+                .policies
+                .iter()
+                .flat_map(|p| self.on_error.iter().map(move |e| variant(p, Some(e))))
+                .collect(),
+        }
+    }
+
+    /// The variant a run belongs to (see [`Sweep::variants`]).
+    pub fn variant_of(&self, policy: &str, on_error: Option<&String>) -> String {
+        match self.on_error.len() > 1 {
+            false => policy.to_string(),
+            true => variant(policy, on_error),
+        }
+    }
+
     /// The topology of each group of runs: `None` alone when not [`Sweep::by_topology`].
     pub fn topology_keys(&self) -> Vec<Option<String>> {
         match self.by_topology() {
@@ -577,6 +599,13 @@ impl Sweep {
             });
         }
         out
+    }
+}
+
+fn variant(policy: &str, on_error: Option<&String>) -> String {
+    match on_error {
+        Some(e) => format!("{policy} ({e})"),
+        None => policy.to_string(),
     }
 }
 

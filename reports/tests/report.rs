@@ -559,6 +559,21 @@ nth = 2
         summary.contains("| snapshot-redirect | break-snapshot | 2 | 2 | 0 |"),
         "{summary}"
     );
+    // The error policies are compared, not pooled as seeds: each policy under each error
+    // policy is a configuration of its own, with its two seeds, and a row of the tables.
+    let groups = cowlab_reports::recommend::groups(&r.results);
+    let configs = &groups[0].configs;
+    assert_eq!(configs.len(), 6, "{configs:?}");
+    assert!(configs.iter().all(|c| c.seeds == 2));
+    for v in s.variants() {
+        assert!(
+            summary.contains(&format!("| nvme | {v} |")),
+            "{v}:\n{summary}"
+        );
+    }
+    assert!(s
+        .variants()
+        .contains(&"snapshot-overlay (retry:2)".to_string()));
     // Without faults: no on_error column and no Faults section, but the new metric columns.
     let plain = out("no-fault-report");
     let mut q = quick();
