@@ -154,6 +154,8 @@ enum Due {
     Issue(u32),
     /// The fabric has I/Os or commands due (each names its process when it completes).
     Fabric,
+    /// A disk a role goes straight to finished the I/O of this process.
+    Done { disk: u8, pid: u32 },
     /// The next open-loop (or traced) request arrives.
     Arrival,
     /// A closed-loop writer's think time ends.
@@ -167,6 +169,7 @@ impl Due {
             Due::Ready(p) => (0, 0, p),
             Due::Issue(p) => (1, 0, p),
             Due::Fabric => (2, 0, 0),
+            Due::Done { disk, pid } => (5, disk, pid),
             Due::Arrival => (3, 0, 0),
             Due::Think(w) => (4, 0, w),
         };
@@ -179,6 +182,10 @@ impl Due {
             0 => Due::Ready(n),
             1 => Due::Issue(n),
             2 => Due::Fabric,
+            5 => Due::Done {
+                disk: (x >> 32) as u8,
+                pid: n,
+            },
             3 => Due::Arrival,
             _ => Due::Think(n),
         }
@@ -594,6 +601,12 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 Due::Ready(pid) => self.attempt(pid as Pid),
                 Due::Issue(pid) => self.issue(pid as Pid),
                 Due::Fabric => self.fabric_due(),
+                Due::Done { disk, pid } => {
+                    if let Some((next, done)) = self.fabric.complete_direct(self.now, disk as u32) {
+                        self.at(done, Due::Done { disk, pid: next });
+                    }
+                    self.io_done(pid as Pid);
+                }
                 Due::Arrival => self.arrival()?,
                 Due::Think(writer) => self.think_done(writer)?,
             }
@@ -1021,8 +1034,30 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             write: io.write,
             token: pid as u32,
         };
-        self.fabric.submit(self.now, io.device, request);
-        self.wake_fabric();
+        // An I/O that crosses no link to a plain disk is timed on the driver's own clock,
+        // one event per I/O (the `separate` and `shared` presets' every I/O).
+        match self
+            .fabric
+            .direct_disk(io.device)
+            .filter(|d| *d <= u8::MAX as u32)
+        {
+            Some(disk) => {
+                if let Some(done) = self.fabric.submit_direct(self.now, io.device, request) {
+                    let disk = disk as u8;
+                    self.at(
+                        done,
+                        Due::Done {
+                            disk,
+                            pid: pid as u32,
+                        },
+                    );
+                }
+            }
+            None => {
+                self.fabric.submit(self.now, io.device, request);
+                self.wake_fabric();
+            }
+        }
     }
 
     /// Makes sure a `Due::Fabric` event is queued for the fabric's next due time.

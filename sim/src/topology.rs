@@ -1049,7 +1049,7 @@ impl<T> Fabric<T> {
                 },
             });
         }
-        let under = (0..nodes.len()).map(|n| disks_under(&nodes, n)).collect();
+        let under: Vec<Vec<u32>> = (0..nodes.len()).map(|n| disks_under(&nodes, n)).collect();
         let mut links: Vec<LinkState> = topology
             .links
             .iter()
@@ -1072,8 +1072,16 @@ impl<T> Fabric<T> {
             .iter()
             .map(|r| {
                 let node = index[r.device.as_str()];
+                // Only a disk no RAID shares: its queue then serves this role alone (or the
+                // roles of one shared disk), never a member I/O.
+                let in_raid = |d: u32| {
+                    nodes
+                        .iter()
+                        .enumerate()
+                        .any(|(n, x)| matches!(x, Node::Raid { .. }) && under[n].contains(&d))
+                };
                 let direct = match nodes[node as usize] {
-                    Node::Disk(d) if r.links.is_empty() => Some(d),
+                    Node::Disk(d) if r.links.is_empty() && !in_raid(d) => Some(d),
                     _ => None,
                 };
                 RoleState {
@@ -1111,6 +1119,56 @@ impl<T> Fabric<T> {
             seq: 0,
             now: 0,
         })
+    }
+
+    /// The disk a role's I/O goes straight to, when it crosses no link and its device is a
+    /// plain disk: such an I/O may be served by [`Fabric::submit_direct`] on the caller's
+    /// own clock, without the fabric's events (what the `separate` and `shared` presets
+    /// need, and the cheapest way to time them).
+    pub fn direct_disk(&self, role: Device) -> Option<u32> {
+        self.roles[role as usize].direct
+    }
+
+    /// Queues an I/O of a role with a [`direct_disk`](Fabric::direct_disk) on that disk.
+    /// Returns when it completes if it starts at once; if it waits, it comes back, started,
+    /// from a later [`complete_direct`](Fabric::complete_direct). The caller tells the
+    /// fabric of each completion, at its time, with `complete_direct`.
+    pub fn submit_direct(&mut self, now: u64, role: Device, io: Io<T>) -> Option<u64> {
+        self.set_now(now);
+        let r = &self.roles[role as usize];
+        let disk = r.direct.expect("a role that goes straight to a disk");
+        let offset = r.offset.saturating_add(io.offset);
+        let (bytes, write) = (io.bytes, io.write);
+        let id = self.add(Op {
+            token: io.token,
+            steps: Vec::new(),
+            next: 0,
+            role: role as usize,
+            io: (offset, bytes, write),
+            plan: Vec::new(),
+        });
+        let d = &mut self.disks[disk as usize];
+        d.counts.count(match write {
+            true => MemberKind::DataWrite,
+            false => MemberKind::DataRead,
+        });
+        let member = Io {
+            offset,
+            bytes,
+            write,
+            token: (id, DIRECT),
+        };
+        let started = d.queue.submit(now, member)?;
+        self.finish(started.token.0);
+        Some(started.done_at)
+    }
+
+    /// A direct I/O on `disk` completed at `now`: the I/O that starts in its place, if one
+    /// waited, with its token and when it completes.
+    pub fn complete_direct(&mut self, now: u64, disk: u32) -> Option<(T, u64)> {
+        self.set_now(now);
+        let started = self.disks[disk as usize].queue.complete(now)?;
+        Some((self.finish(started.token.0), started.done_at))
     }
 
     /// A data I/O of `role` at `now` (`io.offset` within the role's region). Its token

@@ -485,6 +485,70 @@ fn completion_first(due: Option<u64>, arrival: Option<u64>) -> Option<bool> {
     }
 }
 
+/// The same arrivals through a fabric's direct path, on the caller's clock (as the driver
+/// times the `separate` and `shared` presets).
+fn direct(ios: &[Arrival], topology: &Topology) -> Vec<(u32, u64)> {
+    let mut f: Fabric<u32> = Fabric::new(topology).unwrap();
+    let mut heap: BinaryHeap<Reverse<(u64, u64, u32, u32)>> = BinaryHeap::new();
+    let (mut seq, mut out, mut i) = (0u64, Vec::new(), 0);
+    loop {
+        let due = heap.peek().map(|Reverse((t, _, _, _))| *t);
+        let Some(first) = completion_first(due, ios.get(i).map(|a| a.at)) else {
+            return out;
+        };
+        if first {
+            let Reverse((t, _, disk, token)) = heap.pop().unwrap();
+            out.push((token, t));
+            if let Some((next, done)) = f.complete_direct(t, disk) {
+                seq += 1;
+                heap.push(Reverse((done, seq, disk, next)));
+            }
+        } else {
+            let a = &ios[i];
+            i += 1;
+            let disk = f.direct_disk(a.role).expect("a direct role");
+            if let Some(done) = f.submit_direct(a.at, a.role, a.io.clone()) {
+                seq += 1;
+                heap.push(Reverse((done, seq, disk, a.io.token)));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_direct_path_times_exactly_as_todays_queues() {
+    let volume = 64 * MIB;
+    for model in [DeviceModel::hdd(), DeviceModel::nvme()] {
+        for depth in [1, 4] {
+            for seed in 0..3 {
+                let ios = arrivals(400, seed, volume);
+                let mut want = today(&ios, model, depth, None);
+                let mut got = direct(&ios, &Topology::separate(model, depth));
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "separate depth {depth} seed {seed}");
+                let mut want = today(&ios, model, depth, Some(volume));
+                let mut got = direct(&ios, &Topology::shared(model, depth, volume));
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "shared depth {depth} seed {seed}");
+            }
+        }
+    }
+    // A RAID's roles have no direct path; nor has a role behind a link.
+    let t = Topology::raid5_san(DeviceModel::nvme(), 1);
+    assert_eq!(
+        Fabric::<u32>::new(&t).unwrap().direct_disk(Device::Source),
+        None
+    );
+    assert_eq!(
+        Fabric::<u32>::new(&t)
+            .unwrap()
+            .direct_disk(Device::Destination),
+        None
+    );
+}
+
 #[test]
 fn separate_and_shared_presets_time_exactly_as_todays_queues() {
     let volume = 64 * MIB;
