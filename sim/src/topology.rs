@@ -1008,6 +1008,8 @@ pub struct Fabric<T> {
     roles: Vec<RoleState>,
     ops: Vec<Option<Op<T>>>,
     free: Vec<u32>,
+    /// Per disk, the tokens of direct I/Os waiting in its queue, in its order.
+    direct_waiting: Vec<VecDeque<T>>,
     heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
     seq: u64,
     now: u64,
@@ -1105,6 +1107,7 @@ impl<T> Fabric<T> {
                 Some(links.len() as u32 - 1)
             }
         };
+        let disks_count = disks.len();
         Ok(Fabric {
             nodes,
             under,
@@ -1115,6 +1118,7 @@ impl<T> Fabric<T> {
             roles,
             ops: Vec::new(),
             free: Vec::new(),
+            direct_waiting: (0..disks_count).map(|_| VecDeque::new()).collect(),
             heap: BinaryHeap::new(),
             seq: 0,
             now: 0,
@@ -1138,29 +1142,25 @@ impl<T> Fabric<T> {
         let r = &self.roles[role as usize];
         let disk = r.direct.expect("a role that goes straight to a disk");
         let offset = r.offset.saturating_add(io.offset);
-        let (bytes, write) = (io.bytes, io.write);
-        let id = self.add(Op {
-            token: io.token,
-            steps: Vec::new(),
-            next: 0,
-            role: role as usize,
-            io: (offset, bytes, write),
-            plan: Vec::new(),
-        });
         let d = &mut self.disks[disk as usize];
-        d.counts.count(match write {
+        d.counts.count(match io.write {
             true => MemberKind::DataWrite,
             false => MemberKind::DataRead,
         });
         let member = Io {
             offset,
-            bytes,
-            write,
-            token: (id, DIRECT),
+            bytes: io.bytes,
+            write: io.write,
+            token: (NONE, DIRECT),
         };
-        let started = d.queue.submit(now, member)?;
-        self.finish(started.token.0);
-        Some(started.done_at)
+        match d.queue.submit(now, member) {
+            Some(started) => Some(started.done_at),
+            None => {
+                // The queue is first in, first out: its waiting I/Os start in this order.
+                self.direct_waiting[disk as usize].push_back(io.token);
+                None
+            }
+        }
     }
 
     /// A direct I/O on `disk` completed at `now`: the I/O that starts in its place, if one
@@ -1168,7 +1168,10 @@ impl<T> Fabric<T> {
     pub fn complete_direct(&mut self, now: u64, disk: u32) -> Option<(T, u64)> {
         self.set_now(now);
         let started = self.disks[disk as usize].queue.complete(now)?;
-        Some((self.finish(started.token.0), started.done_at))
+        let token = self.direct_waiting[disk as usize]
+            .pop_front()
+            .expect("a waiting direct I/O for each one the queue starts");
+        Some((token, started.done_at))
     }
 
     /// A data I/O of `role` at `now` (`io.offset` within the role's region). Its token
