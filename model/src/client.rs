@@ -9,7 +9,7 @@ use crate::geometry::{Block, Chunk};
 use crate::ghost::Ghost;
 use crate::meta::{map_stamp, stamp_of, Meta, WriteId};
 use crate::preserver::{Claims, Outcome, Preserver};
-use crate::rules::Apply;
+use crate::rules::{Apply, Rules};
 use crate::spec::{Pid, Resolved, Spec};
 use crate::workload::Op;
 use crate::world::Wait;
@@ -285,16 +285,15 @@ impl Client {
         meta: &mut Meta<G>,
         req: &Resolved,
     ) -> Option<Event> {
-        if !spec.faults {
+        // A failed copy needs nothing preserved.
+        if !spec.faults || meta.copy_failed {
             return None;
         }
         let g = &spec.geometry;
         let mut claims = Claims::new();
-        for c in spec.rules.checked_chunks(g, g.chunks_touching(&req.blocks)) {
-            if !spec.rules.safe(meta, c) {
-                spec.rules.claim(meta, c, &mut claims);
-            }
-        }
+        // Its turn came only once none of its chunks was in flight: none waits here.
+        let chunks = spec.rules.checked_chunks(g, g.chunks_touching(&req.blocks));
+        claim_unsafe(&spec.rules, meta, chunks, &mut claims);
         if claims.is_empty() {
             return None;
         }
@@ -563,7 +562,6 @@ fn unchosen(spec: &Spec, r: &Resolved) -> Resolved {
 fn claim_chunks<G: Ghost>(spec: &Spec, meta: &mut Meta<G>, chunks: Range<Chunk>) -> (Claims, bool) {
     let rules = &spec.rules;
     let mut claims = Claims::new();
-    let mut waits = false;
     // A failed copy needs nothing preserved; a write still waits for a chunk in flight, so
     // that no preservation under way copies its data.
     if meta.copy_failed {
@@ -572,16 +570,7 @@ fn claim_chunks<G: Ghost>(spec: &Spec, meta: &mut Meta<G>, chunks: Range<Chunk>)
     if rules.target.is_none() {
         return (claims, !meta.copy_complete);
     }
-    for c in chunks.clone() {
-        if rules.safe(meta, c) {
-            continue;
-        }
-        if meta.in_flight().contains(c) {
-            waits = true;
-        } else {
-            rules.claim(meta, c, &mut claims);
-        }
-    }
+    let waits = claim_unsafe(rules, meta, chunks.clone(), &mut claims);
     if rules.preserve_next_range {
         // The next range of the write's own volume: another volume's chunks are not its to
         // preserve.
@@ -596,4 +585,26 @@ fn claim_chunks<G: Ghost>(spec: &Spec, meta: &mut Meta<G>, chunks: Range<Chunk>)
         }
     }
     (claims, waits)
+}
+
+/// Claims each chunk that is not safe to modify and not in flight; returns whether one was
+/// in flight (the write must wait for it).
+fn claim_unsafe<G: Ghost>(
+    rules: &Rules,
+    meta: &mut Meta<G>,
+    chunks: Range<Chunk>,
+    claims: &mut Claims,
+) -> bool {
+    let mut waits = false;
+    for c in chunks {
+        if rules.safe(meta, c) {
+            continue;
+        }
+        if meta.in_flight().contains(c) {
+            waits = true;
+        } else {
+            rules.claim(meta, c, claims);
+        }
+    }
+    waits
 }

@@ -179,12 +179,8 @@ impl Rules {
         }
     }
 
-    /// Whether a chunk may be modified without preserving it. Nothing needs preserving for
-    /// a copy that has failed.
+    /// Whether a chunk may be modified without preserving it.
     pub fn safe<G: Ghost>(&self, meta: &Meta<G>, c: Chunk) -> bool {
-        if meta.copy_failed {
-            return true;
-        }
         match (self.safety, self.target) {
             (Safety::Settled, _) => meta.settled(c),
             (Safety::ForgetsOwnMark, Some(Target::Destination)) => meta.snapshot_map().contains(c),
