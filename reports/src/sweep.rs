@@ -9,7 +9,7 @@ use cowlab_sim::faults::FaultsTable;
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::size::{format_size, parse_size};
 use cowlab_sim::tomlfile::{self, toml_string, FileError};
-use cowlab_sim::topology::{Fabric, PRESETS};
+use cowlab_sim::topology::PRESETS;
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -908,16 +908,7 @@ impl Doc<'_> {
                     on_error: None,
                     topology: Some(name.clone()),
                 };
-                let fabric = s
-                    .config(&key)
-                    .topology()
-                    .map_err(|e| e.reason)
-                    .and_then(|t| {
-                        Fabric::<u32>::new(&t)
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    });
-                if let Err(reason) = fabric {
+                if let Err(reason) = s.config(&key).topology().map_err(|e| e.reason) {
                     return Err(self.at(v.span(), "topologies", reason));
                 }
             }

@@ -266,13 +266,7 @@ impl SimConfig {
         self.check_data(&geometry)?;
         self.check_workload()?;
         self.check_faults(&geometry)?;
-        crate::topology::Fabric::<u32>::new(&self.topology()?).map_err(|e| {
-            ConfigError::new(
-                "--topology",
-                self.topology.as_deref().unwrap_or(""),
-                e.to_string(),
-            )
-        })?;
+        self.topology()?;
         if let Some(m) = mutant.filter(|m| m.needs_faults() && self.faults.is_empty()) {
             let reason = "a mistake in handling faults: give a fault plan (--fail, --store-capacity, --crash-at or --fault-plan) to see it";
             return Err(ConfigError::new("--mutant", m.name(), reason));
@@ -330,7 +324,7 @@ impl SimConfig {
     }
 
     /// The topology the run's I/O crosses, built from the run's disk model and queue depth
-    /// (a preset) or read from a file.
+    /// (a preset) or read from a file; valid, so that a fabric can be made of it.
     pub fn topology(&self) -> Result<Topology, ConfigError> {
         let d = &self.disks;
         let name = match (&self.topology, d.shared) {
@@ -339,7 +333,10 @@ impl SimConfig {
             (None, false) => "separate",
         };
         if let Some(t) = Topology::preset(name, d.model, d.queue_depth, self.volume) {
-            return Ok(t);
+            return t
+                .validate()
+                .map(|()| t)
+                .map_err(|e| ConfigError::new("--topology", name, e.to_string()));
         }
         let text = std::fs::read_to_string(name).map_err(|e| {
             let reason = format!(

@@ -17,7 +17,7 @@ use crate::device::Io;
 use crate::latency::Latencies;
 use crate::metrics::Metrics;
 use crate::step::{IoPlan, StepInfo};
-use crate::topology::{ControlPath, Fabric, LinkStats};
+use crate::topology::{ControlPath, Fabric, LinkStats, Topology};
 use crate::trace::{Trace, TraceError};
 use crate::verify::{AtEnd, EveryStep, Unchecked, Verify};
 use crate::workload::{Arrivals, Generator, Stop};
@@ -101,16 +101,24 @@ pub fn simulate_with(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, SimError> {
     let spec = cfg.spec_with(own)?;
+    let topology = cfg.topology()?;
+    let t = &topology;
     let check = cfg.check_level();
     let run = match check {
-        CheckLevel::EveryStep => {
-            Sim::<Disk, GhostImage, _>::new(cfg, &spec, World::begin(&spec), EveryStep::default())?
+        CheckLevel::EveryStep => Sim::<Disk, GhostImage, _>::new(
+            cfg,
+            &spec,
+            t,
+            World::begin(&spec),
+            EveryStep::default(),
+        )?
+        .run(progress)?,
+        CheckLevel::End => {
+            Sim::<Disk, GhostImage, _>::new(cfg, &spec, t, World::begin(&spec), AtEnd)?
                 .run(progress)?
         }
-        CheckLevel::End => Sim::<Disk, GhostImage, _>::new(cfg, &spec, World::begin(&spec), AtEnd)?
-            .run(progress)?,
         CheckLevel::Off => {
-            Sim::<NoData, NoGhost, _>::new(cfg, &spec, World::begin(&spec), Unchecked)?
+            Sim::<NoData, NoGhost, _>::new(cfg, &spec, t, World::begin(&spec), Unchecked)?
                 .run(progress)?
         }
     };
@@ -120,6 +128,7 @@ pub fn simulate_with(
     let baseline = Sim::<NoData, NoGhost, _>::with_faults(
         cfg,
         &spec,
+        t,
         World::copied(&spec),
         Unchecked,
         no_faults,
@@ -140,7 +149,8 @@ pub fn simulate_verified<V: Verify<Disk, GhostImage>>(
     verify: V,
 ) -> Result<Outcome, SimError> {
     let spec = cfg.spec()?;
-    let run = Sim::<Disk, GhostImage, _>::new(cfg, &spec, World::begin(&spec), verify)?
+    let topology = cfg.topology()?;
+    let run = Sim::<Disk, GhostImage, _>::new(cfg, &spec, &topology, World::begin(&spec), verify)?
         .run(&mut |_| {})?;
     Ok(run.outcome(CheckLevel::EveryStep, None))
 }
@@ -510,21 +520,22 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
     fn new(
         cfg: &'a SimConfig,
         spec: &'a Spec,
+        topology: &Topology,
         world: World<S, G>,
         verify: V,
     ) -> Result<Self, SimError> {
-        Self::with_faults(cfg, spec, world, verify, cfg.faults.clone())
+        Self::with_faults(cfg, spec, topology, world, verify, cfg.faults.clone())
     }
 
     fn with_faults(
         cfg: &'a SimConfig,
         spec: &'a Spec,
+        topology: &Topology,
         world: World<S, G>,
         verify: V,
         faults: FaultPlan,
     ) -> Result<Self, SimError> {
-        let topology = cfg.topology()?;
-        let fabric = Fabric::new(&topology).map_err(|e| {
+        let fabric = Fabric::new(topology).map_err(|e| {
             ConfigError::new(
                 "--topology",
                 cfg.topology.as_deref().unwrap_or(""),
