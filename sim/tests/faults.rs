@@ -8,30 +8,11 @@ use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
 use cowlab_sim::driver::simulate_verified;
 use cowlab_sim::verify::{EveryStep, Whole};
-use cowlab_sim::workload::{Sizes, Stop};
+use cowlab_sim::workload::Stop;
 use cowlab_sim::{simulate, Metrics, Outcome};
 
-const KIB: u64 = 1 << 10;
-
-/// The small busy run of `sim/tests/timed.rs`: 64 blocks of 4 KiB, 16 KiB segments, 8 KiB
-/// chunks, writes across chunks and segments, volume and image reads, faster than the copy.
-fn small(policy: &str, seed: u64) -> SimConfig {
-    let mut c = SimConfig {
-        policy: policy.into(),
-        segment_size: 16 * KIB,
-        cow_size: 8 * KIB,
-        seed,
-        check: Some(CheckLevel::EveryStep),
-        ..SimConfig::default()
-    }
-    .with_volume(256 * KIB);
-    c.workload.sizes = Sizes(vec![(4 * KIB, 1), (12 * KIB, 1)]);
-    c.workload.read_fraction = 0.3;
-    c.workload.image_fraction = 0.5;
-    c.workload.arrivals = cowlab_sim::workload::Arrivals::Open { rate: 200_000.0 };
-    c.workload.stop = Stop::Writes(200);
-    c
-}
+mod common;
+use common::{small, KIB};
 
 /// `small` with a fault plan and an error policy.
 fn faulty(policy: &str, seed: u64, plan: FaultPlan, on_error: &str) -> SimConfig {

@@ -8,13 +8,15 @@ use cowlab_sim::device::DeviceModel;
 use cowlab_sim::driver::simulate_verified;
 use cowlab_sim::trace::{write_msr, MsrReader};
 use cowlab_sim::verify::{EveryStep, Whole};
-use cowlab_sim::workload::{Arrival, Generator, Pattern, Sizes, Stop};
+use cowlab_sim::workload::{Arrival, Generator, Pattern, Stop};
 use cowlab_sim::{simulate, Outcome};
 use std::io::BufReader;
 use std::path::PathBuf;
 
+mod common;
+use common::{small, KIB};
+
 const MIB: u64 = 1 << 20;
-const KIB: u64 = 1 << 10;
 
 /// 8 MiB of 4 KiB blocks, 1 MiB segments, 64 KiB chunks, NVMe, metadata steps free.
 fn base(policy: &str) -> SimConfig {
@@ -214,26 +216,6 @@ fn a_write_after_the_copy_ends_is_never_held() {
         assert_eq!((o.metrics.writes, o.metrics.held_writes), (1, 0), "{p}");
         assert_eq!(o.metrics.preserved_bytes, 0, "{p}");
     }
-}
-
-/// Small volumes, a busy mixed workload: writes that span chunks and segments, volume
-/// reads and image reads, arriving faster than the copy goes.
-fn small(policy: &str, seed: u64) -> SimConfig {
-    let mut c = SimConfig {
-        policy: policy.into(),
-        segment_size: 16 * KIB,
-        cow_size: 8 * KIB,
-        seed,
-        check: Some(CheckLevel::EveryStep),
-        ..SimConfig::default()
-    }
-    .with_volume(256 * KIB);
-    c.workload.sizes = Sizes(vec![(4 * KIB, 1), (12 * KIB, 1)]);
-    c.workload.read_fraction = 0.3;
-    c.workload.image_fraction = 0.5;
-    c.workload.arrivals = cowlab_sim::workload::Arrivals::Open { rate: 200_000.0 };
-    c.workload.stop = Stop::Writes(200);
-    c
 }
 
 #[test]
