@@ -929,8 +929,9 @@ struct RoleState {
     direct: Option<u32>,
 }
 
-/// The plan node of an operation that went straight to its disk.
-const DIRECT: u32 = u32::MAX - 1;
+/// The token of a member I/O that went straight to its disk ([`Fabric::submit_direct`]):
+/// it belongs to no operation (the caller keeps its own token).
+const DIRECT: (u32, u32) = (NONE, u32::MAX - 1);
 
 #[derive(Clone, Copy)]
 enum Step {
@@ -1128,7 +1129,8 @@ impl<T> Fabric<T> {
     /// The disk a role's I/O goes straight to, when it crosses no link and its device is a
     /// plain disk: such an I/O may be served by [`Fabric::submit_direct`] on the caller's
     /// own clock, without the fabric's events (what the `separate` and `shared` presets
-    /// need, and the cheapest way to time them).
+    /// need, and the cheapest way to time them). A caller drives a role's I/O one way or
+    /// the other, never both.
     pub fn direct_disk(&self, role: Device) -> Option<u32> {
         self.roles[role as usize].direct
     }
@@ -1151,7 +1153,7 @@ impl<T> Fabric<T> {
             offset,
             bytes: io.bytes,
             write: io.write,
-            token: (NONE, DIRECT),
+            token: DIRECT,
         };
         match d.queue.submit(now, member) {
             Some(started) => Some(started.done_at),
@@ -1179,34 +1181,6 @@ impl<T> Fabric<T> {
     pub fn submit(&mut self, now: u64, role: Device, io: Io<T>) {
         self.set_now(now);
         let r = &self.roles[role as usize];
-        if let Some(disk) = r.direct {
-            // No link, one disk: the I/O is one member I/O, queued at once.
-            let offset = r.offset.saturating_add(io.offset);
-            let id = self.add(Op {
-                token: io.token,
-                steps: Vec::new(),
-                next: 0,
-                role: role as usize,
-                io: (offset, io.bytes, io.write),
-                plan: Vec::new(),
-            });
-            let d = &mut self.disks[disk as usize];
-            d.counts.count(match io.write {
-                true => MemberKind::DataWrite,
-                false => MemberKind::DataRead,
-            });
-            let member = Io {
-                offset,
-                bytes: io.bytes,
-                write: io.write,
-                token: (id, DIRECT),
-            };
-            if let Some(s) = d.queue.submit(now, member) {
-                let (op, node) = s.token;
-                self.at(s.done_at, Event::DiskDone { disk, op, node });
-            }
-            return;
-        }
         let out = r.links.iter().map(|&link| Step::Hop {
             link,
             bytes: if io.write { io.bytes } else { 0 },
@@ -1281,10 +1255,7 @@ impl<T> Fabric<T> {
                         let (op, node) = s.token;
                         self.at(s.done_at, Event::DiskDone { disk, op, node });
                     }
-                    match node {
-                        DIRECT => done.push(self.finish(op)),
-                        _ => self.plan_done(op, node),
-                    }
+                    self.plan_done(op, node);
                 }
                 Event::Finish(id) => done.push(self.finish(id)),
             }
