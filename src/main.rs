@@ -3,6 +3,7 @@
 mod check;
 mod explore;
 mod mutants;
+mod qemu;
 mod report;
 mod run;
 mod sim;
@@ -53,6 +54,10 @@ enum Command {
     /// Run one timed simulation and print its metrics (text, or --json).
     #[command(allow_negative_numbers = true)]
     Sim(Box<sim::Args>),
+    /// Run QEMU's real backup job (or fleecing) under a workload and fault plan, judge it
+    /// by cowlab's invariants and set it beside the simulator's prediction.
+    #[command(allow_negative_numbers = true)]
+    Qemu(Box<qemu::Args>),
 }
 
 /// A command's failure: a message for the user and the exit code.
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Explore(args) => explore::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Qemu(args) => qemu::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -10,7 +10,7 @@ use cowlab_sim::{simulate, Outcome, Progress, TraceFormat};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct Args {
     /// Start from a preset: qemu-backup, qemu-fleecing, lvm-snapshot, mercier (other flags
     /// override it).
