@@ -302,25 +302,26 @@ impl QemuConfig {
 }
 
 fn injection(e: &DeviceError, copy: Copy, block_size: u64) -> Result<Injection, ConfigError> {
-    let target =
-        match (e.device, copy) {
-            (Device::Destination, _) => Target::Destination,
-            (Device::Snapshot, Copy::Fleecing) => Target::Snapshot,
-            (Device::Snapshot, _) => {
-                return Err(refuse(
-                    "--fail",
-                    e,
-                    format!("{} writes no snapshot (only fleecing does)", copy.name()),
-                ))
-            }
-            (dev, _) => return Err(refuse(
+    let target = match (e.device, copy) {
+        (Device::Destination, _) => Target::Destination,
+        (Device::Snapshot, Copy::Fleecing) => Target::Snapshot,
+        (Device::Snapshot, _) => {
+            return Err(refuse(
+                "--fail",
+                e,
+                format!("{} writes no snapshot (only fleecing does)", copy.name()),
+            ))
+        }
+        (dev, _) => {
+            return Err(refuse(
                 "--fail",
                 e,
                 format!(
                     "errors on the {dev} are not injected into QEMU (destination and snapshot are)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let rule = match &e.when {
         When::Nth(n) => Rule::Nth(*n),
         When::Blocks(r) => Rule::Bytes {

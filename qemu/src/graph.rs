@@ -47,12 +47,18 @@ fn raw_node(name: &str, dir: &Path, rules: &[&Rule], cluster: u64) -> Command {
     let file = json!({"driver": "file", "filename": dir.join(image_file(name))});
     let file = match rules.is_empty() {
         true => file,
-        false => json!({
-            "driver": "blkdebug",
-            "image": file,
-            "inject-error": inject_errors(rules, cluster),
-            "set-state": set_states(rules),
-        }),
+        false => {
+            let mut d = json!({
+                "driver": "blkdebug", "image": file,
+                "inject-error": inject_errors(rules, cluster),
+            });
+            // blkdebug refuses an empty list.
+            let states = set_states(rules);
+            if states.as_array().is_some_and(|s| !s.is_empty()) {
+                d["set-state"] = states;
+            }
+            d
+        }
     };
     cmd(
         "blockdev-add",
@@ -308,6 +314,54 @@ impl std::fmt::Display for Need {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn setup(copy: Copy) -> Setup {
+        Setup {
+            copy,
+            volume: 8 << 20,
+            cluster: 256 << 10,
+            max_chunk: 2 << 20,
+            speed: Some(16_777_217),
+            on_error: cowlab_model::fault::Break::Snapshot,
+            max_workers: Some(3),
+            cbw_timeout_s: Some(7),
+            injections: Vec::new(),
+            connections: 1,
+            hold_bound_ns: 1,
+        }
+    }
+
+    #[test]
+    fn every_knob_reaches_qemu_as_given() {
+        let backup = start(&setup(Copy::Backup)).expect("a job");
+        assert_eq!(backup.execute, "blockdev-backup");
+        let a = &backup.arguments;
+        assert_eq!(a["speed"], 16_777_217);
+        assert_eq!(a["x-perf"]["max-chunk"], 2 << 20);
+        assert_eq!(a["x-perf"]["min-cluster-size"], 256 << 10);
+        assert_eq!(a["x-perf"]["max-workers"], 3);
+        assert_eq!(
+            (a["device"].as_str(), a["sync"].as_str()),
+            (Some(SOURCE), Some("full"))
+        );
+        let fleecing = start(&setup(Copy::Fleecing)).expect("a job");
+        assert_eq!(fleecing.arguments["device"], IMAGE);
+        assert_eq!(fleecing.arguments["discard-source"], true);
+        let cmds = build(&setup(Copy::Fleecing), Path::new("/run"));
+        let filter = cmds
+            .iter()
+            .find(|c| c.arguments["driver"] == "copy-before-write")
+            .expect("a filter");
+        assert_eq!(filter.arguments["on-cbw-error"], "break-snapshot");
+        assert_eq!(filter.arguments["cbw-timeout"], 7);
+        assert_eq!(filter.arguments["min-cluster-size"], 256 << 10);
+        // At 64 KiB QEMU's own default is used, so older QEMUs can run it.
+        let mut small = setup(Copy::Backup);
+        small.cluster = MIN_CLUSTER;
+        let job = start(&small).expect("a job");
+        assert!(job.arguments["x-perf"].get("min-cluster-size").is_none());
+        assert!(start(&setup(Copy::FileCopy)).is_none());
+    }
 
     #[test]
     fn the_nth_write_is_armed_by_a_chain_of_states() {

@@ -114,8 +114,8 @@ pub struct RealOutcome {
 pub fn run(cfg: &QemuConfig, progress: &mut dyn FnMut(&str)) -> Result<RealOutcome, QemuError> {
     let setup = cfg.validate()?;
     let plan = load::plan(&cfg.sim)?;
-    let installed = daemon::find()?;
     let mut dir = RunDir::new(cfg.run_dir.as_deref())?;
+    let installed = daemon::find()?;
     let stamper = Stamper {
         nonce: nonce(cfg.sim.seed),
     };
