@@ -128,9 +128,17 @@ pub fn config(a: &Args) -> Result<QemuConfig, Failure> {
 
 pub fn run(a: &Args) -> Result<u8, Failure> {
     let cfg = config(a)?;
-    let quiet = a.sim.json;
-    let outcome = cowlab_qemu::run(&cfg, &mut |line| {
-        if !quiet {
+    // Progress only for a run that takes a while: a short one (or a refusal) prints just
+    // its result.
+    let (quiet, began) = (a.sim.json, std::time::Instant::now());
+    let mut held = Vec::new();
+    let outcome = cowlab_qemu::run(&cfg, &mut |line| match began.elapsed().as_secs() {
+        _ if quiet => {}
+        0 => held.push(line.to_string()),
+        _ => {
+            for l in held.drain(..) {
+                eprintln!("{l}");
+            }
             eprintln!("{line}");
         }
     });

@@ -37,7 +37,8 @@ fn row(
     }
 }
 
-/// The figures both have, in the order they are printed.
+/// The figures of a run, in the order they are printed, with the prediction where the
+/// simulator has the figure.
 pub fn rows(real: &RealOutcome, sim: &Metrics) -> Vec<Row> {
     let c = &real.copies;
     let n = |v: u64| Some(v as f64);
@@ -50,6 +51,13 @@ pub fn rows(real: &RealOutcome, sim: &Metrics) -> Vec<Row> {
             "bytes",
             n(c.cbw.bytes),
             n(sim.preserved_bytes),
+        ),
+        // The simulator counts no copy operations: a write's chunks are one step of its.
+        row(
+            "copy-before-write operations",
+            "copies",
+            n(c.cbw.tasks),
+            None,
         ),
         row(
             "copy job's own bytes",

@@ -142,7 +142,10 @@ pub fn build(setup: &Setup, dir: &Path) -> Vec<Command> {
             out.push(cmd("blockdev-add", filter));
             out.push(cmd(
                 "blockdev-add",
-                json!({"driver": "snapshot-access", "node-name": IMAGE, "file": FILTER}),
+                // Without discard=unmap QEMU ignores the job's discards (discard-source)
+                // on this node, and the filter goes on preserving what the job copied.
+                json!({"driver": "snapshot-access", "node-name": IMAGE, "file": FILTER,
+                       "discard": "unmap"}),
             ));
             FILTER
         }

@@ -166,7 +166,7 @@ impl Qmp {
             }
             let text = String::from_utf8_lossy(&self.partial).trim().to_string();
             self.partial.clear();
-            self.log.push(format!("< {text}"));
+            self.log.push(logged(&text));
             let v: Value = serde_json::from_str(&text)
                 .map_err(|e| QmpError::Protocol(format!("{e} in {text}")))?;
             let Some(name) = v.get("event").and_then(Value::as_str) else {
@@ -184,6 +184,15 @@ impl Qmp {
                 return Ok(Got::Event);
             }
         }
+    }
+}
+
+/// A received line for the log: whole, unless it is as long as the schema's reply.
+fn logged(text: &str) -> String {
+    const LONGEST: usize = 4096;
+    match text.char_indices().nth(LONGEST) {
+        None => format!("< {text}"),
+        Some((cut, _)) => format!("< {}... ({} bytes in all)", &text[..cut], text.len()),
     }
 }
 
