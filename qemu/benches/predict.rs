@@ -29,7 +29,12 @@ fn config(preset: &str, cluster: u64, pattern: &Pattern, seed: u64) -> QemuConfi
     s.speed = Some(16 * MIB);
     let w = &mut s.workload;
     w.pattern = pattern.clone();
-    w.sizes = Sizes(vec![(4 * KIB, 40), (16 * KIB, 30), (64 * KIB, 20), (128 * KIB, 10)]);
+    w.sizes = Sizes(vec![
+        (4 * KIB, 40),
+        (16 * KIB, 30),
+        (64 * KIB, 20),
+        (128 * KIB, 10),
+    ]);
     w.arrivals = Arrivals::Open { rate: 100.0 };
     w.stop = Stop::Writes(300);
     QemuConfig::new(s)
@@ -69,7 +74,9 @@ fn spread(v: &[f64], digits: usize) -> String {
 
 fn main() {
     if cowlab_qemu::daemon::find().is_err() {
-        eprintln!("skipped: qemu-storage-daemon is not on the PATH (install the qemu-utils package)");
+        eprintln!(
+            "skipped: qemu-storage-daemon is not on the PATH (install the qemu-utils package)"
+        );
         return;
     }
     let reps: usize = std::env::var("COWLAB_REPS")
@@ -78,13 +85,16 @@ fn main() {
         .unwrap_or(2);
     let records = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/qemu-predict");
     let clusters = [64 * KIB, 128 * KIB, 256 * KIB, 512 * KIB, MIB];
-    let version = cowlab_qemu::daemon::find().map(|i| i.version.to_string()).unwrap_or_default();
+    let version = cowlab_qemu::daemon::find()
+        .map(|i| i.version.to_string())
+        .unwrap_or_default();
     println!("QEMU {version}; QEMU's figures from {reps} run(s) of each configuration (bytes of each run; latencies min–max over the runs).\n");
     for (preset, title) in [
         ("qemu-backup", "backup (out-of-turn)"),
         ("qemu-fleecing", "fleecing (snapshot-redirect)"),
     ] {
-        let mut by_cluster: Vec<(u64, Vec<f64>)> = clusters.iter().map(|c| (*c, Vec::new())).collect();
+        let mut by_cluster: Vec<(u64, Vec<f64>)> =
+            clusters.iter().map(|c| (*c, Vec::new())).collect();
         println!("### {title}\n");
         println!("| cluster | workload | seed | copy-before-write bytes, QEMU | sim | error | job s, QEMU | sim | held writes, QEMU | sim | held p50 us, QEMU | sim | held p99 us, QEMU | sim |");
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -94,11 +104,15 @@ fn main() {
                     let mut cfg = config(preset, cluster, &pattern, seed);
                     let mut real: Vec<RealOutcome> = Vec::new();
                     for rep in 0..reps {
-                        cfg.records = Some(records.join(format!(
-                            "{preset}-{}k-{name}-{seed}-{rep}",
-                            cluster / KIB
-                        )));
-                        eprintln!("{preset} cluster {} KiB {name} seed {seed} run {}", cluster / KIB, rep + 1);
+                        cfg.records = Some(
+                            records
+                                .join(format!("{preset}-{}k-{name}-{seed}-{rep}", cluster / KIB)),
+                        );
+                        eprintln!(
+                            "{preset} cluster {} KiB {name} seed {seed} run {}",
+                            cluster / KIB,
+                            rep + 1
+                        );
                         let o = cowlab_qemu::run(&cfg, &mut |_| {}).expect("a real run");
                         assert!(o.verdict.holds(), "{:#?}", o.verdict);
                         assert_eq!(o.job, JobEnd::Succeeded);
@@ -106,14 +120,21 @@ fn main() {
                         real.push(o);
                     }
                     cfg.records = None;
-                    let sim: Metrics = simulate(&cfg.sim, &mut |_| {}).expect("a prediction").metrics;
-                    let bytes: Vec<String> = real.iter().map(|o| o.copies.cbw.bytes.to_string()).collect();
+                    let sim: Metrics = simulate(&cfg.sim, &mut |_| {})
+                        .expect("a prediction")
+                        .metrics;
+                    let bytes: Vec<String> = real
+                        .iter()
+                        .map(|o| o.copies.cbw.bytes.to_string())
+                        .collect();
                     let errors: Vec<f64> = real
                         .iter()
                         .filter_map(|o| pct(o.copies.cbw.bytes as f64, sim.preserved_bytes as f64))
                         .collect();
                     by_cluster[ci].1.extend(&errors);
-                    let f = |g: &dyn Fn(&RealOutcome) -> f64, d| spread(&real.iter().map(g).collect::<Vec<_>>(), d);
+                    let f = |g: &dyn Fn(&RealOutcome) -> f64, d| {
+                        spread(&real.iter().map(g).collect::<Vec<_>>(), d)
+                    };
                     println!(
                         "| {} KiB | {name} | {seed} | {} | {} | {} | {} | {:.3} | {} | {} | {} | {:.0} | {} | {:.0} |",
                         cluster / KIB,
