@@ -404,14 +404,8 @@ fn an_option_the_installed_qemu_lacks_is_refused_by_name_and_version() {
     let dir = tempfile::tempdir().expect("a directory");
     let d = dir.path().to_str().expect("a path");
     let o = cowlab(&["qemu", "--on-error", "break-snapshot", "--run-dir", d]);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    let last = err.lines().last().unwrap_or("");
-    assert!(last.starts_with("error: --on-error: QEMU "), "{last}");
-    assert!(
-        last.contains("lacks blockdev-backup's on-cbw-error"),
-        "{last}"
-    );
+    refused(&o, "lacks blockdev-backup's on-cbw-error");
+    assert!(text(&o.stderr).starts_with("error: --on-error: QEMU "));
     assert!(daemons_in(dir.path()).is_empty() && empty(dir.path()));
 }
 
@@ -444,19 +438,29 @@ fn a_violation_prints_the_first_bad_block_and_the_command_that_replays_it() {
     );
 }
 
+/// A refusal: exit code 2 and one line on stderr that says `needle`.
+fn refused(o: &std::process::Output, needle: &str) {
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+}
+
+/// `cowlab qemu` with nothing but `path` on the PATH.
+fn qemu_with_path(path: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cowlab"))
+        .arg("qemu")
+        .env("PATH", path)
+        .output()
+        .expect("cowlab runs")
+}
+
 #[test]
 fn without_qemu_on_the_path_the_package_to_install_is_named() {
-    let o = Command::new(env!("CARGO_BIN_EXE_cowlab"))
-        .arg("qemu")
-        .env("PATH", "/nonexistent")
-        .output()
-        .expect("cowlab runs");
-    assert_eq!(o.status.code(), Some(2));
-    let err = text(&o.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("qemu-storage-daemon not found on PATH: install the qemu-utils package"),
-        "{err}"
+    let o = qemu_with_path(Path::new("/nonexistent"));
+    refused(
+        &o,
+        "qemu-storage-daemon not found on PATH: install the qemu-utils package",
     );
 }
 
@@ -464,27 +468,14 @@ fn without_qemu_on_the_path_the_package_to_install_is_named() {
 fn a_qemu_older_than_7_2_is_refused_with_its_version() {
     let bin = tempfile::tempdir().expect("a directory");
     let fake = bin.path().join("qemu-storage-daemon");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho 'qemu-storage-daemon version 7.1.0 (an old build)'\n",
-    )
-    .expect("a script");
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&fake)
-        .status()
-        .expect("chmod runs");
-    let o = Command::new(env!("CARGO_BIN_EXE_cowlab"))
-        .arg("qemu")
-        .env("PATH", bin.path())
-        .output()
-        .expect("cowlab runs");
-    assert_eq!(o.status.code(), Some(2));
-    let err = text(&o.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("7.1.0 is too old: cowlab qemu needs QEMU 7.2.0 or newer"),
-        "{err}"
+    let script = "#!/bin/sh\necho 'qemu-storage-daemon version 7.1.0 (an old build)'\n";
+    std::fs::write(&fake, script).expect("a script");
+    let chmod = Command::new("chmod").arg("+x").arg(&fake).status();
+    assert!(chmod.is_ok_and(|s| s.success()));
+    let o = qemu_with_path(bin.path());
+    refused(
+        &o,
+        "7.1.0 is too old: cowlab qemu needs QEMU 7.2.0 or newer",
     );
 }
 
@@ -494,12 +485,7 @@ fn a_busy_socket_path_is_refused_and_left_alone() {
     let sock = dir.path().join("qmp.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("a socket");
     let o = cowlab(&["qemu", "--run-dir", dir.path().to_str().expect("a path")]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = text(&o.stderr);
-    assert!(
-        err.contains("qmp.sock is in use by another process"),
-        "{err}"
-    );
+    refused(&o, "qmp.sock is in use by another process");
     assert!(sock.exists(), "the other process's socket is not touched");
 }
 
@@ -544,10 +530,6 @@ fn what_qemu_cannot_do_is_refused_by_flag_before_any_daemon_starts() {
             "--control rsync: unknown control",
         ),
     ] {
-        let o = cowlab(&[&["qemu"][..], args].concat());
-        let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
+        refused(&cowlab(&[&["qemu"][..], args].concat()), needle);
     }
 }

@@ -309,13 +309,24 @@ fn point_in_time_image(o: &Observed, h: &History) -> Status {
 fn no_lost_write(o: &Observed, h: &History) -> Status {
     for (i, found) in o.source.iter().enumerate() {
         let s = i as u64;
-        if let Err(detail) = final_value_ok(h, s, *found) {
-            return violated(
-                Invariant::NoLostWrite,
-                Some(s),
-                format!("the source {detail} at {}", h.describe(s)),
-            );
-        }
+        let Err(wrong) = may_see(h, s, *found, u64::MAX, u64::MAX) else {
+            continue;
+        };
+        let detail = match wrong {
+            Wrong::Missed(k) => format!("holds the begin image: write {k} was acknowledged but is lost"),
+            Wrong::Overtaken { found, by } => format!(
+                "holds write {found}, but write {by}, sent after that one was answered, was acknowledged: reordered"
+            ),
+            Wrong::FailedWrite(k) => {
+                format!("holds write {k}'s data, but that write was failed back to its writer")
+            }
+            other => format!("holds {found}: {}", other.words()),
+        };
+        return violated(
+            Invariant::NoLostWrite,
+            Some(s),
+            format!("the source {detail} at {}", h.describe(s)),
+        );
     }
     let acked = o
         .records
@@ -327,59 +338,23 @@ fn no_lost_write(o: &Observed, h: &History) -> Status {
     ))
 }
 
-/// Whether `found` can be the final value of sector `s`.
-fn final_value_ok(h: &History, s: u64, found: Found) -> Result<(), String> {
-    let acked = || h.writes_at(s).filter(|w| w.succeeded());
-    match found {
-        Found::Stamp(BEGIN) => match acked().max_by_key(|w| w.done_ns) {
-            None => Ok(()),
-            Some(w) => Err(format!(
-                "holds the begin image: write {} was acknowledged but is lost",
-                w.write.unwrap_or(0)
-            )),
-        },
-        Found::Stamp(st) => {
-            let Some(w) = h.writer_of(st).filter(|w| w.sectors().contains(&s)) else {
-                return Err(format!("holds {found}, which no write put there"));
-            };
-            if w.failed() {
-                return Err(format!(
-                    "holds write {}'s data, but that write was failed back to its writer",
-                    w.write.unwrap_or(0)
-                ));
-            }
-            let later = w
-                .done_ns
-                .and_then(|done| acked().find(|x| x.issued_ns.is_some_and(|i| i > done)));
-            match later {
-                None => Ok(()),
-                Some(x) => Err(format!(
-                    "holds write {} (answered at {}), but write {}, sent after that, was acknowledged: reordered",
-                    w.write.unwrap_or(0),
-                    seconds(w.done_ns),
-                    x.write.unwrap_or(0)
-                )),
-            }
-        }
-        Found::Garbage => Err(format!("holds {found}")),
-    }
-}
-
 fn read_your_writes(o: &Observed, h: &History) -> Status {
     let reads: Vec<&Record> = o.records.iter().filter(|r| r.op == Op::Read).collect();
     if reads.is_empty() {
         return Status::NotExercised("no volume reads in the workload".into());
     }
     for r in reads.iter().filter(|r| r.succeeded()) {
+        let (sent, answered) = (r.issued_ns.unwrap_or(0), r.done_ns.unwrap_or(u64::MAX));
         for (i, found) in r.seen.iter().enumerate() {
             let s = r.offset / SECTOR + i as u64;
-            if let Err(why) = read_value_ok(h, r, s, *found) {
+            if let Err(wrong) = may_see(h, s, *found, sent, answered) {
                 return violated(
                     Invariant::ReadYourWrites,
                     Some(s),
                     format!(
-                        "{} returned {found}: {why}, at {}",
+                        "{} returned {found}: {}, at {}",
                         history_line(r),
+                        wrong.words(),
                         h.describe(s)
                     ),
                 );
@@ -392,44 +367,79 @@ fn read_your_writes(o: &Observed, h: &History) -> Status {
     ))
 }
 
-/// Whether read `r` may return `found` at sector `s`.
-fn read_value_ok(h: &History, r: &Record, s: u64, found: Found) -> Result<(), String> {
-    let sent = r.issued_ns.unwrap_or(0);
-    // Acknowledged before the read was sent: the read must see it or a later write.
+/// Why a value cannot be what an observer of a sector sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wrong {
+    /// The begin image, though this write was acknowledged before the observer looked.
+    Missed(u32),
+    /// Data no write put there.
+    NotWritten,
+    /// The data of a write that was failed back to its writer.
+    FailedWrite(u32),
+    /// A write sent after the observer was answered.
+    Later(u32),
+    /// A write overtaken by another: sent after it was answered, and acknowledged before
+    /// the observer looked.
+    Overtaken {
+        found: u32,
+        by: u32,
+    },
+    Garbage,
+}
+
+impl Wrong {
+    fn words(self) -> String {
+        match self {
+            Wrong::Missed(k) => format!("write {k} had been acknowledged before the read was sent"),
+            Wrong::NotWritten => "no write put that there".into(),
+            Wrong::FailedWrite(_) => "that write was failed back to its writer".into(),
+            Wrong::Later(_) => "that write was sent after the read was answered".into(),
+            Wrong::Overtaken { by, .. } => format!(
+                "write {by}, sent after that one was answered, had been acknowledged before the read was sent"
+            ),
+            Wrong::Garbage => "not a stamp".into(),
+        }
+    }
+}
+
+/// Whether an observer of sector `s` that looked at `sent` and was answered at `answered`
+/// (ns; the final image looks after everything) may see `found`: it must see every write
+/// acknowledged before it looked, or one that overtook it, and nothing sent after it was
+/// answered. This one rule serves the source's final image and every volume read.
+fn may_see(h: &History, s: u64, found: Found, sent: u64, answered: u64) -> Result<(), Wrong> {
+    let number = |w: &Record| w.write.unwrap_or(0);
     let before = || {
         h.writes_at(s)
             .filter(move |w| w.succeeded() && w.done_ns.is_some_and(|d| d < sent))
     };
-    match found {
-        Found::Stamp(BEGIN) => match before().next() {
-            None => Ok(()),
-            Some(w) => Err(format!(
-                "write {} had been acknowledged before the read was sent",
-                w.write.unwrap_or(0)
-            )),
-        },
-        Found::Stamp(st) => {
-            let Some(w) = h.writer_of(st).filter(|w| w.sectors().contains(&s)) else {
-                return Err("no write put that there".into());
-            };
-            if w.failed() {
-                return Err("that write was failed back to its writer".into());
-            }
-            if w.issued_ns.unwrap_or(u64::MAX) > r.done_ns.unwrap_or(u64::MAX) {
-                return Err("that write was sent after the read was answered".into());
-            }
-            let newer = w
-                .done_ns
-                .and_then(|done| before().find(|x| x.issued_ns.is_some_and(|i| i > done)));
-            match newer {
+    let st = match found {
+        Found::Garbage => return Err(Wrong::Garbage),
+        Found::Stamp(BEGIN) => {
+            return match before().max_by_key(|w| w.done_ns) {
                 None => Ok(()),
-                Some(x) => Err(format!(
-                    "write {}, sent after that one was answered, had been acknowledged before the read was sent",
-                    x.write.unwrap_or(0)
-                )),
+                Some(w) => Err(Wrong::Missed(number(w))),
             }
         }
-        Found::Garbage => Err("not a stamp".into()),
+        Found::Stamp(st) => st,
+    };
+    let Some(w) = h.writer_of(st).filter(|w| w.sectors().contains(&s)) else {
+        return Err(Wrong::NotWritten);
+    };
+    if w.failed() {
+        return Err(Wrong::FailedWrite(number(w)));
+    }
+    if w.issued_ns.unwrap_or(u64::MAX) > answered {
+        return Err(Wrong::Later(number(w)));
+    }
+    let overtaking = w
+        .done_ns
+        .and_then(|done| before().find(|x| x.issued_ns.is_some_and(|i| i > done)));
+    match overtaking {
+        None => Ok(()),
+        Some(x) => Err(Wrong::Overtaken {
+            found: number(w),
+            by: number(x),
+        }),
     }
 }
 

@@ -438,18 +438,15 @@ fn judge_run(
     };
     let copies = qtrace::attribute(&trace, &cbw_target, &image_file(graph::DESTINATION));
     let ids = match_writes(&records, &copies);
-    let cbw_failed: Vec<u32> = ids
-        .iter()
-        .zip(&copies.writes)
-        .filter(|(_, w)| w.failed)
-        .filter_map(|(id, _)| *id)
-        .collect();
-    let copied: Vec<u32> = ids
-        .iter()
-        .zip(&copies.writes)
-        .filter(|(_, w)| w.copied)
-        .filter_map(|(id, _)| *id)
-        .collect();
+    let requests = |pick: fn(&qtrace::GuestWrite) -> bool| -> Vec<u32> {
+        ids.iter()
+            .zip(&copies.writes)
+            .filter(|(_, w)| pick(w))
+            .filter_map(|(id, _)| *id)
+            .collect()
+    };
+    let cbw_failed = requests(|w| w.failed);
+    let copied = requests(|w| w.copied);
     let verdict = judge(&Observed {
         copy: setup.copy,
         on_error: setup.on_error,
