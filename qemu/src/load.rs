@@ -9,7 +9,6 @@ use cowlab_model::Op;
 use cowlab_sim::workload::Generator;
 use cowlab_sim::SimConfig;
 use serde::Serialize;
-use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -74,8 +73,6 @@ impl Record {
 pub enum PlanError {
     #[error("{0}")]
     Config(String),
-    #[error("--trace {path}: {error}")]
-    Open { path: String, error: std::io::Error },
     #[error("request {n} ({what}) is not in whole 512-byte sectors: a real run stamps sectors")]
     Unaligned { n: usize, what: String },
     #[error(
@@ -117,18 +114,8 @@ pub fn plan(cfg: &SimConfig) -> Result<Vec<Record>, PlanError> {
         out.push(r);
         Ok(())
     };
-    match &cfg.trace {
-        Some(path) => {
-            let block = NonZeroU64::new(cfg.block_size).ok_or_else(|| {
-                PlanError::Config("--block-size 0: must be at least one byte".into())
-            })?;
-            let trace = cfg
-                .trace_format
-                .open(path, block, Some(cfg.volume))
-                .map_err(|error| PlanError::Open {
-                    path: path.clone(),
-                    error,
-                })?;
+    match cfg.open_trace().map_err(|e| PlanError::Config(e.to_string()))? {
+        Some(trace) => {
             for a in trace {
                 let a = a.map_err(|e| PlanError::Config(e.to_string()))?;
                 push(a.at, a.request.op, a.request.offset, a.request.len)?;

@@ -1264,17 +1264,27 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
     }
 }
 
-fn source(cfg: &SimConfig) -> Result<Source, SimError> {
-    if let Some(path) = &cfg.trace {
-        let block = std::num::NonZeroU64::new(cfg.block_size)
+impl SimConfig {
+    /// The run's trace, opened for reading (`None` when it replays a generated workload).
+    pub fn open_trace(&self) -> Result<Option<Trace>, SimError> {
+        let Some(path) = &self.trace else {
+            return Ok(None);
+        };
+        let block = std::num::NonZeroU64::new(self.block_size)
             .ok_or_else(|| ConfigError::new("--block-size", "0", "must be at least one byte"))?;
-        let reader = cfg
+        let reader = self
             .trace_format
-            .open(path, block, Some(cfg.volume))
+            .open(path, block, Some(self.volume))
             .map_err(|error| SimError::TraceOpen {
                 path: path.clone(),
                 error,
             })?;
+        Ok(Some(reader))
+    }
+}
+
+fn source(cfg: &SimConfig) -> Result<Source, SimError> {
+    if let Some(reader) = cfg.open_trace()? {
         return Ok(Source::Trace(reader));
     }
     let gen = Generator::new(&cfg.workload, cfg.seed).map_err(|e| {
