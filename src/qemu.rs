@@ -49,7 +49,8 @@ pub struct Args {
     /// x-perf.max-workers: copy tasks the job runs at once [default: QEMU's, 64].
     #[arg(long)]
     pub max_workers: Option<u32>,
-    /// Fleecing: the copy-before-write filter's cbw-timeout, whole seconds, e.g. 5s.
+    /// The copy-before-write filter's cbw-timeout, whole seconds, e.g. 5s (fleecing; the
+    /// backup job's own filter takes it only if the installed QEMU's blockdev-backup does).
     #[arg(long, allow_hyphen_values = true)]
     pub cbw_timeout: Option<String>,
     /// NBD connections the guest's requests are spread over [default: 8].

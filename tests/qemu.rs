@@ -406,6 +406,8 @@ fn an_option_the_installed_qemu_lacks_is_refused_by_name_and_version() {
     let o = cowlab(&["qemu", "--on-error", "break-snapshot", "--run-dir", d]);
     refused(&o, "lacks blockdev-backup's on-cbw-error");
     assert!(text(&o.stderr).starts_with("error: --on-error: QEMU "));
+    let o = cowlab(&["qemu", "--cbw-timeout", "5s", "--run-dir", d]);
+    refused(&o, "lacks blockdev-backup's cbw-timeout");
     assert!(daemons_in(dir.path()).is_empty() && empty(dir.path()));
 }
 
@@ -518,8 +520,8 @@ fn what_qemu_cannot_do_is_refused_by_flag_before_any_daemon_starts() {
             "backup exports no point-in-time image",
         ),
         (
-            &["--cbw-timeout", "5s"][..],
-            "--cbw-timeout 5s: only fleecing",
+            &["--control", "mirror", "--cbw-timeout", "5s"][..],
+            "--cbw-timeout 5s: mirror has no copy-before-write filter",
         ),
         (
             &["--preset", "qemu-fleecing", "--cbw-timeout", "1500ms"][..],

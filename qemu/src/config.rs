@@ -278,11 +278,11 @@ impl QemuConfig {
         if self.max_workers == Some(0) {
             return Err(refuse("--max-workers", 0, "must be at least 1"));
         }
-        if self.cbw_timeout_s.is_some() && copy != Copy::Fleecing {
+        if self.cbw_timeout_s.is_some() && !copy.is_point_in_time() {
             return Err(refuse(
                 "--cbw-timeout",
                 format!("{}s", self.cbw_timeout_s.unwrap_or(0)),
-                "only fleecing's copy-before-write filter is added by cowlab (blockdev-backup adds its own)",
+                format!("{} has no copy-before-write filter", copy.name()),
             ));
         }
         Ok(Setup {

@@ -190,7 +190,17 @@ pub fn start(setup: &Setup) -> Option<Command> {
         perf["max-workers"] = json!(w);
     }
     let mut job = match setup.copy {
-        Copy::Backup => json!({"device": SOURCE, "x-perf": perf}),
+        // The filter's options, should blockdev-backup take them ([`needs`] checks first).
+        Copy::Backup => {
+            let mut j = json!({"device": SOURCE, "x-perf": perf});
+            if setup.on_error == cowlab_model::fault::Break::Snapshot {
+                j["on-cbw-error"] = json!("break-snapshot");
+            }
+            if let Some(t) = setup.cbw_timeout_s {
+                j["cbw-timeout"] = json!(t);
+            }
+            j
+        }
         // Discarding what the job has copied tells the filter those clusters need no more
         // preservation, as cowlab's snapshot-redirect (and Proxmox's fleecing) have it.
         Copy::Fleecing => json!({"device": IMAGE, "x-perf": perf, "discard-source": true}),
@@ -253,13 +263,17 @@ pub fn needs(setup: &Setup) -> Vec<(Need, &'static str, &'static str)> {
         ));
     }
     let fleecing = " (fleecing needs QEMU 9.1 or newer)";
+    let own_filter = " (the filter blockdev-backup adds takes no options; fleecing's filter \
+                      does: --preset qemu-fleecing)";
     match setup.copy {
-        Copy::Backup if setup.on_error == cowlab_model::fault::Break::Snapshot => out.push((
-            Command(job, &["on-cbw-error"]),
-            "--on-error",
-            " (the filter blockdev-backup adds always breaks the guest write; fleecing's \
-             takes on-cbw-error: --preset qemu-fleecing)",
-        )),
+        Copy::Backup => {
+            if setup.on_error == cowlab_model::fault::Break::Snapshot {
+                out.push((Command(job, &["on-cbw-error"]), "--on-error", own_filter));
+            }
+            if setup.cbw_timeout_s.is_some() {
+                out.push((Command(job, &["cbw-timeout"]), "--cbw-timeout", own_filter));
+            }
+        }
         Copy::Fleecing => {
             out.push((
                 Command(job, &["discard-source"]),

@@ -114,7 +114,10 @@ pub fn plan(cfg: &SimConfig) -> Result<Vec<Record>, PlanError> {
         out.push(r);
         Ok(())
     };
-    match cfg.open_trace().map_err(|e| PlanError::Config(e.to_string()))? {
+    match cfg
+        .open_trace()
+        .map_err(|e| PlanError::Config(e.to_string()))?
+    {
         Some(trace) => {
             for a in trace {
                 let a = a.map_err(|e| PlanError::Config(e.to_string()))?;
