@@ -97,15 +97,6 @@ pub enum Target {
     Snapshot,
 }
 
-impl Target {
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Destination => "destination",
-            Target::Snapshot => "snapshot",
-        }
-    }
-}
-
 /// An injected error in QEMU's terms: its node and which of its writes fail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Injection {

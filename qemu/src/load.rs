@@ -154,7 +154,6 @@ impl Lane {
 pub struct Load {
     pub records: Arc<Mutex<Vec<Record>>>,
     pub answered: Arc<AtomicUsize>,
-    pub sent: Arc<AtomicUsize>,
     total: usize,
     dispatcher: Option<JoinHandle<Result<(), NbdError>>>,
     receivers: Vec<JoinHandle<()>>,
@@ -175,7 +174,6 @@ impl Load {
         let total = records.len();
         let records = Arc::new(Mutex::new(records));
         let answered = Arc::new(AtomicUsize::new(0));
-        let sent = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let mut receivers = Vec::new();
         let mut lane = |conns: Vec<Connection>| -> Result<Lane, NbdError> {
@@ -195,15 +193,12 @@ impl Load {
         };
         let lanes = Arc::new([lane(volume)?, lane(image)?]);
         let plan: Vec<Record> = records.lock().expect("records").clone();
-        let (recs, sent2, stop2, lanes2) =
-            (records.clone(), sent.clone(), stop.clone(), lanes.clone());
-        let dispatcher = std::thread::spawn(move || {
-            dispatch(&plan, &lanes2, &recs, &sent2, &stop2, stamper, t0)
-        });
+        let (recs, stop2, lanes2) = (records.clone(), stop.clone(), lanes.clone());
+        let dispatcher =
+            std::thread::spawn(move || dispatch(&plan, &lanes2, &recs, &stop2, stamper, t0));
         Ok(Load {
             records,
             answered,
-            sent,
             total,
             dispatcher: Some(dispatcher),
             receivers,
@@ -272,7 +267,6 @@ fn dispatch(
     plan: &[Record],
     lanes: &[Lane; 2],
     records: &Mutex<Vec<Record>>,
-    sent: &AtomicUsize,
     stop: &AtomicBool,
     stamper: Stamper,
     t0: Instant,
@@ -305,7 +299,6 @@ fn dispatch(
             }
             None => sender.read(Cookie::read(id, len), offset)?,
         }
-        sent.fetch_add(1, Ordering::SeqCst);
     }
     // Every request is out: tell the server this client is done once its replies are in.
     Ok(())

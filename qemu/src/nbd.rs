@@ -129,24 +129,6 @@ impl Connection {
             },
         ))
     }
-
-    /// Reads `len` bytes at `offset` and waits for them: `Ok(Err(errno))` if the server
-    /// answers with an error.
-    pub fn read_now(&mut self, offset: u64, len: u64) -> Result<Result<Vec<u8>, u32>, NbdError> {
-        let cookie = Cookie::read(0, len);
-        send(&mut self.stream, CMD_READ, cookie, offset, len, &[])?;
-        let reply = receive(&mut self.stream)?;
-        if reply.cookie != cookie {
-            return Err(NbdError::Protocol(format!(
-                "a reply to cookie {:#x}, expected {:#x}",
-                reply.cookie.0, cookie.0
-            )));
-        }
-        Ok(match reply.error {
-            0 => Ok(reply.data),
-            e => Err(e),
-        })
-    }
 }
 
 /// The half of a connection that sends requests.

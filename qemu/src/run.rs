@@ -236,6 +236,24 @@ fn drive(
         (0..n).map(|_| Connection::open(&nbd, name)).collect()
     };
     let volume = open(graph::VOLUME_EXPORT, setup.connections)?;
+    // The export must be the volume: a size that differs means another node is served.
+    if let Some(c) = volume
+        .iter()
+        .find(|c| c.info.size != setup.volume || c.info.read_only)
+    {
+        return Err(NbdError::Protocol(format!(
+            "export '{}' is {} bytes{}, the volume {}",
+            graph::VOLUME_EXPORT,
+            c.info.size,
+            if c.info.read_only {
+                " and read-only"
+            } else {
+                ""
+            },
+            setup.volume
+        ))
+        .into());
+    }
     let reads_image = plan.iter().any(|r| r.op == Op::ReadImage);
     let image = match reads_image {
         true => open(graph::IMAGE_EXPORT, setup.connections.min(4))?,
