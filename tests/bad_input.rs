@@ -2,41 +2,14 @@
 //! flag (or the file and line) and the offending value, never panics, and leaves no output
 //! behind. One test per kind of bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn cowlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cowlab"))
-        .args(args)
-        .output()
-        .expect("cowlab runs")
-}
+use common::{cowlab, dir, refused};
 
-/// A fresh folder of this test's own.
-fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("bad-input")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::path::Path;
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-/// Exit code 2, every needle in stderr, no panic, nothing on stdout.
-fn refused(args: &[&str], needles: &[&str]) {
-    let o = cowlab(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{args:?}: {err}");
-    assert!(!err.contains("RUST_BACKTRACE"), "{args:?}: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
-    }
-    assert!(o.stdout.is_empty(), "{args:?} printed output");
 }
 
 #[test]
@@ -195,7 +168,7 @@ fn huge_times_run_instead_of_overflowing() {
 
 #[test]
 fn missing_or_unreadable_files() {
-    let d = dir("files");
+    let d = dir("bad-input/files");
     refused(
         &["sim", "--trace", "/no/such/trace.csv"],
         &["--trace /no/such/trace.csv"],
@@ -221,7 +194,7 @@ fn missing_or_unreadable_files() {
 
 #[test]
 fn malformed_trace_lines() {
-    let d = dir("traces");
+    let d = dir("bad-input/traces");
     let cases: [(&[u8], &[&str]); 5] = [
         (
             b"100,h,0,Read,0,4096,1\n100,h,0,Trim,0,4096,1\n",
@@ -254,7 +227,7 @@ fn malformed_trace_lines() {
 
 #[test]
 fn malformed_sweep_files_write_nothing() {
-    let d = dir("sweeps");
+    let d = dir("bad-input/sweeps");
     let cases: [(&str, &[&str]); 8] = [
         (
             "volume = \"0\"\n",
@@ -291,7 +264,7 @@ fn malformed_sweep_files_write_nothing() {
 
 #[test]
 fn malformed_shard_files_merge_nothing() {
-    let d = dir("shards");
+    let d = dir("bad-input/shards");
     // A real shard's file, its place edited: index 0 and past the count used to index out of
     // bounds in reports/src/shard.rs.
     let sweep = d.join("q.toml");
@@ -406,7 +379,7 @@ fn bad_fault_flags() {
 
 #[test]
 fn malformed_fault_plan_files_run_nothing() {
-    let d = dir("fault-plans");
+    let d = dir("bad-input/fault-plans");
     refused(
         &["sim", "--fault-plan", "/no/such/plan.toml"],
         &["--fault-plan /no/such/plan.toml"],
@@ -479,7 +452,7 @@ fn bad_fault_checks_volumes_and_topologies() {
         &["--topology raid7", "neither a preset"],
     );
     refused(&["sim", "--volumes", "1MiB,3KiB"], &["--volumes", "3 KiB"]);
-    let d = dir("topology");
+    let d = dir("bad-input/topology");
     let file = d.join("t.toml");
     std::fs::write(&file, "[devices.a]\nmodel = \"floppy\"\n").unwrap();
     refused(

@@ -1,16 +1,13 @@
 //! End-to-end tests of `cowlab check` and `cowlab explore`.
 
+mod common;
+
+use common::cowlab;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
-
-fn cowlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cowlab"))
-        .args(args)
-        .output()
-        .expect("cowlab runs")
-}
 
 fn text(o: &Output) -> (String, String) {
     (

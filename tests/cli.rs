@@ -1,14 +1,11 @@
 //! End-to-end tests of the `cowlab` command line: the main job, the mutant catalogue,
 //! replay, determinism, and clear errors for bad input.
 
-use std::process::{Command, Output};
+mod common;
 
-fn cowlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cowlab"))
-        .args(args)
-        .output()
-        .expect("cowlab runs")
-}
+use common::cowlab;
+
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{cowlab, text};
+use common::{cowlab, refused_output, text};
 use cowlab_model::fault::{Break, DeviceError, ErrorPolicy, When};
 use cowlab_model::Device;
 use cowlab_qemu::check::Status;
@@ -404,10 +404,10 @@ fn an_option_the_installed_qemu_lacks_is_refused_by_name_and_version() {
     let dir = tempfile::tempdir().expect("a directory");
     let d = dir.path().to_str().expect("a path");
     let o = cowlab(&["qemu", "--on-error", "break-snapshot", "--run-dir", d]);
-    refused(&o, "lacks blockdev-backup's on-cbw-error");
+    refused_output(&o, "cowlab qemu", &["lacks blockdev-backup's on-cbw-error"]);
     assert!(text(&o.stderr).starts_with("error: --on-error: QEMU "));
     let o = cowlab(&["qemu", "--cbw-timeout", "5s", "--run-dir", d]);
-    refused(&o, "lacks blockdev-backup's cbw-timeout");
+    refused_output(&o, "cowlab qemu", &["lacks blockdev-backup's cbw-timeout"]);
     assert!(daemons_in(dir.path()).is_empty() && empty(dir.path()));
 }
 
@@ -440,14 +440,6 @@ fn a_violation_prints_the_first_bad_block_and_the_command_that_replays_it() {
     );
 }
 
-/// A refusal: exit code 2 and one line on stderr that says `needle`.
-fn refused(o: &std::process::Output, needle: &str) {
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "expected {needle:?} in: {err}");
-}
-
 /// `cowlab qemu` with nothing but `path` on the PATH.
 fn qemu_with_path(path: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cowlab"))
@@ -460,10 +452,8 @@ fn qemu_with_path(path: &Path) -> std::process::Output {
 #[test]
 fn without_qemu_on_the_path_the_package_to_install_is_named() {
     let o = qemu_with_path(Path::new("/nonexistent"));
-    refused(
-        &o,
-        "qemu-storage-daemon not found on PATH: install the qemu-utils package",
-    );
+    let needle = "qemu-storage-daemon not found on PATH: install the qemu-utils package";
+    refused_output(&o, "cowlab qemu", &[needle]);
 }
 
 #[test]
@@ -475,10 +465,8 @@ fn a_qemu_older_than_7_2_is_refused_with_its_version() {
     let chmod = Command::new("chmod").arg("+x").arg(&fake).status();
     assert!(chmod.is_ok_and(|s| s.success()));
     let o = qemu_with_path(bin.path());
-    refused(
-        &o,
-        "7.1.0 is too old: cowlab qemu needs QEMU 7.2.0 or newer",
-    );
+    let needle = "7.1.0 is too old: cowlab qemu needs QEMU 7.2.0 or newer";
+    refused_output(&o, "cowlab qemu", &[needle]);
 }
 
 #[test]
@@ -487,7 +475,11 @@ fn a_busy_socket_path_is_refused_and_left_alone() {
     let sock = dir.path().join("qmp.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("a socket");
     let o = cowlab(&["qemu", "--run-dir", dir.path().to_str().expect("a path")]);
-    refused(&o, "qmp.sock is in use by another process");
+    refused_output(
+        &o,
+        "cowlab qemu",
+        &["qmp.sock is in use by another process"],
+    );
     assert!(sock.exists(), "the other process's socket is not touched");
 }
 
@@ -532,6 +524,10 @@ fn what_qemu_cannot_do_is_refused_by_flag_before_any_daemon_starts() {
             "--control rsync: unknown control",
         ),
     ] {
-        refused(&cowlab(&[&["qemu"][..], args].concat()), needle);
+        refused_output(
+            &cowlab(&[&["qemu"][..], args].concat()),
+            "cowlab qemu",
+            &[needle],
+        );
     }
 }

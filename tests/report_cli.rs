@@ -2,26 +2,11 @@
 //! of one's own, shards joined into the report one run writes, and one line with exit code 2
 //! for every kind of bad input.
 
+mod common;
+
+use common::{cowlab, dir, refused, text};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cowlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cowlab"))
-        .args(args)
-        .output()
-        .expect("cowlab runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A small sweep: two policies, one workload, one disk, three pairs, two seeds.
 const QUICK: &str = r#"
@@ -138,18 +123,6 @@ fn a_report_is_written_and_its_shards_merge_into_the_same_bytes() {
         "{}",
         text(&o.stderr)
     );
-}
-
-/// Bad input: exit code 2, one line that names the place, nothing written.
-fn refused(args: &[&str], needles: &[&str]) {
-    let o = cowlab(args);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    let last = err.lines().last().unwrap_or("");
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(last.contains(n), "{args:?}: {n:?} not in {last}");
-    }
 }
 
 #[test]

@@ -1,18 +1,9 @@
 //! `cowlab sim` end to end: one JSON object with the metrics and the configuration, the same
 //! bytes for the same seed, and one line with exit code 2 for every kind of bad input.
 
-use std::process::{Command, Output};
+mod common;
 
-fn cowlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cowlab"))
-        .args(args)
-        .output()
-        .expect("cowlab runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{cowlab, refused, text};
 
 const SMALL: [&str; 6] = ["sim", "--volume", "16MiB", "--writes", "2000", "--json"];
 
@@ -89,19 +80,6 @@ fn text_output_names_the_figures_and_a_mutant_run_exits_one_with_its_steps() {
     ] {
         assert!(out.contains(needle), "no {needle:?} in:\n{out}");
     }
-}
-
-/// Bad input: exit code 2, one line naming the flag and the value, never a panic.
-fn refused(args: &[&str], needles: &[&str]) {
-    let o = cowlab(args);
-    let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
-    }
-    assert!(o.stdout.is_empty());
 }
 
 #[test]
