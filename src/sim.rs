@@ -105,7 +105,7 @@ pub struct Args {
     /// raid5-source, san, raid5-san (built of --disk's model), or a TOML file.
     #[arg(long)]
     pub topology: Option<String>,
-    /// Copier speed limit, bytes per second, e.g. 100MiB (copies made for writes count too).
+    /// Copier speed limit, bytes per second, e.g. 100MiB/s (copies made for writes count too).
     #[arg(long, allow_hyphen_values = true)]
     pub speed: Option<String>,
     /// CPU time of a metadata step [default: 1us].

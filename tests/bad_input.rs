@@ -460,3 +460,63 @@ fn bad_fault_checks_volumes_and_topologies() {
         &["--topology", "t.toml line 2", "floppy"],
     );
 }
+
+#[test]
+fn a_rate_is_written_one_way_on_the_command_line_and_in_a_sweep_file() {
+    // The command line: a size alone is refused with the rate it should have been.
+    refused(
+        &["sim", "--speed", "100MiB"],
+        &["--speed 100MiB", "a rate is per second: write 100MiB/s"],
+    );
+    refused(
+        &["sim", "--disk-bandwidth", "3GB"],
+        &["--disk-bandwidth 3GB", "write 3GB/s"],
+    );
+    let o = cowlab(&[
+        "sim", "--speed", "100MiB/s", "--volume", "16MiB", "--writes", "10",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A sweep file: the same form, the same refusal, at its line and key.
+    let d = dir("bad-input/rates");
+    let f = d.join("speed.toml");
+    std::fs::write(&f, "speed = \"100MiB\"\n").unwrap();
+    let out = d.join("out");
+    refused(
+        &["report", "--config", &s(&f), "--out", &s(&out)],
+        &[
+            "speed.toml line 1",
+            "key speed = \"100MiB\"",
+            "write 100MiB/s",
+        ],
+    );
+    assert!(!out.exists());
+    // What --print-default-config writes of a rate reads back as the same rate.
+    let sweep = cowlab_reports::Sweep {
+        speed: Some(100 << 20),
+        ..cowlab_reports::Sweep::default()
+    };
+    let text = sweep.to_toml();
+    assert!(text.contains("speed = \"100MiB/s\""), "{text}");
+    let names: Vec<String> = cowlab_model::policy::names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let back = cowlab_reports::sweep::parse(&text, "back.toml", &names).expect("reads back");
+    assert_eq!(back.speed, Some(100 << 20));
+}
+
+#[test]
+fn a_size_in_decimal_units_is_named_with_the_binary_one_it_likely_meant() {
+    refused(
+        &["sim", "--cow-size", "64KB"],
+        &[
+            "--cow-size 64000 B",
+            "did you mean 64KiB? (KB is 1000 bytes)",
+        ],
+    );
+    // A segment larger than the volume is refused in the segment's name, in bytes.
+    refused(
+        &["sim", "--segment-size", "2GiB"],
+        &["--segment-size 2 GiB", "larger than the volume (1 GiB)"],
+    );
+}

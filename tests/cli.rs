@@ -249,3 +249,69 @@ fn run_checks_a_case_of_your_own() {
         stdout(&caught)
     );
 }
+
+/// Each `e.g.` of a subcommand's help, with the flag it documents: `(flag, value)`. An
+/// example runs to the first " (", " [" or ". ", and may list values with ", " or " or ".
+fn help_examples(command: &str) -> Vec<(String, String)> {
+    let help = stdout(&cowlab(&[command, "--help"]));
+    let mut flag = "";
+    let mut out = Vec::new();
+    for line in help.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if line.trim_start().starts_with('-') {
+            if let Some(f) = words.iter().find(|w| w.starts_with("--")) {
+                flag = f.trim_end_matches(',');
+            }
+        }
+        let Some((_, after)) = line.split_once("e.g. ") else {
+            continue;
+        };
+        let end = [" (", " [", ". "]
+            .iter()
+            .filter_map(|stop| after.find(stop))
+            .min()
+            .unwrap_or(after.len());
+        for value in after[..end].split(", ").flat_map(|v| v.split(" or ")) {
+            let value = value.trim().trim_end_matches('.').trim_matches('`');
+            out.push((flag.to_string(), value.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_example_in_a_help_text_is_a_value_its_flag_takes() {
+    // A flag refused later in the parse (`--check bogus` for sim and qemu) shows that every
+    // flag before it was taken; `run` runs its small case whole.
+    let mut checked = 0;
+    for (command, tail) in [
+        ("sim", &["--check", "bogus"][..]),
+        ("qemu", &["--check", "bogus"][..]),
+        (
+            "run",
+            &[
+                "--blocks",
+                "8",
+                "--segment-blocks",
+                "2",
+                "--cow-blocks",
+                "1",
+            ][..],
+        ),
+    ] {
+        let examples = help_examples(command);
+        assert!(!examples.is_empty(), "{command} --help has no examples");
+        for (flag, value) in examples {
+            let mut args = vec![command, flag.as_str(), value.as_str()];
+            args.extend_from_slice(tail);
+            let o = cowlab(&args);
+            let err = stderr(&o);
+            assert!(
+                o.status.code() != Some(2) || !err.contains(&flag),
+                "{args:?}: the example is refused: {err}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} examples found");
+}

@@ -7,7 +7,7 @@ use cowlab_model::{policy, CopyOrder, Mutant};
 use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
 use cowlab_sim::faults::FaultsTable;
 use cowlab_sim::metrics::NUMERIC_METRICS;
-use cowlab_sim::size::{format_size, parse_size};
+use cowlab_sim::size::{format_size, parse_rate, parse_size};
 use cowlab_sim::tomlfile::{self, toml_string, FileError};
 use cowlab_sim::topology::PRESETS;
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
@@ -498,10 +498,11 @@ impl Sweep {
         out.push_str("# Invariant checking per run: every-step, end, off.\n");
         out.push_str(&format!("check = {:?}\n", self.check.name()));
         out.push_str(&format!("queue_depth = {}\n", self.queue_depth));
-        out.push_str("# Copier speed limit per second, e.g. \"100MiB\".\n");
+        out.push_str("# Copier speed limit, e.g. \"100MiB/s\".\n");
         out.push_str(&optional(
             "speed",
-            self.speed.map(|s| format!("{:?}", size_text(s))),
+            self.speed
+                .map(|s| format!("{:?}", format!("{}/s", size_text(s)))),
         ));
         out.push_str("# A mutant of the catalogue, to see a violation reported.\n");
         out.push_str(&optional(
@@ -738,7 +739,12 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
         s.queue_depth = *v.get_ref();
     }
     if let Some(v) = &f.speed {
-        s.speed = Some(size(v, "speed")?);
+        // A rate, written as on the command line: "100MiB/s".
+        s.speed = Some(match parse_rate(v.get_ref()) {
+            Ok(r) if r >= 1.0 => r as u64,
+            Ok(_) => return Err(doc.at(v.span(), "speed", "less than one byte per second")),
+            Err(e) => return Err(doc.at(v.span(), "speed", e.to_string())),
+        });
     }
     if let Some(v) = &f.mutant {
         if Mutant::by_name(v.get_ref()).is_none() {

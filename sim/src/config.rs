@@ -7,7 +7,7 @@ use crate::topology::Topology;
 use crate::trace::TraceFormat;
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
-use cowlab_model::{policy, CopyOrder, Geometry, Mutant, Policy, Spec, Workload};
+use cowlab_model::{policy, CopyOrder, Geometry, GeometryError, Mutant, Policy, Spec, Workload};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -388,7 +388,11 @@ impl SimConfig {
             ("--cow-size", self.cow_size),
         ] {
             if value % bs != 0 {
-                let reason = format!("not a multiple of the block size ({})", format_size(bs));
+                let reason = format!(
+                    "not a multiple of the block size ({}){}",
+                    format_size(bs),
+                    binary_hint(value)
+                );
                 return Err(ConfigError::new(flag, format_size(value), reason));
             }
         }
@@ -409,7 +413,14 @@ impl SimConfig {
             self.segment_size / bs,
             self.cow_size / bs,
         )
-        .map_err(|e| ConfigError::new("--volume", format_size(self.volume), e.to_string()))
+        .map_err(|e| match e {
+            GeometryError::SegmentLargerThanVolume { .. } => ConfigError::new(
+                "--segment-size",
+                format_size(self.segment_size),
+                format!("larger than the volume ({})", format_size(self.volume)),
+            ),
+            e => ConfigError::new("--volume", format_size(self.volume), e.to_string()),
+        })
     }
 
     fn check_devices(&self) -> Result<(), ConfigError> {
@@ -461,6 +472,21 @@ impl SimConfig {
             w.validate().map_err(|e| workload_error(&e))?;
         }
         Ok(())
+    }
+}
+
+/// "; did you mean 64KiB? (KB is 1000 bytes)" for a size in decimal units, which is rarely
+/// a multiple of a block.
+pub fn binary_hint(bytes: u64) -> String {
+    let units = [
+        (1_000_000_000_000u64, "TB", "TiB"),
+        (1_000_000_000, "GB", "GiB"),
+        (1_000_000, "MB", "MiB"),
+        (1_000, "KB", "KiB"),
+    ];
+    match units.iter().find(|(d, _, _)| bytes.is_multiple_of(*d)) {
+        Some((d, dec, bin)) => format!("; did you mean {}{bin}? ({dec} is {d} bytes)", bytes / d),
+        None => String::new(),
     }
 }
 

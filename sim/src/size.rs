@@ -117,6 +117,8 @@ pub enum Problem {
     NotFinite,
     #[error("not positive")]
     NotPositive,
+    #[error("a rate is per second: write {0}/s")]
+    NoPerSecond(String),
 }
 
 /// How a decimal times a unit becomes an integer.
@@ -252,9 +254,13 @@ fn parse_rate_problem(text: &str) -> Result<f64, Problem> {
     }
     let rate = match trimmed.strip_suffix("/s") {
         Some(amount) => parse_rate_amount(amount.trim_end())?,
-        None => trimmed
-            .parse::<f64>()
-            .map_err(|_| Problem::NotANumber(trimmed.to_string()))?,
+        None => trimmed.parse::<f64>().map_err(|_| {
+            // A size alone is a rate with its "/s" forgotten: say how to write it.
+            match parse_size_problem(trimmed) {
+                Ok(_) => Problem::NoPerSecond(trimmed.to_string()),
+                Err(_) => Problem::NotANumber(trimmed.to_string()),
+            }
+        })?,
     };
     if !rate.is_finite() {
         return Err(Problem::NotFinite);
