@@ -315,3 +315,37 @@ fn every_example_in_a_help_text_is_a_value_its_flag_takes() {
     }
     assert!(checked >= 20, "only {checked} examples found");
 }
+
+#[test]
+fn the_fault_plan_a_replay_prints_replays_the_same_case() {
+    for (seed, policy) in [
+        (17, "next-range"),
+        (3, "out-of-turn"),
+        (40, "snapshot-overlay"),
+    ] {
+        let seed = seed.to_string();
+        let drawn = cowlab(&["replay", "--faults", "--seed", &seed, "--policy", policy]);
+        let out = stdout(&drawn);
+        let line = |name: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|rest| rest.trim().to_string())
+        };
+        let mut args = vec!["replay".to_string(), "--seed".into(), seed.clone()];
+        args.extend(["--policy".to_string(), policy.to_string()]);
+        if let Some(plan) = line("faults:") {
+            args.extend(plan.split_whitespace().map(str::to_string));
+        }
+        let on_error = line("on error:").expect("a case with faults names its error policy");
+        args.extend(["--on-error".to_string(), on_error]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let own = cowlab(&args);
+        assert_eq!(
+            own.status.code(),
+            drawn.status.code(),
+            "{args:?}: {}",
+            stderr(&own)
+        );
+        assert_eq!(stdout(&own), out, "{args:?} is not the case it printed");
+    }
+}
