@@ -94,7 +94,7 @@ impl<'a> Doc<'a> {
     /// quoted whole.
     pub fn toml_error(&self, e: &toml::de::Error) -> FileError {
         let span = e.span().unwrap_or(0..0);
-        let mut err = self.at(span.clone(), "", e.message());
+        let mut err = self.at(span.clone(), "", plain_words(e.message()));
         let about_a_key = [
             "unknown field",
             "invalid type",
@@ -146,6 +146,30 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// A type error of the TOML reader in the words of the file ("expected a number"), not of
+/// the Rust type behind it ("expected f64", "expected struct CostFile"); other messages are
+/// kept.
+fn plain_words(message: &str) -> String {
+    let Some(expected) = message
+        .strip_prefix("invalid type: ")
+        .and_then(|m| m.rsplit_once(", expected "))
+        .map(|(_, e)| e)
+    else {
+        return message.to_string();
+    };
+    let words = match expected.trim() {
+        e if e.starts_with("struct ") || e == "a map" => "a table",
+        "f64" | "f32" => "a number",
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" => "a whole number",
+        "a sequence" => "a list in brackets, [...]",
+        "a boolean" | "bool" => "true or false",
+        "a string" | "string" => "a string in quotes",
+        e => e,
+    };
+    format!("expected {words}")
+}
+
 /// `text` as a TOML basic string. Rust's `{:?}` is not one: it writes `\u{85}` for a
 /// character TOML takes as it is, and `\u{7f}` where TOML wants `\u007F`.
 pub fn toml_string(text: &str) -> String {
@@ -194,6 +218,33 @@ mod tests {
         let e = toml::from_str::<F>(text).unwrap_err();
         let e = Doc::new(text, "f.toml").toml_error(&e);
         assert_eq!((e.line, e.value.as_str()), (2, "this is not toml"));
+    }
+
+    #[test]
+    fn a_type_error_is_worded_as_the_file_is_written() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            x: u8,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct F {
+            n: Option<u32>,
+            f: Option<f64>,
+            t: Option<Inner>,
+            l: Option<Vec<String>>,
+        }
+        for (text, words) in [
+            ("n = 1.5", "expected a whole number (0 or more)"),
+            ("f = \"x\"", "expected a number"),
+            ("t = 5", "expected a table"),
+            ("l = \"a\"", "expected a list in brackets, [...]"),
+        ] {
+            let e = toml::from_str::<F>(text).unwrap_err();
+            let e = Doc::new(text, "f.toml").toml_error(&e);
+            assert_eq!(e.reason, words, "{text}");
+        }
     }
 
     #[test]
