@@ -151,7 +151,7 @@ fn bad_sweep_files_and_flags_are_one_line_and_exit_code_two() {
         ),
         (
             "writes = \"many\"\n",
-            &["line 1", "key writes = \"many\"", "invalid type"],
+            &["line 1", "key writes = \"many\"", "expected a whole number"],
         ),
         (
             "[cost]\nmax_snapshot_bytes = \"1Gb\"\n",

@@ -393,7 +393,7 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
         ),
         (
             "volume = 4\n",
-            "s.toml line 1: key volume = 4: invalid type: integer `4`, expected a string",
+            "s.toml line 1: key volume = 4: expected a string in quotes",
         ),
         (
             "volume = \"4Kb\"\n",
@@ -891,7 +891,7 @@ fn bad_topologies_name_the_file_line_key_and_value() {
         ),
         (
             "topologies = \"san\"\n".into(),
-            "s.toml line 1: key topologies = \"san\": invalid type".into(),
+            "s.toml line 1: key topologies = \"san\": expected a list in brackets, [...]".into(),
         ),
     ];
     for (text, expected) in cases {
