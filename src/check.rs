@@ -216,5 +216,32 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         println!("reached: {}", outcome.reached.join("; "));
     }
     println!("{}", outcome.summary());
+    if let Some(note) = inert_mutant(args, &options, &outcome) {
+        println!("{note}");
+    }
     Ok(if outcome.holds() { 0 } else { 1 })
+}
+
+/// A note when a mutant that broke nothing also changed nothing: the same configuration
+/// without it has exactly as many states, so the mutant never acted on this policy and
+/// configuration, and its passing check tested nothing.
+fn inert_mutant(args: &Args, options: &Options, outcome: &check::Outcome) -> Option<String> {
+    let name = args.model.mutant.as_ref()?;
+    let exhaustive = matches!(options.strategy, Strategy::Bfs | Strategy::Dfs);
+    if !exhaustive || !outcome.complete || !outcome.holds() {
+        return None;
+    }
+    let plain = ModelArgs {
+        mutant: None,
+        ..args.model.clone()
+    }
+    .model()
+    .ok()?;
+    let without = check::run(&plain, options, &mut |_| {});
+    (without.complete && without.progress.unique == outcome.progress.unique).then(|| {
+        format!(
+            "note: the mutant {name} changed nothing here: the check finds the same {} states without it, so it does not act under policy {} on this configuration (the exit code is 0: nothing broke, and nothing was tested)",
+            outcome.progress.unique, args.model.policy
+        )
+    })
 }

@@ -138,6 +138,8 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         .map(Shard::parse)
         .transpose()
         .map_err(Failure::usage)?;
+    // Before any run: a folder the report cannot be written to is found now, not after.
+    cowlab_reports::out::check(&args.out).map_err(|e| Failure::usage(e.to_string()))?;
     let options = Options {
         threads: args.threads,
         shard,
@@ -197,6 +199,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 }
 
 pub fn merge(args: &MergeArgs) -> Result<u8, Failure> {
+    if args.shards.iter().any(|s| same_folder(s, &args.out)) {
+        return Err(Failure::usage(format!(
+            "--out {}: is one of the shard folders; merge into another",
+            args.out.display()
+        )));
+    }
+    cowlab_reports::out::check(&args.out).map_err(|e| Failure::usage(e.to_string()))?;
     let (results, panel, timings) =
         shard::merge(&args.shards).map_err(|e| Failure::usage(e.to_string()))?;
     let timing = run::Timing {
@@ -207,6 +216,13 @@ pub fn merge(args: &MergeArgs) -> Result<u8, Failure> {
     let report = cowlab_reports::write_with_panel(results, panel, timing, &args.out)
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(announce(&report, &args.out))
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Says where the report is and prints the recommendations; exit 1 if a run broke an

@@ -40,42 +40,43 @@ pub struct Args {
     #[arg(long)]
     pub order: Option<String>,
     /// Where writes land: uniform, zipf, hotspot, sequential [default: uniform].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trace")]
     pub workload: Option<String>,
     /// Zipf exponent (with --workload zipf) [default: 1.0].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trace")]
     pub zipf_s: Option<f64>,
     /// Share of requests that go to the hot region (with --workload hotspot) [default: 0.9].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trace")]
     pub hot_fraction: Option<f64>,
     /// Size of the hot region (with --workload hotspot) [default: 1/100 of the volume].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, conflicts_with = "trace", allow_hyphen_values = true)]
     pub hot_size: Option<String>,
     /// Write size, or a weighted list such as 4KiB:70,64KiB:30 [default: 4KiB].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, conflicts_with = "trace", allow_hyphen_values = true)]
     pub write_size: Option<String>,
     /// Share of requests that read [default: 0].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trace")]
     pub read_fraction: Option<f64>,
     /// Share of reads that read the point-in-time image [default: 0].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trace")]
     pub image_fraction: Option<f64>,
     /// Number of writes [default: 100000, unless --duration].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trace")]
     pub writes: Option<u64>,
     /// Stop issuing requests after this much simulated time, e.g. 10s.
-    #[arg(long, conflicts_with = "writes", allow_hyphen_values = true)]
+    #[arg(long, conflicts_with_all = ["writes", "trace"], allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Open loop: requests per second, Poisson arrivals [default: 20000].
-    #[arg(long, conflicts_with_all = ["writers", "think_time"], allow_hyphen_values = true)]
+    #[arg(long, conflicts_with_all = ["writers", "think_time", "trace"], allow_hyphen_values = true)]
     pub rate: Option<String>,
     /// Closed loop: this many writers, each waiting for its previous request.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "trace")]
     pub writers: Option<u32>,
     /// Closed loop: a writer's pause between requests [default: 0].
     #[arg(long, requires = "writers", allow_hyphen_values = true)]
     pub think_time: Option<String>,
-    /// Replay a block trace instead of a generated workload (its format: --trace-format).
+    /// Replay a block trace instead of a generated workload (its format: --trace-format):
+    /// every request of it, at its time, so the workload's own flags do not go with it.
     #[arg(long)]
     pub trace: Option<String>,
     /// Format of --trace: msr (MSR Cambridge CSV), scsi (time_ns, READ/WRITE(10|16), LBA and

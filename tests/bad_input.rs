@@ -520,3 +520,35 @@ fn a_size_in_decimal_units_is_named_with_the_binary_one_it_likely_meant() {
         &["--segment-size 2 GiB", "larger than the volume (1 GiB)"],
     );
 }
+
+#[test]
+fn a_trace_replays_whole_so_an_empty_one_and_the_generators_flags_are_refused() {
+    let d = dir("bad-input/empty-trace");
+    let f = d.join("empty.csv");
+    std::fs::write(&f, "").unwrap();
+    refused(
+        &["sim", "--trace", &s(&f)],
+        &["--trace", "empty.csv: the trace has no requests"],
+    );
+    let header = d.join("header.csv");
+    std::fs::write(
+        &header,
+        "Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime\n",
+    )
+    .unwrap();
+    refused(
+        &["sim", "--trace", &s(&header)],
+        &["the trace has no requests"],
+    );
+    for flag in [
+        ["--writes", "5"],
+        ["--rate", "100"],
+        ["--workload", "zipf"],
+        ["--duration", "1s"],
+    ] {
+        refused(
+            &[&["sim", "--trace", &s(&f)][..], &flag[..]].concat(),
+            &[flag[0], "cannot be used with"],
+        );
+    }
+}

@@ -298,3 +298,46 @@ fn explore_refuses_a_busy_port_in_one_line() {
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("cannot listen on 127.0.0.1:"), "{err}");
 }
+
+#[test]
+fn a_mutant_that_does_not_act_on_the_policy_is_said_to_have_tested_nothing() {
+    // skip-overlay breaks snapshot-overlay's overlay pass; out-of-turn has none.
+    let o = cowlab(&[
+        "check",
+        "--quiet",
+        "--mutant",
+        "skip-overlay",
+        "--policy",
+        "out-of-turn",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("OK: every property holds"), "{out}");
+    assert!(
+        out.contains("note: the mutant skip-overlay changed nothing here"),
+        "{out}"
+    );
+    // Where it acts, it is caught and no such note is printed.
+    let o = cowlab(&["check", "--quiet", "--mutant", "skip-overlay"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(!out.contains("note: the mutant"), "{out}");
+}
+
+#[test]
+fn a_fault_that_is_always_retried_is_not_a_vacuous_check() {
+    // One fault under retry:1 can never fail the copy: every property holds, exit 0.
+    let o = cowlab(&["check", "--quiet", "--faults", "1", "--on-error", "retry:1"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("OK: every property holds"), "{out}");
+    assert!(
+        out.contains("a fault strikes and the copy still completes"),
+        "{out}"
+    );
+    // Two faults can exhaust one retry: then the copy failing must be reached.
+    let o = cowlab(&["check", "--quiet", "--faults", "2", "--on-error", "retry:1"]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("the copy fails"), "{out}");
+}

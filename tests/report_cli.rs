@@ -241,3 +241,62 @@ fn topologies_are_swept_from_a_sweep_file_and_bad_ones_refused_with_nothing_writ
         assert!(!out.exists(), "a refused sweep wrote {}", out.display());
     }
 }
+
+#[test]
+fn an_out_folder_is_checked_before_any_run_and_cleared_of_an_older_reports_files() {
+    let d = dir("report-out");
+    let sweep = quick_file(&d);
+    // A folder holding someone else's files is refused before any run, and left alone.
+    let foreign = d.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    refused(
+        &["report", "--config", &sweep, "--out", &s(&foreign)],
+        &[
+            "--out",
+            "holds 1 file(s) a report does not write (notes.txt)",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(!foreign.join("summary.md").exists());
+    // A folder that cannot be made is refused before any run, not after the sweep.
+    refused(
+        &[
+            "report",
+            "--config",
+            &sweep,
+            "--out",
+            "/proc/cowlab-cannot-be-here",
+        ],
+        &["--out /proc/cowlab-cannot-be-here: cannot be made"],
+    );
+    // An older report's files do not outlive it.
+    let old = d.join("old");
+    std::fs::create_dir_all(old.join("charts")).unwrap();
+    std::fs::write(old.join("charts/a_metric_no_longer_drawn.svg"), "<svg/>").unwrap();
+    std::fs::write(old.join("summary.md"), "an older report").unwrap();
+    let o = cowlab(&["report", "--config", &sweep, "--out", &s(&old)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!old.join("charts/a_metric_no_longer_drawn.svg").exists());
+    assert_ne!(
+        std::fs::read_to_string(old.join("summary.md")).unwrap(),
+        "an older report"
+    );
+}
+
+#[test]
+fn an_empty_sweep_file_is_refused_rather_than_run_as_the_built_in_sweep() {
+    let d = dir("report-empty");
+    let f = d.join("empty.toml");
+    std::fs::write(&f, "# only a comment\n").unwrap();
+    refused(
+        &["report", "--config", &s(&f), "--out", &s(&d.join("out"))],
+        &[
+            "empty.toml line 1: the file sets nothing",
+            "leave out --config",
+        ],
+    );
+}

@@ -12,6 +12,7 @@
 //! A designer's own test calls [`report`] (see `reports/examples/own_policy.rs`).
 
 pub mod chart;
+pub mod out;
 pub mod recommend;
 pub mod render;
 pub mod results;
@@ -70,6 +71,7 @@ pub struct Report {
 /// `summary.md`, the charts under `charts/`, and the wall-clock figures in `timing.json`.
 /// `options.policies` may hold policies of your own, named in `sweep.policies`.
 pub fn report(sweep: &Sweep, options: &Options, out: &Path) -> Result<Report, ReportError> {
+    out::check(out)?;
     let (results, timing) = run::run(sweep, options, &|_, _| {})?;
     write(results, timing, out)
 }
@@ -83,6 +85,7 @@ pub fn report_with_panel(
     options: &Options,
     out: &Path,
 ) -> Result<Report, ReportError> {
+    out::check(out)?;
     let (results, panel, timing) = run::run_with_panel(sweep, panel, options, &|_, _| {})?;
     write_with_panel(results, panel, timing, out)
 }
@@ -100,6 +103,7 @@ pub fn write_with_panel(
     timing: Timing,
     out: &Path,
 ) -> Result<Report, ReportError> {
+    out::clear(out)?;
     let charts = render::write(&results, panel.as_ref(), out)?;
     let text = serde_json::to_string_pretty(&timing).expect("timing serialises");
     render::write_file(&out.join("timing.json"), &text)?;

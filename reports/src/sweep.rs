@@ -674,6 +674,16 @@ struct CostFile {
 pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, SweepError> {
     let doc = Doc { text, file };
     let f: File = toml::from_str(text).map_err(|e| doc.toml_error(&e))?;
+    // A file that sets nothing would run the built-in sweep under the file's name.
+    if toml::from_str::<toml::Table>(text).is_ok_and(|t| t.is_empty()) {
+        let mut e = doc.at(
+            0..0,
+            "",
+            "the file sets nothing: to run the built-in sweep, leave out --config",
+        );
+        e.value.clear();
+        return Err(e);
+    }
     let mut s = Sweep::default();
     let size = |v: &Spanned<String>, key: &str| -> Result<u64, SweepError> {
         match parse_size(v.get_ref()) {

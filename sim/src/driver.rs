@@ -48,6 +48,8 @@ pub enum SimError {
     Trace(#[from] TraceError),
     #[error("--trace {path}: {error}")]
     TraceOpen { path: String, error: std::io::Error },
+    #[error("--trace {path}: the trace has no requests")]
+    EmptyTrace { path: String },
     #[error("the run has more than {max} writes (write ids are 32-bit)")]
     TooManyWrites { max: u64 },
 }
@@ -1279,7 +1281,12 @@ impl SimConfig {
                 path: path.clone(),
                 error,
             })?;
-        Ok(Some(reader))
+        // An empty trace would run a copy with no writes at all: say so instead.
+        let mut reader = reader.peekable();
+        if reader.peek().is_none() {
+            return Err(SimError::EmptyTrace { path: path.clone() });
+        }
+        Ok(Some(Box::new(reader)))
     }
 }
 

@@ -36,9 +36,10 @@ impl fmt::Display for FileError {
             0 => write!(f, "{}: ", self.file)?,
             n => write!(f, "{} line {n}: ", self.file)?,
         }
-        match self.key.is_empty() {
-            true => write!(f, "'{}': {}", self.value, self.reason),
-            false => write!(f, "key {} = {}: {}", self.key, self.value, self.reason),
+        match (self.key.is_empty(), self.value.is_empty()) {
+            (true, true) => f.write_str(&self.reason),
+            (true, false) => write!(f, "'{}': {}", self.value, self.reason),
+            (false, _) => write!(f, "key {} = {}: {}", self.key, self.value, self.reason),
         }
     }
 }
