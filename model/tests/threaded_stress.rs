@@ -11,15 +11,21 @@
 //! before taking each lock; those catch every concurrency mutant and both driver flaws
 //! (rates in the README, *Threaded implementation and loom*).
 //!
-//! On a failing device, one small configuration whose outcome every interleaving shares:
-//! held writes that hang after a copy error are a deadlock the driver reports, not a hang.
+//! On a failing device, one small configuration in which every interleaving ends with held
+//! writes hanging after a copy error: a deadlock the driver reports, not a hang. Which
+//! writers it names depends on the interleaving; each run is checked against what its own
+//! final state says it must name.
 
+use cowlab_model::disk::UNWRITTEN;
+use cowlab_model::fault::{FaultPlan, PlanFaults};
+use cowlab_model::invariants::{check_safety, progress};
+use cowlab_model::meta::stamp_of;
 use cowlab_model::threaded::check::{
     is_concurrency, loom_faults, policy_for, stress, two_writers, STRESS_REQUESTS,
 };
 use cowlab_model::threaded::watchdog::{run_watched, run_watched_faulty, Hang, Reason};
 use cowlab_model::threaded::{Flaw, Outcome, RealThreads, Shaky, Stamps, Std, ThreadState};
-use cowlab_model::{policy, Invariant, Mutant, World};
+use cowlab_model::{policy, Device, Invariant, Mutant, Spec, Violation, World, BEGIN};
 use std::time::Duration;
 
 const RUNS_PER_POLICY: u64 = 50;
@@ -167,13 +173,10 @@ fn the_end_of_run_check_catches_a_sequential_mutant_on_shaken_threads() {
     assert_eq!(v.invariant, Invariant::PointInTimeCopy, "seed {seed}: {v}");
 }
 
-/// held-writes-hang-on-copy-error on real threads: from the state where writer 1's write is
-/// held for its preservation, the snapshot's first I/O (a preservation, whoever takes it
-/// first) fails under break-snapshot, so the copy fails with the write held in every
-/// interleaving. With the mutant the held writes wait for a copy that never completes: the
-/// driver reports the deadlock (the watchdog never has to give up); without it both writes
-/// are released and every thread finishes.
-fn held_write_on_a_failing_snapshot<P: RealThreads>(mutant: Option<Mutant>, seed: u64) -> Outcome {
+/// held-writes-hang-on-copy-error's configuration (with `mutant`, or without): the two
+/// writers under break-snapshot, the snapshot failing on its first I/O, from the state where
+/// writer 1's write is held for the preservation of its chunks 1 and 2.
+fn failing_snapshot(mutant: Option<Mutant>) -> (Spec, World, FaultPlan) {
     let (on_error, plan) =
         loom_faults(Mutant::HeldWritesHangOnCopyError).expect("a failing device");
     let spec = two_writers(
@@ -185,6 +188,16 @@ fn held_write_on_a_failing_snapshot<P: RealThreads>(mutant: Option<Mutant>, seed
     let mut start = World::new(&spec);
     start.step(&spec, 1);
     assert!(!start.meta.hold.is_empty(), "writer 1's write is held");
+    (spec, start, plan)
+}
+
+/// [`failing_snapshot`] on real threads: the snapshot's first I/O (a preservation, whoever
+/// takes it first) fails, so the copy fails in every interleaving. With the mutant the
+/// writes still held wait for a copy that never completes: the driver reports the deadlock
+/// (the watchdog never has to give up); without it both writes are released and every
+/// thread finishes.
+fn held_write_on_a_failing_snapshot<P: RealThreads>(mutant: Option<Mutant>, seed: u64) -> Outcome {
+    let (spec, start, plan) = failing_snapshot(mutant);
     Shaky::seed(seed);
     let out = run_watched_faulty::<P, Stamps>(&spec, start, &plan, LIMIT)
         .unwrap_or_else(|hang| panic!("seed {seed}: {hang}"));
@@ -193,23 +206,81 @@ fn held_write_on_a_failing_snapshot<P: RealThreads>(mutant: Option<Mutant>, seed
     out
 }
 
+/// The mutant's deadlock, as every interleaving of [`failing_snapshot`] must end. Writer 2's
+/// write overlaps writer 1's (block 2) and queues behind it, so it is still held when the
+/// copy fails: it always waits. Writer 1's waits too unless it left the queue before the
+/// copy failed, which one interleaving allows: writer 2's preservation of chunk 3 takes the
+/// snapshot's first I/O, and its failure becomes the copy's only at writer 2's next step,
+/// under the metadata lock (`Preserver::give_up`); in between writer 1 can preserve both its
+/// chunks and be applied. Then writer 1's write is on the source, and the snapshot holds its
+/// two chunks but not chunk 3.
+fn assert_held_writes_hang(world: &World, violation: Option<Violation>, run: &str) {
+    let v = violation.unwrap_or_else(|| panic!("{run}: no deadlock"));
+    let waits = |pid: usize| !world.procs[pid].finished();
+    assert!(waits(2), "{run}: writer 2 finished: {v}");
+    let source = world.disk.device(Device::Source);
+    let expected = if waits(1) {
+        assert_eq!(
+            source, [BEGIN; 4],
+            "{run}: no held write reaches the source"
+        );
+        "progress violated: deadlock: writer 1 waits for write 0 to leave the hold queue; \
+         writer 2 waits for write 1 to leave the hold queue"
+    } else {
+        let applied = stamp_of(0);
+        assert_eq!(source, [BEGIN, applied, applied, BEGIN], "{run}");
+        let snapshot = &world.disk.device(Device::Snapshot)[1..];
+        assert_eq!(
+            snapshot,
+            [BEGIN, BEGIN, UNWRITTEN],
+            "{run}: writer 2's I/O failed"
+        );
+        "progress violated: deadlock: writer 2 waits for write 1 to leave the hold queue"
+    };
+    assert_eq!(v.to_string(), expected, "{run}");
+}
+
 const HANG_SEEDS: u64 = 20;
 
 fn held_writes_hang_reported_as_a_deadlock<P: RealThreads>() {
     let m = Mutant::HeldWritesHangOnCopyError;
     for seed in 0..HANG_SEEDS {
         let out = held_write_on_a_failing_snapshot::<P>(Some(m), seed);
-        let v = out.violation.expect("the deadlock");
-        assert_eq!(
-            v.to_string(),
-            "progress violated: deadlock: writer 1 waits for write 0 to leave the hold queue; \
-             writer 2 waits for write 1 to leave the hold queue",
-            "seed {seed}"
-        );
+        assert_held_writes_hang(&out.world, out.violation, &format!("seed {seed}"));
         let fixed = held_write_on_a_failing_snapshot::<P>(None, seed);
         assert_eq!(fixed.violation, None, "seed {seed}");
         assert!(fixed.world.finished(), "seed {seed}");
     }
+}
+
+/// The interleaving in which writer 1 leaves the queue before the copy fails, on the engine
+/// alone (no threads: it is the engine's, not the driver's, and threads rarely meet it):
+/// writer 2 arrives and its preservation's I/O fails; writer 1 preserves and marks both its
+/// chunks and is applied; only then does writer 2 record the copy's failure.
+#[test]
+fn a_write_applied_before_the_copy_fails_is_not_in_the_deadlock() {
+    let (spec, mut world, plan) = failing_snapshot(Some(Mutant::HeldWritesHangOnCopyError));
+    let mut faults = PlanFaults::new(plan);
+    // Writer 2 arrives (claiming chunk 3) and its preservation's I/O fails; writer 1 copies
+    // and marks chunks 1 and 2, then is applied.
+    for pid in [2, 2, 1, 1, 1, 1, 1] {
+        assert!(world.enabled(&spec, pid), "process {pid} cannot step");
+        world.step_with(&spec, pid, &mut faults);
+    }
+    assert!(world.procs[1].finished() && !world.meta.copy_failed);
+    // Then whoever can step, until no one can.
+    loop {
+        let Some(pid) = world.runnable(&spec).next() else {
+            break;
+        };
+        world.step_with(&spec, pid, &mut faults);
+    }
+    assert_eq!(faults.injected.iter().sum::<u64>(), 1);
+    assert!(world.meta.copy_failed);
+    let violation = check_safety(&spec, &world)
+        .and_then(|()| progress(&spec, &world))
+        .err();
+    assert_held_writes_hang(&world, violation, "on the engine");
 }
 
 #[test]
