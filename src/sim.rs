@@ -482,6 +482,14 @@ impl Reporter {
 
 pub fn run(a: &Args) -> Result<u8, Failure> {
     let config = config(a)?;
+    // Bad input first, then the warning about good input.
+    config.spec().map_err(usage)?;
+    if let Some((offered, served)) = config.saturation() {
+        eprintln!(
+            "warning: {offered:.0} requests/s is more than one {} serves (about {served:.0}/s): requests will queue for the whole run, and the copy with them; see --rate",
+            config.disks.name
+        );
+    }
     let mut reporter = Reporter::new();
     let outcome = simulate(&config, &mut |p| reporter.report(p));
     reporter.done();

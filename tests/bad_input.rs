@@ -459,6 +459,20 @@ fn bad_fault_checks_volumes_and_topologies() {
         &["sim", "--topology", &s(&file)],
         &["--topology", "t.toml line 2", "floppy"],
     );
+    // RAID members are device names: a count is refused in the file's words.
+    std::fs::write(
+        &file,
+        "[devices.r]\nraid = \"raid5\"\nstripe_unit = \"64KiB\"\nmembers = 4\n",
+    )
+    .unwrap();
+    refused(
+        &["sim", "--topology", &s(&file)],
+        &[
+            "t.toml line 4",
+            "key devices.r.members = 4",
+            "expected a list in brackets",
+        ],
+    );
 }
 
 #[test]

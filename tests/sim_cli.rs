@@ -273,3 +273,22 @@ fn traces_of_each_format_replay_and_an_unknown_format_is_refused() {
         "error: --trace-format iostat: is not msr, scsi or blkparse"
     );
 }
+
+#[test]
+fn a_rate_the_disk_cannot_serve_is_said_before_the_run() {
+    let o = cowlab(&[
+        "sim", "--disk", "hdd", "--volume", "16MiB", "--writes", "50",
+    ]);
+    assert!(o.status.success());
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("warning: 20000 requests/s is more than one hdd serves (about 122/s)"),
+        "{err}"
+    );
+    // A rate the disk serves says nothing.
+    let o = cowlab(&[
+        "sim", "--disk", "hdd", "--volume", "16MiB", "--writes", "50", "--rate", "50",
+    ]);
+    assert!(o.status.success());
+    assert_eq!(text(&o.stderr), "");
+}

@@ -207,6 +207,30 @@ impl SimConfig {
         Ok(self)
     }
 
+    /// When a generated open-loop workload asks more of the source device than it can
+    /// serve: the offered requests per second and about how many one device serves (the
+    /// mean request's overhead, seek and transfer; preservations only make it worse), so a
+    /// run whose requests queue for its whole length can say so. `None` otherwise.
+    pub fn saturation(&self) -> Option<(f64, f64)> {
+        let Arrivals::Open { rate } = self.workload.arrivals else {
+            return None;
+        };
+        if self.trace.is_some() {
+            return None;
+        }
+        let sizes = &self.workload.sizes.0;
+        let weight: u64 = sizes.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mean = sizes
+            .iter()
+            .map(|(b, w)| *b as f64 * f64::from(*w))
+            .sum::<f64>()
+            / weight.max(1) as f64;
+        let m = &self.disks.model;
+        let seconds = (m.overhead_ns + m.seek_ns) as f64 / 1e9 + mean / m.bandwidth.max(1) as f64;
+        let served = f64::from(self.disks.queue_depth) / seconds;
+        (rate > served).then_some((rate, served))
+    }
+
     /// Sets the volume and keeps the workload's in step.
     pub fn with_volume(mut self, bytes: u64) -> SimConfig {
         self.volume = bytes;
