@@ -183,7 +183,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
             timing,
             panel,
         };
-        let path = shard::write(&args.out, &file).map_err(|e| Failure::usage(e.to_string()))?;
+        let path = cowlab_reports::out::clear(&args.out)
+            .and_then(|()| shard::write(&args.out, &file))
+            .map_err(|e| Failure::usage(e.to_string()))?;
         println!(
             "shard {}/{} written to {} ({:.1} s); join the shards with: cowlab merge --out DIR SHARD_DIR...",
             s.index,

@@ -4,6 +4,7 @@
 use crate::disk::{Copied, Device, Stamp, BEGIN};
 use crate::env::Env;
 use crate::event::Event;
+use crate::event::Wait;
 use crate::fault::IoError;
 use crate::geometry::{Block, Chunk};
 use crate::ghost::Ghost;
@@ -12,7 +13,6 @@ use crate::preserver::{Claims, Outcome, Preserver};
 use crate::rules::{Apply, Rules};
 use crate::spec::{Pid, Resolved, Spec};
 use crate::workload::Op;
-use crate::world::Wait;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 

@@ -6,14 +6,15 @@
 use crate::disk::{Copied, Device};
 use crate::env::Env;
 use crate::event::Event;
+use crate::event::Wait;
 use crate::fault::{ErrorKind, IoError};
+use crate::geometry::ChunkSet;
 use crate::geometry::{Chunk, Geometry, Segment};
 use crate::ghost::Ghost;
-use crate::meta::{ChunkSet, Meta};
+use crate::meta::Meta;
 use crate::order::CopyOrder;
 use crate::rules::{Cursor, Phase};
 use crate::spec::Spec;
-use crate::world::Wait;
 use std::ops::Range;
 use std::sync::Arc;
 

@@ -18,15 +18,30 @@ pub const BEGIN: Stamp = 0;
 /// A block no one has written yet (the destination and the preservation stores start so).
 pub const UNWRITTEN: Stamp = Stamp::MAX;
 
+/// Identifies a write; its stamp is `id + 1` (stamp 0 is the begin image).
+pub type WriteId = u32;
+
+pub fn stamp_of(write: WriteId) -> Stamp {
+    write + 1
+}
+
+/// The write behind a stamp; `None` for the begin image and unwritten blocks.
+pub fn write_of(s: Stamp) -> Option<WriteId> {
+    (s != BEGIN && s != UNWRITTEN).then(|| s - 1)
+}
+
+/// Renames the write behind a stamp (symmetry reduction); the begin image and unwritten
+/// blocks stay as they are.
+pub fn map_stamp(s: Stamp, write: impl Fn(WriteId) -> WriteId) -> Stamp {
+    write_of(s).map_or(s, |w| stamp_of(write(w)))
+}
+
 /// Renders a stamp in domain words.
 pub fn show_stamp(s: Stamp) -> String {
     match s {
         BEGIN => "0 (begin image)".into(),
         UNWRITTEN => "none (never written)".into(),
-        s => format!(
-            "{s} (write {})",
-            crate::meta::write_of(s).unwrap_or_default()
-        ),
+        s => format!("{s} (write {})", write_of(s).unwrap_or_default()),
     }
 }
 

@@ -4,10 +4,10 @@
 //! metadata, the timed driver one that charges each I/O's time on its device.
 
 use crate::disk::{BlockStore, Copied, Device, Stamp};
-use crate::fault::IoError;
 use crate::geometry::Block;
 use crate::ghost::Ghost;
 use crate::meta::Meta;
+use std::fmt;
 use std::ops::Range;
 
 /// What a step may do: one metadata update, or disk I/O, or both inside one critical section.
@@ -45,5 +45,56 @@ impl<S: BlockStore, G: Ghost> Env for Direct<'_, S, G> {
     }
     fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
         Ok(self.disk.copy(from, to, blocks))
+    }
+}
+
+/// Why an I/O failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// The device returned an error.
+    Device,
+    /// The preservation store (snapshot or cache) has no room left.
+    StoreFull,
+}
+
+/// A failed I/O: which device, which blocks, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IoError {
+    pub device: Device,
+    pub blocks: Range<Block>,
+    pub kind: ErrorKind,
+}
+
+impl IoError {
+    fn key(&self) -> (Device, Block, Block, ErrorKind) {
+        (self.device, self.blocks.start, self.blocks.end, self.kind)
+    }
+}
+
+impl PartialOrd for IoError {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Orders errors (symmetry reduction sorts clients, and so the errors they hold).
+impl Ord for IoError {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl fmt::Display for IoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ErrorKind::Device => "I/O error",
+            ErrorKind::StoreFull => "store full",
+        };
+        write!(
+            f,
+            "{what} on {} {}",
+            self.device,
+            crate::geometry::show_blocks(&self.blocks)
+        )
     }
 }

@@ -7,6 +7,20 @@ use crate::meta::{stamp_of, WriteId};
 use crate::spec::{Pid, Spec};
 use std::ops::Range;
 
+/// What a blocked process waits for. A driver that does not poll every process parks it
+/// under this and wakes it when a step frees it (see [`Event::frees`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Wait {
+    /// A chunk to leave flight, or to stop being tracked by an image read.
+    Chunk(Chunk),
+    /// Its write to reach the head of the hold queue.
+    Turn,
+    /// The copy to complete.
+    CopyComplete,
+    /// Anything: re-check after every metadata step.
+    AnyStep,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     SegmentClaimed {
@@ -112,7 +126,7 @@ pub enum Event {
 }
 
 /// What a step freed, for drivers that park blocked processes instead of polling them
-/// (see [`crate::world::Wait`]).
+/// (see [`Wait`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Freed {
     /// These chunks may have left flight or stopped being tracked.

@@ -16,56 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::ops::Range;
 
-/// Why an I/O failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorKind {
-    /// The device returned an error.
-    Device,
-    /// The preservation store (snapshot or cache) has no room left.
-    StoreFull,
-}
-
-/// A failed I/O: which device, which blocks, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct IoError {
-    pub device: Device,
-    pub blocks: Range<Block>,
-    pub kind: ErrorKind,
-}
-
-impl IoError {
-    fn key(&self) -> (Device, Block, Block, ErrorKind) {
-        (self.device, self.blocks.start, self.blocks.end, self.kind)
-    }
-}
-
-impl PartialOrd for IoError {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Orders errors (symmetry reduction sorts clients, and so the errors they hold).
-impl Ord for IoError {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
-    }
-}
-
-impl fmt::Display for IoError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
-            ErrorKind::Device => "I/O error",
-            ErrorKind::StoreFull => "store full",
-        };
-        write!(
-            f,
-            "{what} on {} {}",
-            self.device,
-            crate::geometry::show_blocks(&self.blocks)
-        )
-    }
-}
+pub use crate::env::{ErrorKind, IoError};
 
 /// What a copy does when a preservation fails for good (after its retries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

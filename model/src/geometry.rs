@@ -1,5 +1,6 @@
 //! Volume geometry: blocks, segments (the copier's unit) and chunks (the copy-on-write unit).
 
+use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::ops::Range;
@@ -215,6 +216,61 @@ pub fn show_blocks(r: &Range<Block>) -> String {
         format!("block {}", r.start)
     } else {
         format!("blocks {}..{}", r.start, r.end - 1)
+    }
+}
+
+/// A set of chunks (one bit each).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChunkSet(FixedBitSet);
+
+impl ChunkSet {
+    pub fn new(chunks: Chunk) -> Self {
+        ChunkSet(FixedBitSet::with_capacity(chunks as usize))
+    }
+    pub fn contains(&self, c: Chunk) -> bool {
+        self.0.contains(c as usize)
+    }
+    pub fn insert(&mut self, c: Chunk) {
+        self.0.insert(c as usize)
+    }
+    pub fn remove(&mut self, c: Chunk) {
+        self.0.set(c as usize, false)
+    }
+    pub fn any_in(&self, r: Range<Chunk>) -> bool {
+        self.0
+            .contains_any_in_range(r.start as usize..r.end as usize)
+    }
+    pub fn count(&self) -> usize {
+        self.0.count_ones(..)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Chunk> + '_ {
+        self.0.ones().map(|c| c as Chunk)
+    }
+    /// The first chunk of the set at or after `from`, a word at a time.
+    pub fn next_from(&self, from: Chunk) -> Option<Chunk> {
+        self.first_in(from..self.0.len() as Chunk)
+    }
+
+    /// The first chunk of the set in a range, reading only the range's words.
+    pub fn first_in(&self, range: Range<Chunk>) -> Option<Chunk> {
+        let words = self.0.as_slice();
+        let (mut w, bit) = (range.start as usize / 64, range.start as usize % 64);
+        let mut word = *words.get(w)? as u64 & (!0u64 << bit);
+        loop {
+            if word != 0 {
+                let c = (w * 64 + word.trailing_zeros() as usize) as Chunk;
+                return (c < range.end).then_some(c);
+            }
+            w += 1;
+            if w * 64 >= range.end as usize {
+                return None;
+            }
+            word = *words.get(w)? as u64;
+        }
+    }
+    /// Bytes a real implementation would spend on this bitmap.
+    pub fn metadata_bytes(&self) -> usize {
+        self.0.len().div_ceil(8)
     }
 }
 

@@ -3,8 +3,8 @@
 //! checkers, small timed runs) or not at all (timed runs of volumes too large to hold).
 
 use crate::disk::{Stamp, BEGIN};
+use crate::geometry::ChunkSet;
 use crate::geometry::{Block, Chunk};
-use crate::meta::ChunkSet;
 use std::fmt;
 use std::hash::Hash;
 use std::ops::Range;

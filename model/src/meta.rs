@@ -8,37 +8,20 @@
 //! writes: the checkers' tiny states answer by scanning, large timed runs keep indexes
 //! ([`Derived`] values, which take no part in a state's equality).
 
-use crate::disk::{Stamp, BEGIN, UNWRITTEN};
+use crate::disk::Stamp;
+pub use crate::disk::{map_stamp, stamp_of, write_of, WriteId};
+pub use crate::geometry::ChunkSet;
 use crate::geometry::{Block, Chunk, Geometry, Segment};
 use crate::ghost::{Ghost, GhostImage};
-use fixedbitset::FixedBitSet;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
-/// Identifies a write; its stamp is `id + 1` (stamp 0 is the begin image).
-pub type WriteId = u32;
-
 /// Most writes a run may have: stamps are 32-bit, 0 is the begin image and `Stamp::MAX`
 /// marks unwritten blocks.
 pub const MAX_WRITES: u64 = Stamp::MAX as u64 - 1;
-
-pub fn stamp_of(write: WriteId) -> Stamp {
-    write + 1
-}
-
-/// The write behind a stamp; `None` for the begin image and unwritten blocks.
-pub fn write_of(s: Stamp) -> Option<WriteId> {
-    (s != BEGIN && s != UNWRITTEN).then(|| s - 1)
-}
-
-/// Renames the write behind a stamp (symmetry reduction); the begin image and unwritten
-/// blocks stay as they are.
-pub fn map_stamp(s: Stamp, write: impl Fn(WriteId) -> WriteId) -> Stamp {
-    write_of(s).map_or(s, |w| stamp_of(write(w)))
-}
 
 /// A value derived from the rest of its owner, kept only to answer a query fast. It takes no
 /// part in equality or hashing: two states equal in everything else answer every query alike.
@@ -57,64 +40,12 @@ impl<T> Hash for Derived<T> {
     fn hash<H: Hasher>(&self, _: &mut H) {}
 }
 
+/// The chunks a write claims to preserve.
+pub type Claims = SmallVec<[Chunk; 2]>;
+
 /// Volumes with more chunks than this keep indexes beside the metadata; smaller ones (every
 /// checker's) answer by scanning, which keeps their states small and fast to copy.
 pub const INDEX_FROM_CHUNKS: Chunk = 4096;
-
-/// A set of chunks (one bit each).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ChunkSet(FixedBitSet);
-
-impl ChunkSet {
-    pub fn new(chunks: Chunk) -> Self {
-        ChunkSet(FixedBitSet::with_capacity(chunks as usize))
-    }
-    pub fn contains(&self, c: Chunk) -> bool {
-        self.0.contains(c as usize)
-    }
-    pub fn insert(&mut self, c: Chunk) {
-        self.0.insert(c as usize)
-    }
-    pub fn remove(&mut self, c: Chunk) {
-        self.0.set(c as usize, false)
-    }
-    pub fn any_in(&self, r: Range<Chunk>) -> bool {
-        self.0
-            .contains_any_in_range(r.start as usize..r.end as usize)
-    }
-    pub fn count(&self) -> usize {
-        self.0.count_ones(..)
-    }
-    pub fn iter(&self) -> impl Iterator<Item = Chunk> + '_ {
-        self.0.ones().map(|c| c as Chunk)
-    }
-    /// The first chunk of the set at or after `from`, a word at a time.
-    pub fn next_from(&self, from: Chunk) -> Option<Chunk> {
-        self.first_in(from..self.0.len() as Chunk)
-    }
-
-    /// The first chunk of the set in a range, reading only the range's words.
-    pub fn first_in(&self, range: Range<Chunk>) -> Option<Chunk> {
-        let words = self.0.as_slice();
-        let (mut w, bit) = (range.start as usize / 64, range.start as usize % 64);
-        let mut word = *words.get(w)? as u64 & (!0u64 << bit);
-        loop {
-            if word != 0 {
-                let c = (w * 64 + word.trailing_zeros() as usize) as Chunk;
-                return (c < range.end).then_some(c);
-            }
-            w += 1;
-            if w * 64 >= range.end as usize {
-                return None;
-            }
-            word = *words.get(w)? as u64;
-        }
-    }
-    /// Bytes a real implementation would spend on this bitmap.
-    pub fn metadata_bytes(&self) -> usize {
-        self.0.len().div_ceil(8)
-    }
-}
 
 /// One of the per-chunk maps of the metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

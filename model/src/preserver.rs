@@ -10,11 +10,9 @@ use crate::geometry::{Block, Chunk};
 use crate::meta::WriteId;
 use crate::policy::Target;
 use crate::spec::Spec;
-use smallvec::SmallVec;
 use std::ops::Range;
 
-/// The chunks a write claims to preserve.
-pub type Claims = SmallVec<[Chunk; 2]>;
+pub use crate::meta::Claims;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Preserver {

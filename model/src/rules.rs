@@ -6,10 +6,10 @@
 use crate::disk::Device;
 use crate::geometry::{Block, Chunk, Geometry};
 use crate::ghost::Ghost;
+use crate::meta::Claims;
 use crate::meta::{HoldQueue, Meta, WriteId};
 use crate::mutant::Mutant;
 use crate::policy::{Policy, Target, WriteRule};
-use crate::preserver::Claims;
 use std::ops::Range;
 
 /// The two phases of a segment after the copier claims it, in the order they run.

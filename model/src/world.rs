@@ -6,28 +6,14 @@ use crate::copier::{Copier, CopierPc};
 use crate::disk::{BlockStore, Disk};
 use crate::env::{Direct, Env};
 use crate::event::Event;
+pub use crate::event::Wait;
 use crate::fault::{Faults, Faulty, NoFaults};
 use crate::geometry::Block;
-use crate::geometry::Chunk;
 use crate::ghost::{Ghost, GhostImage};
 use crate::meta::Meta;
 use crate::spec::{Pid, Spec};
 use crate::workload::Op;
 use std::ops::Range;
-
-/// What a blocked process waits for. A driver that does not poll every process parks it
-/// under this and wakes it when a step frees it (see [`Event::frees`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Wait {
-    /// A chunk to leave flight, or to stop being tracked by an image read.
-    Chunk(Chunk),
-    /// Its write to reach the head of the hold queue.
-    Turn,
-    /// The copy to complete.
-    CopyComplete,
-    /// Anything: re-check after every metadata step.
-    AnyStep,
-}
 
 /// A process of the online copy.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -22,7 +22,6 @@ pub const SHARD_FILE: &str = "shard.json";
 
 /// Writes a shard folder.
 pub fn write(dir: &Path, shard: &ShardFile) -> Result<PathBuf, ReportError> {
-    crate::out::clear(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
     let path = dir.join(SHARD_FILE);
     let text = serde_json::to_string(shard).expect("a shard serialises");
