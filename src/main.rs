@@ -1,4 +1,5 @@
-//! The `cowlab` command line: a thin layer over the model crate.
+//! The `cowlab` command line: a thin layer over the crates below it (model, sim, reports,
+//! qemu), which it alone imports together; the flags are parsed here, once.
 
 mod check;
 mod explore;

@@ -6,6 +6,9 @@
 //! configuration (`policy`, `rules`, `order`, `spec`), the step machines (`copier`,
 //! `preserver`, `client`) behind `env`, the state they step (`world`), then the invariants
 //! and the drivers (`random`, `exhaustive`, `threaded`; the timed one is its own crate).
+//!
+//! It imports no other cowlab crate; every other crate builds on it (`tests/layering.rs`
+//! holds the stack and the absence of import circles).
 
 pub mod client;
 pub mod copier;

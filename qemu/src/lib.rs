@@ -11,6 +11,9 @@
 //! [`qtrace`] speak the formats; [`config`] validates a run; [`graph`] says what to ask of
 //! QEMU; [`daemon`] owns the process and its directory; [`load`] is the guest; [`check`]
 //! judges; [`run`] puts them together; [`compare`] sets a run beside its prediction.
+//!
+//! It imports the engine (`cowlab-model`) and the simulator (`cowlab-sim`); nothing below it
+//! imports it, and the reports beside it do not.
 
 pub mod check;
 pub mod compare;

@@ -8,6 +8,10 @@
 //! - [`recommend`]: the cost and the recommendation.
 //! - [`render`]: `summary.md` and the charts ([`chart`]).
 //! - [`shard`]: shard folders and their merge.
+//! - [`out`]: the folder a report goes to, checked before any run.
+//!
+//! It imports the engine (`cowlab-model`) and the simulator (`cowlab-sim`), never the
+//! command line nor the real-QEMU driver beside it.
 //!
 //! A designer's own test calls [`report`] (see `reports/examples/own_policy.rs`).
 

@@ -6,6 +6,8 @@
 //! seeded request streams; [`trace`] reads and writes block traces;
 //! [`latency`] collects latency histograms; and [`topology`] describes devices, RAIDs and
 //! links as data and times I/Os through them. Time is `u64` nanoseconds everywhere.
+//!
+//! It imports only the engine (`cowlab-model`), whose step machines its driver steps.
 
 pub mod config;
 pub mod device;
