@@ -415,7 +415,7 @@ impl SimConfig {
                 let reason = format!(
                     "not a multiple of the block size ({}){}",
                     format_size(bs),
-                    binary_hint(value)
+                    binary_hint(value, bs)
                 );
                 return Err(ConfigError::new(flag, format_size(value), reason));
             }
@@ -499,16 +499,24 @@ impl SimConfig {
     }
 }
 
-/// "; did you mean 64KiB? (KB is 1000 bytes)" for a size in decimal units, which is rarely
-/// a multiple of a block.
-pub fn binary_hint(bytes: u64) -> String {
+/// "; did you mean 64KiB? (KB is 1000 bytes)" for a size in decimal units that is no
+/// multiple of the block size when its binary twin is (empty otherwise).
+pub fn binary_hint(bytes: u64, block: u64) -> String {
     let units = [
         (1_000_000_000_000u64, "TB", "TiB"),
         (1_000_000_000, "GB", "GiB"),
         (1_000_000, "MB", "MiB"),
         (1_000, "KB", "KiB"),
     ];
-    match units.iter().find(|(d, _, _)| bytes.is_multiple_of(*d)) {
+    let binary = |d: u64, bin: &str| match bin {
+        "TiB" => (bytes / d) << 40,
+        "GiB" => (bytes / d) << 30,
+        "MiB" => (bytes / d) << 20,
+        _ => (bytes / d) << 10,
+    };
+    let fits =
+        |d: u64, bin: &str| bytes.is_multiple_of(d) && binary(d, bin).is_multiple_of(block.max(1));
+    match units.iter().find(|(d, _, bin)| fits(*d, bin)) {
         Some((d, dec, bin)) => format!("; did you mean {}{bin}? ({dec} is {d} bytes)", bytes / d),
         None => String::new(),
     }
