@@ -142,3 +142,38 @@ fn the_circle_finder_finds_a_circle() {
     let c = circle(&graph).expect("a circle");
     assert_eq!(c.len(), 3, "{c:?}");
 }
+
+/// The features a manifest asks of the engine.
+fn engine_features(manifest: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(manifest).expect("a manifest");
+    let table: toml::Table = text.parse().expect("a TOML manifest");
+    table
+        .get("dependencies")
+        .and_then(|d| d.get("cowlab-model"))
+        .and_then(|m| m.get("features"))
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_engines_checkers_are_built_only_by_the_crates_that_run_them() {
+    // The simulator, the reports and the QEMU driver step the engine; stateright, loom and
+    // proptest come with the checkers, which the command line and the example policy run.
+    for (dir, checkers) in [
+        ("sim", false),
+        ("reports", false),
+        ("qemu", false),
+        (".", true),
+        ("examples/own-policy", true),
+    ] {
+        let features = engine_features(&Path::new(ROOT).join(dir).join("Cargo.toml"));
+        assert_eq!(
+            features.iter().any(|f| f == "checkers"),
+            checkers,
+            "{dir} asks the engine for {features:?}"
+        );
+    }
+}

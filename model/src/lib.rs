@@ -15,6 +15,7 @@ pub mod copier;
 pub mod disk;
 pub mod env;
 pub mod event;
+#[cfg(feature = "checkers")]
 pub mod exhaustive;
 pub mod fault;
 pub mod geometry;
@@ -28,7 +29,9 @@ pub mod preserver;
 pub mod random;
 pub mod rules;
 pub mod spec;
+#[cfg(feature = "checkers")]
 pub mod strategy;
+#[cfg(feature = "checkers")]
 pub mod threaded;
 pub mod workload;
 pub mod world;
