@@ -3,6 +3,7 @@
 
 mod check;
 mod explore;
+mod fault_flags;
 mod mutants;
 mod qemu;
 mod report;

@@ -1,7 +1,6 @@
 //! `cowlab sim`: one timed simulation, its metrics as text or one JSON object.
 
 use crate::Failure;
-use cowlab_model::fault::{DeviceError, ErrorPolicy};
 use cowlab_sim::config::{size_arg, CheckLevel, ConfigError, Disks, SimConfig};
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
@@ -120,34 +119,18 @@ pub struct Args {
     pub mutant: Option<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Fail I/O of a device: DEVICE:nth=N (its n-th I/O), DEVICE:blocks=A..B (every I/O
-    /// touching those blocks) or DEVICE:p=P (each I/O with probability P); devices are
-    /// source, destination, snapshot, cache. Repeatable.
-    #[arg(long, allow_hyphen_values = true)]
-    pub fail: Vec<String>,
     /// Bytes the snapshot store (or cache) can hold, e.g. 64KiB (whole blocks, rounded down).
     #[arg(long, allow_hyphen_values = true, conflicts_with = "store_blocks")]
     pub store_capacity: Option<String>,
-    /// Blocks the snapshot store (or cache) can hold (how a printed plan gives it).
-    #[arg(long)]
-    pub store_blocks: Option<u64>,
-    /// The copier crashes before its n-th step and restarts from what it persisted.
-    /// Repeatable.
-    #[arg(long)]
-    pub crash_at: Vec<u64>,
-    /// Seed of the probabilistic errors (DEVICE:p=P) [default: 0].
-    #[arg(long)]
-    pub fault_seed: Option<u64>,
-    /// What the copy does about a failed I/O: break-guest-write, break-snapshot, retry:N or
-    /// retry:N:break-snapshot [default: break-guest-write].
-    #[arg(long)]
-    pub on_error: Option<String>,
     /// The first retry's wait; each further retry waits twice as long [default: 1ms].
     #[arg(long, allow_hyphen_values = true)]
     pub retry_backoff: Option<String>,
     /// How long the copier is down after a crash [default: 100ms].
     #[arg(long, allow_hyphen_values = true)]
     pub restart_time: Option<String>,
+    /// The fault flags `replay` takes too (they add to --fault-plan's).
+    #[command(flatten)]
+    pub faults: crate::fault_flags::FaultFlags,
     /// A TOML fault plan (seed, on_error, store_capacity, crash_at, [[fail]] tables); the
     /// fault flags add to it.
     #[arg(long)]
@@ -324,45 +307,14 @@ fn fault_flags(a: &Args, c: &mut SimConfig) -> Result<(), Failure> {
         c.faults = f.plan;
         c.on_error = f.on_error.unwrap_or(c.on_error);
     }
-    for text in &a.fail {
-        let e = DeviceError::parse(text).map_err(|e| usage(ConfigError::new("--fail", text, e)))?;
-        faults::check_blocks(&e, volume_blocks)
-            .map_err(|reason| usage(ConfigError::new("--fail", text, reason)))?;
-        c.faults.errors.push(e);
-    }
     if let Some(text) = &a.store_capacity {
         let bytes = size_arg("--store-capacity", text).map_err(usage)?;
         let blocks = faults::store_blocks(bytes, bs)
             .map_err(|reason| usage(ConfigError::new("--store-capacity", text, reason)))?;
         c.faults.store_blocks = Some(blocks);
     }
-    if let Some(n) = a.store_blocks {
-        if n == 0 {
-            return Err(usage(ConfigError::new(
-                "--store-blocks",
-                n,
-                "must be at least 1",
-            )));
-        }
-        c.faults.store_blocks = Some(n);
-    }
-    for n in &a.crash_at {
-        if *n == 0 {
-            return Err(usage(ConfigError::new(
-                "--crash-at",
-                n,
-                "steps are counted from 1",
-            )));
-        }
-        c.faults.crashes.push(*n);
-    }
-    if let Some(seed) = a.fault_seed {
-        c.faults.seed = seed;
-    }
-    if let Some(text) = &a.on_error {
-        c.on_error =
-            ErrorPolicy::parse(text).map_err(|e| usage(ConfigError::new("--on-error", text, e)))?;
-    }
+    a.faults
+        .apply(&mut c.faults, &mut c.on_error, volume_blocks)?;
     if let Some(t) = &a.retry_backoff {
         c.retry_backoff_ns = duration_arg("--retry-backoff", t)?;
     }

@@ -1,7 +1,7 @@
 //! The default job: the random driver over every policy for a fixed set of seeds.
 
 use crate::Failure;
-use cowlab_model::fault::{DeviceError, ErrorPolicy, FaultPlan, When};
+use cowlab_model::fault::{ErrorPolicy, FaultPlan};
 use cowlab_model::{policy, random, Mutant, Policy, Spec, World};
 use std::sync::Arc;
 
@@ -43,22 +43,10 @@ pub struct ReplayArgs {
     /// The case with the fault plan `cowlab survey --faults` drew for it.
     #[arg(long, conflicts_with_all = ["fail", "crash_at", "store_blocks", "fault_seed", "on_error"])]
     pub faults: bool,
-    /// A fault plan of your own instead, in the words a replay prints on its `faults:` line:
-    /// fail a device's I/O (DEVICE:nth=N, DEVICE:blocks=A..B, DEVICE:p=P). Repeatable.
-    #[arg(long, allow_hyphen_values = true)]
-    pub fail: Vec<String>,
-    /// The copier crashes before its n-th step. Repeatable.
-    #[arg(long)]
-    pub crash_at: Vec<u64>,
-    /// Blocks the snapshot store (or cache) can hold.
-    #[arg(long)]
-    pub store_blocks: Option<u64>,
-    /// Seed of the probabilistic errors (DEVICE:p=P).
-    #[arg(long)]
-    pub fault_seed: Option<u64>,
-    /// What the copy does about a failed I/O (the replay's `on error:` line).
-    #[arg(long)]
-    pub on_error: Option<String>,
+    /// A fault plan of your own instead, in the flags a replay prints on its `faults:` and
+    /// `on error:` lines.
+    #[command(flatten)]
+    pub plan: crate::fault_flags::FaultFlags,
 }
 
 /// The case of a seed, with or without its fault plan, run and checked.
@@ -155,62 +143,20 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     Ok(if failures.is_empty() { 0 } else { 1 })
 }
 
-/// The fault plan and error policy the replay flags give, if any is given.
-fn own_plan(args: &ReplayArgs, blocks: u64) -> Result<Option<(FaultPlan, ErrorPolicy)>, Failure> {
-    let given = !args.fail.is_empty()
-        || !args.crash_at.is_empty()
-        || args.store_blocks.is_some()
-        || args.fault_seed.is_some()
-        || args.on_error.is_some();
-    if !given {
-        return Ok(None);
-    }
-    let bad = |flag: &str, value: &dyn std::fmt::Display, why: String| {
-        Failure::usage(format!("{flag} {value}: {why}"))
-    };
-    let mut plan = FaultPlan {
-        seed: args.fault_seed.unwrap_or(0),
-        ..FaultPlan::default()
-    };
-    for text in &args.fail {
-        let e = DeviceError::parse(text).map_err(|why| bad("--fail", text, why))?;
-        if let When::Blocks(r) = &e.when {
-            if r.end > blocks {
-                return Err(bad("--fail", text, format!("the case has {blocks} blocks")));
-            }
-        }
-        plan.errors.push(e);
-    }
-    for n in &args.crash_at {
-        if *n == 0 {
-            return Err(bad("--crash-at", n, "steps are counted from 1".into()));
-        }
-        plan.crashes.push(*n);
-    }
-    if let Some(b) = args.store_blocks {
-        if b == 0 {
-            return Err(bad("--store-blocks", &b, "must be at least 1".into()));
-        }
-        plan.store_blocks = Some(b);
-    }
-    let on_error = match &args.on_error {
-        Some(text) => ErrorPolicy::parse(text).map_err(|why| bad("--on-error", text, why))?,
-        None => ErrorPolicy::default(),
-    };
-    Ok(Some((plan, on_error)))
-}
-
 pub fn replay(args: &ReplayArgs) -> Result<u8, Failure> {
     let policy = policy_arg(&args.policy)?;
     let mutant = args.mutant.as_deref().map(mutant_arg).transpose()?;
     let (spec, schedule) = random::generate(args.seed, policy.clone(), mutant);
-    let (spec, run) = match own_plan(args, spec.geometry.blocks)? {
-        Some((plan, on_error)) => {
+    let (spec, run) = match args.plan.given() {
+        true => {
+            let (mut plan, mut on_error) = (FaultPlan::default(), ErrorPolicy::default());
+            args.plan
+                .apply(&mut plan, &mut on_error, spec.geometry.blocks)?;
             let spec = spec.with_faults(on_error);
             let run = random::run_faulty(&spec, World::new(&spec), schedule, &plan, true);
             (spec, run)
         }
-        None => case(args.seed, policy, mutant, args.faults, true),
+        false => case(args.seed, policy, mutant, args.faults, true),
     };
     println!("case seed: {}", args.seed);
     print!("{}", run.report(&spec));
