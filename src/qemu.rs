@@ -123,7 +123,7 @@ pub fn config(a: &Args) -> Result<QemuConfig, Failure> {
     }
     c.run_dir = a.run_dir.as_ref().map(Into::into);
     c.records = a.records.as_ref().map(Into::into);
-    c.validate().map_err(usage)?;
+    // Validated once, by the run itself, before it looks for QEMU.
     Ok(c)
 }
 
@@ -181,7 +181,7 @@ fn json(cfg: &QemuConfig, o: &RealOutcome, predicted: Option<&Metrics>) -> Strin
 
 fn text(cfg: &QemuConfig, o: &RealOutcome, predicted: Option<&Metrics>) -> String {
     let s = &cfg.sim;
-    let setup = cfg.validate().expect("validated before the run");
+    let setup = &o.setup;
     let policy = match setup.copy {
         Copy::Backup | Copy::Fleecing => format!(" ({})", s.policy),
         _ => " (a negative control)".into(),

@@ -109,6 +109,27 @@ fn holds(cfg: &QemuConfig, what: &str) -> RealOutcome {
     o
 }
 
+/// Every workload, cluster and fault plan of `preset` under `on_error`, each run held to
+/// [`holds`], then handed to `each` with its plan and its description.
+fn every_run(
+    preset: &str,
+    on_error: ErrorPolicy,
+    plans: &[Vec<DeviceError>],
+    mut each: impl FnMut(&[DeviceError], RealOutcome, &str),
+) {
+    for (seed, pattern) in workloads() {
+        for cluster in CLUSTERS {
+            for plan in plans {
+                let mut cfg = small(preset, cluster, seed, pattern.clone());
+                cfg.sim.faults.errors = plan.clone();
+                cfg.sim.on_error = on_error;
+                let what = format!("{on_error}, seed {seed}, cluster {cluster}, faults {plan:?}");
+                each(plan, holds(&cfg, &what), &what);
+            }
+        }
+    }
+}
+
 #[test]
 fn backup_keeps_every_invariant_across_workloads_clusters_and_injected_errors() {
     if !qemu_here() {
@@ -122,23 +143,16 @@ fn backup_keeps_every_invariant_across_workloads_clusters_and_injected_errors() 
         vec![fail(Device::Destination, When::Blocks(1792..2048))],
     ];
     let (mut cbw_failed, mut failed_copies, mut copied) = (0, 0, 0);
-    for (seed, pattern) in workloads() {
-        for cluster in CLUSTERS {
-            for plan in &plans {
-                let mut cfg = small("qemu-backup", cluster, seed, pattern.clone());
-                cfg.sim.faults.errors = plan.clone();
-                let what = format!("seed {seed}, cluster {cluster}, faults {plan:?}");
-                let o = holds(&cfg, &what);
-                cbw_failed += o.copies.cbw.failed;
-                failed_copies += u64::from(matches!(o.job, JobEnd::Failed(_)));
-                copied += o.copies.cbw.tasks;
-                if plan.is_empty() {
-                    assert_eq!(o.job, JobEnd::Succeeded, "{what}");
-                    assert_eq!(o.failed_writes, 0, "{what}");
-                }
-            }
+    let bgw = ErrorPolicy::BREAK_GUEST_WRITE;
+    every_run("qemu-backup", bgw, &plans, |plan, o, what| {
+        cbw_failed += o.copies.cbw.failed;
+        failed_copies += u64::from(matches!(o.job, JobEnd::Failed(_)));
+        copied += o.copies.cbw.tasks;
+        if plan.is_empty() {
+            assert_eq!(o.job, JobEnd::Succeeded, "{what}");
+            assert_eq!(o.failed_writes, 0, "{what}");
         }
-    }
+    });
     // The faults struck the copy-before-write and the job, and the writes did copy.
     assert!(cbw_failed >= 9, "{cbw_failed} failed copies out of turn");
     assert!(failed_copies >= 9, "{failed_copies} failed jobs");
@@ -157,31 +171,21 @@ fn fleecing_keeps_every_invariant_under_each_error_policy() {
     ];
     let mut exercised = [0; 2];
     for on_error in [ErrorPolicy::BREAK_GUEST_WRITE, ErrorPolicy::BREAK_SNAPSHOT] {
-        for (seed, pattern) in workloads() {
-            for cluster in CLUSTERS {
-                for plan in &plans {
-                    let mut cfg = small("qemu-fleecing", cluster, seed, pattern.clone());
-                    cfg.sim.faults.errors = plan.clone();
-                    cfg.sim.on_error = on_error;
-                    let what =
-                        format!("{on_error}, seed {seed}, cluster {cluster}, faults {plan:?}");
-                    let o = holds(&cfg, &what);
-                    if matches!(o.verdict.status(Check::Contract), Some(Status::Holds(_))) {
-                        exercised[usize::from(on_error.then == Break::Snapshot)] += 1;
-                    }
-                    let image = o
-                        .verdict
-                        .status(Check::Invariant(cowlab_model::Invariant::PointInTimeImage));
-                    assert!(matches!(image, Some(Status::Holds(_))), "{what}: {image:?}");
-                    if on_error.then == Break::Snapshot
-                        && plan.first().is_some_and(|e| e.device == Device::Snapshot)
-                    {
-                        assert_eq!(o.failed_writes, 0, "{what}");
-                        assert!(matches!(o.job, JobEnd::Failed(_)), "{what}: {:?}", o.job);
-                    }
-                }
+        every_run("qemu-fleecing", on_error, &plans, |plan, o, what| {
+            if matches!(o.verdict.status(Check::Contract), Some(Status::Holds(_))) {
+                exercised[usize::from(on_error.then == Break::Snapshot)] += 1;
             }
-        }
+            let image = o
+                .verdict
+                .status(Check::Invariant(cowlab_model::Invariant::PointInTimeImage));
+            assert!(matches!(image, Some(Status::Holds(_))), "{what}: {image:?}");
+            if on_error.then == Break::Snapshot
+                && plan.first().is_some_and(|e| e.device == Device::Snapshot)
+            {
+                assert_eq!(o.failed_writes, 0, "{what}");
+                assert!(matches!(o.job, JobEnd::Failed(_)), "{what}: {:?}", o.job);
+            }
+        });
     }
     // A failed preservation happened and was handled under both policies, each time.
     assert_eq!(

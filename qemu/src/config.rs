@@ -114,7 +114,7 @@ pub enum Rule {
 }
 
 /// A validated run: every value typed and checked against what QEMU can do.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Setup {
     pub copy: Copy,
     pub volume: u64,

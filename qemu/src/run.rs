@@ -88,7 +88,8 @@ impl LatencySummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct RealOutcome {
     pub qemu: String,
-    pub copy: Copy,
+    /// The run as validated: the copy and QEMU's knobs.
+    pub setup: Setup,
     pub verdict: Verdict,
     pub job: JobEnd,
     /// From the job's start to its end, by QEMU's own event timestamps.
@@ -485,7 +486,7 @@ fn judge_run(
         .unwrap_or(0);
     Ok(RealOutcome {
         qemu: version.to_string(),
-        copy: setup.copy,
+        setup: setup.clone(),
         verdict,
         job,
         job_seconds,
