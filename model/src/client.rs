@@ -2,7 +2,7 @@
 //! point-in-time image. Each issues its requests one after another.
 
 use crate::disk::{Copied, Device, Stamp, BEGIN};
-use crate::env::Env;
+use crate::env::{perform_all, Env, Io, IoDone, IoList, IoResults};
 use crate::event::Event;
 use crate::event::Wait;
 use crate::fault::IoError;
@@ -222,6 +222,38 @@ impl Client {
         }
     }
 
+    /// The I/O of a step taken without the metadata lock (an image read's reads, or a
+    /// preservation's copy), from the client's own state.
+    pub fn planned_io(&self, spec: &Spec) -> IoList {
+        match &self.pc {
+            ClientPc::ReadImage { routes } => self.image_io(spec, routes),
+            ClientPc::Preserving { preserver, .. } => {
+                [preserver.planned_io(spec, &self.req.blocks)]
+                    .into_iter()
+                    .collect()
+            }
+            pc => unreachable!("{pc:?} is a step under the metadata lock"),
+        }
+    }
+
+    /// Ends a step taken without the metadata lock with the results of its I/O.
+    pub fn complete(&mut self, spec: &Spec, results: IoResults) -> Event {
+        match &mut self.pc {
+            ClientPc::ReadImage { routes } => {
+                let routes = std::mem::take(routes);
+                self.image_read(spec, routes, results)
+            }
+            ClientPc::Preserving { preserver, .. } => {
+                let result = results
+                    .into_iter()
+                    .next()
+                    .expect("a preservation's one copy");
+                preserver.complete(spec, &self.req.blocks, result)
+            }
+            pc => unreachable!("{pc:?} is a step under the metadata lock"),
+        }
+    }
+
     pub fn step<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
         let req = self.req.clone();
         match &mut self.pc {
@@ -230,6 +262,10 @@ impl Client {
                 Op::Read => self.read(spec, env, &req),
                 Op::ReadImage => self.route_image(spec, env.meta(), &req),
             },
+            ClientPc::Preserving { preserver, .. } if !preserver.needs_meta() => {
+                let results = perform_all(env, self.planned_io(spec));
+                self.complete(spec, results)
+            }
             ClientPc::Preserving { preserver, held } => {
                 let held = *held;
                 let (event, outcome) = preserver.step(spec, env, &req.blocks, held);
@@ -260,9 +296,9 @@ impl Client {
                     Err(error) => self.source_write_failed(spec, env, &req, error),
                 }
             }
-            ClientPc::ReadImage { routes } => {
-                let routes = std::mem::take(routes);
-                self.read_image(spec, env, &req, routes)
+            ClientPc::ReadImage { .. } => {
+                let results = perform_all(env, self.planned_io(spec));
+                self.complete(spec, results)
             }
             ClientPc::Untrack { chunks } => {
                 let meta = env.meta();
@@ -479,27 +515,42 @@ impl Client {
         }
     }
 
-    /// Reads the image: one I/O per run of adjacent chunks routed to the same device; every
-    /// block must hold begin-time data.
-    fn read_image<E: Env>(
-        &mut self,
-        spec: &Spec,
-        env: &mut E,
-        req: &Resolved,
-        routes: Vec<(Device, bool)>,
-    ) -> Event {
+    /// The image read's I/O: one read per run of adjacent chunks routed to the same device.
+    fn image_io(&self, spec: &Spec, routes: &[(Device, bool)]) -> IoList {
         let g = &spec.geometry;
+        let req = &self.req;
         let chunks = g.chunks_touching(&req.blocks);
-        let mut found = Copied::default();
-        let mut failed = None;
+        let mut ios = IoList::new();
         let mut i = 0;
-        while i < routes.len() && failed.is_none() {
+        while i < routes.len() {
             let device = routes[i].0;
             let j = i + routes[i..].iter().take_while(|r| r.0 == device).count();
             let first = g.chunk_blocks(chunks.start + i as Chunk).start;
             let last = g.chunk_blocks(chunks.start + j as Chunk - 1).end;
             let blocks = first.max(req.blocks.start)..last.min(req.blocks.end);
-            match env.read(device, blocks.clone()) {
+            ios.push(Io::Read { device, blocks });
+            i = j;
+        }
+        ios
+    }
+
+    /// Ends the image read with the results of its reads: every block must hold begin-time
+    /// data.
+    fn image_read(
+        &mut self,
+        spec: &Spec,
+        routes: Vec<(Device, bool)>,
+        results: IoResults,
+    ) -> Event {
+        let req = self.req.clone();
+        let ios = self.image_io(spec, &routes);
+        let mut found = Copied::default();
+        let mut failed = None;
+        for (io, result) in ios.into_iter().zip(results) {
+            let Io::Read { device, blocks } = io else {
+                unreachable!("an image read only reads")
+            };
+            match result.map(IoDone::stamps) {
                 Err(error) => failed = Some(error),
                 Ok(None) => found.append(Copied::unknown(blocks.end - blocks.start)),
                 Ok(Some(stamps)) => {
@@ -507,9 +558,10 @@ impl Client {
                     found.append(Copied::of(&stamps));
                 }
             }
-            i = j;
         }
-        let tracked: Vec<Chunk> = chunks
+        let tracked: Vec<Chunk> = spec
+            .geometry
+            .chunks_touching(&req.blocks)
             .zip(&routes)
             .filter(|(_, (_, tracked))| *tracked)
             .map(|(c, _)| c)
@@ -520,12 +572,12 @@ impl Client {
         }
         match failed {
             Some(error) => Event::ReadFailed {
-                blocks: req.blocks.clone(),
+                blocks: req.blocks,
                 image: true,
                 error: Some(error),
             },
             None => Event::ImageRead {
-                blocks: req.blocks.clone(),
+                blocks: req.blocks,
                 found,
             },
         }

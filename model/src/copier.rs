@@ -4,7 +4,7 @@
 //! them under it), copies, then marks the segment copied and releases its claims.
 
 use crate::disk::{Copied, Device};
-use crate::env::Env;
+use crate::env::{perform_all, Env, Io, IoList, IoResults};
 use crate::event::Event;
 use crate::event::Wait;
 use crate::fault::{ErrorKind, IoError};
@@ -113,7 +113,7 @@ impl Copier {
     /// yet copied in which a chunk was preserved, else the lowest not yet copied.
     fn next_segment<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Segment {
         let pending = |r: Range<Segment>| {
-            meta.written
+            meta.preserved_segments
                 .range(r)
                 .copied()
                 .filter(|s| !self.done.contains(*s))
@@ -162,7 +162,10 @@ impl Copier {
         }
         match &self.pc {
             CopierPc::Claim => self.claim(spec, env.meta()),
-            CopierPc::Copy => self.copy(spec, env),
+            CopierPc::Copy => {
+                let results = perform_all(env, self.planned_io(spec));
+                self.complete(spec, results)
+            }
             CopierPc::Mark => self.mark(spec, env.meta()),
             CopierPc::Overlay { next } => self.overlay(spec, env, *next),
             CopierPc::Complete => {
@@ -257,7 +260,7 @@ impl Copier {
             "segment {s} is done: never copied again"
         );
         self.segment = s;
-        meta.written.remove(&s);
+        meta.preserved_segments.remove(&s);
         self.routes.clear();
         for c in spec.geometry.segment_chunks(s) {
             let route = if meta.copied().contains(c) {
@@ -282,33 +285,52 @@ impl Copier {
         }
     }
 
-    /// Copies the segment's chunks, one I/O per run of adjacent chunks read from one device.
-    fn copy<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
+    /// The copy step's I/O, from the routes decided at the claim: one copy per run of
+    /// adjacent chunks read from one device.
+    pub fn planned_io(&self, spec: &Spec) -> IoList {
+        debug_assert_eq!(
+            self.pc,
+            CopierPc::Copy,
+            "only the copy step runs without the lock"
+        );
         let g = &spec.geometry;
-        let mut copied = Copied::default();
-        let mut from_preserved = None;
-        let mut runs = Vec::new();
+        let mut ios = IoList::new();
         let mut run: Option<(Device, Range<Chunk>)> = None;
+        let mut push = |(from, chunks): (Device, Range<Chunk>)| {
+            let blocks = g.chunk_blocks(chunks.start).start..g.chunk_blocks(chunks.end - 1).end;
+            ios.push(Io::Copy {
+                from,
+                to: Device::Destination,
+                blocks,
+            });
+        };
         for (c, route) in g.segment_chunks(self.segment).zip(&self.routes) {
-            if let Route::Preserved(d) = route {
-                from_preserved = Some(*d);
-            }
             run = match (run, route.from()) {
                 (Some((d, r)), Some(from)) if d == from && r.end == c => Some((d, r.start..c + 1)),
                 (done, from) => {
-                    runs.extend(done);
+                    done.map(&mut push);
                     from.map(|d| (d, c..c + 1))
                 }
             };
         }
-        runs.extend(run);
-        for (d, r) in runs {
-            match copy_chunks(g, env, d, r) {
-                Ok(c) => copied.append(c),
+        run.map(&mut push);
+        ios
+    }
+
+    /// Ends the copy step with the results of its I/O.
+    pub fn complete(&mut self, spec: &Spec, results: IoResults) -> Event {
+        let mut copied = Copied::default();
+        for result in results {
+            match result {
+                Ok(done) => copied.append(done.copied()),
                 // The whole segment is copied again on a retry: copies are idempotent.
                 Err(error) => return self.failed_io(spec, error, CopierPc::Copy),
             }
         }
+        let from_preserved = self.routes.iter().rev().find_map(|r| match r {
+            Route::Preserved(d) => Some(*d),
+            _ => None,
+        });
         self.retries = 0;
         self.pc = self.after(spec, Phase::Copy);
         Event::SegmentCopied {
@@ -402,15 +424,4 @@ fn phase_pc(phase: Phase) -> CopierPc {
         Phase::Copy => CopierPc::Copy,
         Phase::Mark => CopierPc::Mark,
     }
-}
-
-/// One I/O: a run of adjacent chunks from `from` to the destination.
-fn copy_chunks<E: Env>(
-    g: &Geometry,
-    env: &mut E,
-    from: Device,
-    chunks: Range<Chunk>,
-) -> Result<Copied, IoError> {
-    let blocks = g.chunk_blocks(chunks.start).start..g.chunk_blocks(chunks.end - 1).end;
-    env.copy(from, Device::Destination, blocks)
 }

@@ -1,27 +1,177 @@
 //! The interface through which a process performs its one action per step. Processes are
-//! sans-I/O step machines: the exhaustive and random drivers give them an `Env` over one
-//! `World` value ([`Direct`]), the threaded driver one over separately locked devices and
-//! metadata, the timed driver one that charges each I/O's time on its device.
+//! sans-I/O step machines: a step asks for its I/O as data ([`Io`]) and a driver performs
+//! it, times it or fails it. A step that takes no metadata lock plans its I/O from its own
+//! state alone ([`crate::Process::planned_io`]) and finishes with the results
+//! ([`crate::Process::complete`]), so a driver can serve that I/O in simulated time before
+//! the step takes effect; a step under the metadata lock performs its I/O inside that
+//! critical section through [`Env::perform`]. The exhaustive and random drivers give the
+//! processes an `Env` over one `World` value ([`Direct`]), the threaded driver one over
+//! separately locked devices and metadata, the timed driver one that charges each I/O's time
+//! on its device.
 
 use crate::disk::{BlockStore, Copied, Device, Stamp};
 use crate::geometry::Block;
 use crate::ghost::Ghost;
 use crate::meta::Meta;
+use smallvec::SmallVec;
 use std::fmt;
 use std::ops::Range;
 
+/// One I/O a step asks for, as data: a run of adjacent blocks read from or written to one
+/// device, or copied between two. It fails whole or not at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Io {
+    Read {
+        device: Device,
+        blocks: Range<Block>,
+    },
+    Write {
+        device: Device,
+        blocks: Range<Block>,
+        stamp: Stamp,
+    },
+    /// A read of `from` and a write of `to`, of the same blocks.
+    Copy {
+        from: Device,
+        to: Device,
+        blocks: Range<Block>,
+    },
+}
+
+/// Which way an access moves data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoKind {
+    Read,
+    Write,
+}
+
+/// One device access of an [`Io`]: a copy is two, its read and then its write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub kind: IoKind,
+    pub device: Device,
+    pub blocks: Range<Block>,
+}
+
+impl Io {
+    /// Its device accesses, in the order they happen.
+    pub fn accesses(&self) -> SmallVec<[Access; 2]> {
+        let access = |kind, device, blocks: &Range<Block>| Access {
+            kind,
+            device,
+            blocks: blocks.clone(),
+        };
+        match self {
+            Io::Read { device, blocks } => [access(IoKind::Read, *device, blocks)]
+                .into_iter()
+                .collect(),
+            Io::Write { device, blocks, .. } => [access(IoKind::Write, *device, blocks)]
+                .into_iter()
+                .collect(),
+            Io::Copy { from, to, blocks } => [
+                access(IoKind::Read, *from, blocks),
+                access(IoKind::Write, *to, blocks),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    /// Performs it on a block store (which never fails).
+    pub fn perform_on<S: BlockStore>(self, store: &mut S) -> IoDone {
+        match self {
+            Io::Read { device, blocks } => IoDone::Read(store.read(device, blocks)),
+            Io::Write {
+                device,
+                blocks,
+                stamp,
+            } => {
+                store.write(device, blocks, stamp);
+                IoDone::Written
+            }
+            Io::Copy { from, to, blocks } => IoDone::Copied(store.copy(from, to, blocks)),
+        }
+    }
+}
+
+/// What a performed [`Io`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IoDone {
+    /// The stamps read, or `None` if the driver keeps no data.
+    Read(Option<Vec<Stamp>>),
+    Written,
+    Copied(Copied),
+}
+
+impl IoDone {
+    /// What a read returned (a driver answers each I/O with the result of its kind).
+    pub fn stamps(self) -> Option<Vec<Stamp>> {
+        match self {
+            IoDone::Read(stamps) => stamps,
+            other => unreachable!("a read answered with {other:?}"),
+        }
+    }
+
+    /// What a copy moved.
+    pub fn copied(self) -> Copied {
+        match self {
+            IoDone::Copied(c) => c,
+            other => unreachable!("a copy answered with {other:?}"),
+        }
+    }
+}
+
+/// The I/Os of one step, in order (most steps have one).
+pub type IoList = SmallVec<[Io; 2]>;
+
+/// The results of a step's I/Os, in order: every planned I/O's up to and including the first
+/// that failed (an I/O after a failed one is never performed).
+pub type IoResults = SmallVec<[Result<IoDone, IoError>; 2]>;
+
 /// What a step may do: one metadata update, or disk I/O, or both inside one critical section.
-/// Each call of `read`, `write` or `copy` is one I/O of a run of adjacent blocks; an I/O that
-/// fails changes nothing and returns which device and blocks failed.
 pub trait Env {
     type Ghost: Ghost;
     /// The shared metadata. Only steps for which `Process::needs_meta` is true may call it.
     fn meta(&mut self) -> &mut Meta<Self::Ghost>;
+    /// Performs one I/O; one that fails changes nothing and says which device and blocks.
+    fn perform(&mut self, io: Io) -> Result<IoDone, IoError>;
+
     /// The stamps of a range, or `None` if the driver keeps no data.
-    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError>;
-    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError>;
+    fn read(
+        &mut self,
+        device: Device,
+        blocks: Range<Block>,
+    ) -> Result<Option<Vec<Stamp>>, IoError> {
+        self.perform(Io::Read { device, blocks })
+            .map(IoDone::stamps)
+    }
+    fn write(&mut self, device: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
+        self.perform(Io::Write {
+            device,
+            blocks,
+            stamp,
+        })
+        .map(|_| ())
+    }
     /// A read of `from` and a write of `to`, of the same blocks.
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError>;
+    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
+        self.perform(Io::Copy { from, to, blocks })
+            .map(IoDone::copied)
+    }
+}
+
+/// Performs a step's planned I/Os in order, stopping after the first that fails.
+pub fn perform_all<E: Env + ?Sized>(env: &mut E, ios: IoList) -> IoResults {
+    let mut results = IoResults::new();
+    for io in ios {
+        let result = env.perform(io);
+        let failed = result.is_err();
+        results.push(result);
+        if failed {
+            break;
+        }
+    }
+    results
 }
 
 /// An `Env` over one block store and one metadata value: what the exhaustive and random
@@ -36,15 +186,8 @@ impl<S: BlockStore, G: Ghost> Env for Direct<'_, S, G> {
     fn meta(&mut self) -> &mut Meta<G> {
         self.meta
     }
-    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError> {
-        Ok(self.disk.read(dev, blocks))
-    }
-    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
-        self.disk.write(dev, blocks, stamp);
-        Ok(())
-    }
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
-        Ok(self.disk.copy(from, to, blocks))
+    fn perform(&mut self, io: Io) -> Result<IoDone, IoError> {
+        Ok(io.perform_on(self.disk))
     }
 }
 

@@ -6,8 +6,8 @@
 //! exhaustive driver fails chosen steps ([`FailNext`]); the random and timed drivers follow a
 //! [`FaultPlan`], which is data: seeded, printed with a failing case, replayable.
 
-use crate::disk::{Copied, Device, Stamp};
-use crate::env::Env;
+use crate::disk::Device;
+use crate::env::{Access, Env, Io, IoDone};
 use crate::geometry::Block;
 use crate::meta::Meta;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::ops::Range;
 
-pub use crate::env::{ErrorKind, IoError};
+pub use crate::env::{ErrorKind, IoError, IoKind};
 
 /// What a copy does when a preservation fails for good (after its retries).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -94,13 +94,6 @@ impl fmt::Display for ErrorPolicy {
     }
 }
 
-/// Which kind of I/O a device is asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IoKind {
-    Read,
-    Write,
-}
-
 /// Decides which I/O fails. Asked once per device an I/O touches (a copy asks for its read,
 /// then for its write), before the I/O takes effect: a failed I/O changes nothing.
 pub trait Faults {
@@ -131,29 +124,39 @@ impl Faults for FailNext {
     }
 }
 
-/// An `Env` whose I/O may fail: asks `faults` before each I/O and returns its error instead
-/// of doing it.
+/// The one place a fault decision meets an I/O: asks `faults` about one device access
+/// before it happens. Every driver admits each access through here.
+pub fn check<F: Faults + ?Sized>(faults: &mut F, access: &Access) -> Result<(), IoError> {
+    match faults.fails(access.kind, access.device, &access.blocks) {
+        None => Ok(()),
+        Some(kind) => Err(IoError {
+            device: access.device,
+            blocks: access.blocks.clone(),
+            kind,
+        }),
+    }
+}
+
+/// Asks `faults` about each device access of `io`, in order; `asked` sees every access asked
+/// about (the timed driver charges a failed access its time too). The first that fails ends
+/// the I/O, which then changes nothing.
+pub fn admit<F: Faults + ?Sized>(
+    faults: &mut F,
+    io: &Io,
+    mut asked: impl FnMut(&Access),
+) -> Result<(), IoError> {
+    for access in io.accesses() {
+        asked(&access);
+        check(faults, &access)?;
+    }
+    Ok(())
+}
+
+/// An `Env` whose I/O may fail: asks `faults` before each I/O ([`admit`]) and returns its
+/// error instead of doing it.
 pub struct Faulty<'a, E, F: ?Sized> {
     pub env: E,
     pub faults: &'a mut F,
-}
-
-impl<E: Env, F: Faults + ?Sized> Faulty<'_, E, F> {
-    fn check(
-        &mut self,
-        kind: IoKind,
-        device: Device,
-        blocks: &Range<Block>,
-    ) -> Result<(), IoError> {
-        match self.faults.fails(kind, device, blocks) {
-            None => Ok(()),
-            Some(kind) => Err(IoError {
-                device,
-                blocks: blocks.clone(),
-                kind,
-            }),
-        }
-    }
 }
 
 impl<E: Env, F: Faults + ?Sized> Env for Faulty<'_, E, F> {
@@ -161,18 +164,9 @@ impl<E: Env, F: Faults + ?Sized> Env for Faulty<'_, E, F> {
     fn meta(&mut self) -> &mut Meta<Self::Ghost> {
         self.env.meta()
     }
-    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError> {
-        self.check(IoKind::Read, dev, &blocks)?;
-        self.env.read(dev, blocks)
-    }
-    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
-        self.check(IoKind::Write, dev, &blocks)?;
-        self.env.write(dev, blocks, stamp)
-    }
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
-        self.check(IoKind::Read, from, &blocks)?;
-        self.check(IoKind::Write, to, &blocks)?;
-        self.env.copy(from, to, blocks)
+    fn perform(&mut self, io: Io) -> Result<IoDone, IoError> {
+        admit(self.faults, &io, |_| {})?;
+        self.env.perform(io)
     }
 }
 

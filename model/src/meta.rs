@@ -518,10 +518,10 @@ pub struct Meta<G: Ghost = GhostImage> {
     pub copy_failed: bool,
     /// Segments in which a chunk was preserved and that the copier has not claimed yet, for
     /// the written-first copy order (empty under any other order).
-    pub written: BTreeSet<Segment>,
+    pub preserved_segments: BTreeSet<Segment>,
     pub ghost: G,
     chunks_per_segment: u32,
-    notes_written: bool,
+    notes_preserved_segments: bool,
     /// Whether large-volume indexes are kept ([`INDEX_FROM_CHUNKS`]): how queries are
     /// answered, not what the state is.
     indexed: Derived<bool>,
@@ -529,8 +529,8 @@ pub struct Meta<G: Ghost = GhostImage> {
 }
 
 impl<G: Ghost> Meta<G> {
-    /// Fresh metadata for a volume; `notes_written` keeps [`Meta::written`] up to date.
-    pub fn new(g: &Geometry, notes_written: bool) -> Self {
+    /// Fresh metadata for a volume; `notes_preserved_segments` keeps [`Meta::preserved_segments`] up to date.
+    pub fn new(g: &Geometry, notes_preserved_segments: bool) -> Self {
         let chunks = g.chunks();
         let indexed = chunks > INDEX_FROM_CHUNKS;
         Meta {
@@ -542,10 +542,10 @@ impl<G: Ghost> Meta<G> {
             },
             copy_complete: false,
             copy_failed: false,
-            written: BTreeSet::new(),
+            preserved_segments: BTreeSet::new(),
             ghost: G::new(g.blocks, chunks),
             chunks_per_segment: g.chunks_per_segment(),
-            notes_written,
+            notes_preserved_segments,
             indexed: Derived(indexed),
             taken: Derived(None),
         }
@@ -633,8 +633,8 @@ impl<G: Ghost> Meta<G> {
     /// Records a preservation in the ghost state, and its segment for written-first.
     pub fn note_preserved(&mut self, c: Chunk) {
         self.ghost.preserved(c);
-        if self.notes_written {
-            self.written.insert(c / self.chunks_per_segment);
+        if self.notes_preserved_segments {
+            self.preserved_segments.insert(c / self.chunks_per_segment);
         }
     }
 

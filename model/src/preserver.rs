@@ -3,7 +3,7 @@
 //! chunk copy and one per map update, so its steps interleave with everyone else's.
 
 use crate::disk::Device;
-use crate::env::Env;
+use crate::env::{Env, Io, IoDone};
 use crate::event::Event;
 use crate::fault::{Break, ErrorKind, IoError};
 use crate::geometry::{Block, Chunk};
@@ -105,20 +105,50 @@ impl Preserver {
             let done = self.next as usize == self.claims.len();
             return (event, if done { Outcome::Done } else { Outcome::Busy });
         }
-        let chunk = spec.geometry.chunk_blocks(c);
-        let blocks = spec.rules.preserved_blocks(chunk, written);
-        match env.copy(Device::Source, target.device(), blocks.clone()) {
-            Ok(copied) => {
+        let io = self.planned_io(spec, written);
+        let result = env.perform(io);
+        (self.complete(spec, written, result), Outcome::Busy)
+    }
+
+    /// The copy step's I/O: the claimed chunk's begin-time data out of the way.
+    pub fn planned_io(&self, spec: &Spec, written: &Range<Block>) -> Io {
+        debug_assert!(
+            !self.needs_meta(),
+            "only the copy step runs without the lock"
+        );
+        let target = spec
+            .target()
+            .expect("only preserving policies claim chunks");
+        let chunk = spec.geometry.chunk_blocks(self.chunk());
+        Io::Copy {
+            from: Device::Source,
+            to: target.device(),
+            blocks: spec.rules.preserved_blocks(chunk, written),
+        }
+    }
+
+    /// Ends the copy step with the result of its I/O; the write stays busy either way (the
+    /// chunk is published, retried, or given up by the next step).
+    pub fn complete(
+        &mut self,
+        spec: &Spec,
+        written: &Range<Block>,
+        result: Result<IoDone, IoError>,
+    ) -> Event {
+        match result {
+            Ok(done) => {
+                let Io::Copy { to, blocks, .. } = self.planned_io(spec, written) else {
+                    unreachable!("a preservation is a copy")
+                };
                 self.marking = true;
                 self.retries = 0;
-                let event = Event::Preserved {
+                Event::Preserved {
                     write: self.write,
-                    chunk: c,
+                    chunk: self.chunk(),
                     blocks,
-                    to: target.device(),
-                    copied,
-                };
-                (event, Outcome::Busy)
+                    to,
+                    copied: done.copied(),
+                }
             }
             Err(error) => {
                 // A full store stays full: retrying it cannot help.
@@ -128,11 +158,10 @@ impl Preserver {
                     true => self.retries += 1,
                     false => self.failed = Some(Box::new(error.clone())),
                 }
-                let event = Event::IoFailed {
+                Event::IoFailed {
                     error,
                     retry: retrying.then_some((self.retries, spec.on_error.retries)),
-                };
-                (event, Outcome::Busy)
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 use crate::client::Client;
 use crate::copier::{Copier, CopierPc};
 use crate::disk::{BlockStore, Disk};
-use crate::env::{Direct, Env};
+use crate::env::{Direct, Env, IoList, IoResults};
 use crate::event::Event;
 pub use crate::event::Wait;
 use crate::fault::{Faults, Faulty, NoFaults};
@@ -59,6 +59,26 @@ impl Process {
         }
     }
 
+    /// The I/O of the next step, when it takes no metadata lock: decided by the process's own
+    /// state alone, so a driver can serve it (or fail it) before the step takes effect.
+    pub fn planned_io(&self, spec: &Spec) -> IoList {
+        debug_assert!(!self.needs_meta() && !self.finished());
+        match self {
+            Process::Copier(c) => c.planned_io(spec),
+            Process::Client(c) => c.planned_io(spec),
+        }
+    }
+
+    /// Takes the next step, one without the metadata lock, with the results of the I/O it
+    /// planned ([`Process::planned_io`]): those up to and including the first that failed.
+    pub fn complete(&mut self, spec: &Spec, results: IoResults) -> Event {
+        match self {
+            Process::Copier(c) => c.complete(spec, results),
+            Process::Client(c) => c.complete(spec, results),
+        }
+    }
+
+    /// Takes the next step: its I/O performed through `env`.
     pub fn step<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
         match self {
             Process::Copier(c) => c.step(spec, env),

@@ -82,10 +82,13 @@ fn written_first_copies_written_segments_first_with_indexes() {
     for _ in 0..3 {
         world.step(&spec, 1); // arrive, preserve, mark
     }
-    assert_eq!(world.meta.written.iter().collect::<Vec<_>>(), vec![&3]);
+    assert_eq!(
+        world.meta.preserved_segments.iter().collect::<Vec<_>>(),
+        vec![&3]
+    );
     match world.step(&spec, 0) {
         Event::SegmentClaimed { segment, .. } => assert_eq!(segment, 3),
         e => panic!("{e:?}"),
     }
-    assert!(world.meta.written.is_empty());
+    assert!(world.meta.preserved_segments.is_empty());
 }

@@ -1,5 +1,6 @@
 //! What one engine step did on simulated time: the I/Os it asked for, in order.
 
+use cowlab_model::env::{Access, IoKind};
 use cowlab_model::{Block, Device, Event, Pid};
 use std::ops::Range;
 
@@ -25,6 +26,15 @@ impl IoPlan {
                 device,
                 write,
             })
+    }
+
+    /// The runs of one device access of a step's I/O.
+    pub fn of(access: &Access) -> impl Iterator<Item = IoPlan> {
+        IoPlan::runs(
+            access.device,
+            access.kind == IoKind::Write,
+            access.blocks.clone(),
+        )
     }
 
     pub fn blocks(&self) -> Range<Block> {

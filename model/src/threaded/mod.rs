@@ -47,9 +47,10 @@ pub use platform::{Loom, Platform, RealThreads, Std};
 pub use shaky::Shaky;
 pub use store::{Bytes, Stamps, Store};
 
-use crate::disk::{BlockStore, Copied, Device, Disk, Stamp};
+use crate::disk::{BlockStore, Device, Disk, Stamp};
 use crate::env::Env;
-use crate::fault::{FaultPlan, Faults, IoError, IoKind, PlanFaults};
+use crate::env::{Access, Io, IoDone};
+use crate::fault::{self, FaultPlan, IoError, PlanFaults};
 use crate::geometry::Block;
 use crate::ghost::GhostImage;
 use crate::invariants::{check_safety, progress, Violation};
@@ -426,20 +427,6 @@ struct Slot<S> {
     faults: PlanFaults,
 }
 
-impl<S> Slot<S> {
-    /// Asks the plan about one I/O of `dev`, under the device's lock, before doing it.
-    fn admit(&mut self, kind: IoKind, dev: Device, blocks: &Range<Block>) -> Result<(), IoError> {
-        match self.faults.fails(kind, dev, blocks) {
-            None => Ok(()),
-            Some(kind) => Err(IoError {
-                device: dev,
-                blocks: blocks.clone(),
-                kind,
-            }),
-        }
-    }
-}
-
 /// The `Env` of one step: the metadata if the step holds the metadata lock, and the
 /// separately locked devices.
 struct Locked<'a, P: Platform, S: Store> {
@@ -450,8 +437,11 @@ struct Locked<'a, P: Platform, S: Store> {
 }
 
 impl<P: Platform, S: Store> Locked<'_, P, S> {
-    fn device(&self, dev: Device) -> P::Guard<'_, Slot<S>> {
-        P::lock(&self.devices[dev as usize])
+    /// Locks the device of `access` and asks its slot's plan about it, before the access.
+    fn admit(&self, access: &Access) -> Result<P::Guard<'_, Slot<S>>, IoError> {
+        let mut d = P::lock(&self.devices[access.device as usize]);
+        fault::check(&mut d.faults, access)?;
+        Ok(d)
     }
 }
 
@@ -462,33 +452,35 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
             .as_deref_mut()
             .expect("a step without the metadata lock touched the metadata")
     }
-    fn read(&mut self, dev: Device, blocks: Range<Block>) -> Result<Option<Vec<Stamp>>, IoError> {
-        let mut d = self.device(dev);
-        d.admit(IoKind::Read, dev, &blocks)?;
-        Ok(Some(d.store.read(blocks)))
-    }
-    fn write(&mut self, dev: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
-        if let Some(deferred) = &mut self.deferred {
-            deferred.push((dev, blocks, stamp));
-            return Ok(());
+    /// Each access under its own device's lock, in order: a copy's read, then its write; a
+    /// failed write leaves the target as it was (the read changed nothing).
+    fn perform(&mut self, io: Io) -> Result<IoDone, IoError> {
+        let accesses = io.accesses();
+        match io {
+            Io::Read { blocks, .. } => {
+                let d = self.admit(&accesses[0])?;
+                Ok(IoDone::Read(Some(d.store.read(blocks))))
+            }
+            Io::Write {
+                device,
+                blocks,
+                stamp,
+            } => {
+                if let Some(deferred) = &mut self.deferred {
+                    deferred.push((device, blocks, stamp));
+                    return Ok(IoDone::Written);
+                }
+                let mut d = self.admit(&accesses[0])?;
+                d.store.fill(blocks, stamp);
+                Ok(IoDone::Written)
+            }
+            Io::Copy { blocks, .. } => {
+                let buf = self.admit(&accesses[0])?.store.load(blocks.clone());
+                let mut d = self.admit(&accesses[1])?;
+                d.store.store(blocks, &buf);
+                Ok(IoDone::Copied(S::summary(&buf)))
+            }
         }
-        let mut d = self.device(dev);
-        d.admit(IoKind::Write, dev, &blocks)?;
-        d.store.fill(blocks, stamp);
-        Ok(())
-    }
-    /// As [`crate::fault::Faulty`] asks: the read's decision, then the write's; a failed
-    /// write leaves the target as it was (the read changed nothing).
-    fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
-        let buf = {
-            let mut d = self.device(from);
-            d.admit(IoKind::Read, from, &blocks)?;
-            d.store.load(blocks.clone())
-        };
-        let mut d = self.device(to);
-        d.admit(IoKind::Write, to, &blocks)?;
-        d.store.store(blocks, &buf);
-        Ok(S::summary(&buf))
     }
 }
 
