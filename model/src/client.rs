@@ -9,7 +9,7 @@ use crate::fault::IoError;
 use crate::geometry::{Block, Chunk};
 use crate::ghost::Ghost;
 use crate::meta::{map_stamp, stamp_of, Meta, WriteId};
-use crate::preserver::{Claims, Outcome, Preserver};
+use crate::preserver::{Claims, Standing, Preserver};
 use crate::rules::{Apply, Rules};
 use crate::spec::{Pid, Resolved, Spec};
 use crate::workload::Op;
@@ -270,10 +270,10 @@ impl Client {
                 let held = *held;
                 let (event, outcome) = preserver.step(spec, env, &req.blocks, held);
                 match outcome {
-                    Outcome::Busy => {}
-                    Outcome::Done if held => self.pc = ClientPc::Release,
-                    Outcome::Done => self.advance(spec),
-                    Outcome::FailWrite => self.fail_write(spec, env, &req),
+                    Standing::Busy => {}
+                    Standing::Done if held => self.pc = ClientPc::Release,
+                    Standing::Done => self.advance(spec),
+                    Standing::FailWrite => self.fail_write(spec, env, &req),
                 }
                 event
             }

@@ -31,7 +31,7 @@ pub struct Preserver {
 
 /// Where a write stands after a step of its preserver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Standing {
     /// More steps to take.
     Busy,
     /// Every claimed chunk is preserved, or given up because the copy has failed: the write
@@ -79,7 +79,7 @@ impl Preserver {
         env: &mut E,
         written: &Range<Block>,
         held: bool,
-    ) -> (Event, Outcome) {
+    ) -> (Event, Standing) {
         let target = spec
             .target()
             .expect("only preserving policies claim chunks");
@@ -103,11 +103,11 @@ impl Preserver {
                 to: target.device(),
             };
             let done = self.next as usize == self.claims.len();
-            return (event, if done { Outcome::Done } else { Outcome::Busy });
+            return (event, if done { Standing::Done } else { Standing::Busy });
         }
         let io = self.planned_io(spec, written);
         let result = env.perform(io);
-        (self.complete(spec, written, result), Outcome::Busy)
+        (self.complete(spec, written, result), Standing::Busy)
     }
 
     /// The copy step's I/O: the claimed chunk's begin-time data out of the way.
@@ -176,7 +176,7 @@ impl Preserver {
         error: IoError,
         written: &Range<Block>,
         held: bool,
-    ) -> (Event, Outcome) {
+    ) -> (Event, Standing) {
         let rules = &spec.rules;
         let meta = env.meta();
         let failed = self.chunk();
@@ -192,7 +192,7 @@ impl Preserver {
         self.next = self.claims.len() as u32;
         if meta.copy_failed {
             let event = Event::PreservationDropped { write: self.write };
-            return (event, Outcome::Done);
+            return (event, Standing::Done);
         }
         match (spec.on_error.then, held) {
             (Break::GuestWrite, true) => {
@@ -201,11 +201,11 @@ impl Preserver {
                     blocks: written.clone(),
                     error: None,
                 };
-                (event, Outcome::FailWrite)
+                (event, Standing::FailWrite)
             }
             _ => {
                 meta.copy_failed = true;
-                (Event::CopyFailed { error }, Outcome::Done)
+                (Event::CopyFailed { error }, Standing::Done)
             }
         }
     }
