@@ -3,18 +3,17 @@
 //! knob changed by one differs by exactly what the knob says. Runs without writes (or with a
 //! trace of a few writes) on a device of round figures make every figure computable by hand.
 //!
-//! The knobs tested elsewhere are not repeated here: a device model's service time and the
-//! shared disk (`sim/tests/timed.rs`), queues of depth 1 and 2 and RAID member I/O counts
-//! (`sim/src/device.rs`, `sim/tests/topology.rs`), which error breaks what under the default
-//! and break-snapshot policies (`sim/tests/timed_faults.rs`).
+//! What is tested elsewhere is not repeated here: the preset device models' service times
+//! and the shared disk (`sim/tests/timed.rs`), a queue's FIFO order (`sim/src/device.rs`),
+//! RAID member I/Os and link queueing on the fabric alone (`sim/tests/topology.rs`), and
+//! which error breaks what on the copier's and preservers' devices across policies
+//! (`sim/tests/timed_faults.rs`).
 
 use cowlab_model::fault::{DeviceError, ErrorPolicy, FaultPlan};
 use cowlab_model::{Op, Request};
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
-use cowlab_sim::topology::{
-    Control, ControlPath, DeviceSpec, Link, RaidLevel, Role, Topology,
-};
+use cowlab_sim::topology::{Control, DeviceSpec, Link, RaidLevel, Topology};
 use cowlab_sim::trace::write_msr;
 use cowlab_sim::workload::{Arrival, Arrivals, Stop};
 use cowlab_sim::{simulate, Latencies, Metrics, Outcome};
@@ -194,7 +193,8 @@ fn retry_n_retries_n_failed_reads_away_and_not_one_more() {
     for n in 1..=3u64 {
         let mut c = quiet("snapshot-overlay");
         c.on_error = policy(&format!("retry:{n}"));
-        let first = |k: u64| -> Vec<String> { (1..=k).map(|i| format!("source:nth={i}")).collect() };
+        let first =
+            |k: u64| -> Vec<String> { (1..=k).map(|i| format!("source:nth={i}")).collect() };
         let errors = |k: u64| plan(&first(k).iter().map(String::as_str).collect::<Vec<_>>());
         c.faults = errors(n);
         let m = clean(&c);
@@ -285,4 +285,193 @@ fn a_crash_costs_exactly_the_restart_time_when_nothing_is_lost() {
         assert_eq!((m.restarts, m.restart_seconds), (1, restart as f64 / 1e9));
         assert_eq!(copy_ns(&m), plain + restart, "restart {restart}");
     }
+}
+
+fn topology_file(name: &str, t: &Topology) -> String {
+    let dir = std::env::temp_dir().join(format!("cowlab-knobs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, t.to_toml()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// A write of 4 KiB on `FLAT`.
+const WRITE_NS: u64 = 1_000 + 4 * KIB;
+
+#[test]
+fn a_device_of_depth_d_serves_d_ios_at_once_and_the_next_waits() {
+    // Offline holds every write until the copy ends, then releases them at once: with the
+    // copier gone, d of them are served together and the d+1-th after them.
+    let copy = 2 * SEGMENTS * io_ns(&FLAT);
+    for depth in 1..=3u32 {
+        let n = u64::from(depth) + 1;
+        let at: Vec<(u64, u64)> = (0..n).map(|i| (0, i * 64 * KIB)).collect();
+        let mut c = quiet("offline");
+        c.trace = Some(
+            writes(&format!("depth-{depth}"), &at)
+                .to_string_lossy()
+                .into_owned(),
+        );
+        c.workload.stop = Stop::Writes(n);
+        let holds = |depth: u32| {
+            let mut c = c.clone();
+            c.disks.queue_depth = depth;
+            let m = clean(&c);
+            assert_eq!((m.held_writes, copy_ns(&m)), (n, copy), "depth {depth}");
+            (m.hold_p50_us, m.hold_max_us)
+        };
+        // Write i (from 0) arrived at 0 and is acknowledged at the end of its round of
+        // `depth` writes; the figures go through the same histogram as the metrics.
+        let expected = |depth: u64| {
+            let mut l = Latencies::new();
+            for i in 0..n {
+                l.record(copy + (i / depth + 1) * WRITE_NS);
+            }
+            (l.quantile_us(0.5), l.max_us())
+        };
+        assert_eq!(holds(depth), expected(u64::from(depth)), "depth {depth}");
+        assert_eq!(holds(depth + 1), expected(n), "depth {}", depth + 1);
+        // The last write waits one write's time less with one more slot.
+        let (max_d, max_more) = (expected(u64::from(depth)).1, expected(n).1);
+        assert!(max_d > max_more, "{max_d} vs {max_more}");
+    }
+}
+
+/// The source behind one link `host-source` of this latency and bandwidth, with the copy's
+/// commands in band (over the source's links, 512 bytes each way).
+fn behind_link(latency_ns: u64, bandwidth: u64) -> SimConfig {
+    let mut t = Topology::separate(FLAT, 1);
+    t.links.insert(
+        "host-source".into(),
+        Link {
+            latency_ns,
+            bandwidth,
+        },
+    );
+    t.roles[0].links = vec!["host-source".into()];
+    assert_eq!(t.control, Control::default());
+    let mut c = quiet("snapshot-overlay");
+    c.topology = Some(topology_file(&format!("link-{latency_ns}-{bandwidth}"), &t));
+    c
+}
+
+#[test]
+fn a_link_costs_its_latency_per_hop_and_its_bandwidth_per_byte() {
+    let plain = copy_ns(&clean(&quiet("snapshot-overlay")));
+    let expected = |latency: u64, bandwidth: u64| {
+        // A read's request crosses the link (latency only), its bytes come back (their
+        // transfer, then the latency).
+        let reads = SEGMENTS * (2 * latency + transfer_ns(SEGMENT, bandwidth));
+        // A claim and a mark per segment each send a 512-byte command there and back.
+        let commands = 2 * SEGMENTS * 2 * (latency + transfer_ns(512, bandwidth));
+        plain + reads + commands
+    };
+    let at = |latency: u64, bandwidth: u64| {
+        let o = run(&behind_link(latency, bandwidth));
+        assert_eq!(o.metrics.invariants, "checked");
+        let (name, link) = &o.links[0];
+        assert_eq!(name, "host-source");
+        assert_eq!(link.transfers, SEGMENTS + 4 * SEGMENTS);
+        copy_ns(&o.metrics)
+    };
+    assert_eq!(at(10_000, 999_999_999), expected(10_000, 999_999_999));
+    // One more nanosecond of latency: two hops per read, two per command.
+    assert_eq!(
+        at(10_001, 999_999_999),
+        expected(10_000, 999_999_999) + 2 * SEGMENTS + 2 * (2 * SEGMENTS)
+    );
+    // One byte per second more: each 16 KiB and each 512-byte transfer 1 ns shorter.
+    assert_eq!(transfer_ns(SEGMENT, 999_999_999), SEGMENT + 1);
+    assert_eq!(transfer_ns(512, 999_999_999), 513);
+    assert_eq!(
+        at(10_000, 1_000_000_000),
+        expected(10_000, 999_999_999) - SEGMENTS - 4 * SEGMENTS
+    );
+}
+
+/// The source a RAID-0 of two `FLAT` disks with this stripe unit.
+fn raid0_source(unit: u64) -> SimConfig {
+    let mut t = Topology::separate(FLAT, 1);
+    let disk = DeviceSpec::Disk {
+        model: FLAT,
+        queue_depth: 1,
+    };
+    t.devices.insert("m0".into(), disk.clone());
+    t.devices.insert("m1".into(), disk);
+    t.devices.insert(
+        "source".into(),
+        DeviceSpec::Raid {
+            level: RaidLevel::Raid0,
+            stripe_unit: unit,
+            members: vec!["m0".into(), "m1".into()],
+        },
+    );
+    let mut c = quiet("snapshot-overlay");
+    c.topology = Some(topology_file(&format!("raid0-{unit}"), &t));
+    c
+}
+
+/// A RAID-0 read of `len` bytes at `offset` over two idle members: unit `c` is on member
+/// `c mod 2`, a member's pieces are contiguous there (one I/O each), and the read ends with
+/// the member that has the most bytes.
+fn raid0_read_ns(offset: u64, len: u64, unit: u64) -> u64 {
+    let mut bytes = [0u64; 2];
+    let mut at = offset;
+    while at < offset + len {
+        let end = ((at / unit + 1) * unit).min(offset + len);
+        bytes[((at / unit) % 2) as usize] += end - at;
+        at = end;
+    }
+    bytes
+        .iter()
+        .filter(|&&b| b > 0)
+        .map(|b| FLAT.overhead_ns + b)
+        .max()
+        .unwrap()
+}
+
+#[test]
+fn a_raid0_stripe_unit_splits_each_read_over_its_members() {
+    let expected = |unit: u64| -> u64 {
+        (0..SEGMENTS)
+            .map(|s| raid0_read_ns(s * SEGMENT, SEGMENT, unit) + io_ns(&FLAT))
+            .sum()
+    };
+    let at = |unit: u64| copy_ns(&clean(&raid0_source(unit)));
+    // Half a segment per member, and a whole segment on one member.
+    assert_eq!(at(8 * KIB), SEGMENTS * (1_000 + 8 * KIB + io_ns(&FLAT)));
+    assert_eq!(at(16 * KIB), 2 * SEGMENTS * io_ns(&FLAT));
+    // One byte more: every read but the first is longer on one member.
+    assert_eq!(at(8 * KIB + 1), expected(8 * KIB + 1));
+    assert_ne!(expected(8 * KIB + 1), expected(8 * KIB));
+    assert_eq!(at(12 * KIB), expected(12 * KIB));
+}
+
+#[test]
+fn a_closed_loop_writer_thinks_think_ns_between_an_acknowledgement_and_its_next_write() {
+    // One writer under offline: its first write (at 0) is held until the copy ends, then
+    // each write takes a 4 KiB write's time and the next arrives think_ns later. The run
+    // stops admitting writes at `until`: write j arrives at copy + (j-1) × (write + think).
+    let copy = 2 * SEGMENTS * io_ns(&FLAT);
+    let writes = |think_ns: u64, until: u64| {
+        let mut c = quiet("offline");
+        c.workload.arrivals = Arrivals::Closed {
+            writers: 1,
+            think_ns,
+        };
+        c.workload.stop = Stop::Duration(until);
+        let m = clean(&c);
+        assert_eq!((m.held_writes, copy_ns(&m)), (1, copy));
+        m.writes
+    };
+    let think = 10_000;
+    // Write 11 arrives exactly at `until`, too late; one nanosecond later it is in.
+    let eleventh = copy + 10 * (WRITE_NS + think);
+    assert_eq!(writes(think, eleventh), 10);
+    assert_eq!(writes(think, eleventh + 1), 11);
+    // Thinking a nanosecond longer delays it by 10 ns; shorter, by -10 ns.
+    assert_eq!(writes(think + 1, eleventh + 1), 10);
+    assert_eq!(writes(think + 1, eleventh + 10), 10);
+    assert_eq!(writes(think + 1, eleventh + 11), 11);
+    assert_eq!(writes(think - 1, eleventh), 11);
 }
