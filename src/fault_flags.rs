@@ -9,8 +9,8 @@ use cowlab_sim::faults;
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct FaultFlags {
     /// Fail I/O of a device: DEVICE:nth=N (its n-th I/O), DEVICE:blocks=A..B (every I/O
-    /// touching those blocks) or DEVICE:p=P (each I/O with probability P); devices are
-    /// source, destination, snapshot, cache. Repeatable.
+    /// touching blocks A to B-1: the range is half-open) or DEVICE:p=P (each I/O with
+    /// probability P); devices are source, destination, snapshot, cache. Repeatable.
     #[arg(long, allow_hyphen_values = true)]
     pub fail: Vec<String>,
     /// Blocks the snapshot store (or cache) can hold (how a printed plan gives it).
