@@ -2,15 +2,15 @@
 //! they print as a plan's flags (`FaultPlan`'s display), and read back the same plan.
 
 use crate::Failure;
-use cowlab_model::fault::{DeviceError, ErrorPolicy, FaultPlan};
+use cowlab_model::fault::{ErrorPolicy, FaultPlan};
 use cowlab_sim::config::ConfigError;
 use cowlab_sim::faults;
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct FaultFlags {
     /// Fail I/O of a device: DEVICE:nth=N (its n-th I/O), DEVICE:blocks=A..B (every I/O
-    /// touching those blocks) or DEVICE:p=P (each I/O with probability P); devices are
-    /// source, destination, snapshot, cache. Repeatable.
+    /// touching blocks A to B-1: the range is half-open) or DEVICE:p=P (each I/O with
+    /// probability P); devices are source, destination, snapshot, cache. Repeatable.
     #[arg(long, allow_hyphen_values = true)]
     pub fail: Vec<String>,
     /// Blocks the snapshot store (or cache) can hold (how a printed plan gives it).
@@ -53,7 +53,7 @@ impl FaultFlags {
         volume_blocks: u64,
     ) -> Result<(), Failure> {
         for text in &self.fail {
-            let e = DeviceError::parse(text).map_err(|e| refused("--fail", text, e))?;
+            let e = faults::parse_fail(text).map_err(|e| refused("--fail", text, e))?;
             faults::check_blocks(&e, volume_blocks).map_err(|r| refused("--fail", text, r))?;
             plan.errors.push(e);
         }

@@ -33,7 +33,7 @@ const DEFAULTS: [(&str, &str); 6] = [
     mut_arg("speed", |a| a.help("The job's speed limit, e.g. 16MiB/s (copies made for writes count against it) [default: 16MiB/s]")),
     mut_arg("cow_size", |a| a.help("QEMU's block-copy cluster (x-perf.min-cluster-size), a power of two from 64KiB [default: 64KiB]")),
     mut_arg("segment_size", |a| a.help("The job's largest request (x-perf.max-chunk) [default: 1MiB]")),
-    mut_arg("fail", |a| a.help("Fail writes of a QEMU node through blkdebug: destination:nth=N (its n-th write), destination:blocks=A..B (every write touching those --block-size blocks); snapshot:... with fleecing. Repeatable")),
+    mut_arg("fail", |a| a.help("Fail writes of a QEMU node through blkdebug: destination:nth=N (its n-th write), destination:blocks=A..B (every write touching --block-size blocks A to B-1); snapshot:... with fleecing. Repeatable")),
     mut_arg("on_error", |a| a.help("The copy-before-write filter's on-cbw-error: break-guest-write or break-snapshot (fleecing only: blockdev-backup's filter has no such option) [default: break-guest-write]")),
 )]
 pub struct Args {

@@ -335,6 +335,10 @@ fn bad_fault_flags() {
         &["--fail source:blocks=9..3", "empty"],
     );
     refused(
+        &["sim", "--fail", "snapshot:blocks=3..=5"],
+        &["--fail snapshot:blocks=3..=5: write the range half-open: blocks=3..6"],
+    );
+    refused(
         &["sim", "--volume", "64KiB", "--fail", "source:blocks=10..20"],
         &["--fail source:blocks=10..20", "the volume has 16 blocks"],
     );

@@ -160,7 +160,7 @@ impl Event {
     }
 
     /// One trace line without the process name, e.g.
-    /// `preserve chunk 3 (blocks 6..7) from source, stamp 0 -> snapshot`.
+    /// `preserve chunk 3 (blocks 6..8) from source, stamp 0 -> snapshot`.
     pub fn describe(&self, spec: &Spec) -> String {
         let g = &spec.geometry;
         let seg = |s: Segment| format!("segment {s} ({})", show_blocks(&g.segment_blocks_range(s)));

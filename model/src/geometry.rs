@@ -210,12 +210,13 @@ impl fmt::Display for Geometry {
     }
 }
 
-/// Renders a block range the way traces print it: `6..7` is blocks 6 and 7.
+/// Renders a block range the way traces print it, half-open like `--fail DEVICE:blocks=A..B`:
+/// `blocks 6..8` is blocks 6 and 7, and a single block is `block 6`.
 pub fn show_blocks(r: &Range<Block>) -> String {
     if r.end - r.start == 1 {
         format!("block {}", r.start)
     } else {
-        format!("blocks {}..{}", r.start, r.end - 1)
+        format!("blocks {}..{}", r.start, r.end)
     }
 }
 
@@ -277,6 +278,13 @@ impl ChunkSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_ranges_print_half_open_like_the_fault_syntax() {
+        assert_eq!(show_blocks(&(3..4)), "block 3");
+        assert_eq!(show_blocks(&(3..6)), "blocks 3..6");
+        assert_eq!(show_blocks(&(0..2)), "blocks 0..2");
+    }
 
     #[test]
     fn rejects_each_bad_field_by_name() {

@@ -647,10 +647,10 @@ fn the_explorer_describes_a_state_in_domain_words() {
     assert_eq!(
         ex::describe_world(&spec, &w),
         "copier: copying segment 1 (1 of 3 segments done)
-writer 1: write 0 (stamp 1) to blocks 1..2 held, preserving chunks [2] (0 done)
-writer 2: next: write 2 (stamp 3) to blocks 1..2
-reader 1: next: read of blocks 1..2
-image reader 1: next: image read of blocks 1..2 [waits for chunks of its image read being preserved]
+writer 1: write 0 (stamp 1) to blocks 1..3 held, preserving chunks [2] (0 done)
+writer 2: next: write 2 (stamp 3) to blocks 1..3
+reader 1: next: read of blocks 1..3
+image reader 1: next: image read of blocks 1..3 [waits for chunks of its image read being preserved]
 source 0 0 0 0 0 0
 destination 0 0 . . . .
 snapshot . . . . . .

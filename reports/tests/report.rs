@@ -610,6 +610,10 @@ fn bad_fault_tables_name_the_file_line_key_and_value() {
         "f.toml line 5: key faults.fail.blocks = \"10..20\": the volume has 16 blocks"
     );
     assert_eq!(
+        e("[faults]\n[[faults.fail]]\ndevice = \"source\"\nblocks = \"3..=5\"\n"),
+        "f.toml line 4: key faults.fail.blocks = \"3..=5\": write the range half-open: blocks = \"3..6\""
+    );
+    assert_eq!(
         e("on_error = [\"retry:1\"]\n[faults]\non_error = \"retry:2\"\ncrash_at = [2]\n"),
         "f.toml line 1: key on_error = [\"retry:1\"]: give the error policies here or in [faults], not both"
     );

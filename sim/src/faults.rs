@@ -76,6 +76,35 @@ pub fn store_blocks(bytes: u64, block_size: u64) -> Result<u64, String> {
     }
 }
 
+/// Refuses a block range written inclusive (`3..=5`): every range a user types or reads is
+/// half-open (`3..6`, 6 excluded), as traces print them (`show_blocks` in
+/// model/src/geometry.rs). `Err` holds the half-open form of the range (`3..6`), or `A..B`
+/// when its ends are not whole numbers.
+pub fn refuse_inclusive_range(range: &str) -> Result<(), String> {
+    let Some((a, b)) = range.split_once("..=") else {
+        return Ok(());
+    };
+    let half_open = match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
+        (Ok(a), Ok(b)) => match b.checked_add(1) {
+            Some(end) => format!("{a}..{end}"),
+            None => "A..B".to_string(),
+        },
+        _ => "A..B".to_string(),
+    };
+    Err(half_open)
+}
+
+/// Reads one `--fail DEVICE:RULE` (nth=N, blocks=A..B or p=P). An inclusive block range
+/// (`blocks=3..=5`) is refused with its half-open form (`write the range half-open:
+/// blocks=3..6`) before the rule reaches the parser.
+pub fn parse_fail(text: &str) -> Result<DeviceError, String> {
+    if let Some((_, range)) = text.split_once("blocks=") {
+        refuse_inclusive_range(range)
+            .map_err(|half_open| format!("write the range half-open: blocks={half_open}"))?;
+    }
+    DeviceError::parse(text)
+}
+
 /// Refuses a block range that ends past the volume.
 pub fn check_blocks(e: &DeviceError, volume_blocks: u64) -> Result<(), String> {
     match &e.when {
@@ -146,6 +175,13 @@ impl FailTable {
                 n => When::Nth(n),
             }
         } else if let Some(v) = &self.blocks {
+            refuse_inclusive_range(v.get_ref()).map_err(|half_open| {
+                field(
+                    v.span(),
+                    "fail.blocks",
+                    format!("write the range half-open: blocks = \"{half_open}\""),
+                )
+            })?;
             let range = v.get_ref().split_once("..").and_then(|(a, b)| {
                 Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?))
             });
@@ -240,6 +276,30 @@ probability = 0.01
     }
 
     #[test]
+    fn a_fail_flag_with_an_inclusive_range_is_refused_with_its_half_open_form() {
+        assert_eq!(
+            parse_fail("snapshot:blocks=3..=5").unwrap_err(),
+            "write the range half-open: blocks=3..6"
+        );
+        assert_eq!(
+            parse_fail("source:blocks=4..=4").unwrap_err(),
+            "write the range half-open: blocks=4..5"
+        );
+        assert_eq!(
+            parse_fail("source:blocks=x..=4").unwrap_err(),
+            "write the range half-open: blocks=A..B"
+        );
+        assert_eq!(
+            parse_fail("snapshot:blocks=3..6").unwrap(),
+            DeviceError::parse("snapshot:blocks=3..6").unwrap()
+        );
+        assert_eq!(
+            parse_fail("snapshot:blocks=3..6").unwrap().to_string(),
+            "snapshot:blocks=3..6"
+        );
+    }
+
+    #[test]
     fn refusals_name_the_file_line_key_and_value() {
         let e = |text: &str| parse(text, "p.toml", 4096, 256).unwrap_err().to_string();
         assert_eq!(
@@ -268,6 +328,10 @@ probability = 0.01
         assert!(
             unknown.starts_with("p.toml line 2: key crash = [3]: unknown field"),
             "{unknown}"
+        );
+        assert_eq!(
+            e("[[fail]]\ndevice = \"source\"\nblocks = \"3..=5\""),
+            "p.toml line 3: key fail.blocks = \"3..=5\": write the range half-open: blocks = \"3..6\""
         );
         let bad = e("on_error = \"retry:x\"");
         assert!(

@@ -137,7 +137,12 @@ impl fmt::Debug for Step {
         };
         match self.1 {
             None => write!(f, "process {} steps{fault}", self.0),
-            Some((a, b)) => write!(f, "process {} steps on blocks {a}..{b}{fault}", self.0),
+            Some((a, b)) => write!(
+                f,
+                "process {} steps on {}{fault}",
+                self.0,
+                crate::geometry::show_blocks(&(a..b))
+            ),
         }
     }
 }
@@ -392,7 +397,7 @@ impl Model for CowModel {
         };
         match action.1 {
             None => format!("{name}{fault}"),
-            Some((a, b)) => format!("{name} on blocks {a}..{}{fault}", b - 1),
+            Some((a, b)) => format!("{name} on {}{fault}", crate::geometry::show_blocks(&(a..b))),
         }
     }
 
