@@ -124,7 +124,7 @@ fn loom_figures() {
         .filter(|m| is_concurrency(*m))
         .collect();
     for &m in &mutants {
-        cases.push((format!("{m} ({})", policy_for(m)), loom_spec(m)));
+        cases.push((format!("{m} ({})", policy_for(m).name()), loom_spec(m)));
     }
     for (label, spec) in &cases {
         let e = explore(spec, bound);
@@ -153,7 +153,7 @@ fn loom_figures() {
                 }
             })
             .collect();
-        println!("| {m} ({}) | {} |", policy_for(m), cells.join(" | "));
+        println!("| {m} ({}) | {} |", policy_for(m).name(), cells.join(" | "));
     }
     println!();
 }
@@ -208,7 +208,7 @@ fn stress_catch_rates() {
         .into_iter()
         .filter(|m| is_concurrency(*m))
         .chain([Mutant::SkipOverlay])
-        .map(|m| (m.to_string(), policy_for(m), Some(m), None));
+        .map(|m| (m.to_string(), policy_for(m).name(), Some(m), None));
     let flaws = [Flaw::WriteAfterUnlock, Flaw::NoWakeup]
         .map(|f| (format!("Flaw::{f:?}"), "snapshot-overlay", None, Some(f)));
     for (label, policy, mutant, flaw) in mutants.chain(flaws) {

@@ -9,7 +9,7 @@ use crate::fault::IoError;
 use crate::geometry::{Block, Chunk};
 use crate::ghost::Ghost;
 use crate::meta::{map_stamp, stamp_of, Meta, WriteId};
-use crate::preserver::{Claims, Standing, Preserver};
+use crate::preserver::{Claims, Preserver, Standing};
 use crate::rules::{Apply, Rules};
 use crate::spec::{Pid, Resolved, Spec};
 use crate::workload::Op;

@@ -1,8 +1,11 @@
 //! The mutant catalogue: known-bad variants of the engine, each a real mistake a designer
 //! could make. Off by default; a checker that catches none of them proves nothing.
 
+use crate::fault::ErrorPolicy;
+use crate::policy::{self, Policy, WriteRule};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Mutant {
@@ -52,74 +55,22 @@ impl Mutant {
         Mutant::ALL.into_iter().filter(|m| m.needs_faults())
     }
 
+    /// Everything cowlab states about the mutant: its row of [`CATALOGUE`].
+    pub fn facts(self) -> &'static Facts {
+        &CATALOGUE[self as usize]
+    }
+
     /// Whether the mistake is in the handling of faults: only a run with faults can show it.
     pub fn needs_faults(self) -> bool {
-        matches!(
-            self,
-            Mutant::FailedPreserveKeepsMapBit
-                | Mutant::HeldWritesHangOnCopyError
-                | Mutant::CursorBeforeData
-                | Mutant::BrokenImageServed
-                | Mutant::FailedWriteApplied
-        )
+        self.facts().needs_faults
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Mutant::ApplyBeforePreserve => "apply-before-preserve",
-            Mutant::CheckThenAct => "check-then-act",
-            Mutant::MarkBeforeCopy => "mark-before-copy",
-            Mutant::ReleaseOutOfOrder => "release-out-of-order",
-            Mutant::SkipOverlay => "skip-overlay",
-            Mutant::PreserveTwice => "preserve-twice",
-            Mutant::ImageReadDuringPreserve => "image-read-during-preserve",
-            Mutant::CopierIgnoresInFlight => "copier-ignores-in-flight",
-            Mutant::PartialChunkCopy => "partial-chunk-copy",
-            Mutant::FirstSegmentOnly => "first-segment-only",
-            Mutant::FailedPreserveKeepsMapBit => "failed-preserve-keeps-map-bit",
-            Mutant::HeldWritesHangOnCopyError => "held-writes-hang-on-copy-error",
-            Mutant::CursorBeforeData => "cursor-before-data",
-            Mutant::BrokenImageServed => "broken-image-served",
-            Mutant::FailedWriteApplied => "failed-write-applied",
-        }
+        self.facts().name
     }
 
     pub fn description(self) -> &'static str {
-        match self {
-            Mutant::ApplyBeforePreserve => "apply the write, then preserve (preserves new data)",
-            Mutant::CheckThenAct => {
-                "check the snapshot map, release the lock, then preserve (two writers to one chunk both preserve)"
-            }
-            Mutant::MarkBeforeCopy => "mark a segment copied before its data reaches the destination",
-            Mutant::ReleaseOutOfOrder => "release held writes out of FIFO order",
-            Mutant::SkipOverlay => "skip the overlay pass (snapshot-overlay)",
-            Mutant::PreserveTwice => {
-                "preserve a chunk that is already preserved (overwrites begin-time data with newer data)"
-            }
-            Mutant::ImageReadDuringPreserve => {
-                "route a point-in-time image read to the source while the chunk's preservation is in flight (dm-snapshot a8d41b59)"
-            }
-            Mutant::CopierIgnoresInFlight => {
-                "the copier reads the source for a chunk being preserved without waiting for it (QEMU f8d59dfb)"
-            }
-            Mutant::PartialChunkCopy => {
-                "copy only the written blocks of a chunk out of turn, then mark the whole chunk"
-            }
-            Mutant::FirstSegmentOnly => "a write spanning two segments checks only the first",
-            Mutant::FailedPreserveKeepsMapBit => {
-                "a preservation whose I/O failed still sets its chunk's map bit"
-            }
-            Mutant::HeldWritesHangOnCopyError => {
-                "after a copy error, held writes wait for a copy that will never complete (dm-snapshot's hung bios)"
-            }
-            Mutant::CursorBeforeData => {
-                "the copy cursor is persisted when a segment is claimed, before its data: a restart skips it"
-            }
-            Mutant::BrokenImageServed => "break-snapshot keeps serving the point-in-time image",
-            Mutant::FailedWriteApplied => {
-                "a write failed back to its writer is applied to the source anyway"
-            }
-        }
+        self.facts().mistake
     }
 
     pub fn by_name(name: &str) -> Option<Mutant> {
@@ -130,5 +81,260 @@ impl Mutant {
 impl fmt::Display for Mutant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// What cowlab states about one mutant, in one place: the checkers, the tests and the
+/// command line read it here. (How it bends the engine is a decision point of the rules,
+/// `Rules::new` in `model/src/rules.rs`.)
+pub struct Facts {
+    pub mutant: Mutant,
+    /// As the command line spells it.
+    pub name: &'static str,
+    /// The mistake, in words (and the real system's fix it comes from, where there is one).
+    pub mistake: &'static str,
+    /// A mistake in handling faults: only a run with faults can show it.
+    pub needs_faults: bool,
+    /// A concurrency mistake: harmless when each operation (a write with its preservation
+    /// and release, a segment's claim, copy and mark, an image read) runs alone, broken only
+    /// when another process's steps fall inside it. The others are sequential mistakes that
+    /// one operation alone exposes (`model/tests/loom.rs` checks the split against runs of one
+    /// process at a time).
+    pub concurrency: bool,
+    /// The policies under which the tests' small exhaustive configurations show it; under
+    /// the others it changes nothing that can be seen (skip-overlay needs an overlay pass,
+    /// copier-ignores-in-flight a copier whose claims a write can wait on, which an overlay
+    /// pass masks; most need a policy that preserves).
+    pub shows_under: fn(&dyn Policy) -> bool,
+    /// The smallest chunk, in blocks, that shows it (a partial chunk copy needs a chunk
+    /// larger than the written blocks).
+    pub min_cow_blocks: u64,
+    /// The built-in policy under which the threaded tests exercise it: one where it matters.
+    pub exercised_under: fn() -> Arc<dyn Policy>,
+    /// For a fault mutant the threaded driver can show: the error policy whose path it
+    /// breaks (cursor-before-data needs a copier crash, which that driver does not inject).
+    pub breaks: Option<ErrorPolicy>,
+}
+
+fn everywhere(_: &dyn Policy) -> bool {
+    true
+}
+
+fn preserving(p: &dyn Policy) -> bool {
+    matches!(p.write_rule(), WriteRule::Preserve(_))
+}
+
+fn overlaying(p: &dyn Policy) -> bool {
+    p.overlay_pass()
+}
+
+fn preserving_without_overlay(p: &dyn Policy) -> bool {
+    preserving(p) && !p.overlay_pass()
+}
+
+fn snapshot_overlay() -> Arc<dyn Policy> {
+    Arc::new(policy::SnapshotOverlay)
+}
+
+fn snapshot_redirect() -> Arc<dyn Policy> {
+    Arc::new(policy::SnapshotRedirect)
+}
+
+fn out_of_turn() -> Arc<dyn Policy> {
+    Arc::new(policy::OutOfTurn)
+}
+
+/// The catalogue, one row per mutant in the order of [`Mutant::ALL`].
+pub const CATALOGUE: [Facts; 15] = [
+    Facts {
+        mutant: Mutant::ApplyBeforePreserve,
+        name: "apply-before-preserve",
+        mistake: "apply the write, then preserve (preserves new data)",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::CheckThenAct,
+        name: "check-then-act",
+        mistake: "check the snapshot map, release the lock, then preserve (two writers to one chunk both preserve)",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::MarkBeforeCopy,
+        name: "mark-before-copy",
+        mistake: "mark a segment copied before its data reaches the destination",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::ReleaseOutOfOrder,
+        name: "release-out-of-order",
+        mistake: "release held writes out of FIFO order",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::SkipOverlay,
+        name: "skip-overlay",
+        mistake: "skip the overlay pass (snapshot-overlay)",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: overlaying,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::PreserveTwice,
+        name: "preserve-twice",
+        mistake: "preserve a chunk that is already preserved (overwrites begin-time data with newer data)",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_redirect,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::ImageReadDuringPreserve,
+        name: "image-read-during-preserve",
+        mistake: "route a point-in-time image read to the source while the chunk's preservation is in flight (dm-snapshot a8d41b59)",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::CopierIgnoresInFlight,
+        name: "copier-ignores-in-flight",
+        mistake: "the copier reads the source for a chunk being preserved without waiting for it (QEMU f8d59dfb)",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: preserving_without_overlay,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::PartialChunkCopy,
+        name: "partial-chunk-copy",
+        mistake: "copy only the written blocks of a chunk out of turn, then mark the whole chunk",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: preserving,
+        min_cow_blocks: 2,
+        exercised_under: out_of_turn,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::FirstSegmentOnly,
+        name: "first-segment-only",
+        mistake: "a write spanning two segments checks only the first",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::FailedPreserveKeepsMapBit,
+        name: "failed-preserve-keeps-map-bit",
+        mistake: "a preservation whose I/O failed still sets its chunk's map bit",
+        needs_faults: true,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: Some(ErrorPolicy::BREAK_GUEST_WRITE),
+    },
+    Facts {
+        mutant: Mutant::HeldWritesHangOnCopyError,
+        name: "held-writes-hang-on-copy-error",
+        mistake: "after a copy error, held writes wait for a copy that will never complete (dm-snapshot's hung bios)",
+        needs_faults: true,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: Some(ErrorPolicy::BREAK_SNAPSHOT),
+    },
+    Facts {
+        mutant: Mutant::CursorBeforeData,
+        name: "cursor-before-data",
+        mistake: "the copy cursor is persisted when a segment is claimed, before its data: a restart skips it",
+        needs_faults: true,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+    },
+    Facts {
+        mutant: Mutant::BrokenImageServed,
+        name: "broken-image-served",
+        mistake: "break-snapshot keeps serving the point-in-time image",
+        needs_faults: true,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: Some(ErrorPolicy::BREAK_SNAPSHOT),
+    },
+    Facts {
+        mutant: Mutant::FailedWriteApplied,
+        name: "failed-write-applied",
+        mistake: "a write failed back to its writer is applied to the source anyway",
+        needs_faults: true,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: Some(ErrorPolicy::BREAK_GUEST_WRITE),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_has_one_row_per_mutant_in_order_and_distinct_names() {
+        for (i, m) in Mutant::ALL.into_iter().enumerate() {
+            assert_eq!(CATALOGUE[i].mutant, m, "row {i}");
+            assert_eq!(m as usize, i, "{m:?} is not at its place in ALL");
+        }
+        let mut names: Vec<&str> = CATALOGUE.iter().map(|f| f.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+    }
+
+    #[test]
+    fn a_fault_mutant_names_the_error_policy_it_breaks_and_no_other_does() {
+        for f in &CATALOGUE {
+            if f.breaks.is_some() {
+                assert!(f.needs_faults, "{}", f.name);
+            }
+        }
     }
 }

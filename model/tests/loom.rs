@@ -458,7 +458,7 @@ fn every_fault_mutant_is_caught_on_a_failing_device() {
 fn image_read_survives_a_failing_snapshot_breaking_the_snapshot() {
     let m = Mutant::BrokenImageServed;
     let (on_error, plan) = loom_faults(m).expect("shown");
-    let spec = image_read(policy(policy_for(m)), None).with_faults(on_error);
+    let spec = image_read(policy_for(m), None).with_faults(on_error);
     let e = explore_faulty(&spec, &plan, PREEMPTION_BOUND);
     assert_eq!(e.failure, None, "{e:?}\n{spec}");
     assert!(e.executions > 1000 && e.copies_failed > 0, "{e:?}");

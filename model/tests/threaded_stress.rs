@@ -113,7 +113,7 @@ fn every_concurrency_mutant_is_caught_on_shaken_threads() {
         .collect();
     assert_eq!(concurrency.len(), 5, "{concurrency:?}");
     for m in concurrency {
-        let p = policy_for(m);
+        let p = policy_for(m).name();
         let (seed, result) = first_catch(p, Some(m), None)
             .unwrap_or_else(|| panic!("{m} under {p} survived {CATCH_SEEDS} shaken runs"));
         let out = result.unwrap_or_else(|hang| panic!("{m} seed {seed} hung: {hang}"));
@@ -166,7 +166,7 @@ fn a_lost_wakeup_is_reported_by_the_watchdog() {
 #[test]
 fn the_end_of_run_check_catches_a_sequential_mutant_on_shaken_threads() {
     let m = Mutant::SkipOverlay;
-    let (seed, result) = first_catch(policy_for(m), Some(m), None)
+    let (seed, result) = first_catch(policy_for(m).name(), Some(m), None)
         .unwrap_or_else(|| panic!("{m} survived {CATCH_SEEDS} runs"));
     let out = result.unwrap_or_else(|hang| panic!("seed {seed} hung: {hang}"));
     let v = out.violation.expect("caught");

@@ -186,86 +186,36 @@ fn within<T: Send + 'static>(
     })
 }
 
-/// Whether a mutant is a concurrency mistake: harmless when each operation (a write with its
-/// preservation and release, a segment's claim, copy and mark, an image read) runs alone,
-/// and broken only when another thread's steps fall inside it. The others are sequential
-/// logic mistakes that one operation running alone already exposes. A new mutant must be
-/// classified here before anything compiles (`model/tests/loom.rs` checks the classification
-/// against runs of one process at a time).
+/// Whether a mutant is a concurrency mistake ([`crate::mutant::Facts::concurrency`]).
 pub fn is_concurrency(m: Mutant) -> bool {
-    match m {
-        Mutant::CheckThenAct
-        | Mutant::CopierIgnoresInFlight
-        | Mutant::ImageReadDuringPreserve
-        | Mutant::ReleaseOutOfOrder
-        | Mutant::MarkBeforeCopy => true,
-        Mutant::ApplyBeforePreserve
-        | Mutant::SkipOverlay
-        | Mutant::PreserveTwice
-        | Mutant::PartialChunkCopy
-        | Mutant::FirstSegmentOnly => false,
-        // Mistakes in handling faults: one operation alone shows them once a fault strikes
-        // (the threaded tests run them on the failing device of `loom_faults`).
-        Mutant::FailedPreserveKeepsMapBit
-        | Mutant::HeldWritesHangOnCopyError
-        | Mutant::CursorBeforeData
-        | Mutant::BrokenImageServed
-        | Mutant::FailedWriteApplied => false,
-    }
+    m.facts().concurrency
 }
 
-/// The built-in policy under which the threaded tests exercise a mutant: one where it
-/// matters (copier-ignores-in-flight only where the copier waits for claims; preserve-twice
-/// where the policy's own mark is the one forgotten; partial-chunk-copy where a chunk
-/// copied out of turn is marked copied).
-pub fn policy_for(m: Mutant) -> &'static str {
-    match m {
-        Mutant::CheckThenAct
-        | Mutant::ImageReadDuringPreserve
-        | Mutant::ReleaseOutOfOrder
-        | Mutant::ApplyBeforePreserve
-        | Mutant::SkipOverlay
-        | Mutant::FailedPreserveKeepsMapBit
-        | Mutant::HeldWritesHangOnCopyError
-        | Mutant::CursorBeforeData
-        | Mutant::BrokenImageServed
-        | Mutant::FailedWriteApplied => "snapshot-overlay",
-        Mutant::CopierIgnoresInFlight
-        | Mutant::MarkBeforeCopy
-        | Mutant::PartialChunkCopy
-        | Mutant::FirstSegmentOnly => "out-of-turn",
-        Mutant::PreserveTwice => "snapshot-redirect",
-    }
+/// The built-in policy under which the threaded tests exercise a mutant
+/// ([`crate::mutant::Facts::exercised_under`]).
+pub fn policy_for(m: Mutant) -> Arc<dyn Policy> {
+    (m.facts().exercised_under)()
 }
 
 /// The loom configuration for a mutant under [`policy_for`]: the image reader's for
 /// image-read-during-preserve and broken-image-served, else the two writers' (with chunks of
-/// 2 blocks for partial-chunk-copy, which needs a chunk larger than a write's blocks). A
-/// fault mutant's spec is this one with the error policy of [`loom_faults`].
+/// [`crate::mutant::Facts::min_cow_blocks`] blocks). A fault mutant's spec is this one with
+/// the error policy of [`loom_faults`].
 pub fn loom_spec(m: Mutant) -> Spec {
-    let policy = crate::policy::by_name(policy_for(m)).expect("a built-in policy");
     match m {
-        Mutant::ImageReadDuringPreserve | Mutant::BrokenImageServed => image_read(policy, Some(m)),
-        Mutant::PartialChunkCopy => two_writers(policy, Some(m), 2),
-        _ => two_writers(policy, Some(m), 1),
+        Mutant::ImageReadDuringPreserve | Mutant::BrokenImageServed => {
+            image_read(policy_for(m), Some(m))
+        }
+        _ => two_writers(policy_for(m), Some(m), m.facts().min_cow_blocks),
     }
 }
 
 /// The failing device under which the threaded tests show a fault mutant: the error policy
-/// whose path it breaks, and a plan failing the snapshot's first I/O (the first
-/// preservation under snapshot-overlay). `None` for the fault-free mutants, and for
-/// cursor-before-data, whose mistake only a copier crash shows: the threaded driver injects
-/// none, and the exhaustive and random drivers cover it.
+/// whose path it breaks ([`crate::mutant::Facts::breaks`]), and a plan failing the
+/// snapshot's first I/O (the first preservation under snapshot-overlay). `None` for the
+/// fault-free mutants, and for those the threaded driver cannot show.
 pub fn loom_faults(m: Mutant) -> Option<(ErrorPolicy, FaultPlan)> {
-    let on_error = match m {
-        Mutant::FailedPreserveKeepsMapBit | Mutant::FailedWriteApplied => {
-            ErrorPolicy::BREAK_GUEST_WRITE
-        }
-        Mutant::HeldWritesHangOnCopyError | Mutant::BrokenImageServed => {
-            ErrorPolicy::BREAK_SNAPSHOT
-        }
-        _ => return None,
-    };
+    let on_error = m.facts().breaks?;
     let plan = FaultPlan {
         errors: vec![DeviceError {
             device: Device::Snapshot,

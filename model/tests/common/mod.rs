@@ -25,25 +25,13 @@ pub fn script(spec: &Spec, world: &mut World, pids: &[Pid]) -> Vec<Event> {
 }
 
 /// Each mutant, and the policies and chunk size under which the exhaustive check must catch
-/// it. (skip-overlay matters only to overlay policies; copier-ignores-in-flight only where
-/// the copier takes claims that a write could be waiting on; a partial chunk copy needs a
-/// chunk larger than a block.)
+/// it: its row of the catalogue (`Facts::shows_under`, `Facts::min_cow_blocks`).
 pub fn catching(m: Mutant) -> (Vec<&'static str>, u32) {
-    let all_but_offline = vec![
-        "snapshot-overlay",
-        "snapshot-redirect",
-        "out-of-turn",
-        "out-of-turn-cache",
-        "next-range",
-    ];
-    match m {
-        Mutant::SkipOverlay => (vec!["snapshot-overlay", "next-range"], 1),
-        Mutant::CopierIgnoresInFlight => (
-            vec!["snapshot-redirect", "out-of-turn", "out-of-turn-cache"],
-            1,
-        ),
-        Mutant::PartialChunkCopy => (all_but_offline, 2),
-        Mutant::CheckThenAct | Mutant::PreserveTwice => (all_but_offline, 1),
-        _ => (policy::names(), 1),
-    }
+    let facts = m.facts();
+    let policies = policy::builtins()
+        .iter()
+        .filter(|p| (facts.shows_under)(p.as_ref()))
+        .map(|p| p.name())
+        .collect();
+    (policies, facts.min_cow_blocks as u32)
 }
