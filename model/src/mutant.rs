@@ -1,10 +1,10 @@
 //! The mutant catalogue: known-bad variants of the engine, each a real mistake a designer
 //! could make. Off by default; a checker that catches none of them proves nothing.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use crate::names::Named;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Written and read by its name ([`Mutant::name`]), as on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mutant {
     ApplyBeforePreserve,
     CheckThenAct,
@@ -122,13 +122,15 @@ impl Mutant {
         }
     }
 
-    pub fn by_name(name: &str) -> Option<Mutant> {
-        Mutant::ALL.into_iter().find(|m| m.name() == name)
+}
+
+impl Named for Mutant {
+    const WHAT: &'static str = "mutant";
+    const ALL: &'static [Mutant] = &Mutant::ALL;
+
+    fn name(self) -> &'static str {
+        Mutant::name(self)
     }
 }
 
-impl fmt::Display for Mutant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+crate::named_by_name!(Mutant);

@@ -247,7 +247,7 @@ fn hand_made(cost: Cost) -> Results {
     for (policy, segment, chunk, p99s, copy, preserved) in table {
         for (k, p99) in p99s.iter().enumerate() {
             let key = RunKey {
-                policy: policy.into(),
+                policy: policy.parse().unwrap(),
                 workload: "uniform".into(),
                 disk: "nvme".into(),
                 segment,

@@ -1,20 +1,22 @@
 //! The configuration of one timed run, its presets, and its validation into what the driver
 //! runs: the engine's `Spec`, the request source and the devices.
 
-use crate::device::DeviceModel;
+use crate::device::{DeviceModel, DiskName};
 use crate::size::{format_size, parse_size};
 use crate::topology::Topology;
 use crate::trace::TraceFormat;
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
-use cowlab_model::{policy, CopyOrder, Geometry, GeometryError, Mutant, Policy, Spec, Workload};
+use cowlab_model::names::Named;
+use cowlab_model::{
+    Geometry, GeometryError, Mutant, OrderName, Policy, PolicyName, Spec, Workload,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
 /// How often the invariants are checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CheckLevel {
     /// After every step, on what the step touched (every stamp kept).
     EveryStep,
@@ -24,28 +26,11 @@ pub enum CheckLevel {
     Off,
 }
 
-impl CheckLevel {
-    pub const NAMES: [&'static str; 3] = ["every-step", "end", "off"];
+impl Named for CheckLevel {
+    const WHAT: &'static str = "check level";
+    const ALL: &'static [CheckLevel] = &[CheckLevel::EveryStep, CheckLevel::End, CheckLevel::Off];
 
-    pub fn by_name(name: &str) -> Option<CheckLevel> {
-        match name {
-            "every-step" => Some(CheckLevel::EveryStep),
-            "end" => Some(CheckLevel::End),
-            "off" => Some(CheckLevel::Off),
-            _ => None,
-        }
-    }
-
-    /// The default for a volume: every step up to 64 MiB, at the end up to 1 GiB, off above.
-    pub fn for_volume(bytes: u64) -> CheckLevel {
-        match bytes {
-            b if b <= 64 << 20 => CheckLevel::EveryStep,
-            b if b <= 1 << 30 => CheckLevel::End,
-            _ => CheckLevel::Off,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             CheckLevel::EveryStep => "every-step",
             CheckLevel::End => "end",
@@ -54,37 +39,51 @@ impl CheckLevel {
     }
 }
 
+cowlab_model::named_by_name!(CheckLevel);
+
+impl CheckLevel {
+    /// The default for a volume: every step up to 64 MiB, at the end up to 1 GiB, off above.
+    pub fn for_volume(bytes: u64) -> CheckLevel {
+        match bytes {
+            b if b <= 64 << 20 => CheckLevel::EveryStep,
+            b if b <= 1 << 30 => CheckLevel::End,
+            _ => CheckLevel::Off,
+        }
+    }
+}
+
 /// The devices: one model for every device, its queue depth, and whether source,
 /// destination and snapshot (or cache) are one device (one queue, one head).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Disks {
-    /// The preset the model started from (`nvme`, `ssd`, `hdd`).
-    pub name: String,
+    /// The preset the model started from.
+    pub name: DiskName,
     pub model: DeviceModel,
     pub queue_depth: u32,
     pub shared: bool,
 }
 
 impl Disks {
-    pub fn preset(name: &str) -> Option<Disks> {
-        Some(Disks {
-            name: name.to_string(),
-            model: DeviceModel::by_name(name)?,
+    /// The preset's model, one request at a time, on devices of their own.
+    pub fn preset(name: DiskName) -> Disks {
+        Disks {
+            name,
+            model: name.model(),
             queue_depth: 1,
             shared: false,
-        })
+        }
     }
 }
 
 /// Everything one timed run needs. Sizes are bytes, times nanoseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimConfig {
-    pub policy: String,
+    pub policy: PolicyName,
     pub volume: u64,
     pub block_size: u64,
     pub segment_size: u64,
     pub cow_size: u64,
-    pub order: String,
+    pub order: OrderName,
     /// The generated workload (its `volume` and `align` follow the volume and block size).
     pub workload: WorkloadSpec,
     /// A block trace to replay instead of the generated workload.
@@ -109,7 +108,7 @@ pub struct SimConfig {
     /// `None`: the default for the volume ([`CheckLevel::for_volume`]).
     pub check: Option<CheckLevel>,
     pub seed: u64,
-    pub mutant: Option<String>,
+    pub mutant: Option<Mutant>,
     /// Faults to inject (none by default).
     pub faults: FaultPlan,
     /// What the copy does about a failed I/O.
@@ -129,12 +128,12 @@ impl Default for SimConfig {
     fn default() -> Self {
         let volume = 1 << 30;
         SimConfig {
-            policy: "snapshot-overlay".into(),
+            policy: PolicyName::of(&cowlab_model::policy::SnapshotOverlay),
             volume,
             block_size: 4096,
             segment_size: 1 << 20,
             cow_size: 64 << 10,
-            order: "sequential".into(),
+            order: OrderName::Sequential,
             workload: WorkloadSpec {
                 volume,
                 align: 4096,
@@ -149,7 +148,7 @@ impl Default for SimConfig {
             trace_format: TraceFormat::Msr,
             volumes: Vec::new(),
             topology: None,
-            disks: Disks::preset("nvme").expect("a preset"),
+            disks: Disks::preset(DiskName::Nvme),
             speed: None,
             cpu_ns: 1_000,
             check: None,
@@ -164,47 +163,73 @@ impl Default for SimConfig {
 }
 
 /// Named starting points: a policy with the granularities a real system uses.
-pub const PRESETS: [(&str, &str); 4] = [
-    (
-        "qemu-backup",
-        "out-of-turn, 64 KiB chunks (QEMU's default cluster), 1 MiB copier segments",
-    ),
-    (
-        "qemu-fleecing",
-        "snapshot-redirect, 64 KiB chunks, 1 MiB segments",
-    ),
-    (
-        "lvm-snapshot",
-        "snapshot-redirect, 4 KiB chunks, 1 MiB segments (a dd of an LVM snapshot)",
-    ),
-    (
-        "mercier",
-        "snapshot-overlay with block-sized chunks (4 KiB) and 1 MiB segments, overlay at the end",
-    ),
-];
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Preset {
+    QemuBackup,
+    QemuFleecing,
+    LvmSnapshot,
+    Mercier,
+}
+
+impl Named for Preset {
+    const WHAT: &'static str = "preset";
+    const ALL: &'static [Preset] = &[
+        Preset::QemuBackup,
+        Preset::QemuFleecing,
+        Preset::LvmSnapshot,
+        Preset::Mercier,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Preset::QemuBackup => "qemu-backup",
+            Preset::QemuFleecing => "qemu-fleecing",
+            Preset::LvmSnapshot => "lvm-snapshot",
+            Preset::Mercier => "mercier",
+        }
+    }
+}
+
+cowlab_model::named_by_name!(Preset);
+
+impl Preset {
+    /// What the preset sets, for the help.
+    pub fn about(self) -> &'static str {
+        match self {
+            Preset::QemuBackup => {
+                "out-of-turn, 64 KiB chunks (QEMU's default cluster), 1 MiB copier segments"
+            }
+            Preset::QemuFleecing => "snapshot-redirect, 64 KiB chunks, 1 MiB segments",
+            Preset::LvmSnapshot => {
+                "snapshot-redirect, 4 KiB chunks, 1 MiB segments (a dd of an LVM snapshot)"
+            }
+            Preset::Mercier => {
+                "snapshot-overlay with block-sized chunks (4 KiB) and 1 MiB segments, overlay at the end"
+            }
+        }
+    }
+
+    /// The policy and the chunk size in bytes.
+    fn policy_and_chunk(self) -> (Box<dyn Policy>, u64) {
+        use cowlab_model::policy::{OutOfTurn, SnapshotOverlay, SnapshotRedirect};
+        match self {
+            Preset::QemuBackup => (Box::new(OutOfTurn), 64 << 10),
+            Preset::QemuFleecing => (Box::new(SnapshotRedirect), 64 << 10),
+            Preset::LvmSnapshot => (Box::new(SnapshotRedirect), 4 << 10),
+            Preset::Mercier => (Box::new(SnapshotOverlay), 4 << 10),
+        }
+    }
+}
 
 impl SimConfig {
     /// Applies a preset: policy, chunk and segment size, sequential order.
-    pub fn preset(mut self, name: &str) -> Result<SimConfig, ConfigError> {
-        let (policy, cow) = match name {
-            "qemu-backup" => ("out-of-turn", 64 << 10),
-            "qemu-fleecing" => ("snapshot-redirect", 64 << 10),
-            "lvm-snapshot" => ("snapshot-redirect", 4 << 10),
-            "mercier" => ("snapshot-overlay", 4 << 10),
-            _ => {
-                let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-                return Err(ConfigError::new(
-                    "--preset",
-                    name,
-                    format!("unknown preset (expected one of: {})", names.join(", ")),
-                ));
-            }
-        };
-        self.policy = policy.into();
+    pub fn preset(mut self, preset: Preset) -> SimConfig {
+        let (policy, cow) = preset.policy_and_chunk();
+        self.policy = PolicyName::of(policy.as_ref());
         self.cow_size = cow;
         self.segment_size = 1 << 20;
-        self.order = "sequential".into();
-        Ok(self)
+        self.order = OrderName::Sequential;
+        self
     }
 
     /// When a generated open-loop workload asks more of the source device than it can
@@ -259,30 +284,12 @@ impl SimConfig {
     /// Like [`SimConfig::spec`], with policies of the caller's own beside the built-in ones
     /// (found by name first).
     pub fn spec_with(&self, own: &[Arc<dyn Policy>]) -> Result<Spec, ConfigError> {
-        let found = own.iter().find(|p| p.name() == self.policy).cloned();
-        let policy = found
-            .or_else(|| policy::by_name(&self.policy))
-            .ok_or_else(|| {
-                let mut names: Vec<&str> = own.iter().map(|p| p.name()).collect();
-                names.extend(policy::names());
-                let reason = format!("unknown policy (expected one of: {})", names.join(", "));
-                ConfigError::new("--policy", &self.policy, reason)
-            })?;
-        let order = CopyOrder::by_name(&self.order, self.seed).ok_or_else(|| {
-            let reason = format!(
-                "unknown order (expected one of: {})",
-                CopyOrder::NAMES.join(", ")
-            );
-            ConfigError::new("--order", &self.order, reason)
-        })?;
-        let mutant = match &self.mutant {
-            None => None,
-            Some(name) => Some(Mutant::by_name(name).ok_or_else(|| {
-                let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
-                let reason = format!("unknown mutant (expected one of: {})", names.join(", "));
-                ConfigError::new("--mutant", name, reason)
-            })?),
-        };
+        let policy = self
+            .policy
+            .resolve(own)
+            .map_err(|e| ConfigError::new("--policy", &self.policy, e))?;
+        let order = self.order.order(self.seed);
+        let mutant = self.mutant;
         // Volumes are checked first: their sum is the volume the geometry checks.
         let volumes = self.volume_segments()?;
         let geometry = self.geometry()?;
@@ -605,11 +612,12 @@ mod tests {
             "--cow-size 12 KiB: the chunk must divide the segment (1 MiB)"
         );
         assert_eq!(
-            e(SimConfig {
-                policy: "fast".into(),
-                ..c.clone()
-            }),
-            "--policy fast: unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline)"
+            "fast".parse::<PolicyName>().unwrap_err().to_string(),
+            "unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline)"
+        );
+        assert_eq!(
+            "out-of-trun".parse::<PolicyName>().unwrap_err().to_string(),
+            "unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline); did you mean out-of-turn?"
         );
         assert!(e(SimConfig {
             cow_size: 0,
@@ -624,21 +632,25 @@ mod tests {
             ..huge
         };
         assert!(e(kept).starts_with("--check end: keeping the data of 4294967296 blocks"));
-        assert!(c
-            .preset("vmware")
+        assert_eq!(
+            "vmware".parse::<Preset>().unwrap_err().to_string(),
+            "unknown preset (expected one of: qemu-backup, qemu-fleecing, lvm-snapshot, mercier)"
+        );
+        assert!("qemu-backpu"
+            .parse::<Preset>()
             .unwrap_err()
             .to_string()
-            .starts_with("--preset vmware"));
+            .ends_with("; did you mean qemu-backup?"));
     }
 
     #[test]
     fn presets_set_policy_and_granularity() {
-        let c = SimConfig::default().preset("lvm-snapshot").unwrap();
+        let c = SimConfig::default().preset(Preset::LvmSnapshot);
         assert_eq!(
             (c.policy.as_str(), c.cow_size, c.segment_size),
             ("snapshot-redirect", 4096, 1 << 20)
         );
-        let c = SimConfig::default().preset("qemu-backup").unwrap();
+        let c = SimConfig::default().preset(Preset::QemuBackup);
         assert_eq!((c.policy.as_str(), c.cow_size), ("out-of-turn", 65536));
     }
 }
