@@ -468,7 +468,7 @@ fn text(c: &SimConfig, o: &Outcome) -> String {
         c.disks.name,
         if c.disks.shared { " (shared)" } else { "" },
         c.seed,
-        o.check.name()
+        o.check
     );
     let rows: [(&str, String); 16] = [
         ("copy time", format!("{:.6} s", m.copy_seconds)),

@@ -56,6 +56,12 @@ impl fmt::Display for UnknownName {
 
 impl std::error::Error for UnknownName {}
 
+/// Names listed with commas, as refusals and reports list them: `a, b, c`.
+pub fn joined<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    let names: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    names.join(", ")
+}
+
 /// How alike two names must be (Jaro-Winkler similarity, 1 for equal) for one to be taken
 /// for a slip of the other.
 const CLOSE: f64 = 0.8;
@@ -100,7 +106,7 @@ macro_rules! named_by_name {
     ($t:ty) => {
         impl ::std::fmt::Display for $t {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str($crate::names::Named::name(*self))
+                f.pad($crate::names::Named::name(*self))
             }
         }
 

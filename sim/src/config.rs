@@ -287,7 +287,7 @@ impl SimConfig {
         let policy = self
             .policy
             .resolve(own)
-            .map_err(|e| ConfigError::new("--policy", &self.policy, e))?;
+            .map_err(|e| ConfigError::of(Field::Policy, &self.policy, e))?;
         let order = self.order.order(self.seed);
         let mutant = self.mutant;
         // Volumes are checked first: their sum is the volume the geometry checks.
@@ -300,15 +300,15 @@ impl SimConfig {
         self.topology()?;
         if let Some(m) = mutant.filter(|m| m.needs_faults() && self.faults.is_empty()) {
             let reason = "a mistake in handling faults: give a fault plan (--fail, --store-capacity, --crash-at or --fault-plan) to see it";
-            return Err(ConfigError::new("--mutant", m.name(), reason));
+            return Err(ConfigError::of(Field::Mutant, m.name(), reason));
         }
         let spec = Spec::new(geometry, policy, order, mutant, Workload::default())
-            .map_err(|e| ConfigError::new("--workload", "", e.to_string()))?;
+            .map_err(|e| ConfigError::of(Field::Workload(WorkloadField::Whole), "", e.to_string()))?;
         let spec = match volumes {
             None => spec,
             Some(sizes) => spec
                 .with_volumes(&sizes)
-                .map_err(|e| ConfigError::new("--volumes", self.volumes_text(), e.to_string()))?,
+                .map_err(|e| ConfigError::of(Field::Volumes, self.volumes_text(), e.to_string()))?,
         };
         Ok(match self.faults.is_empty() {
             true => spec,
@@ -336,10 +336,10 @@ impl SimConfig {
                     format_size(self.segment_size),
                     format_size(*v)
                 );
-                return Err(ConfigError::new("--volumes", text, reason));
+                return Err(ConfigError::of(Field::Volumes, text, reason));
             }
             let n = u32::try_from(v / self.segment_size).map_err(|_| {
-                ConfigError::new("--volumes", text.clone(), "too many segments in a volume")
+                ConfigError::of(Field::Volumes, text.clone(), "too many segments in a volume")
             })?;
             sizes.push(n);
         }
@@ -349,7 +349,7 @@ impl SimConfig {
                 "they must add up to --volume ({})",
                 format_size(self.volume)
             );
-            return Err(ConfigError::new("--volumes", text, reason));
+            return Err(ConfigError::of(Field::Volumes, text, reason));
         }
         Ok(Some(sizes))
     }
@@ -367,17 +367,17 @@ impl SimConfig {
             return t
                 .validate()
                 .map(|()| t)
-                .map_err(|e| ConfigError::new("--topology", name, e.to_string()));
+                .map_err(|e| ConfigError::of(Field::Topology, name, e.to_string()));
         }
         let text = std::fs::read_to_string(name).map_err(|e| {
             let reason = format!(
                 "neither a preset ({}) nor a readable file: {e}",
                 crate::topology::PRESETS.join(", ")
             );
-            ConfigError::new("--topology", name, reason)
+            ConfigError::of(Field::Topology, name, reason)
         })?;
         Topology::parse(&text, name)
-            .map_err(|e| ConfigError::new("--topology", name, e.to_string()))
+            .map_err(|e| ConfigError::of(Field::Topology, name, e.to_string()))
     }
 
     /// Every planned error lies inside the volume.
@@ -386,13 +386,13 @@ impl SimConfig {
             if let When::Blocks(r) = &e.when {
                 if r.end > g.blocks {
                     let reason = format!("the volume has {} blocks", g.blocks);
-                    return Err(ConfigError::new("--fail", e.to_string(), reason));
+                    return Err(ConfigError::of(Field::Fail, e.to_string(), reason));
                 }
             }
         }
         if let Some(&n) = self.faults.crashes.iter().find(|n| **n == 0) {
-            return Err(ConfigError::new(
-                "--crash-at",
+            return Err(ConfigError::of(
+                Field::CrashAt,
                 n.to_string(),
                 "steps are counted from 1",
             ));
@@ -403,20 +403,20 @@ impl SimConfig {
     /// The geometry in blocks, from sizes in bytes; each size is named by its flag.
     pub fn geometry(&self) -> Result<Geometry, ConfigError> {
         let bs = self.block_size;
-        for (flag, value) in [
-            ("--volume", self.volume),
-            ("--block-size", bs),
-            ("--segment-size", self.segment_size),
-            ("--cow-size", self.cow_size),
+        for (field, value) in [
+            (Field::Volume, self.volume),
+            (Field::BlockSize, bs),
+            (Field::SegmentSize, self.segment_size),
+            (Field::CowSize, self.cow_size),
         ] {
             if value == 0 {
-                return Err(ConfigError::new(flag, "0", "must be at least one byte"));
+                return Err(ConfigError::of(field, "0", "must be at least one byte"));
             }
         }
-        for (flag, value) in [
-            ("--volume", self.volume),
-            ("--segment-size", self.segment_size),
-            ("--cow-size", self.cow_size),
+        for (field, value) in [
+            (Field::Volume, self.volume),
+            (Field::SegmentSize, self.segment_size),
+            (Field::CowSize, self.cow_size),
         ] {
             if value % bs != 0 {
                 let reason = format!(
@@ -424,7 +424,7 @@ impl SimConfig {
                     format_size(bs),
                     binary_hint(value, bs)
                 );
-                return Err(ConfigError::new(flag, format_size(value), reason));
+                return Err(ConfigError::of(field, format_size(value), reason));
             }
         }
         if !self.segment_size.is_multiple_of(self.cow_size) {
@@ -432,8 +432,8 @@ impl SimConfig {
                 "the chunk must divide the segment ({})",
                 format_size(self.segment_size)
             );
-            return Err(ConfigError::new(
-                "--cow-size",
+            return Err(ConfigError::of(
+                Field::CowSize,
                 format_size(self.cow_size),
                 reason,
             ));
@@ -445,28 +445,28 @@ impl SimConfig {
             self.cow_size / bs,
         )
         .map_err(|e| match e {
-            GeometryError::SegmentLargerThanVolume { .. } => ConfigError::new(
-                "--segment-size",
+            GeometryError::SegmentLargerThanVolume { .. } => ConfigError::of(
+                Field::SegmentSize,
                 format_size(self.segment_size),
                 format!("larger than the volume ({})", format_size(self.volume)),
             ),
-            e => ConfigError::new("--volume", format_size(self.volume), e.to_string()),
+            e => ConfigError::of(Field::Volume, format_size(self.volume), e.to_string()),
         })
     }
 
     fn check_devices(&self) -> Result<(), ConfigError> {
         if self.disks.model.bandwidth == 0 {
-            return Err(ConfigError::new(
-                "--disk-bandwidth",
+            return Err(ConfigError::of(
+                Field::DiskBandwidth,
                 "0",
                 "must be positive",
             ));
         }
         if self.disks.queue_depth == 0 {
-            return Err(ConfigError::new("--queue-depth", "0", "must be at least 1"));
+            return Err(ConfigError::of(Field::QueueDepth, "0", "must be at least 1"));
         }
         if self.speed == Some(0) {
-            return Err(ConfigError::new("--speed", "0", "must be positive"));
+            return Err(ConfigError::of(Field::Speed, "0", "must be positive"));
         }
         Ok(())
     }
@@ -476,8 +476,8 @@ impl SimConfig {
         let level = self.check_level();
         let need = g.blocks.saturating_mul(20);
         if level != CheckLevel::Off && need > MAX_DATA_BYTES {
-            return Err(ConfigError::new(
-                "--check",
+            return Err(ConfigError::of(
+                Field::Check,
                 level.name(),
                 format!(
                     "keeping the data of {} blocks needs about {}, more than the {} limit; use --check off",
@@ -493,8 +493,8 @@ impl SimConfig {
     fn check_workload(&self) -> Result<(), ConfigError> {
         let w = &self.workload;
         if w.volume != self.volume || w.align != self.block_size {
-            return Err(ConfigError::new(
-                "--workload",
+            return Err(ConfigError::of(
+                Field::Workload(WorkloadField::Whole),
                 format!("volume {} align {}", w.volume, w.align),
                 "must follow the volume and block size (use with_volume and with_block_size)",
             ));
@@ -529,55 +529,132 @@ pub fn binary_hint(bytes: u64, block: u64) -> String {
     }
 }
 
-/// The command-line flag that sets a field of the workload.
-pub fn workload_flag(field: &str) -> &'static str {
-    match field {
-        "sizes" => "--write-size",
-        "pattern.s" => "--zipf-s",
-        "pattern.size" => "--hot-size",
-        "pattern.fraction" => "--hot-fraction",
-        "arrivals.rate" => "--rate",
-        "arrivals.writers" => "--writers",
-        "read_fraction" => "--read-fraction",
-        "image_fraction" => "--image-fraction",
-        "align" => "--block-size",
-        "volume" => "--volume",
-        _ => "--workload",
+/// A field of a [`SimConfig`] that a refusal names. Each front end words it its own way:
+/// the command line by its flag ([`Field::flag`]), a sweep file by its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    Volume,
+    Volumes,
+    BlockSize,
+    SegmentSize,
+    CowSize,
+    Policy,
+    Mutant,
+    Check,
+    Speed,
+    QueueDepth,
+    DiskBandwidth,
+    Topology,
+    Fail,
+    CrashAt,
+    /// A field of the workload ([`WorkloadField`]).
+    Workload(WorkloadField),
+    /// A front end's own flag, with no field of the configuration behind it.
+    Flag(String),
+}
+
+/// The fields of a generated workload that a refusal names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadField {
+    Sizes,
+    ZipfS,
+    HotSize,
+    HotFraction,
+    Rate,
+    Writers,
+    ReadFraction,
+    ImageFraction,
+    /// The workload as a whole.
+    Whole,
+}
+
+impl Field {
+    /// The command-line flag that sets the field.
+    pub fn flag(&self) -> &str {
+        match self {
+            Field::Volume => "--volume",
+            Field::Volumes => "--volumes",
+            Field::BlockSize => "--block-size",
+            Field::SegmentSize => "--segment-size",
+            Field::CowSize => "--cow-size",
+            Field::Policy => "--policy",
+            Field::Mutant => "--mutant",
+            Field::Check => "--check",
+            Field::Speed => "--speed",
+            Field::QueueDepth => "--queue-depth",
+            Field::DiskBandwidth => "--disk-bandwidth",
+            Field::Topology => "--topology",
+            Field::Fail => "--fail",
+            Field::CrashAt => "--crash-at",
+            Field::Workload(w) => match w {
+                WorkloadField::Sizes => "--write-size",
+                WorkloadField::ZipfS => "--zipf-s",
+                WorkloadField::HotSize => "--hot-size",
+                WorkloadField::HotFraction => "--hot-fraction",
+                WorkloadField::Rate => "--rate",
+                WorkloadField::Writers => "--writers",
+                WorkloadField::ReadFraction => "--read-fraction",
+                WorkloadField::ImageFraction => "--image-fraction",
+                WorkloadField::Whole => "--workload",
+            },
+            Field::Flag(flag) => flag,
+        }
     }
 }
 
-/// A workload's refusal, named by the flag that sets the field.
+/// A workload's refusal, naming the field of the configuration it concerns
+/// ([`crate::workload::WorkloadError::field`] is the workload's own path to it).
 pub fn workload_error(e: &crate::workload::WorkloadError) -> ConfigError {
-    ConfigError {
-        flag: workload_flag(e.field).to_string(),
-        value: e.value.clone(),
-        reason: e.reason.clone(),
-    }
+    let field = match e.field {
+        "sizes" => Field::Workload(WorkloadField::Sizes),
+        "pattern.s" => Field::Workload(WorkloadField::ZipfS),
+        "pattern.size" => Field::Workload(WorkloadField::HotSize),
+        "pattern.fraction" => Field::Workload(WorkloadField::HotFraction),
+        "arrivals.rate" => Field::Workload(WorkloadField::Rate),
+        "arrivals.writers" => Field::Workload(WorkloadField::Writers),
+        "read_fraction" => Field::Workload(WorkloadField::ReadFraction),
+        "image_fraction" => Field::Workload(WorkloadField::ImageFraction),
+        "align" => Field::BlockSize,
+        "volume" => Field::Volume,
+        _ => Field::Workload(WorkloadField::Whole),
+    };
+    ConfigError::of(field, &e.value, &e.reason)
 }
 
-/// A refused configuration: the flag, its value and why.
+/// A refused configuration: the field, its value and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
-    pub flag: String,
+    pub field: Field,
     pub value: String,
     pub reason: String,
 }
 
 impl ConfigError {
+    /// A refusal of a front end's own flag.
     pub fn new(flag: &str, value: impl fmt::Display, reason: impl fmt::Display) -> Self {
+        ConfigError::of(Field::Flag(flag.to_string()), value, reason)
+    }
+
+    /// A refusal of a field of the configuration.
+    pub fn of(field: Field, value: impl fmt::Display, reason: impl fmt::Display) -> Self {
         ConfigError {
-            flag: flag.to_string(),
+            field,
             value: value.to_string(),
             reason: reason.to_string(),
         }
+    }
+
+    /// The flag that sets the field, as the command line names it.
+    pub fn flag(&self) -> &str {
+        self.field.flag()
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.value.is_empty() {
-            true => write!(f, "{}: {}", self.flag, self.reason),
-            false => write!(f, "{} {}: {}", self.flag, self.value, self.reason),
+            true => write!(f, "{}: {}", self.flag(), self.reason),
+            false => write!(f, "{} {}: {}", self.flag(), self.value, self.reason),
         }
     }
 }

@@ -177,7 +177,7 @@ proptest! {
         c.cow_size = cow;
         c.check = Some(CheckLevel::Off);
         if let Err(e) = c.spec() {
-            prop_assert!(e.flag.starts_with("--"), "{}", e);
+            prop_assert!(e.flag().starts_with("--"), "{}", e);
         }
     }
 }
