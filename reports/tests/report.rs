@@ -606,7 +606,7 @@ fn bad_fault_tables_name_the_file_line_key_and_value() {
     );
     assert_eq!(
         e("on_error = [\"oops\"]\n[faults]\ncrash_at = [2]\n"),
-        "f.toml line 1: key on_error = \"oops\": unknown error policy \"oops\": expected break-guest-write, break-snapshot or retry:N[:break-...]"
+        "f.toml line 1: key on_error = \"oops\": unknown error policy (expected one of: break-guest-write, break-snapshot, retry:N, retry:N:break-snapshot)"
     );
     assert_eq!(
         e("[faults]\nstore_capacity = \"1KiB\"\n"),
