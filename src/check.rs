@@ -3,9 +3,9 @@
 //! shortest counterexample in domain words.
 
 use crate::{flag_value, Failure};
-use cowlab_sim::faults::parse_error_policy;
 use cowlab_model::exhaustive::check::{self, Options, Progress, Strategy};
 use cowlab_model::exhaustive::{Config, CowModel};
+use cowlab_sim::faults::parse_error_policy;
 use std::io::Write;
 
 /// The configuration flags `check` and `explore` share.

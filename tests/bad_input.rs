@@ -154,15 +154,24 @@ fn unknown_names() {
 #[test]
 fn a_name_close_to_a_choice_is_suggested() {
     for (args, said) in [
-        (&["sim", "--preset", "qemu-backpu"][..], "--preset qemu-backpu: unknown preset"),
+        (
+            &["sim", "--preset", "qemu-backpu"][..],
+            "--preset qemu-backpu: unknown preset",
+        ),
         (&["sim", "--policy", "out-of-trun"], POLICIES),
         (&["run", "--policy", "snapshot-overlya"], POLICIES),
         (&["check", "--order", "reverce"], ORDERS),
-        (&["sim", "--mutant", "aply-before-preserve"], "unknown mutant"),
+        (
+            &["sim", "--mutant", "aply-before-preserve"],
+            "unknown mutant",
+        ),
         (&["sim", "--workload", "zipff"], "unknown workload"),
         (&["sim", "--disk", "nvm"], "unknown disk"),
         (&["sim", "--check", "every_step"], "unknown check level"),
-        (&["sim", "--trace", "t.csv", "--trace-format", "blkpars"], "unknown trace format"),
+        (
+            &["sim", "--trace", "t.csv", "--trace-format", "blkpars"],
+            "unknown trace format",
+        ),
         (&["sim", "--on-error", "break-snapshto"], ERROR_POLICIES),
         (&["sim", "--fail", "snapshto:nth=1"], "unknown device"),
     ] {

@@ -206,7 +206,10 @@ fn unknown_names_in_a_sweep_file_list_the_choices_and_suggest_a_close_one() {
         let out = d.join(format!("out-{i}"));
         let args = ["report", "--config", &s(&f), "--out", &s(&out)];
         match meant {
-            Some(m) => refused(&args, &["line ", key, choices, &format!("; did you mean {m}?")]),
+            Some(m) => refused(
+                &args,
+                &["line ", key, choices, &format!("; did you mean {m}?")],
+            ),
             None => {
                 refused(&args, &["line ", key, choices]);
                 let o = cowlab(&args);
@@ -215,7 +218,11 @@ fn unknown_names_in_a_sweep_file_list_the_choices_and_suggest_a_close_one() {
         }
     }
     let f = d.join("device.toml");
-    std::fs::write(&f, "[faults]\n[[faults.fail]]\ndevice = \"sorce\"\nnth = 1\n").unwrap();
+    std::fs::write(
+        &f,
+        "[faults]\n[[faults.fail]]\ndevice = \"sorce\"\nnth = 1\n",
+    )
+    .unwrap();
     refused(
         &["report", "--config", &s(&f), "--out", &s(&d.join("out-device"))],
         &["line 3", "key faults.fail.device = \"sorce\"", "unknown device (expected one of: source, destination, snapshot, cache); did you mean source?"],

@@ -121,7 +121,6 @@ impl Mutant {
             }
         }
     }
-
 }
 
 impl Named for Mutant {

@@ -197,8 +197,14 @@ mod tests {
             Ok(CopyOrder::Random { seed: 9 })
         );
         let e = "backwards".parse::<OrderName>().unwrap_err().to_string();
-        assert!(e.starts_with("unknown order (expected one of: sequential, reverse"), "{e}");
-        let e = "written-frist".parse::<OrderName>().unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown order (expected one of: sequential, reverse"),
+            "{e}"
+        );
+        let e = "written-frist"
+            .parse::<OrderName>()
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with("; did you mean written-first?"), "{e}");
     }
 

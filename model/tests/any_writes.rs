@@ -175,7 +175,10 @@ fn bad_check_flags_are_refused_by_name() {
     .starts_with("--blocks 4:"));
     assert_eq!(
         "zigzag".parse::<OrderName>().unwrap_err().to_string(),
-        format!("unknown order (expected one of: {})", OrderName::names().join(", "))
+        format!(
+            "unknown order (expected one of: {})",
+            OrderName::names().join(", ")
+        )
     );
     assert!(e(Config {
         any_writes: true,

@@ -73,7 +73,12 @@ fn every_policy_keeps_every_invariant_with_up_to_two_faults_under_each_error_pol
 /// I/O cannot fail keeps no undo records, retry counters or fault budget that differ.
 #[test]
 fn without_faults_the_state_counts_are_unchanged() {
-    let o = bfs(&faulty("snapshot-overlay", ErrorPolicy::BREAK_GUEST_WRITE, 0, None));
+    let o = bfs(&faulty(
+        "snapshot-overlay",
+        ErrorPolicy::BREAK_GUEST_WRITE,
+        0,
+        None,
+    ));
     assert_eq!(o.progress.unique, 17_802, "{}", o.summary());
     let o = check::run(
         &CowModel::new(Config::default().spec().unwrap(), false),

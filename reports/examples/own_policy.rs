@@ -11,9 +11,9 @@
 use cowlab_model::policy::OutOfTurn;
 use cowlab_model::PolicyName;
 use cowlab_reports::sweep::{Granularity, Mode, Sweep};
+use cowlab_reports::{report, Options};
 use cowlab_sim::device::DiskName;
 use cowlab_sim::workload::PatternName;
-use cowlab_reports::{report, Options};
 use own_policy::OutOfTurnAhead;
 use std::sync::Arc;
 
@@ -22,10 +22,7 @@ fn main() {
         volume: 64 << 20,
         writes: 1_000,
         seeds: 3,
-        policies: vec![
-            PolicyName::of(&OutOfTurn),
-            PolicyName::of(&OutOfTurnAhead),
-        ],
+        policies: vec![PolicyName::of(&OutOfTurn), PolicyName::of(&OutOfTurnAhead)],
         workloads: vec![PatternName::Uniform, PatternName::Sequential],
         disks: vec![DiskName::Nvme],
         granularity: Granularity {

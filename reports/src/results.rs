@@ -6,8 +6,8 @@ use cowlab_model::fault::ErrorPolicy;
 use cowlab_model::names::Named;
 use cowlab_model::PolicyName;
 use cowlab_sim::device::DiskName;
-use cowlab_sim::workload::PatternName;
 use cowlab_sim::metrics::{Metrics, METRIC_NAMES};
+use cowlab_sim::workload::PatternName;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -119,7 +119,12 @@ pub struct Results {
 
 impl Results {
     /// The copy time with no writes of a disk, topology and segment size.
-    pub fn no_write_copy(&self, disk: DiskName, topology: Option<&str>, segment: u64) -> Option<f64> {
+    pub fn no_write_copy(
+        &self,
+        disk: DiskName,
+        topology: Option<&str>,
+        segment: u64,
+    ) -> Option<f64> {
         self.no_writes
             .iter()
             .find(|n| {

@@ -9,8 +9,8 @@ use cowlab_reports::run::{Options, Shard};
 use cowlab_reports::sweep::{self, Cost, Granularity, Mode, RunKey, Sweep};
 use cowlab_reports::{report, shard};
 use cowlab_sim::config::CheckLevel;
-use cowlab_sim::workload::PatternName;
 use cowlab_sim::metrics::Metrics;
+use cowlab_sim::workload::PatternName;
 use std::path::{Path, PathBuf};
 
 /// Three policies, two workloads, two disks, five (segment, chunk) pairs, two seeds over a
@@ -476,7 +476,11 @@ fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
     assert_eq!(mine.len(), 10);
     assert!(mine.iter().all(|r| r.metrics.invariants == "checked"));
     // Copying ahead costs more bytes than out-of-turn alone, run for run.
-    let theirs = r.results.runs.iter().filter(|r| r.policy.as_str() == "out-of-turn");
+    let theirs = r
+        .results
+        .runs
+        .iter()
+        .filter(|r| r.policy.as_str() == "out-of-turn");
     for (a, b) in mine.iter().zip(theirs) {
         assert!(
             a.metrics.preserved_bytes > b.metrics.preserved_bytes,

@@ -302,8 +302,10 @@ impl SimConfig {
             let reason = "a mistake in handling faults: give a fault plan (--fail, --store-capacity, --crash-at or --fault-plan) to see it";
             return Err(ConfigError::of(Field::Mutant, m.name(), reason));
         }
-        let spec = Spec::new(geometry, policy, order, mutant, Workload::default())
-            .map_err(|e| ConfigError::of(Field::Workload(WorkloadField::Whole), "", e.to_string()))?;
+        let spec =
+            Spec::new(geometry, policy, order, mutant, Workload::default()).map_err(|e| {
+                ConfigError::of(Field::Workload(WorkloadField::Whole), "", e.to_string())
+            })?;
         let spec = match volumes {
             None => spec,
             Some(sizes) => spec
@@ -339,7 +341,11 @@ impl SimConfig {
                 return Err(ConfigError::of(Field::Volumes, text, reason));
             }
             let n = u32::try_from(v / self.segment_size).map_err(|_| {
-                ConfigError::of(Field::Volumes, text.clone(), "too many segments in a volume")
+                ConfigError::of(
+                    Field::Volumes,
+                    text.clone(),
+                    "too many segments in a volume",
+                )
             })?;
             sizes.push(n);
         }
@@ -463,7 +469,11 @@ impl SimConfig {
             ));
         }
         if self.disks.queue_depth == 0 {
-            return Err(ConfigError::of(Field::QueueDepth, "0", "must be at least 1"));
+            return Err(ConfigError::of(
+                Field::QueueDepth,
+                "0",
+                "must be at least 1",
+            ));
         }
         if self.speed == Some(0) {
             return Err(ConfigError::of(Field::Speed, "0", "must be positive"));

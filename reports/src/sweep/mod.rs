@@ -524,4 +524,3 @@ mod error_policies {
             .collect()
     }
 }
-

@@ -215,7 +215,11 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
 fn metric(text: &str) -> Result<(), UnknownName> {
     match COST_METRICS.contains(&text) {
         true => Ok(()),
-        false => Err(UnknownName::new("metric", text, COST_METRICS.iter().copied())),
+        false => Err(UnknownName::new(
+            "metric",
+            text,
+            COST_METRICS.iter().copied(),
+        )),
     }
 }
 
@@ -270,8 +274,8 @@ impl Doc<'_> {
                 return Err(self.at(list.span(), "on_error", "must name at least one policy"));
             }
             for v in list.get_ref() {
-                let p =
-                    parse_error_policy(v.get_ref()).map_err(|e| self.at(v.span(), "on_error", e))?;
+                let p = parse_error_policy(v.get_ref())
+                    .map_err(|e| self.at(v.span(), "on_error", e))?;
                 // `retry:1:break-guest-write` and `retry:1` are one policy.
                 if s.on_error.contains(&p) {
                     return Err(self.at(v.span(), "on_error", "error policy listed twice"));

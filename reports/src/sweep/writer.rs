@@ -159,4 +159,3 @@ impl Sweep {
 pub fn size_text(bytes: u64) -> String {
     format_size(bytes).replace(' ', "")
 }
-
