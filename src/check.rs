@@ -2,9 +2,10 @@
 //! default, DFS, or stateright's random simulation), with progress, a summary line and the
 //! shortest counterexample in domain words.
 
-use crate::Failure;
+use crate::{flag_value, Failure};
 use cowlab_model::exhaustive::check::{self, Options, Progress, Strategy};
 use cowlab_model::exhaustive::{Config, CowModel};
+use cowlab_sim::faults::parse_error_policy;
 use std::io::Write;
 
 /// The configuration flags `check` and `explore` share.
@@ -74,9 +75,10 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    pub fn config(&self) -> Config {
-        Config {
-            policy: self.policy.clone(),
+    /// The configuration the flags describe; a name no type knows is refused by its flag.
+    pub fn config(&self) -> Result<Config, Failure> {
+        Ok(Config {
+            policy: flag_value("--policy", &self.policy)?,
             segments: self.segments,
             segment_blocks: self.segment_blocks,
             cow_blocks: self.cow_blocks,
@@ -84,22 +86,27 @@ impl ModelArgs {
             writes: self.writes,
             readers: self.readers,
             image_readers: self.image_readers,
-            mutant: self.mutant.clone(),
+            mutant: self
+                .mutant
+                .as_deref()
+                .map(|m| flag_value("--mutant", m))
+                .transpose()?,
             blocks: self.blocks,
-            order: self.order.clone(),
+            order: flag_value("--order", &self.order)?,
             any_writes: self.any_writes,
             write_blocks: self.write_blocks,
             read_blocks: self.read_blocks,
             faults: self.faults,
-            on_error: self.on_error.clone(),
+            on_error: parse_error_policy(&self.on_error)
+                .map_err(|e| Failure::refused("--on-error", &self.on_error, e))?,
             volumes: self.volumes,
-        }
+        })
     }
 
     /// The model, or one line of bad input (exit code 2).
     pub fn model(&self) -> Result<CowModel, Failure> {
         let spec = self
-            .config()
+            .config()?
             .spec()
             .map_err(|e| Failure::usage(e.to_string()))?;
         Ok(CowModel::new(spec, self.symmetry).with_faults(self.faults))

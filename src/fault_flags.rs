@@ -53,7 +53,7 @@ impl FaultFlags {
         volume_blocks: u64,
     ) -> Result<(), Failure> {
         for text in &self.fail {
-            let e = faults::parse_fail(text).map_err(|e| refused("--fail", text, e))?;
+            let e = faults::parse_device_error(text).map_err(|e| refused("--fail", text, e))?;
             faults::check_blocks(&e, volume_blocks).map_err(|r| refused("--fail", text, r))?;
             plan.errors.push(e);
         }
@@ -73,7 +73,8 @@ impl FaultFlags {
             plan.seed = seed;
         }
         if let Some(text) = &self.on_error {
-            *on_error = ErrorPolicy::parse(text).map_err(|e| refused("--on-error", text, e))?;
+            *on_error =
+                faults::parse_error_policy(text).map_err(|e| refused("--on-error", text, e))?;
         }
         Ok(())
     }

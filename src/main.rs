@@ -76,6 +76,20 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// A flag's value refused: `--flag value: why`.
+    pub fn refused(flag: &str, value: impl std::fmt::Display, why: impl std::fmt::Display) -> Self {
+        Failure::usage(cowlab_sim::ConfigError::new(flag, value, why).to_string())
+    }
+}
+
+/// A flag's value read by its type's one parser (`FromStr`: a name of a policy, an order, a
+/// mutant, a disk, ...); a refusal names the flag and the value.
+pub fn flag_value<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, Failure>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| Failure::refused(flag, text, e))
 }
 
 fn main() -> ExitCode {

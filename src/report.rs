@@ -2,6 +2,7 @@
 //! simulations, written as a report a storage designer reads.
 
 use crate::Failure;
+use cowlab_model::names::joined;
 use cowlab_model::policy;
 use cowlab_reports::chart::format_bytes;
 use cowlab_reports::recommend::{self, Recommendation};
@@ -245,8 +246,8 @@ fn announce(report: &Report, out: &Path) -> u8 {
     if let Some(p) = &report.panel {
         println!(
             "granularity by topology ({} on {}):\n{}",
-            p.sweep.workloads.join(", "),
-            p.sweep.disks.join(", "),
+            joined(&p.sweep.workloads),
+            joined(&p.sweep.disks),
             table(&recommend::recommend(p))
         );
     }
@@ -259,7 +260,7 @@ fn table(recs: &[Recommendation]) -> String {
     let wide = recs.iter().any(|r| r.topology.is_some());
     let disk = |r: &Recommendation| match &r.topology {
         Some(t) => format!("{:<5} {t:<12}", r.disk),
-        None => r.disk.clone(),
+        None => r.disk.to_string(),
     };
     let mut out = format!(
         "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10}\n",

@@ -2,8 +2,8 @@
 //! driver, with its trace.
 
 use crate::survey::{mutant_arg, policy_arg};
-use crate::Failure;
-use cowlab_model::{random, CopyOrder, Geometry, Request, Role, Spec, Workload};
+use crate::{flag_value, Failure};
+use cowlab_model::{random, Geometry, OrderName, Request, Role, Spec, Workload};
 use cowlab_sim::config::MAX_DATA_BYTES;
 use cowlab_sim::size::format_size;
 
@@ -91,13 +91,7 @@ pub fn spec(args: &Args) -> Result<Spec, Failure> {
         args.cow_blocks,
     )
     .map_err(|e| Failure::usage(format!("bad geometry: {e}")))?;
-    let order = CopyOrder::by_name(&args.order, args.seed).ok_or_else(|| {
-        Failure::usage(format!(
-            "--order: unknown order '{}' (expected one of: {})",
-            args.order,
-            CopyOrder::NAMES.join(", ")
-        ))
-    })?;
+    let order = flag_value::<OrderName>("--order", &args.order)?.order(args.seed);
     let mut workload = Workload::default();
     for w in &args.writers {
         let reqs = requests(

@@ -1,11 +1,12 @@
 //! `cowlab sim`: one timed simulation, its metrics as text or one JSON object.
 
-use crate::Failure;
-use cowlab_sim::config::{size_arg, CheckLevel, ConfigError, Disks, SimConfig};
+use crate::{flag_value, Failure};
+use cowlab_sim::config::{size_arg, ConfigError, Disks, SimConfig};
+use cowlab_sim::device::DiskName;
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
-use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
-use cowlab_sim::{simulate, Outcome, Progress, TraceFormat};
+use cowlab_sim::workload::{parse_sizes, Arrivals, PatternName, Stop};
+use cowlab_sim::{simulate, Outcome, Progress};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -174,7 +175,7 @@ fn bytes_per_second(flag: &str, text: &str) -> Result<u64, Failure> {
 pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     let mut c = SimConfig::default();
     if let Some(p) = &a.preset {
-        c = c.preset(p).map_err(usage)?;
+        c = c.preset(flag_value("--preset", p)?);
     }
     let size = |flag: &str, v: &Option<String>| -> Result<Option<u64>, Failure> {
         v.as_deref()
@@ -204,32 +205,37 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     }
     c.segment_size = size("--segment-size", &a.segment_size)?.unwrap_or(c.segment_size);
     c.cow_size = size("--cow-size", &a.cow_size)?.unwrap_or(c.cow_size);
-    c.policy = a.policy.clone().unwrap_or(c.policy);
-    c.order = a.order.clone().unwrap_or(c.order);
+    if let Some(p) = &a.policy {
+        c.policy = flag_value("--policy", p)?;
+    }
+    if let Some(o) = &a.order {
+        c.order = flag_value("--order", o)?;
+    }
     c.seed = a.seed;
-    c.mutant = a.mutant.clone();
+    c.mutant = a
+        .mutant
+        .as_deref()
+        .map(|m| flag_value("--mutant", m))
+        .transpose()?;
     c.trace = a.trace.clone();
     if a.topology.is_some() {
         c.topology = a.topology.clone();
     }
     if let Some(name) = &a.trace_format {
-        c.trace_format = TraceFormat::by_name(name).ok_or_else(|| {
-            usage(ConfigError::new(
-                "--trace-format",
-                name,
-                "is not msr, scsi or blkparse",
-            ))
-        })?;
+        c.trace_format = flag_value("--trace-format", name)?;
     }
     let w = &mut c.workload;
-    w.pattern = match a.workload.as_deref().unwrap_or("uniform") {
-        "uniform" => Pattern::Uniform,
-        "zipf" => Pattern::Zipf {
-            s: a.zipf_s.unwrap_or(1.0),
-        },
-        "hotspot" => Pattern::Hotspot {
-            fraction: fraction("--hot-fraction", a.hot_fraction, 0.9)?,
-            size: size("--hot-size", &a.hot_size)?
+    let pattern = match &a.workload {
+        Some(name) => flag_value("--workload", name)?,
+        None => PatternName::Uniform,
+    };
+    // Each pattern's parameters are read (and refused) only with it.
+    w.pattern = match pattern {
+        PatternName::Zipf => pattern.pattern(a.zipf_s.unwrap_or(1.0), 0.0, 0),
+        PatternName::Hotspot => pattern.pattern(
+            0.0,
+            fraction("--hot-fraction", a.hot_fraction, 0.9)?,
+            size("--hot-size", &a.hot_size)?
                 // checked_div: a block size of 0 is refused by name later, in `spec`.
                 .unwrap_or(
                     (c.volume / 100)
@@ -238,15 +244,8 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
                         .max(1)
                         .saturating_mul(c.block_size),
                 ),
-        },
-        "sequential" => Pattern::Sequential,
-        other => {
-            return Err(usage(ConfigError::new(
-                "--workload",
-                other,
-                "unknown workload (expected one of: uniform, zipf, hotspot, sequential)",
-            )))
-        }
+        ),
+        PatternName::Uniform | PatternName::Sequential => pattern.pattern(0.0, 0.0, 0),
     };
     if let Some(s) = &a.write_size {
         w.sizes =
@@ -282,13 +281,7 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     }
     fault_flags(a, &mut c)?;
     if let Some(level) = &a.check {
-        c.check = Some(CheckLevel::by_name(level).ok_or_else(|| {
-            let reason = format!(
-                "unknown level (expected one of: {})",
-                CheckLevel::NAMES.join(", ")
-            );
-            usage(ConfigError::new("--check", level, reason))
-        })?);
+        c.check = Some(flag_value("--check", level)?);
     }
     Ok(c)
 }
@@ -353,14 +346,11 @@ fn duration_text(ns: u64) -> String {
 }
 
 fn disks(a: &Args) -> Result<Disks, Failure> {
-    let name = a.disk.as_deref().unwrap_or("nvme");
-    let mut d = Disks::preset(name).ok_or_else(|| {
-        usage(ConfigError::new(
-            "--disk",
-            name,
-            "unknown disk (expected one of: nvme, ssd, hdd)",
-        ))
-    })?;
+    let name = match &a.disk {
+        Some(name) => flag_value("--disk", name)?,
+        None => DiskName::Nvme,
+    };
+    let mut d = Disks::preset(name);
     if let Some(t) = &a.disk_overhead {
         d.model.overhead_ns = duration_arg("--disk-overhead", t)?;
     }
@@ -478,7 +468,7 @@ fn text(c: &SimConfig, o: &Outcome) -> String {
         c.disks.name,
         if c.disks.shared { " (shared)" } else { "" },
         c.seed,
-        o.check.name()
+        o.check
     );
     let rows: [(&str, String); 16] = [
         ("copy time", format!("{:.6} s", m.copy_seconds)),

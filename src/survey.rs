@@ -1,8 +1,8 @@
 //! The default job: the random driver over every policy for a fixed set of seeds.
 
-use crate::Failure;
+use crate::{flag_value, Failure};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan};
-use cowlab_model::{policy, random, Mutant, Policy, Spec, World};
+use cowlab_model::{policy, random, Mutant, Policy, PolicyName, Spec, World};
 use std::sync::Arc;
 
 #[derive(clap::Args)]
@@ -68,23 +68,17 @@ pub fn case(
     (spec, run)
 }
 
+/// The built-in policy `--policy` names.
 pub fn policy_arg(name: &str) -> Result<Arc<dyn Policy>, Failure> {
-    policy::by_name(name).ok_or_else(|| {
-        Failure::usage(format!(
-            "--policy: unknown policy '{name}' (expected one of: {})",
-            policy::names().join(", ")
-        ))
-    })
+    let policy: PolicyName = flag_value("--policy", name)?;
+    policy
+        .builtin()
+        .map_err(|e| Failure::refused("--policy", name, e))
 }
 
+/// The mutant `--mutant` names.
 pub fn mutant_arg(name: &str) -> Result<Mutant, Failure> {
-    Mutant::by_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
-        Failure::usage(format!(
-            "--mutant: unknown mutant '{name}' (expected one of: {})",
-            names.join(", ")
-        ))
-    })
+    flag_value("--mutant", name)
 }
 
 pub fn run(args: &Args) -> Result<u8, Failure> {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cowlab, dir, refused};
+use common::{cowlab, dir, refused, text};
 
 use std::path::Path;
 
@@ -85,28 +85,112 @@ fn bad_counts() {
     refused(&["explore", "--port", "99999"], &["--port", "'99999'"]);
 }
 
+/// The choices of each kind of name, as a refusal lists them.
+const POLICIES: &str = "unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline)";
+const ORDERS: &str = "unknown order (expected one of: sequential, reverse, random, written-first, round-robin, smallest-first, most-written-first)";
+const ERROR_POLICIES: &str = "unknown error policy (expected one of: break-guest-write, break-snapshot, retry:N, retry:N:break-snapshot)";
+
 #[test]
 fn unknown_names() {
-    refused(&["sim", "--preset", "vmware"], &["--preset vmware"]);
-    refused(&["sim", "--policy", "fast"], &["--policy fast"]);
-    refused(&["sim", "--order", "zigzag"], &["--order zigzag"]);
-    refused(&["sim", "--mutant", "oops"], &["--mutant oops"]);
-    refused(&["sim", "--workload", "bursty"], &["--workload bursty"]);
-    refused(&["sim", "--disk", "tape"], &["--disk tape"]);
-    refused(&["sim", "--check", "sometimes"], &["--check sometimes"]);
-    refused(&["run", "--policy", "fast"], &["--policy", "'fast'"]);
-    refused(&["run", "--order", "zigzag"], &["--order", "'zigzag'"]);
+    // Each kind of name is refused the one way, on every command that takes it: the flag
+    // and the value, then every choice; no "did you mean" for a name close to none.
     refused(
-        &["replay", "--seed", "1", "--policy", "fast"],
-        &["--policy", "'fast'"],
+        &["sim", "--preset", "vmware"],
+        &["--preset vmware: unknown preset (expected one of: qemu-backup, qemu-fleecing, lvm-snapshot, mercier)"],
+    );
+    for cmd in [
+        &["sim"][..],
+        &["run"],
+        &["check"],
+        &["replay", "--seed", "1"],
+    ] {
+        let args = [cmd, &["--policy", "fast"]].concat();
+        refused(&args, &[&format!("--policy fast: {POLICIES}")]);
+        let err = cowlab(&args);
+        assert!(!text(&err.stderr).contains("did you mean"));
+    }
+    for cmd in [&["sim"][..], &["run"], &["check"]] {
+        refused(
+            &[cmd, &["--order", "zigzag"]].concat(),
+            &[&format!("--order zigzag: {ORDERS}")],
+        );
+    }
+    for cmd in [
+        &["sim"][..],
+        &["check"],
+        &["replay", "--seed", "1", "--policy", "offline"],
+    ] {
+        refused(
+            &[cmd, &["--mutant", "oops"]].concat(),
+            &["--mutant oops: unknown mutant (expected one of: apply-before-preserve, "],
+        );
+    }
+    refused(
+        &["sim", "--workload", "bursty"],
+        &["--workload bursty: unknown workload (expected one of: uniform, zipf, hotspot, sequential)"],
     );
     refused(
-        &[
-            "replay", "--seed", "1", "--policy", "offline", "--mutant", "oops",
-        ],
-        &["--mutant", "'oops'"],
+        &["sim", "--disk", "tape"],
+        &["--disk tape: unknown disk (expected one of: nvme, ssd, hdd)"],
     );
-    refused(&["check", "--order", "zigzag"], &["zigzag"]);
+    refused(
+        &["sim", "--check", "sometimes"],
+        &["--check sometimes: unknown check level (expected one of: every-step, end, off)"],
+    );
+    refused(
+        &["sim", "--trace", "t.csv", "--trace-format", "csv"],
+        &["--trace-format csv: unknown trace format (expected one of: msr, scsi, blkparse)"],
+    );
+    refused(
+        &["check", "--faults", "1", "--on-error", "explode"],
+        &[&format!("--on-error explode: {ERROR_POLICIES}")],
+    );
+    refused(
+        &["sim", "--fail", "tape:nth=1"],
+        &["--fail tape:nth=1: unknown device (expected one of: source, destination, snapshot, cache)"],
+    );
+}
+
+#[test]
+fn a_name_close_to_a_choice_is_suggested() {
+    for (args, said) in [
+        (
+            &["sim", "--preset", "qemu-backpu"][..],
+            "--preset qemu-backpu: unknown preset",
+        ),
+        (&["sim", "--policy", "out-of-trun"], POLICIES),
+        (&["run", "--policy", "snapshot-overlya"], POLICIES),
+        (&["check", "--order", "reverce"], ORDERS),
+        (
+            &["sim", "--mutant", "aply-before-preserve"],
+            "unknown mutant",
+        ),
+        (&["sim", "--workload", "zipff"], "unknown workload"),
+        (&["sim", "--disk", "nvm"], "unknown disk"),
+        (&["sim", "--check", "every_step"], "unknown check level"),
+        (
+            &["sim", "--trace", "t.csv", "--trace-format", "blkpars"],
+            "unknown trace format",
+        ),
+        (&["sim", "--on-error", "break-snapshto"], ERROR_POLICIES),
+        (&["sim", "--fail", "snapshto:nth=1"], "unknown device"),
+    ] {
+        let meant = match args[args.len() - 1] {
+            "qemu-backpu" => "qemu-backup",
+            "out-of-trun" => "out-of-turn",
+            "snapshot-overlya" => "snapshot-overlay",
+            "reverce" => "reverse",
+            "aply-before-preserve" => "apply-before-preserve",
+            "zipff" => "zipf",
+            "nvm" => "nvme",
+            "every_step" => "every-step",
+            "blkpars" => "blkparse",
+            "break-snapshto" => "break-snapshot",
+            "snapshto:nth=1" => "snapshot",
+            other => panic!("no suggestion known for {other}"),
+        };
+        refused(args, &[said, &format!("; did you mean {meant}?")]);
+    }
 }
 
 #[test]
@@ -439,7 +523,7 @@ fn malformed_fault_plan_files_run_nothing() {
 fn bad_fault_checks_volumes_and_topologies() {
     refused(
         &["check", "--faults", "1", "--on-error", "explode"],
-        &["--on-error", "\"explode\""],
+        &["--on-error explode: unknown error policy (expected one of: "],
     );
     refused(&["check", "--faults", "9"], &["--faults", "9"]);
     refused(

@@ -142,13 +142,13 @@ fn bad_arguments_exit_2_with_one_clear_line() {
     );
     assert_usage_error(
         &["replay", "--seed", "1", "--policy", "nope"],
-        "unknown policy 'nope'",
+        "--policy nope: unknown policy (expected one of: ",
     );
     assert_usage_error(
         &[
             "replay", "--seed", "1", "--policy", "offline", "--mutant", "oops",
         ],
-        "unknown mutant 'oops'",
+        "--mutant oops: unknown mutant (expected one of: ",
     );
     assert_usage_error(&["frobnicate"], "unrecognized subcommand 'frobnicate'");
 }
@@ -180,7 +180,10 @@ fn bad_geometry_and_requests_past_the_end_exit_2_naming_the_value() {
     );
     assert_usage_error(&["run", "--writer", "w0+0"], "empty request");
     assert_usage_error(&["run", "--writer", "w12"], "bad request 'w12'");
-    assert_usage_error(&["run", "--order", "zigzag"], "unknown order 'zigzag'");
+    assert_usage_error(
+        &["run", "--order", "zigzag"],
+        "--order zigzag: unknown order (expected one of: ",
+    );
 }
 
 #[test]

@@ -45,8 +45,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// those image reads for fleecing), writes of 4 to 128 KiB, the job at 32 MiB/s.
 fn small(preset: &str, cluster: u64, seed: u64, pattern: Pattern) -> QemuConfig {
     let mut s = SimConfig::default()
-        .preset(preset)
-        .expect("a preset")
+        .preset(preset.parse().expect("a preset"))
         .with_volume(8 * MIB);
     s.cow_size = cluster;
     s.seed = seed;

@@ -182,6 +182,53 @@ fn bad_sweep_files_and_flags_are_one_line_and_exit_code_two() {
     );
 }
 
+/// Every kind of name a sweep file holds is read by its type's one parser: an unknown one is
+/// refused at its line and key with the choices, and a close one with a suggestion.
+#[test]
+fn unknown_names_in_a_sweep_file_list_the_choices_and_suggest_a_close_one() {
+    let d = dir("report-names");
+    let faults = "[faults]\ncrash_at = [5]\n";
+    let cases: [(String, &str, &str, Option<&str>); 10] = [
+        ("policies = [\"out-of-trun\"]\n".into(), "key policies = \"out-of-trun\"", "unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline)", Some("out-of-turn")),
+        ("order = \"zigzag\"\n".into(), "key order = \"zigzag\"", "unknown order (expected one of: sequential, reverse, random, written-first, round-robin, smallest-first, most-written-first)", None),
+        ("order = \"reverce\"\n".into(), "key order = \"reverce\"", "unknown order", Some("reverse")),
+        ("mutant = \"skip-overlya\"\n".into(), "key mutant = \"skip-overlya\"", "unknown mutant (expected one of: apply-before-preserve", Some("skip-overlay")),
+        ("workloads = [\"uniform\", \"zipff\"]\n".into(), "key workloads = \"zipff\"", "unknown workload (expected one of: uniform, zipf, hotspot, sequential)", Some("zipf")),
+        ("disks = [\"tape\"]\n".into(), "key disks = \"tape\"", "unknown disk (expected one of: nvme, ssd, hdd)", None),
+        ("rates = { nvm = 5.0 }\n".into(), "key rates.nvm = 5.0", "unknown disk (expected one of: nvme, ssd, hdd)", Some("nvme")),
+        ("check = \"every_step\"\n".into(), "key check = \"every_step\"", "unknown check level (expected one of: every-step, end, off)", Some("every-step")),
+        ("[granularity]\nmode = \"grdi\"\n".into(), "key granularity.mode = \"grdi\"", "unknown mode (expected one of: sweeps, grid)", Some("grid")),
+        (format!("on_error = [\"break-snapshto\"]\n{faults}"), "key on_error = \"break-snapshto\"", "unknown error policy (expected one of: break-guest-write, break-snapshot, retry:N, retry:N:break-snapshot)", Some("break-snapshot")),
+    ];
+    for (i, (body, key, choices, meant)) in cases.iter().enumerate() {
+        let f = d.join("names.toml");
+        std::fs::write(&f, body).unwrap();
+        let out = d.join(format!("out-{i}"));
+        let args = ["report", "--config", &s(&f), "--out", &s(&out)];
+        match meant {
+            Some(m) => refused(
+                &args,
+                &["line ", key, choices, &format!("; did you mean {m}?")],
+            ),
+            None => {
+                refused(&args, &["line ", key, choices]);
+                let o = cowlab(&args);
+                assert!(!text(&o.stderr).contains("did you mean"), "{body}");
+            }
+        }
+    }
+    let f = d.join("device.toml");
+    std::fs::write(
+        &f,
+        "[faults]\n[[faults.fail]]\ndevice = \"sorce\"\nnth = 1\n",
+    )
+    .unwrap();
+    refused(
+        &["report", "--config", &s(&f), "--out", &s(&d.join("out-device"))],
+        &["line 3", "key faults.fail.device = \"sorce\"", "unknown device (expected one of: source, destination, snapshot, cache); did you mean source?"],
+    );
+}
+
 #[test]
 fn topologies_are_swept_from_a_sweep_file_and_bad_ones_refused_with_nothing_written() {
     let d = dir("report-topologies");

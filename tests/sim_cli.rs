@@ -270,7 +270,7 @@ fn traces_of_each_format_replay_and_an_unknown_format_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         text(&o.stderr).trim(),
-        "error: --trace-format iostat: is not msr, scsi or blkparse"
+        "error: --trace-format iostat: unknown trace format (expected one of: msr, scsi, blkparse)"
     );
 }
 

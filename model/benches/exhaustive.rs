@@ -95,7 +95,7 @@ fn main() {
     println!("|---|---|---|---:|---:|---:|---:|");
     for p in policy::names() {
         let c = Config {
-            policy: p.into(),
+            policy: p.parse().unwrap(),
             ..target.clone()
         };
         for (threads, symmetry) in [(1, false), (1, true), (2, true)] {

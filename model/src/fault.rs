@@ -4,7 +4,8 @@
 //! A driver decides which I/O fails through a [`Faults`] value and wraps its `Env` in
 //! [`Faulty`]; the step machines only see an I/O return an [`IoError`] and handle it. The
 //! exhaustive driver fails chosen steps ([`FailNext`]); the random and timed drivers follow a
-//! [`FaultPlan`], which is data: seeded, printed with a failing case, replayable.
+//! [`FaultPlan`], which is data: seeded, printed with a failing case, replayable. Their
+//! syntax on the command line and in fault-plan files is the simulator's (`sim/src/faults.rs`).
 
 use crate::disk::Device;
 use crate::env::{Access, Env, Io, IoDone};
@@ -44,33 +45,6 @@ impl ErrorPolicy {
         retries: 0,
         then: Break::Snapshot,
     };
-
-    /// `break-guest-write`, `break-snapshot`, `retry:N` (then break-guest-write) or
-    /// `retry:N:break-snapshot`.
-    pub fn parse(text: &str) -> Result<ErrorPolicy, String> {
-        let then = |s: &str| {
-            match s {
-            "break-guest-write" => Ok(Break::GuestWrite),
-            "break-snapshot" => Ok(Break::Snapshot),
-            _ => Err(format!(
-                "unknown error policy {s:?}: expected break-guest-write, break-snapshot or retry:N[:break-...]"
-            )),
-        }
-        };
-        match text.strip_prefix("retry:") {
-            None => then(text).map(|then| ErrorPolicy { retries: 0, then }),
-            Some(rest) => {
-                let (n, after) = rest.split_once(':').unwrap_or((rest, "break-guest-write"));
-                let retries = n.parse::<u8>().map_err(|_| {
-                    format!("retry count {n:?} in {text:?} is not a whole number from 0 to 255")
-                })?;
-                Ok(ErrorPolicy {
-                    retries,
-                    then: then(after)?,
-                })
-            }
-        }
-    }
 }
 
 impl Default for ErrorPolicy {
@@ -200,59 +174,6 @@ impl fmt::Display for DeviceError {
     }
 }
 
-impl DeviceError {
-    /// `DEVICE:nth=N`, `DEVICE:blocks=A..B` or `DEVICE:p=P` (what `--fail` takes).
-    pub fn parse(text: &str) -> Result<DeviceError, String> {
-        let (dev, rule) = text.split_once(':').ok_or_else(|| {
-            format!("{text:?}: expected DEVICE:nth=N, DEVICE:blocks=A..B or DEVICE:p=P")
-        })?;
-        let device = device_by_name(dev)?;
-        let (key, value) = rule
-            .split_once('=')
-            .ok_or_else(|| format!("{rule:?} in {text:?}: expected nth=N, blocks=A..B or p=P"))?;
-        let number = |v: &str| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{v:?} in {text:?} is not a whole number"))
-        };
-        let when = match key {
-            "nth" => match number(value)? {
-                0 => return Err(format!("nth=0 in {text:?}: I/Os are counted from 1")),
-                n => When::Nth(n),
-            },
-            "blocks" => {
-                let (a, b) = value
-                    .split_once("..")
-                    .ok_or_else(|| format!("{value:?} in {text:?}: expected a block range A..B"))?;
-                let (a, b) = (number(a)?, number(b)?);
-                if a >= b {
-                    return Err(format!("blocks {a}..{b} in {text:?} is an empty range"));
-                }
-                When::Blocks(a..b)
-            }
-            "p" => match value.parse::<f64>() {
-                Ok(p) if (0.0..=1.0).contains(&p) => When::Probability(p),
-                _ => {
-                    return Err(format!(
-                        "p={value} in {text:?}: expected a probability from 0 to 1"
-                    ))
-                }
-            },
-            _ => return Err(format!("{key:?} in {text:?}: expected nth, blocks or p")),
-        };
-        Ok(DeviceError { device, when })
-    }
-}
-
-/// A device by its name in plans and on the command line.
-pub fn device_by_name(name: &str) -> Result<Device, String> {
-    Device::ALL
-        .into_iter()
-        .find(|d| d.to_string() == name)
-        .ok_or_else(|| {
-            format!("unknown device {name:?}: expected source, destination, snapshot or cache")
-        })
-}
-
 /// The faults of one run, as data: device errors, a preservation store of bounded size, and
 /// copier crashes. A plan and its seed replay the same run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -363,61 +284,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_policies_parse_and_print_back() {
-        for text in [
-            "break-guest-write",
-            "break-snapshot",
-            "retry:3",
-            "retry:2:break-snapshot",
-        ] {
-            assert_eq!(ErrorPolicy::parse(text).unwrap().to_string(), text);
-        }
-        assert_eq!(
-            ErrorPolicy::parse("retry:1:break-guest-write").unwrap(),
-            ErrorPolicy {
-                retries: 1,
-                then: Break::GuestWrite
-            }
-        );
-        for bad in [
-            "",
-            "retry",
-            "retry:x",
-            "retry:300",
-            "retry:1:explode",
-            "break",
-        ] {
-            assert!(ErrorPolicy::parse(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-
-    #[test]
-    fn device_errors_parse_and_print_back() {
-        for text in ["source:nth=3", "snapshot:blocks=2..5", "cache:p=0.25"] {
-            assert_eq!(DeviceError::parse(text).unwrap().to_string(), text);
-        }
-        for bad in [
-            "source",
-            "disk:nth=1",
-            "source:nth=0",
-            "source:nth=-1",
-            "source:blocks=5..5",
-            "source:blocks=5",
-            "source:p=2",
-            "source:when=3",
-        ] {
-            let err = DeviceError::parse(bad).unwrap_err();
-            assert!(!err.is_empty(), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn a_plan_fails_the_nth_io_the_blocks_and_a_full_store() {
         let plan = FaultPlan {
             seed: 0,
             errors: vec![
-                DeviceError::parse("source:nth=2").unwrap(),
-                DeviceError::parse("destination:blocks=4..6").unwrap(),
+                DeviceError {
+                    device: Device::Source,
+                    when: When::Nth(2),
+                },
+                DeviceError {
+                    device: Device::Destination,
+                    when: When::Blocks(4..6),
+                },
             ],
             store_blocks: Some(3),
             crashes: vec![],
@@ -443,7 +321,10 @@ mod tests {
     fn probabilistic_errors_replay_from_the_seed() {
         let plan = |seed| FaultPlan {
             seed,
-            errors: vec![DeviceError::parse("source:p=0.5").unwrap()],
+            errors: vec![DeviceError {
+                device: Device::Source,
+                when: When::Probability(0.5),
+            }],
             ..FaultPlan::default()
         };
         let draws = |seed| {

@@ -2,12 +2,12 @@
 //! could make. Off by default; a checker that catches none of them proves nothing.
 
 use crate::fault::ErrorPolicy;
+use crate::names::Named;
 use crate::policy::{self, Policy, WriteRule};
-use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Written and read by its name ([`Mutant::name`]), as on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mutant {
     ApplyBeforePreserve,
     CheckThenAct,
@@ -72,17 +72,18 @@ impl Mutant {
     pub fn description(self) -> &'static str {
         self.facts().mistake
     }
+}
 
-    pub fn by_name(name: &str) -> Option<Mutant> {
-        Mutant::ALL.into_iter().find(|m| m.name() == name)
+impl Named for Mutant {
+    const WHAT: &'static str = "mutant";
+    const ALL: &'static [Mutant] = &Mutant::ALL;
+
+    fn name(self) -> &'static str {
+        Mutant::name(self)
     }
 }
 
-impl fmt::Display for Mutant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+crate::named_by_name!(Mutant);
 
 /// What cowlab states about one mutant, in one place: the checkers, the tests and the
 /// command line read it here. (How it bends the engine is a decision point of the rules,

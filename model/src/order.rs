@@ -1,6 +1,7 @@
 //! The order in which the copier visits segments.
 
 use crate::geometry::Segment;
+use crate::names::Named;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -27,28 +28,71 @@ pub enum CopyOrder {
     MostWrittenFirst,
 }
 
-impl CopyOrder {
-    pub const NAMES: [&'static str; 7] = [
-        "sequential",
-        "reverse",
-        "random",
-        "written-first",
-        "round-robin",
-        "smallest-first",
-        "most-written-first",
+/// A copy order as a user names it: the order without its seed (`random` takes the run's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OrderName {
+    Sequential,
+    Reverse,
+    Random,
+    WrittenFirst,
+    RoundRobin,
+    SmallestFirst,
+    MostWrittenFirst,
+}
+
+impl OrderName {
+    /// The order; `random` takes its permutation from `seed`.
+    pub fn order(self, seed: u64) -> CopyOrder {
+        match self {
+            OrderName::Sequential => CopyOrder::Sequential,
+            OrderName::Reverse => CopyOrder::Reverse,
+            OrderName::Random => CopyOrder::Random { seed },
+            OrderName::WrittenFirst => CopyOrder::WrittenFirst,
+            OrderName::RoundRobin => CopyOrder::RoundRobin,
+            OrderName::SmallestFirst => CopyOrder::SmallestFirst,
+            OrderName::MostWrittenFirst => CopyOrder::MostWrittenFirst,
+        }
+    }
+}
+
+impl Named for OrderName {
+    const WHAT: &'static str = "order";
+    const ALL: &'static [OrderName] = &[
+        OrderName::Sequential,
+        OrderName::Reverse,
+        OrderName::Random,
+        OrderName::WrittenFirst,
+        OrderName::RoundRobin,
+        OrderName::SmallestFirst,
+        OrderName::MostWrittenFirst,
     ];
 
-    /// Parses a name; `random` takes its permutation from `seed`.
-    pub fn by_name(name: &str, seed: u64) -> Option<CopyOrder> {
-        match name {
-            "sequential" => Some(CopyOrder::Sequential),
-            "reverse" => Some(CopyOrder::Reverse),
-            "random" => Some(CopyOrder::Random { seed }),
-            "written-first" => Some(CopyOrder::WrittenFirst),
-            "round-robin" => Some(CopyOrder::RoundRobin),
-            "smallest-first" => Some(CopyOrder::SmallestFirst),
-            "most-written-first" => Some(CopyOrder::MostWrittenFirst),
-            _ => None,
+    fn name(self) -> &'static str {
+        match self {
+            OrderName::Sequential => "sequential",
+            OrderName::Reverse => "reverse",
+            OrderName::Random => "random",
+            OrderName::WrittenFirst => "written-first",
+            OrderName::RoundRobin => "round-robin",
+            OrderName::SmallestFirst => "smallest-first",
+            OrderName::MostWrittenFirst => "most-written-first",
+        }
+    }
+}
+
+crate::named_by_name!(OrderName);
+
+impl CopyOrder {
+    /// The name it is given by ([`OrderName`]).
+    pub fn name(self) -> OrderName {
+        match self {
+            CopyOrder::Sequential => OrderName::Sequential,
+            CopyOrder::Reverse => OrderName::Reverse,
+            CopyOrder::Random { .. } => OrderName::Random,
+            CopyOrder::WrittenFirst => OrderName::WrittenFirst,
+            CopyOrder::RoundRobin => OrderName::RoundRobin,
+            CopyOrder::SmallestFirst => OrderName::SmallestFirst,
+            CopyOrder::MostWrittenFirst => OrderName::MostWrittenFirst,
         }
     }
 
@@ -120,13 +164,8 @@ impl Plan {
 impl fmt::Display for CopyOrder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CopyOrder::Sequential => f.write_str("sequential"),
-            CopyOrder::Reverse => f.write_str("reverse"),
             CopyOrder::Random { seed } => write!(f, "random (seed {seed})"),
-            CopyOrder::WrittenFirst => f.write_str("written-first"),
-            CopyOrder::RoundRobin => f.write_str("round-robin"),
-            CopyOrder::SmallestFirst => f.write_str("smallest-first"),
-            CopyOrder::MostWrittenFirst => f.write_str("most-written-first"),
+            o => write!(f, "{}", o.name()),
         }
     }
 }
@@ -137,9 +176,9 @@ mod tests {
 
     #[test]
     fn every_name_parses_to_the_order_that_displays_it() {
-        let parsed: Vec<String> = CopyOrder::NAMES
+        let parsed: Vec<String> = OrderName::names()
             .iter()
-            .map(|n| CopyOrder::by_name(n, 9).expect(n).to_string())
+            .map(|n| n.parse::<OrderName>().expect(n).order(9).to_string())
             .collect();
         assert_eq!(
             parsed,
@@ -154,10 +193,19 @@ mod tests {
             ]
         );
         assert_eq!(
-            CopyOrder::by_name("random", 9),
-            Some(CopyOrder::Random { seed: 9 })
+            "random".parse::<OrderName>().map(|o| o.order(9)),
+            Ok(CopyOrder::Random { seed: 9 })
         );
-        assert_eq!(CopyOrder::by_name("backwards", 9), None);
+        let e = "backwards".parse::<OrderName>().unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown order (expected one of: sequential, reverse"),
+            "{e}"
+        );
+        let e = "written-frist"
+            .parse::<OrderName>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("; did you mean written-first?"), "{e}");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use cowlab_model::exhaustive::check::{self, Options, Outcome};
 use cowlab_model::exhaustive::{Config, CowModel};
-use cowlab_model::{policy, CopyOrder, Mutant};
+use cowlab_model::names::Named;
+use cowlab_model::{policy, Mutant, OrderName};
 
 mod common;
 use common::catching;
@@ -15,12 +16,12 @@ use common::catching;
 /// image reader, every range chosen on arrival.
 fn any(policy: &str, mutant: Option<Mutant>) -> Config {
     Config {
-        policy: policy.into(),
+        policy: policy.parse().unwrap(),
         segments: 2,
         writers: 2,
         writes: 1,
         any_writes: true,
-        mutant: mutant.map(|m| m.name().into()),
+        mutant,
         ..Config::default()
     }
 }
@@ -119,11 +120,11 @@ fn a_range_is_chosen_when_the_request_arrives_not_before() {
 #[test]
 fn a_short_last_segment_and_every_copy_order_pass_for_every_policy() {
     for p in policy::names() {
-        for order in CopyOrder::NAMES {
+        for order in OrderName::names() {
             let c = Config {
-                policy: p.into(),
+                policy: p.parse().unwrap(),
                 blocks: Some(5),
-                order: order.into(),
+                order: order.parse().unwrap(),
                 ..Config::default()
             };
             let spec = c.spec().unwrap();
@@ -141,7 +142,7 @@ fn a_short_last_segment_and_every_copy_order_pass_for_every_policy() {
 
 #[test]
 fn mutants_are_caught_under_a_short_last_segment_and_every_copy_order() {
-    for order in CopyOrder::NAMES {
+    for order in OrderName::names() {
         for m in [
             Mutant::MarkBeforeCopy,
             Mutant::FirstSegmentOnly,
@@ -149,8 +150,8 @@ fn mutants_are_caught_under_a_short_last_segment_and_every_copy_order() {
         ] {
             let c = Config {
                 blocks: Some(5),
-                order: order.into(),
-                mutant: Some(m.name().into()),
+                order: order.parse().unwrap(),
+                mutant: Some(m),
                 ..Config::default()
             };
             let o = bfs(&c, false);
@@ -172,11 +173,13 @@ fn bad_check_flags_are_refused_by_name() {
         ..Config::default()
     })
     .starts_with("--blocks 4:"));
-    assert!(e(Config {
-        order: "zigzag".into(),
-        ..Config::default()
-    })
-    .starts_with("unknown order 'zigzag'"));
+    assert_eq!(
+        "zigzag".parse::<OrderName>().unwrap_err().to_string(),
+        format!(
+            "unknown order (expected one of: {})",
+            OrderName::names().join(", ")
+        )
+    );
     assert!(e(Config {
         any_writes: true,
         write_blocks: Some(0),

@@ -16,14 +16,21 @@ use std::cell::RefCell;
 mod common;
 use common::step;
 
-const ERROR_POLICIES: [&str; 3] = ["break-guest-write", "break-snapshot", "retry:1"];
+const ERROR_POLICIES: [ErrorPolicy; 3] = [
+    ErrorPolicy::BREAK_GUEST_WRITE,
+    ErrorPolicy::BREAK_SNAPSHOT,
+    ErrorPolicy {
+        retries: 1,
+        then: Break::GuestWrite,
+    },
+];
 
-fn faulty(policy: &str, on_error: &str, faults: u8, mutant: Option<Mutant>) -> CowModel {
+fn faulty(policy: &str, on_error: ErrorPolicy, faults: u8, mutant: Option<Mutant>) -> CowModel {
     let c = Config {
-        policy: policy.into(),
+        policy: policy.parse().unwrap(),
         faults,
-        on_error: on_error.into(),
-        mutant: mutant.map(|m| m.name().into()),
+        on_error,
+        mutant,
         ..Config::default()
     };
     CowModel::new(c.spec().expect("valid configuration"), true).with_faults(faults)
@@ -44,7 +51,7 @@ fn bfs(m: &CowModel) -> Outcome {
 #[test]
 fn every_policy_keeps_every_invariant_with_up_to_two_faults_under_each_error_policy() {
     for p in policy::names() {
-        let fault_free = bfs(&faulty(p, "break-guest-write", 0, None))
+        let fault_free = bfs(&faulty(p, ErrorPolicy::BREAK_GUEST_WRITE, 0, None))
             .progress
             .unique;
         for e in ERROR_POLICIES {
@@ -66,7 +73,12 @@ fn every_policy_keeps_every_invariant_with_up_to_two_faults_under_each_error_pol
 /// I/O cannot fail keeps no undo records, retry counters or fault budget that differ.
 #[test]
 fn without_faults_the_state_counts_are_unchanged() {
-    let o = bfs(&faulty("snapshot-overlay", "break-guest-write", 0, None));
+    let o = bfs(&faulty(
+        "snapshot-overlay",
+        ErrorPolicy::BREAK_GUEST_WRITE,
+        0,
+        None,
+    ));
     assert_eq!(o.progress.unique, 17_802, "{}", o.summary());
     let o = check::run(
         &CowModel::new(Config::default().spec().unwrap(), false),
@@ -78,40 +90,40 @@ fn without_faults_the_state_counts_are_unchanged() {
 
 /// Each fault mutant, the error policy under which its mistake matters, and the violation
 /// of its shortest counterexample (with the length of that counterexample).
-fn fault_mutants() -> Vec<(Mutant, &'static str, Invariant, &'static str, usize)> {
+fn fault_mutants() -> Vec<(Mutant, ErrorPolicy, Invariant, &'static str, usize)> {
     use Invariant::*;
     vec![
         (
             Mutant::FailedPreserveKeepsMapBit,
-            "break-guest-write",
+            ErrorPolicy::BREAK_GUEST_WRITE,
             MapSoundness,
             "chunk 1 in the snapshot map, but snapshot, block 1",
             3,
         ),
         (
             Mutant::HeldWritesHangOnCopyError,
-            "break-snapshot",
+            ErrorPolicy::BREAK_SNAPSHOT,
             Progress,
             "deadlock",
             7,
         ),
         (
             Mutant::CursorBeforeData,
-            "break-guest-write",
+            ErrorPolicy::BREAK_GUEST_WRITE,
             MapSoundness,
             "chunk 0 marked copied, but destination, block 0",
             2,
         ),
         (
             Mutant::BrokenImageServed,
-            "break-snapshot",
+            ErrorPolicy::BREAK_SNAPSHOT,
             PointInTimeImage,
             "image reader 1 read source, block 1",
             6,
         ),
         (
             Mutant::FailedWriteApplied,
-            "break-guest-write",
+            ErrorPolicy::BREAK_GUEST_WRITE,
             PointInTimeImage,
             "image served from source, block 1",
             3,
@@ -147,7 +159,7 @@ fn every_fault_mutant_is_caught_exhaustively_with_its_shortest_counterexample() 
 #[test]
 fn a_fault_mutant_without_faults_is_refused() {
     let c = Config {
-        mutant: Some("cursor-before-data".into()),
+        mutant: Some(Mutant::CursorBeforeData),
         ..Config::default()
     };
     let e = c.spec().unwrap_err().to_string();

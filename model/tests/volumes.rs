@@ -25,10 +25,10 @@ fn two_volumes_sharing_one_copier_keep_every_invariant() {
     for p in policy::names() {
         for order in RULES {
             let c = Config {
-                policy: p.into(),
+                policy: p.parse().unwrap(),
                 segments: 2,
                 volumes: 2,
-                order: order.into(),
+                order: order.parse().unwrap(),
                 ..Config::default()
             };
             let m = CowModel::new(c.spec().unwrap(), true);
@@ -45,14 +45,14 @@ fn the_mutants_are_caught_with_two_volumes() {
     for m in cowlab_model::Mutant::fault_free() {
         let (policies, cow) = common::catching(m);
         let c = Config {
-            policy: policies[0].into(),
+            policy: policies[0].parse().unwrap(),
             segments: 2,
             cow_blocks: cow,
             writers: 3,
             writes: 1,
             volumes: 2,
-            order: "round-robin".into(),
-            mutant: Some(m.name().into()),
+            order: cowlab_model::OrderName::RoundRobin,
+            mutant: Some(m),
             ..Config::default()
         };
         let o = check::run(

@@ -21,8 +21,7 @@ const KIB: u64 = 1 << 10;
 /// job at 16 MiB/s in 1 MiB chunks.
 fn config(preset: &str, cluster: u64, pattern: &Pattern, seed: u64) -> QemuConfig {
     let mut s = SimConfig::default()
-        .preset(preset)
-        .expect("a preset")
+        .preset(preset.parse().expect("a preset"))
         .with_volume(64 * MIB);
     s.cow_size = cluster;
     s.seed = seed;

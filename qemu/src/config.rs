@@ -5,7 +5,8 @@
 
 use crate::stamp::SECTOR;
 use cowlab_model::fault::{Break, DeviceError, When};
-use cowlab_model::Device;
+use cowlab_model::policy::{OutOfTurn, SnapshotRedirect};
+use cowlab_model::{Device, OrderName, PolicyName};
 use cowlab_sim::config::ConfigError;
 use cowlab_sim::size::format_size;
 use cowlab_sim::workload::Arrivals;
@@ -149,23 +150,23 @@ impl QemuConfig {
         let s = &self.sim;
         // The simulator's own checks first: a run cowlab sim would refuse is refused alike.
         s.spec()?;
-        let copy = match (self.control, s.policy.as_str()) {
-            (Some(c), _) => c,
-            (None, "out-of-turn") => Copy::Backup,
-            (None, "snapshot-redirect") => Copy::Fleecing,
-            (None, other) => {
+        let copy = match self.control {
+            Some(c) => c,
+            None if s.policy == PolicyName::of(&OutOfTurn) => Copy::Backup,
+            None if s.policy == PolicyName::of(&SnapshotRedirect) => Copy::Fleecing,
+            None => {
                 return Err(refuse(
                     "--policy",
-                    other,
+                    &s.policy,
                     "QEMU implements out-of-turn (its backup job, --preset qemu-backup) and \
                      snapshot-redirect (fleecing, --preset qemu-fleecing)",
                 ))
             }
         };
-        if s.order != "sequential" {
+        if s.order != OrderName::Sequential {
             return Err(refuse(
                 "--order",
-                &s.order,
+                s.order,
                 "QEMU copies in sequential order",
             ));
         }

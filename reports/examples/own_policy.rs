@@ -8,8 +8,12 @@
 //!
 //! and read `target/own-policy-report/summary.md`. The same calls work inside a `#[test]`.
 
+use cowlab_model::policy::OutOfTurn;
+use cowlab_model::PolicyName;
 use cowlab_reports::sweep::{Granularity, Mode, Sweep};
 use cowlab_reports::{report, Options};
+use cowlab_sim::device::DiskName;
+use cowlab_sim::workload::PatternName;
 use own_policy::OutOfTurnAhead;
 use std::sync::Arc;
 
@@ -18,9 +22,9 @@ fn main() {
         volume: 64 << 20,
         writes: 1_000,
         seeds: 3,
-        policies: vec!["out-of-turn".into(), "out-of-turn-ahead".into()],
-        workloads: vec!["uniform".into(), "sequential".into()],
-        disks: vec!["nvme".into()],
+        policies: vec![PolicyName::of(&OutOfTurn), PolicyName::of(&OutOfTurnAhead)],
+        workloads: vec![PatternName::Uniform, PatternName::Sequential],
+        disks: vec![DiskName::Nvme],
         granularity: Granularity {
             mode: Mode::Sweeps,
             chunk_sizes: vec![16 << 10, 64 << 10, 256 << 10],

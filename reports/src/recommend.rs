@@ -4,6 +4,8 @@
 
 use crate::results::{Record, Results};
 use crate::sweep::{Cost, COST_METRICS};
+use cowlab_sim::device::DiskName;
+use cowlab_sim::workload::PatternName;
 use std::collections::BTreeMap;
 
 /// Min, median and max of one metric over the seeds of a configuration (`None` where the
@@ -57,8 +59,8 @@ impl Config {
 /// Every configuration of one workload and disk (and topology).
 #[derive(Clone, Debug)]
 pub struct Group {
-    pub workload: String,
-    pub disk: String,
+    pub workload: PatternName,
+    pub disk: DiskName,
     /// The topology, in a sweep of topologies.
     pub topology: Option<String>,
     pub configs: Vec<Config>,
@@ -88,12 +90,12 @@ pub fn groups(results: &Results) -> Vec<Group> {
         let runs: Vec<&Record> = results
             .runs
             .iter()
-            .filter(|r| &r.workload == w && &r.disk == d && r.topology == t)
+            .filter(|r| r.workload == *w && r.disk == *d && r.topology == t)
             .collect();
         // A configuration: a variant (the policy, or policy and error policy), a segment
         // size and a chunk size; its runs are its seeds.
         let variants = s.variants();
-        let variant = |r: &Record| s.variant_of(&r.policy, r.on_error.as_ref());
+        let variant = |r: &Record| s.variant_of(&r.policy, r.on_error);
         let mut keys: Vec<(usize, u64, u64)> = Vec::new();
         for r in &runs {
             let v = variant(r);
@@ -132,8 +134,8 @@ pub fn groups(results: &Results) -> Vec<Group> {
             })
             .collect();
         out.push(Group {
-            workload: w.clone(),
-            disk: d.clone(),
+            workload: *w,
+            disk: *d,
             topology: t,
             configs,
         });
@@ -152,8 +154,8 @@ pub struct Pick {
 /// runner-up.
 #[derive(Clone, Debug)]
 pub struct Recommendation {
-    pub workload: String,
-    pub disk: String,
+    pub workload: PatternName,
+    pub disk: DiskName,
     /// The topology, in a sweep of topologies.
     pub topology: Option<String>,
     pub best: Option<Pick>,
@@ -202,7 +204,7 @@ pub fn ranked(group: &Group, results: &Results, cost: &Cost) -> Vec<Pick> {
         .configs
         .iter()
         .filter(|c| {
-            let fastest = results.fastest_copy(&group.disk, group.topology.as_deref());
+            let fastest = results.fastest_copy(group.disk, group.topology.as_deref());
             eligible(c, cost, fastest)
         })
         .collect();

@@ -6,6 +6,8 @@ use crate::recommend::{groups, ranked, recommend, Config, Group, Pick, Recommend
 use crate::results::Results;
 use crate::sweep::{Mode, Sweep};
 use crate::ReportError;
+use cowlab_model::names::joined;
+use cowlab_sim::workload::PatternName;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -350,8 +352,8 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
          and its sweep as a file in `{PANEL_DIR}/sweep.toml` (`cowlab report --config` \
          reruns it). Computed in sharded runs too: each shard runs its slice of it, and \
          `cowlab merge` joins them.\n",
-        s.workloads.join(", "),
-        s.disks.join(", "),
+        joined(&s.workloads),
+        joined(&s.disks),
         s.writes,
         s.disks
             .iter()
@@ -454,7 +456,7 @@ pub fn summary(results: &Results, charts: &[PathBuf], out: &Path) -> String {
         let _ = writeln!(md, "![{name}]({rel})\n");
     }
     for w in &s.workloads {
-        workload_table(results, w, &mut md);
+        workload_table(results, *w, &mut md);
     }
     faults(results, &mut md);
     invariants(results, &mut md);
@@ -499,7 +501,7 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
     let _ = writeln!(
         md,
         "- **Policies**: {} (offline is the baseline: every write waits for the whole copy).",
-        s.policies.join(", ")
+        joined(&s.policies)
     );
     let _ = writeln!(
         md,
@@ -514,14 +516,14 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
     let workloads: Vec<String> = s
         .workloads
         .iter()
-        .map(|w| match w.as_str() {
-            "zipf" => format!("zipf (s = {})", s.zipf_s),
-            "hotspot" => format!(
-                "hotspot ({}% of requests to {})",
+        .map(|w| match w {
+            PatternName::Zipf => format!("{w} (s = {})", s.zipf_s),
+            PatternName::Hotspot => format!(
+                "{w} ({}% of requests to {})",
                 s.hot_fraction * 100.0,
                 size(s.hot_size)
             ),
-            _ => w.clone(),
+            PatternName::Uniform | PatternName::Sequential => w.to_string(),
         })
         .collect();
     let rates: Vec<String> = s
@@ -549,7 +551,7 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
     let _ = writeln!(
         md,
         "- **Disks**: {} (queue depth {}; {}){}.",
-        s.disks.join(", "),
+        joined(&s.disks),
         s.queue_depth,
         match s.by_topology() {
             true => "devices and links as each topology places them",
@@ -582,7 +584,7 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
         size(s.block_size),
         s.order,
         seeds.join(", "),
-        s.check.name(),
+        s.check,
         s.mutant
             .as_ref()
             .map_or(String::new(), |m| format!(", mutant **{m}** switched on"))
@@ -666,7 +668,7 @@ fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) 
         // The disk cell, with the topology's column in a sweep of topologies.
         let disk = match &r.topology {
             Some(t) => format!("{} | {t}", r.disk),
-            None => r.disk.clone(),
+            None => r.disk.to_string(),
         };
         let Some(best) = &r.best else {
             let _ = writeln!(
@@ -686,7 +688,7 @@ fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) 
 /// p99, copy time and copy time over the fastest copy, and the runner-up and its loss.
 fn pick_cells(results: &Results, r: &Recommendation, best: &Pick) -> String {
     let c = &best.config;
-    let base = results.fastest_copy(&r.disk, r.topology.as_deref());
+    let base = results.fastest_copy(r.disk, r.topology.as_deref());
     let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
     let (runner, by) = match &r.runner_up {
         Some(u) => (describe(u), loss(best, u, &results.sweep)),
@@ -706,7 +708,7 @@ fn pick_cells(results: &Results, r: &Recommendation, best: &Pick) -> String {
 }
 
 /// Per disk and policy of a workload: that policy's best configuration under the cost.
-fn workload_table(results: &Results, workload: &str, md: &mut String) {
+fn workload_table(results: &Results, workload: PatternName, md: &mut String) {
     let s = &results.sweep;
     let _ = writeln!(md, "## Workload: {workload}\n");
     md.push_str(
@@ -723,7 +725,7 @@ fn workload_table(results: &Results, workload: &str, md: &mut String) {
         let picks = ranked(&g, results, &s.cost);
         let disk = match &g.topology {
             Some(t) => format!("{} | {t}", g.disk),
-            None => g.disk.clone(),
+            None => g.disk.to_string(),
         };
         for p in &s.variants() {
             let Some(pick) = picks.iter().find(|k| &k.config.policy == p) else {
@@ -766,7 +768,7 @@ fn faults(results: &Results, md: &mut String) {
             let runs: Vec<_> = results
                 .runs
                 .iter()
-                .filter(|r| &r.policy == p && r.on_error.as_ref() == Some(e))
+                .filter(|r| &r.policy == p && r.on_error == Some(*e))
                 .collect();
             if runs.is_empty() {
                 continue;

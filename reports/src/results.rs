@@ -2,7 +2,12 @@
 //! copy times with no writes, written as JSON and CSV.
 
 use crate::sweep::{RunKey, Sweep};
+use cowlab_model::fault::ErrorPolicy;
+use cowlab_model::names::Named;
+use cowlab_model::PolicyName;
+use cowlab_sim::device::DiskName;
 use cowlab_sim::metrics::{Metrics, METRIC_NAMES};
+use cowlab_sim::workload::PatternName;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -11,9 +16,9 @@ use std::fmt::Write as _;
 pub struct Record {
     /// Its place in the sweep's job list.
     pub job: usize,
-    pub policy: String,
-    pub workload: String,
-    pub disk: String,
+    pub policy: PolicyName,
+    pub workload: PatternName,
+    pub disk: DiskName,
     /// The topology, in a sweep of topologies (`Sweep::by_topology`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<String>,
@@ -21,8 +26,12 @@ pub struct Record {
     pub cow_size_bytes: u64,
     pub seed: u64,
     /// The error policy, in a sweep with faults.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_error: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::sweep::error_policy"
+    )]
+    pub on_error: Option<ErrorPolicy>,
     pub volume_bytes: u64,
     pub block_size_bytes: u64,
     pub write_size: String,
@@ -37,13 +46,13 @@ impl Record {
         Record {
             job,
             policy: key.policy.clone(),
-            workload: key.workload.clone(),
-            disk: key.disk.clone(),
+            workload: key.workload,
+            disk: key.disk,
             topology: key.topology.clone(),
             segment_size_bytes: key.segment,
             cow_size_bytes: key.chunk,
             seed: key.seed,
-            on_error: key.on_error.clone(),
+            on_error: key.on_error,
             volume_bytes: sweep.volume,
             block_size_bytes: sweep.block_size,
             write_size: sweep.write_size.clone(),
@@ -92,7 +101,7 @@ impl Record {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NoWrites {
     pub job: usize,
-    pub disk: String,
+    pub disk: DiskName,
     /// The topology, in a sweep of topologies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<String>,
@@ -110,7 +119,12 @@ pub struct Results {
 
 impl Results {
     /// The copy time with no writes of a disk, topology and segment size.
-    pub fn no_write_copy(&self, disk: &str, topology: Option<&str>, segment: u64) -> Option<f64> {
+    pub fn no_write_copy(
+        &self,
+        disk: DiskName,
+        topology: Option<&str>,
+        segment: u64,
+    ) -> Option<f64> {
         self.no_writes
             .iter()
             .find(|n| {
@@ -123,7 +137,7 @@ impl Results {
 
     /// The fastest copy of the volume a disk makes with no writes in a topology, over the
     /// swept segment sizes: what the cost's `copy_within` is a factor of.
-    pub fn fastest_copy(&self, disk: &str, topology: Option<&str>) -> Option<f64> {
+    pub fn fastest_copy(&self, disk: DiskName, topology: Option<&str>) -> Option<f64> {
         self.no_writes
             .iter()
             .filter(|n| n.disk == disk && n.topology.as_deref() == topology)
@@ -178,9 +192,9 @@ impl Results {
             let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
             let mut cells = vec![
                 r.job.to_string(),
-                csv_text(&r.policy),
-                csv_text(&r.workload),
-                csv_text(&r.disk),
+                csv_text(r.policy.as_str()),
+                csv_text(r.workload.name()),
+                csv_text(r.disk.name()),
                 r.segment_size_bytes.to_string(),
                 r.cow_size_bytes.to_string(),
                 r.seed.to_string(),
@@ -213,7 +227,8 @@ impl Results {
                 csv_text(&m.invariants),
             ];
             if faults {
-                cells.insert(7, csv_text(r.on_error.as_deref().unwrap_or("")));
+                let on_error = r.on_error.map_or(String::new(), |e| e.to_string());
+                cells.insert(7, csv_text(&on_error));
             }
             if topologies {
                 cells.insert(4, csv_text(r.topology.as_deref().unwrap_or("")));

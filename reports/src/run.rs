@@ -156,7 +156,7 @@ fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, Re
             topology,
             segment,
         } => (
-            sweep.no_writes_config(disk, topology.as_deref(), *segment),
+            sweep.no_writes_config(*disk, topology.as_deref(), *segment),
             format!(
                 "the copy with no writes on {disk}{}, segment {segment} B",
                 topology
@@ -175,7 +175,7 @@ fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, Re
             segment,
         } => Done::NoWrites(NoWrites {
             job: i,
-            disk: disk.clone(),
+            disk: *disk,
             topology: topology.clone(),
             segment_size_bytes: *segment,
             copy_seconds: outcome.metrics.copy_seconds,

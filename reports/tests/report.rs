@@ -10,6 +10,7 @@ use cowlab_reports::sweep::{self, Cost, Granularity, Mode, RunKey, Sweep};
 use cowlab_reports::{report, shard};
 use cowlab_sim::config::CheckLevel;
 use cowlab_sim::metrics::Metrics;
+use cowlab_sim::workload::PatternName;
 use std::path::{Path, PathBuf};
 
 /// Three policies, two workloads, two disks, five (segment, chunk) pairs, two seeds over a
@@ -22,10 +23,10 @@ fn quick() -> Sweep {
         check: CheckLevel::End,
         seeds: 2,
         policies: ["snapshot-overlay", "out-of-turn", "offline"]
-            .map(String::from)
+            .map(|p| p.parse().unwrap())
             .to_vec(),
-        workloads: ["uniform", "hotspot"].map(String::from).to_vec(),
-        disks: ["nvme", "hdd"].map(String::from).to_vec(),
+        workloads: ["uniform", "hotspot"].map(|w| w.parse().unwrap()).to_vec(),
+        disks: ["nvme", "hdd"].map(|d| d.parse().unwrap()).to_vec(),
         granularity: Granularity {
             mode: Mode::Sweeps,
             chunk_sizes: vec![16 << 10, 64 << 10, 256 << 10],
@@ -175,7 +176,7 @@ fn shards_merge_into_the_report_of_one_run() {
 #[test]
 fn a_mutant_puts_the_violation_at_the_top_of_the_summary() {
     let s = Sweep {
-        mutant: Some("apply-before-preserve".into()),
+        mutant: Some("apply-before-preserve".parse().unwrap()),
         read_fraction: 0.3,
         image_fraction: 1.0,
         check: CheckLevel::EveryStep,
@@ -203,8 +204,8 @@ fn a_mutant_puts_the_violation_at_the_top_of_the_summary() {
 /// are known.
 fn hand_made(cost: Cost) -> Results {
     let mut s = quick();
-    s.workloads = vec!["uniform".into()];
-    s.disks = vec!["nvme".into()];
+    s.workloads = vec!["uniform".parse().unwrap()];
+    s.disks = vec!["nvme".parse().unwrap()];
     s.seeds = 3;
     s.cost = cost;
     // (policy, segment, chunk, hold p99 per seed, copy seconds, preserved bytes)
@@ -247,9 +248,9 @@ fn hand_made(cost: Cost) -> Results {
     for (policy, segment, chunk, p99s, copy, preserved) in table {
         for (k, p99) in p99s.iter().enumerate() {
             let key = RunKey {
-                policy: policy.into(),
-                workload: "uniform".into(),
-                disk: "nvme".into(),
+                policy: policy.parse().unwrap(),
+                workload: "uniform".parse().unwrap(),
+                disk: "nvme".parse().unwrap(),
                 segment,
                 chunk,
                 seed: k as u64,
@@ -285,7 +286,7 @@ fn hand_made(cost: Cost) -> Results {
     }
     let no_writes = vec![NoWrites {
         job: runs.len(),
-        disk: "nvme".into(),
+        disk: "nvme".parse().unwrap(),
         topology: None,
         segment_size_bytes: 1 << 20,
         copy_seconds: 1.0,
@@ -377,7 +378,10 @@ fn the_default_sweep_round_trips_through_its_sweep_file() {
     assert_eq!(d.granularity.segment_sizes.last(), Some(&(64 << 20)));
     assert_eq!(d.policies.len(), 6);
     assert!(d.seeds >= 3);
-    assert_eq!(d.workloads, sweep::WORKLOADS.map(String::from).to_vec());
+    assert_eq!(
+        d.workloads,
+        <PatternName as cowlab_model::names::Named>::ALL.to_vec()
+    );
 }
 
 #[test]
@@ -449,9 +453,12 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
 #[test]
 fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
     let s = Sweep {
-        policies: vec!["out-of-turn".into(), "out-of-turn-ahead".into()],
-        workloads: vec!["sequential".into()],
-        disks: vec!["nvme".into()],
+        policies: vec![
+            "out-of-turn".parse().unwrap(),
+            cowlab_model::PolicyName::of(&own_policy::OutOfTurnAhead),
+        ],
+        workloads: vec!["sequential".parse().unwrap()],
+        disks: vec!["nvme".parse().unwrap()],
         ..quick()
     };
     let options = Options {
@@ -464,12 +471,16 @@ fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
         .results
         .runs
         .iter()
-        .filter(|r| r.policy == "out-of-turn-ahead")
+        .filter(|r| r.policy.as_str() == "out-of-turn-ahead")
         .collect();
     assert_eq!(mine.len(), 10);
     assert!(mine.iter().all(|r| r.metrics.invariants == "checked"));
     // Copying ahead costs more bytes than out-of-turn alone, run for run.
-    let theirs = r.results.runs.iter().filter(|r| r.policy == "out-of-turn");
+    let theirs = r
+        .results
+        .runs
+        .iter()
+        .filter(|r| r.policy.as_str() == "out-of-turn");
     for (a, b) in mine.iter().zip(theirs) {
         assert!(
             a.metrics.preserved_bytes > b.metrics.preserved_bytes,
@@ -528,7 +539,7 @@ nth = 2
     let runs = &r.results.runs;
     let of = |e: &'static str| {
         runs.iter()
-            .filter(move |x| x.on_error.as_deref() == Some(e))
+            .filter(move |x| x.on_error.map(|p| p.to_string()).as_deref() == Some(e))
     };
     // The snapshot's second write fails: retried once under retry:2; under break-snapshot
     // the copy fails; under break-guest-write a write fails back.
@@ -599,7 +610,7 @@ fn bad_fault_tables_name_the_file_line_key_and_value() {
     );
     assert_eq!(
         e("on_error = [\"oops\"]\n[faults]\ncrash_at = [2]\n"),
-        "f.toml line 1: key on_error = \"oops\": unknown error policy \"oops\": expected break-guest-write, break-snapshot or retry:N[:break-...]"
+        "f.toml line 1: key on_error = \"oops\": unknown error policy (expected one of: break-guest-write, break-snapshot, retry:N, retry:N:break-snapshot)"
     );
     assert_eq!(
         e("[faults]\nstore_capacity = \"1KiB\"\n"),
@@ -675,7 +686,7 @@ fn a_sweep_of_two_topologies_recommends_per_topology_with_a_topology_column() {
     let keys: Vec<(String, Option<String>)> = r
         .recommendations
         .iter()
-        .map(|x| (x.disk.clone(), x.topology.clone()))
+        .map(|x| (x.disk.to_string(), x.topology.clone()))
         .collect();
     let t = |d: &str, t: &str| (d.to_string(), Some(t.to_string()));
     assert_eq!(

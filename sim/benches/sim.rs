@@ -87,7 +87,7 @@ fn main() {
         }
         println!(
             "| {name} | {} | {:.1} ms ({:.2}x off) | {:.1} ms | {} | {} | {:.2} M |",
-            c.check_level().name(),
+            c.check_level(),
             fastest * 1e3,
             fastest / off,
             median(walls) * 1e3,

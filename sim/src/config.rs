@@ -1,20 +1,22 @@
 //! The configuration of one timed run, its presets, and its validation into what the driver
 //! runs: the engine's `Spec`, the request source and the devices.
 
-use crate::device::DeviceModel;
+use crate::device::{DeviceModel, DiskName};
 use crate::size::{format_size, parse_size};
 use crate::topology::Topology;
 use crate::trace::TraceFormat;
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
-use cowlab_model::{policy, CopyOrder, Geometry, GeometryError, Mutant, Policy, Spec, Workload};
+use cowlab_model::names::Named;
+use cowlab_model::{
+    Geometry, GeometryError, Mutant, OrderName, Policy, PolicyName, Spec, Workload,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
 /// How often the invariants are checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CheckLevel {
     /// After every step, on what the step touched (every stamp kept).
     EveryStep,
@@ -24,28 +26,11 @@ pub enum CheckLevel {
     Off,
 }
 
-impl CheckLevel {
-    pub const NAMES: [&'static str; 3] = ["every-step", "end", "off"];
+impl Named for CheckLevel {
+    const WHAT: &'static str = "check level";
+    const ALL: &'static [CheckLevel] = &[CheckLevel::EveryStep, CheckLevel::End, CheckLevel::Off];
 
-    pub fn by_name(name: &str) -> Option<CheckLevel> {
-        match name {
-            "every-step" => Some(CheckLevel::EveryStep),
-            "end" => Some(CheckLevel::End),
-            "off" => Some(CheckLevel::Off),
-            _ => None,
-        }
-    }
-
-    /// The default for a volume: every step up to 64 MiB, at the end up to 1 GiB, off above.
-    pub fn for_volume(bytes: u64) -> CheckLevel {
-        match bytes {
-            b if b <= 64 << 20 => CheckLevel::EveryStep,
-            b if b <= 1 << 30 => CheckLevel::End,
-            _ => CheckLevel::Off,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             CheckLevel::EveryStep => "every-step",
             CheckLevel::End => "end",
@@ -54,37 +39,51 @@ impl CheckLevel {
     }
 }
 
+cowlab_model::named_by_name!(CheckLevel);
+
+impl CheckLevel {
+    /// The default for a volume: every step up to 64 MiB, at the end up to 1 GiB, off above.
+    pub fn for_volume(bytes: u64) -> CheckLevel {
+        match bytes {
+            b if b <= 64 << 20 => CheckLevel::EveryStep,
+            b if b <= 1 << 30 => CheckLevel::End,
+            _ => CheckLevel::Off,
+        }
+    }
+}
+
 /// The devices: one model for every device, its queue depth, and whether source,
 /// destination and snapshot (or cache) are one device (one queue, one head).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Disks {
-    /// The preset the model started from (`nvme`, `ssd`, `hdd`).
-    pub name: String,
+    /// The preset the model started from.
+    pub name: DiskName,
     pub model: DeviceModel,
     pub queue_depth: u32,
     pub shared: bool,
 }
 
 impl Disks {
-    pub fn preset(name: &str) -> Option<Disks> {
-        Some(Disks {
-            name: name.to_string(),
-            model: DeviceModel::by_name(name)?,
+    /// The preset's model, one request at a time, on devices of their own.
+    pub fn preset(name: DiskName) -> Disks {
+        Disks {
+            name,
+            model: name.model(),
             queue_depth: 1,
             shared: false,
-        })
+        }
     }
 }
 
 /// Everything one timed run needs. Sizes are bytes, times nanoseconds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimConfig {
-    pub policy: String,
+    pub policy: PolicyName,
     pub volume: u64,
     pub block_size: u64,
     pub segment_size: u64,
     pub cow_size: u64,
-    pub order: String,
+    pub order: OrderName,
     /// The generated workload (its `volume` and `align` follow the volume and block size).
     pub workload: WorkloadSpec,
     /// A block trace to replay instead of the generated workload.
@@ -109,7 +108,7 @@ pub struct SimConfig {
     /// `None`: the default for the volume ([`CheckLevel::for_volume`]).
     pub check: Option<CheckLevel>,
     pub seed: u64,
-    pub mutant: Option<String>,
+    pub mutant: Option<Mutant>,
     /// Faults to inject (none by default).
     pub faults: FaultPlan,
     /// What the copy does about a failed I/O.
@@ -129,12 +128,12 @@ impl Default for SimConfig {
     fn default() -> Self {
         let volume = 1 << 30;
         SimConfig {
-            policy: "snapshot-overlay".into(),
+            policy: PolicyName::of(&cowlab_model::policy::SnapshotOverlay),
             volume,
             block_size: 4096,
             segment_size: 1 << 20,
             cow_size: 64 << 10,
-            order: "sequential".into(),
+            order: OrderName::Sequential,
             workload: WorkloadSpec {
                 volume,
                 align: 4096,
@@ -149,7 +148,7 @@ impl Default for SimConfig {
             trace_format: TraceFormat::Msr,
             volumes: Vec::new(),
             topology: None,
-            disks: Disks::preset("nvme").expect("a preset"),
+            disks: Disks::preset(DiskName::Nvme),
             speed: None,
             cpu_ns: 1_000,
             check: None,
@@ -164,47 +163,73 @@ impl Default for SimConfig {
 }
 
 /// Named starting points: a policy with the granularities a real system uses.
-pub const PRESETS: [(&str, &str); 4] = [
-    (
-        "qemu-backup",
-        "out-of-turn, 64 KiB chunks (QEMU's default cluster), 1 MiB copier segments",
-    ),
-    (
-        "qemu-fleecing",
-        "snapshot-redirect, 64 KiB chunks, 1 MiB segments",
-    ),
-    (
-        "lvm-snapshot",
-        "snapshot-redirect, 4 KiB chunks, 1 MiB segments (a dd of an LVM snapshot)",
-    ),
-    (
-        "mercier",
-        "snapshot-overlay with block-sized chunks (4 KiB) and 1 MiB segments, overlay at the end",
-    ),
-];
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Preset {
+    QemuBackup,
+    QemuFleecing,
+    LvmSnapshot,
+    Mercier,
+}
+
+impl Named for Preset {
+    const WHAT: &'static str = "preset";
+    const ALL: &'static [Preset] = &[
+        Preset::QemuBackup,
+        Preset::QemuFleecing,
+        Preset::LvmSnapshot,
+        Preset::Mercier,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Preset::QemuBackup => "qemu-backup",
+            Preset::QemuFleecing => "qemu-fleecing",
+            Preset::LvmSnapshot => "lvm-snapshot",
+            Preset::Mercier => "mercier",
+        }
+    }
+}
+
+cowlab_model::named_by_name!(Preset);
+
+impl Preset {
+    /// What the preset sets, for the help.
+    pub fn about(self) -> &'static str {
+        match self {
+            Preset::QemuBackup => {
+                "out-of-turn, 64 KiB chunks (QEMU's default cluster), 1 MiB copier segments"
+            }
+            Preset::QemuFleecing => "snapshot-redirect, 64 KiB chunks, 1 MiB segments",
+            Preset::LvmSnapshot => {
+                "snapshot-redirect, 4 KiB chunks, 1 MiB segments (a dd of an LVM snapshot)"
+            }
+            Preset::Mercier => {
+                "snapshot-overlay with block-sized chunks (4 KiB) and 1 MiB segments, overlay at the end"
+            }
+        }
+    }
+
+    /// The policy and the chunk size in bytes.
+    fn policy_and_chunk(self) -> (Box<dyn Policy>, u64) {
+        use cowlab_model::policy::{OutOfTurn, SnapshotOverlay, SnapshotRedirect};
+        match self {
+            Preset::QemuBackup => (Box::new(OutOfTurn), 64 << 10),
+            Preset::QemuFleecing => (Box::new(SnapshotRedirect), 64 << 10),
+            Preset::LvmSnapshot => (Box::new(SnapshotRedirect), 4 << 10),
+            Preset::Mercier => (Box::new(SnapshotOverlay), 4 << 10),
+        }
+    }
+}
 
 impl SimConfig {
     /// Applies a preset: policy, chunk and segment size, sequential order.
-    pub fn preset(mut self, name: &str) -> Result<SimConfig, ConfigError> {
-        let (policy, cow) = match name {
-            "qemu-backup" => ("out-of-turn", 64 << 10),
-            "qemu-fleecing" => ("snapshot-redirect", 64 << 10),
-            "lvm-snapshot" => ("snapshot-redirect", 4 << 10),
-            "mercier" => ("snapshot-overlay", 4 << 10),
-            _ => {
-                let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-                return Err(ConfigError::new(
-                    "--preset",
-                    name,
-                    format!("unknown preset (expected one of: {})", names.join(", ")),
-                ));
-            }
-        };
-        self.policy = policy.into();
+    pub fn preset(mut self, preset: Preset) -> SimConfig {
+        let (policy, cow) = preset.policy_and_chunk();
+        self.policy = PolicyName::of(policy.as_ref());
         self.cow_size = cow;
         self.segment_size = 1 << 20;
-        self.order = "sequential".into();
-        Ok(self)
+        self.order = OrderName::Sequential;
+        self
     }
 
     /// When a generated open-loop workload asks more of the source device than it can
@@ -259,30 +284,12 @@ impl SimConfig {
     /// Like [`SimConfig::spec`], with policies of the caller's own beside the built-in ones
     /// (found by name first).
     pub fn spec_with(&self, own: &[Arc<dyn Policy>]) -> Result<Spec, ConfigError> {
-        let found = own.iter().find(|p| p.name() == self.policy).cloned();
-        let policy = found
-            .or_else(|| policy::by_name(&self.policy))
-            .ok_or_else(|| {
-                let mut names: Vec<&str> = own.iter().map(|p| p.name()).collect();
-                names.extend(policy::names());
-                let reason = format!("unknown policy (expected one of: {})", names.join(", "));
-                ConfigError::new("--policy", &self.policy, reason)
-            })?;
-        let order = CopyOrder::by_name(&self.order, self.seed).ok_or_else(|| {
-            let reason = format!(
-                "unknown order (expected one of: {})",
-                CopyOrder::NAMES.join(", ")
-            );
-            ConfigError::new("--order", &self.order, reason)
-        })?;
-        let mutant = match &self.mutant {
-            None => None,
-            Some(name) => Some(Mutant::by_name(name).ok_or_else(|| {
-                let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
-                let reason = format!("unknown mutant (expected one of: {})", names.join(", "));
-                ConfigError::new("--mutant", name, reason)
-            })?),
-        };
+        let policy = self
+            .policy
+            .resolve(own)
+            .map_err(|e| ConfigError::of(Field::Policy, &self.policy, e))?;
+        let order = self.order.order(self.seed);
+        let mutant = self.mutant;
         // Volumes are checked first: their sum is the volume the geometry checks.
         let volumes = self.volume_segments()?;
         let geometry = self.geometry()?;
@@ -293,15 +300,17 @@ impl SimConfig {
         self.topology()?;
         if let Some(m) = mutant.filter(|m| m.needs_faults() && self.faults.is_empty()) {
             let reason = "a mistake in handling faults: give a fault plan (--fail, --store-capacity, --crash-at or --fault-plan) to see it";
-            return Err(ConfigError::new("--mutant", m.name(), reason));
+            return Err(ConfigError::of(Field::Mutant, m.name(), reason));
         }
-        let spec = Spec::new(geometry, policy, order, mutant, Workload::default())
-            .map_err(|e| ConfigError::new("--workload", "", e.to_string()))?;
+        let spec =
+            Spec::new(geometry, policy, order, mutant, Workload::default()).map_err(|e| {
+                ConfigError::of(Field::Workload(WorkloadField::Whole), "", e.to_string())
+            })?;
         let spec = match volumes {
             None => spec,
             Some(sizes) => spec
                 .with_volumes(&sizes)
-                .map_err(|e| ConfigError::new("--volumes", self.volumes_text(), e.to_string()))?,
+                .map_err(|e| ConfigError::of(Field::Volumes, self.volumes_text(), e.to_string()))?,
         };
         Ok(match self.faults.is_empty() {
             true => spec,
@@ -329,10 +338,14 @@ impl SimConfig {
                     format_size(self.segment_size),
                     format_size(*v)
                 );
-                return Err(ConfigError::new("--volumes", text, reason));
+                return Err(ConfigError::of(Field::Volumes, text, reason));
             }
             let n = u32::try_from(v / self.segment_size).map_err(|_| {
-                ConfigError::new("--volumes", text.clone(), "too many segments in a volume")
+                ConfigError::of(
+                    Field::Volumes,
+                    text.clone(),
+                    "too many segments in a volume",
+                )
             })?;
             sizes.push(n);
         }
@@ -342,7 +355,7 @@ impl SimConfig {
                 "they must add up to --volume ({})",
                 format_size(self.volume)
             );
-            return Err(ConfigError::new("--volumes", text, reason));
+            return Err(ConfigError::of(Field::Volumes, text, reason));
         }
         Ok(Some(sizes))
     }
@@ -360,17 +373,17 @@ impl SimConfig {
             return t
                 .validate()
                 .map(|()| t)
-                .map_err(|e| ConfigError::new("--topology", name, e.to_string()));
+                .map_err(|e| ConfigError::of(Field::Topology, name, e.to_string()));
         }
         let text = std::fs::read_to_string(name).map_err(|e| {
             let reason = format!(
                 "neither a preset ({}) nor a readable file: {e}",
                 crate::topology::PRESETS.join(", ")
             );
-            ConfigError::new("--topology", name, reason)
+            ConfigError::of(Field::Topology, name, reason)
         })?;
         Topology::parse(&text, name)
-            .map_err(|e| ConfigError::new("--topology", name, e.to_string()))
+            .map_err(|e| ConfigError::of(Field::Topology, name, e.to_string()))
     }
 
     /// Every planned error lies inside the volume.
@@ -379,13 +392,13 @@ impl SimConfig {
             if let When::Blocks(r) = &e.when {
                 if r.end > g.blocks {
                     let reason = format!("the volume has {} blocks", g.blocks);
-                    return Err(ConfigError::new("--fail", e.to_string(), reason));
+                    return Err(ConfigError::of(Field::Fail, e.to_string(), reason));
                 }
             }
         }
         if let Some(&n) = self.faults.crashes.iter().find(|n| **n == 0) {
-            return Err(ConfigError::new(
-                "--crash-at",
+            return Err(ConfigError::of(
+                Field::CrashAt,
                 n.to_string(),
                 "steps are counted from 1",
             ));
@@ -396,20 +409,20 @@ impl SimConfig {
     /// The geometry in blocks, from sizes in bytes; each size is named by its flag.
     pub fn geometry(&self) -> Result<Geometry, ConfigError> {
         let bs = self.block_size;
-        for (flag, value) in [
-            ("--volume", self.volume),
-            ("--block-size", bs),
-            ("--segment-size", self.segment_size),
-            ("--cow-size", self.cow_size),
+        for (field, value) in [
+            (Field::Volume, self.volume),
+            (Field::BlockSize, bs),
+            (Field::SegmentSize, self.segment_size),
+            (Field::CowSize, self.cow_size),
         ] {
             if value == 0 {
-                return Err(ConfigError::new(flag, "0", "must be at least one byte"));
+                return Err(ConfigError::of(field, "0", "must be at least one byte"));
             }
         }
-        for (flag, value) in [
-            ("--volume", self.volume),
-            ("--segment-size", self.segment_size),
-            ("--cow-size", self.cow_size),
+        for (field, value) in [
+            (Field::Volume, self.volume),
+            (Field::SegmentSize, self.segment_size),
+            (Field::CowSize, self.cow_size),
         ] {
             if value % bs != 0 {
                 let reason = format!(
@@ -417,7 +430,7 @@ impl SimConfig {
                     format_size(bs),
                     binary_hint(value, bs)
                 );
-                return Err(ConfigError::new(flag, format_size(value), reason));
+                return Err(ConfigError::of(field, format_size(value), reason));
             }
         }
         if !self.segment_size.is_multiple_of(self.cow_size) {
@@ -425,8 +438,8 @@ impl SimConfig {
                 "the chunk must divide the segment ({})",
                 format_size(self.segment_size)
             );
-            return Err(ConfigError::new(
-                "--cow-size",
+            return Err(ConfigError::of(
+                Field::CowSize,
                 format_size(self.cow_size),
                 reason,
             ));
@@ -438,28 +451,32 @@ impl SimConfig {
             self.cow_size / bs,
         )
         .map_err(|e| match e {
-            GeometryError::SegmentLargerThanVolume { .. } => ConfigError::new(
-                "--segment-size",
+            GeometryError::SegmentLargerThanVolume { .. } => ConfigError::of(
+                Field::SegmentSize,
                 format_size(self.segment_size),
                 format!("larger than the volume ({})", format_size(self.volume)),
             ),
-            e => ConfigError::new("--volume", format_size(self.volume), e.to_string()),
+            e => ConfigError::of(Field::Volume, format_size(self.volume), e.to_string()),
         })
     }
 
     fn check_devices(&self) -> Result<(), ConfigError> {
         if self.disks.model.bandwidth == 0 {
-            return Err(ConfigError::new(
-                "--disk-bandwidth",
+            return Err(ConfigError::of(
+                Field::DiskBandwidth,
                 "0",
                 "must be positive",
             ));
         }
         if self.disks.queue_depth == 0 {
-            return Err(ConfigError::new("--queue-depth", "0", "must be at least 1"));
+            return Err(ConfigError::of(
+                Field::QueueDepth,
+                "0",
+                "must be at least 1",
+            ));
         }
         if self.speed == Some(0) {
-            return Err(ConfigError::new("--speed", "0", "must be positive"));
+            return Err(ConfigError::of(Field::Speed, "0", "must be positive"));
         }
         Ok(())
     }
@@ -469,8 +486,8 @@ impl SimConfig {
         let level = self.check_level();
         let need = g.blocks.saturating_mul(20);
         if level != CheckLevel::Off && need > MAX_DATA_BYTES {
-            return Err(ConfigError::new(
-                "--check",
+            return Err(ConfigError::of(
+                Field::Check,
                 level.name(),
                 format!(
                     "keeping the data of {} blocks needs about {}, more than the {} limit; use --check off",
@@ -486,8 +503,8 @@ impl SimConfig {
     fn check_workload(&self) -> Result<(), ConfigError> {
         let w = &self.workload;
         if w.volume != self.volume || w.align != self.block_size {
-            return Err(ConfigError::new(
-                "--workload",
+            return Err(ConfigError::of(
+                Field::Workload(WorkloadField::Whole),
                 format!("volume {} align {}", w.volume, w.align),
                 "must follow the volume and block size (use with_volume and with_block_size)",
             ));
@@ -522,55 +539,132 @@ pub fn binary_hint(bytes: u64, block: u64) -> String {
     }
 }
 
-/// The command-line flag that sets a field of the workload.
-pub fn workload_flag(field: &str) -> &'static str {
-    match field {
-        "sizes" => "--write-size",
-        "pattern.s" => "--zipf-s",
-        "pattern.size" => "--hot-size",
-        "pattern.fraction" => "--hot-fraction",
-        "arrivals.rate" => "--rate",
-        "arrivals.writers" => "--writers",
-        "read_fraction" => "--read-fraction",
-        "image_fraction" => "--image-fraction",
-        "align" => "--block-size",
-        "volume" => "--volume",
-        _ => "--workload",
+/// A field of a [`SimConfig`] that a refusal names. Each front end words it its own way:
+/// the command line by its flag ([`Field::flag`]), a sweep file by its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    Volume,
+    Volumes,
+    BlockSize,
+    SegmentSize,
+    CowSize,
+    Policy,
+    Mutant,
+    Check,
+    Speed,
+    QueueDepth,
+    DiskBandwidth,
+    Topology,
+    Fail,
+    CrashAt,
+    /// A field of the workload ([`WorkloadField`]).
+    Workload(WorkloadField),
+    /// A front end's own flag, with no field of the configuration behind it.
+    Flag(String),
+}
+
+/// The fields of a generated workload that a refusal names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadField {
+    Sizes,
+    ZipfS,
+    HotSize,
+    HotFraction,
+    Rate,
+    Writers,
+    ReadFraction,
+    ImageFraction,
+    /// The workload as a whole.
+    Whole,
+}
+
+impl Field {
+    /// The command-line flag that sets the field.
+    pub fn flag(&self) -> &str {
+        match self {
+            Field::Volume => "--volume",
+            Field::Volumes => "--volumes",
+            Field::BlockSize => "--block-size",
+            Field::SegmentSize => "--segment-size",
+            Field::CowSize => "--cow-size",
+            Field::Policy => "--policy",
+            Field::Mutant => "--mutant",
+            Field::Check => "--check",
+            Field::Speed => "--speed",
+            Field::QueueDepth => "--queue-depth",
+            Field::DiskBandwidth => "--disk-bandwidth",
+            Field::Topology => "--topology",
+            Field::Fail => "--fail",
+            Field::CrashAt => "--crash-at",
+            Field::Workload(w) => match w {
+                WorkloadField::Sizes => "--write-size",
+                WorkloadField::ZipfS => "--zipf-s",
+                WorkloadField::HotSize => "--hot-size",
+                WorkloadField::HotFraction => "--hot-fraction",
+                WorkloadField::Rate => "--rate",
+                WorkloadField::Writers => "--writers",
+                WorkloadField::ReadFraction => "--read-fraction",
+                WorkloadField::ImageFraction => "--image-fraction",
+                WorkloadField::Whole => "--workload",
+            },
+            Field::Flag(flag) => flag,
+        }
     }
 }
 
-/// A workload's refusal, named by the flag that sets the field.
+/// A workload's refusal, naming the field of the configuration it concerns
+/// ([`crate::workload::WorkloadError::field`] is the workload's own path to it).
 pub fn workload_error(e: &crate::workload::WorkloadError) -> ConfigError {
-    ConfigError {
-        flag: workload_flag(e.field).to_string(),
-        value: e.value.clone(),
-        reason: e.reason.clone(),
-    }
+    let field = match e.field {
+        "sizes" => Field::Workload(WorkloadField::Sizes),
+        "pattern.s" => Field::Workload(WorkloadField::ZipfS),
+        "pattern.size" => Field::Workload(WorkloadField::HotSize),
+        "pattern.fraction" => Field::Workload(WorkloadField::HotFraction),
+        "arrivals.rate" => Field::Workload(WorkloadField::Rate),
+        "arrivals.writers" => Field::Workload(WorkloadField::Writers),
+        "read_fraction" => Field::Workload(WorkloadField::ReadFraction),
+        "image_fraction" => Field::Workload(WorkloadField::ImageFraction),
+        "align" => Field::BlockSize,
+        "volume" => Field::Volume,
+        _ => Field::Workload(WorkloadField::Whole),
+    };
+    ConfigError::of(field, &e.value, &e.reason)
 }
 
-/// A refused configuration: the flag, its value and why.
+/// A refused configuration: the field, its value and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
-    pub flag: String,
+    pub field: Field,
     pub value: String,
     pub reason: String,
 }
 
 impl ConfigError {
+    /// A refusal of a front end's own flag.
     pub fn new(flag: &str, value: impl fmt::Display, reason: impl fmt::Display) -> Self {
+        ConfigError::of(Field::Flag(flag.to_string()), value, reason)
+    }
+
+    /// A refusal of a field of the configuration.
+    pub fn of(field: Field, value: impl fmt::Display, reason: impl fmt::Display) -> Self {
         ConfigError {
-            flag: flag.to_string(),
+            field,
             value: value.to_string(),
             reason: reason.to_string(),
         }
+    }
+
+    /// The flag that sets the field, as the command line names it.
+    pub fn flag(&self) -> &str {
+        self.field.flag()
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.value.is_empty() {
-            true => write!(f, "{}: {}", self.flag, self.reason),
-            false => write!(f, "{} {}: {}", self.flag, self.value, self.reason),
+            true => write!(f, "{}: {}", self.flag(), self.reason),
+            false => write!(f, "{} {}: {}", self.flag(), self.value, self.reason),
         }
     }
 }
@@ -605,11 +699,12 @@ mod tests {
             "--cow-size 12 KiB: the chunk must divide the segment (1 MiB)"
         );
         assert_eq!(
-            e(SimConfig {
-                policy: "fast".into(),
-                ..c.clone()
-            }),
-            "--policy fast: unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline)"
+            "fast".parse::<PolicyName>().unwrap_err().to_string(),
+            "unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline)"
+        );
+        assert_eq!(
+            "out-of-trun".parse::<PolicyName>().unwrap_err().to_string(),
+            "unknown policy (expected one of: snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache, next-range, offline); did you mean out-of-turn?"
         );
         assert!(e(SimConfig {
             cow_size: 0,
@@ -624,21 +719,25 @@ mod tests {
             ..huge
         };
         assert!(e(kept).starts_with("--check end: keeping the data of 4294967296 blocks"));
-        assert!(c
-            .preset("vmware")
+        assert_eq!(
+            "vmware".parse::<Preset>().unwrap_err().to_string(),
+            "unknown preset (expected one of: qemu-backup, qemu-fleecing, lvm-snapshot, mercier)"
+        );
+        assert!("qemu-backpu"
+            .parse::<Preset>()
             .unwrap_err()
             .to_string()
-            .starts_with("--preset vmware"));
+            .ends_with("; did you mean qemu-backup?"));
     }
 
     #[test]
     fn presets_set_policy_and_granularity() {
-        let c = SimConfig::default().preset("lvm-snapshot").unwrap();
+        let c = SimConfig::default().preset(Preset::LvmSnapshot);
         assert_eq!(
             (c.policy.as_str(), c.cow_size, c.segment_size),
             ("snapshot-redirect", 4096, 1 << 20)
         );
-        let c = SimConfig::default().preset("qemu-backup").unwrap();
+        let c = SimConfig::default().preset(Preset::QemuBackup);
         assert_eq!((c.policy.as_str(), c.cow_size), ("out-of-turn", 65536));
     }
 }

@@ -6,6 +6,7 @@
 //! the time of every submission and completion and schedules the completion
 //! events the queue hands back. Time is `u64` nanoseconds.
 
+use cowlab_model::names::Named;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use thiserror::Error;
@@ -34,8 +35,55 @@ pub enum DeviceError {
     ZeroDepth,
 }
 
+/// A device model as a user names it: one of the presets of [`DeviceModel`]. Ordered by
+/// name, as a sweep's tables of rates list them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DiskName {
+    Nvme,
+    Ssd,
+    Hdd,
+}
+
+impl DiskName {
+    /// The preset's figures.
+    pub fn model(self) -> DeviceModel {
+        match self {
+            DiskName::Nvme => DeviceModel::nvme(),
+            DiskName::Ssd => DeviceModel::ssd(),
+            DiskName::Hdd => DeviceModel::hdd(),
+        }
+    }
+}
+
+impl Named for DiskName {
+    const WHAT: &'static str = "disk";
+    const ALL: &'static [DiskName] = &[DiskName::Nvme, DiskName::Ssd, DiskName::Hdd];
+
+    fn name(self) -> &'static str {
+        match self {
+            DiskName::Nvme => "nvme",
+            DiskName::Ssd => "ssd",
+            DiskName::Hdd => "hdd",
+        }
+    }
+}
+
+cowlab_model::named_by_name!(DiskName);
+
+impl Ord for DiskName {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for DiskName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl DeviceModel {
-    /// The names [`DeviceModel::by_name`] knows.
+    /// The names [`DeviceModel::by_name`] knows (those of [`DiskName`]).
     pub const NAMES: &'static [&'static str] = &["nvme", "ssd", "hdd"];
 
     /// An NVMe flash drive: 20 µs per command, 3 GB/s, no seeks.
@@ -66,14 +114,9 @@ impl DeviceModel {
         }
     }
 
-    /// The preset called `name` (one of [`DeviceModel::NAMES`]).
+    /// The preset called `name` (one of [`DeviceModel::NAMES`]), read as a [`DiskName`].
     pub fn by_name(name: &str) -> Option<Self> {
-        match name {
-            "nvme" => Some(Self::nvme()),
-            "ssd" => Some(Self::ssd()),
-            "hdd" => Some(Self::hdd()),
-            _ => None,
-        }
+        name.parse::<DiskName>().ok().map(DiskName::model)
     }
 
     /// Refuses a model that could never finish a transfer.
@@ -354,6 +397,7 @@ mod tests {
         assert_eq!(DeviceModel::by_name("ssd"), Some(DeviceModel::ssd()));
         assert_eq!(DeviceModel::by_name("hdd"), Some(DeviceModel::hdd()));
         assert_eq!(DeviceModel::by_name("tape"), None);
+        assert_eq!(DeviceModel::NAMES, DiskName::names());
         for name in DeviceModel::NAMES {
             assert!(DeviceModel::by_name(name).is_some(), "{name}");
         }

@@ -11,10 +11,15 @@
 //! device = "snapshot"
 //! nth = 3          # or: blocks = "10..20"   or: probability = 0.01
 //! ```
+//!
+//! The syntax of the fault flags' values is here too ([`parse_error_policy`],
+//! [`parse_device_error`], [`parse_device`]): the engine keeps the types and prints them.
 
 use crate::size::{format_size, parse_size};
 use crate::tomlfile::{Doc, FileError};
-use cowlab_model::fault::{device_by_name, DeviceError, ErrorPolicy, FaultPlan, When};
+use cowlab_model::fault::{Break, DeviceError, ErrorPolicy, FaultPlan, When};
+use cowlab_model::names::UnknownName;
+use cowlab_model::Device;
 use serde::Deserialize;
 use std::ops::Range;
 use toml::Spanned;
@@ -64,6 +69,97 @@ pub struct Faults {
     pub on_error: Option<ErrorPolicy>,
 }
 
+/// The forms of an error policy, as a refusal lists them.
+const ERROR_POLICY_FORMS: [&str; 4] = [
+    "break-guest-write",
+    "break-snapshot",
+    "retry:N",
+    "retry:N:break-snapshot",
+];
+
+/// What breaks when retries are exhausted, by its name.
+fn parse_break(text: &str) -> Option<Break> {
+    match text {
+        "break-guest-write" => Some(Break::GuestWrite),
+        "break-snapshot" => Some(Break::Snapshot),
+        _ => None,
+    }
+}
+
+/// `break-guest-write`, `break-snapshot`, `retry:N` (then break-guest-write) or
+/// `retry:N:break-snapshot` (what `--on-error` and a plan's `on_error` take).
+pub fn parse_error_policy(text: &str) -> Result<ErrorPolicy, String> {
+    let Some(rest) = text.strip_prefix("retry:") else {
+        return parse_break(text)
+            .map(|then| ErrorPolicy { retries: 0, then })
+            .ok_or_else(|| UnknownName::new("error policy", text, ERROR_POLICY_FORMS).to_string());
+    };
+    let (n, after) = rest.split_once(':').unwrap_or((rest, "break-guest-write"));
+    let retries = n
+        .parse::<u8>()
+        .map_err(|_| format!("retry count {n:?} is not a whole number from 0 to 255"))?;
+    let then = parse_break(after).ok_or_else(|| {
+        let known = ["break-guest-write", "break-snapshot"];
+        UnknownName::new("error policy after retry:N:", after, known).to_string()
+    })?;
+    Ok(ErrorPolicy { retries, then })
+}
+
+/// A device of a plan by its name: source, destination, snapshot or cache.
+pub fn parse_device(name: &str) -> Result<Device, UnknownName> {
+    let names = Device::ALL.map(|d| d.to_string());
+    Device::ALL
+        .into_iter()
+        .zip(&names)
+        .find(|(_, n)| *n == name)
+        .map(|(d, _)| d)
+        .ok_or_else(|| UnknownName::new("device", name, names.clone()))
+}
+
+/// `DEVICE:nth=N`, `DEVICE:blocks=A..B` or `DEVICE:p=P` (what `--fail` takes). An inclusive
+/// block range (`blocks=3..=5`) is refused with its half-open form (`write the range
+/// half-open: blocks=3..6`).
+pub fn parse_device_error(text: &str) -> Result<DeviceError, String> {
+    let (dev, rule) = text
+        .split_once(':')
+        .ok_or("expected DEVICE:nth=N, DEVICE:blocks=A..B or DEVICE:p=P")?;
+    let device = parse_device(dev).map_err(|e| e.to_string())?;
+    let (key, value) = rule
+        .split_once('=')
+        .ok_or_else(|| format!("{rule:?}: expected nth=N, blocks=A..B or p=P"))?;
+    let number = |v: &str| {
+        v.parse::<u64>()
+            .map_err(|_| format!("{v:?} is not a whole number"))
+    };
+    let when = match key {
+        "nth" => match number(value)? {
+            0 => return Err("nth=0: I/Os are counted from 1".into()),
+            n => When::Nth(n),
+        },
+        "blocks" => {
+            refuse_inclusive_range(value)
+                .map_err(|half_open| format!("write the range half-open: blocks={half_open}"))?;
+            let (a, b) = value
+                .split_once("..")
+                .ok_or_else(|| format!("{value:?}: expected a block range A..B"))?;
+            let (a, b) = (number(a)?, number(b)?);
+            if a >= b {
+                return Err(format!("blocks {a}..{b} is an empty range"));
+            }
+            When::Blocks(a..b)
+        }
+        "p" => match value.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => When::Probability(p),
+            _ => return Err(format!("p={value}: expected a probability from 0 to 1")),
+        },
+        _ => {
+            let rules = UnknownName::new("rule", key, ["nth", "blocks", "p"]);
+            return Err(rules.to_string());
+        }
+    };
+    Ok(DeviceError { device, when })
+}
+
 /// A store capacity in bytes as whole blocks (rounding down); less than one block is
 /// refused, since it could hold nothing.
 pub fn store_blocks(bytes: u64, block_size: u64) -> Result<u64, String> {
@@ -94,17 +190,6 @@ pub fn refuse_inclusive_range(range: &str) -> Result<(), String> {
     Err(half_open)
 }
 
-/// Reads one `--fail DEVICE:RULE` (nth=N, blocks=A..B or p=P). An inclusive block range
-/// (`blocks=3..=5`) is refused with its half-open form (`write the range half-open:
-/// blocks=3..6`) before the rule reaches the parser.
-pub fn parse_fail(text: &str) -> Result<DeviceError, String> {
-    if let Some((_, range)) = text.split_once("blocks=") {
-        refuse_inclusive_range(range)
-            .map_err(|half_open| format!("write the range half-open: blocks={half_open}"))?;
-    }
-    DeviceError::parse(text)
-}
-
 /// Refuses a block range that ends past the volume.
 pub fn check_blocks(e: &DeviceError, volume_blocks: u64) -> Result<(), String> {
     match &e.when {
@@ -124,7 +209,7 @@ impl FaultsTable {
         }
         if let Some(v) = &self.on_error {
             let policy =
-                ErrorPolicy::parse(v.get_ref()).map_err(|e| field(v.span(), "on_error", e))?;
+                parse_error_policy(v.get_ref()).map_err(|e| field(v.span(), "on_error", e))?;
             out.on_error = Some(policy);
         }
         if let Some(v) = &self.store_capacity {
@@ -153,7 +238,7 @@ impl FailTable {
     fn resolve(&self, volume_blocks: u64) -> Result<DeviceError, FieldError> {
         let dev = &self.device;
         let device =
-            device_by_name(dev.get_ref()).map_err(|e| field(dev.span(), "fail.device", e))?;
+            parse_device(dev.get_ref()).map_err(|e| field(dev.span(), "fail.device", e))?;
         let given = [
             self.nth.as_ref().map(|v| v.span()),
             self.blocks.as_ref().map(|v| v.span()),
@@ -243,6 +328,63 @@ pub fn parse(
 mod tests {
     use super::*;
 
+    #[test]
+    fn error_policies_parse_and_print_back() {
+        for text in [
+            "break-guest-write",
+            "break-snapshot",
+            "retry:3",
+            "retry:2:break-snapshot",
+        ] {
+            assert_eq!(parse_error_policy(text).unwrap().to_string(), text);
+        }
+        assert_eq!(
+            parse_error_policy("retry:1:break-guest-write").unwrap(),
+            ErrorPolicy {
+                retries: 1,
+                then: Break::GuestWrite
+            }
+        );
+        for bad in [
+            "",
+            "retry",
+            "retry:x",
+            "retry:300",
+            "retry:1:explode",
+            "break",
+        ] {
+            assert!(parse_error_policy(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            parse_error_policy("retry:1:break-snapshto").unwrap_err(),
+            "unknown error policy after retry:N: (expected one of: break-guest-write, break-snapshot); did you mean break-snapshot?"
+        );
+    }
+
+    #[test]
+    fn device_errors_parse_and_print_back() {
+        for text in ["source:nth=3", "snapshot:blocks=2..5", "cache:p=0.25"] {
+            assert_eq!(parse_device_error(text).unwrap().to_string(), text);
+        }
+        for bad in [
+            "source",
+            "disk:nth=1",
+            "source:nth=0",
+            "source:nth=-1",
+            "source:blocks=5..5",
+            "source:blocks=5",
+            "source:p=2",
+            "source:when=3",
+        ] {
+            let err = parse_device_error(bad).unwrap_err();
+            assert!(!err.is_empty(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_device_error("sorce:nth=1").unwrap_err(),
+            "unknown device (expected one of: source, destination, snapshot, cache); did you mean source?"
+        );
+    }
+
     const PLAN: &str = r#"seed = 7
 on_error = "retry:2:break-snapshot"
 store_capacity = "64KiB"
@@ -263,7 +405,10 @@ probability = 0.01
         let f = parse(PLAN, "plan.toml", 4096, 256).unwrap();
         assert_eq!(
             f.on_error,
-            Some(ErrorPolicy::parse("retry:2:break-snapshot").unwrap())
+            Some(ErrorPolicy {
+                retries: 2,
+                then: Break::Snapshot
+            })
         );
         assert_eq!(
             f.plan.to_string(),
@@ -278,23 +423,19 @@ probability = 0.01
     #[test]
     fn a_fail_flag_with_an_inclusive_range_is_refused_with_its_half_open_form() {
         assert_eq!(
-            parse_fail("snapshot:blocks=3..=5").unwrap_err(),
+            parse_device_error("snapshot:blocks=3..=5").unwrap_err(),
             "write the range half-open: blocks=3..6"
         );
         assert_eq!(
-            parse_fail("source:blocks=4..=4").unwrap_err(),
+            parse_device_error("source:blocks=4..=4").unwrap_err(),
             "write the range half-open: blocks=4..5"
         );
         assert_eq!(
-            parse_fail("source:blocks=x..=4").unwrap_err(),
+            parse_device_error("source:blocks=x..=4").unwrap_err(),
             "write the range half-open: blocks=A..B"
         );
         assert_eq!(
-            parse_fail("snapshot:blocks=3..6").unwrap(),
-            DeviceError::parse("snapshot:blocks=3..6").unwrap()
-        );
-        assert_eq!(
-            parse_fail("snapshot:blocks=3..6").unwrap().to_string(),
+            parse_device_error("snapshot:blocks=3..6").unwrap().to_string(),
             "snapshot:blocks=3..6"
         );
     }
@@ -310,8 +451,18 @@ probability = 0.01
             e("crash_at = [3, 0]"),
             "p.toml line 1: key crash_at = 0: steps are counted from 1"
         );
-        assert!(e("[[fail]]\ndevice = \"disk\"\nnth = 1")
-            .starts_with("p.toml line 2: key fail.device = \"disk\": unknown device \"disk\""));
+        assert_eq!(
+            e("[[fail]]\ndevice = \"disk\"\nnth = 1"),
+            "p.toml line 2: key fail.device = \"disk\": unknown device (expected one of: source, destination, snapshot, cache)"
+        );
+        assert_eq!(
+            e("[[fail]]\ndevice = \"snapshto\"\nnth = 1"),
+            "p.toml line 2: key fail.device = \"snapshto\": unknown device (expected one of: source, destination, snapshot, cache); did you mean snapshot?"
+        );
+        assert_eq!(
+            e("on_error = \"break-snapshto\""),
+            "p.toml line 1: key on_error = \"break-snapshto\": unknown error policy (expected one of: break-guest-write, break-snapshot, retry:N, retry:N:break-snapshot); did you mean break-snapshot?"
+        );
         assert_eq!(
             e("[[fail]]\ndevice = \"source\"\nnth = 1\nprobability = 0.5"),
             "p.toml line 4: key fail = 0.5: give exactly one of nth, blocks or probability"

@@ -24,8 +24,8 @@ pub mod trace;
 pub mod verify;
 pub mod workload;
 
-pub use config::{CheckLevel, ConfigError, Disks, SimConfig};
-pub use device::{DeviceError, DeviceModel, DeviceQueue, DeviceStats, Io, Started};
+pub use config::{CheckLevel, ConfigError, Disks, Preset, SimConfig};
+pub use device::{DeviceError, DeviceModel, DeviceQueue, DeviceStats, DiskName, Io, Started};
 pub use driver::{simulate, simulate_with, Failure, Outcome, Progress, SimError};
 pub use latency::Latencies;
 pub use metrics::Metrics;
@@ -34,5 +34,5 @@ pub use trace::blkparse::{write_blkparse, BlkparseReader};
 pub use trace::scsi::{write_scsi, ScsiReader};
 pub use trace::{write_msr, FieldProblem, MsrReader, Trace, TraceError, TraceFormat};
 pub use workload::{
-    Arrival, Arrivals, Generator, Pattern, Sizes, Stop, WorkloadError, WorkloadSpec,
+    Arrival, Arrivals, Generator, Pattern, PatternName, Sizes, Stop, WorkloadError, WorkloadSpec,
 };

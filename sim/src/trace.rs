@@ -19,8 +19,8 @@ pub mod blkparse;
 pub mod scsi;
 
 use crate::workload::Arrival;
+use cowlab_model::names::{Named, UnknownName};
 use cowlab_model::{Op, Request};
-use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::num::NonZeroU64;
@@ -354,8 +354,7 @@ fn check_writable(arrivals: &[Arrival], hostname: &str) -> io::Result<()> {
 pub type Trace = Box<dyn Iterator<Item = Result<Arrival, TraceError>> + Send>;
 
 /// The trace formats the simulator reads; serialized as their names.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TraceFormat {
     /// MSR Cambridge CSV ([`MsrReader`]).
     #[default]
@@ -366,25 +365,33 @@ pub enum TraceFormat {
     Blkparse,
 }
 
-impl TraceFormat {
-    /// Every format, in the order their names are listed.
-    pub const ALL: [TraceFormat; 3] = [TraceFormat::Msr, TraceFormat::Scsi, TraceFormat::Blkparse];
+impl Named for TraceFormat {
+    const WHAT: &'static str = "trace format";
+    const ALL: &'static [TraceFormat] = &TraceFormat::ALL;
 
-    /// The format called `name` (`msr`, `scsi` or `blkparse`, any case).
-    pub fn by_name(name: &str) -> Option<TraceFormat> {
-        Self::ALL
-            .into_iter()
-            .find(|format| format.name().eq_ignore_ascii_case(name))
-    }
-
-    /// The name [`TraceFormat::by_name`] takes.
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             TraceFormat::Msr => "msr",
             TraceFormat::Scsi => "scsi",
             TraceFormat::Blkparse => "blkparse",
         }
     }
+
+    /// The format called `text` (`msr`, `scsi` or `blkparse`, any case).
+    fn from_name(text: &str) -> Result<TraceFormat, UnknownName> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|format| format.name().eq_ignore_ascii_case(text))
+            .ok_or_else(|| UnknownName::new(Self::WHAT, text, Self::names()))
+    }
+}
+
+cowlab_model::named_by_name!(TraceFormat);
+
+impl TraceFormat {
+    /// Every format, in the order their names are listed.
+    pub const ALL: [TraceFormat; 3] = [TraceFormat::Msr, TraceFormat::Scsi, TraceFormat::Blkparse];
 
     /// Streams the trace in `reader` (`file` names it in errors). SCSI
     /// traces count in blocks of `block_size` bytes; the other formats

@@ -8,6 +8,7 @@
 
 use crate::permutation::Permutation;
 use crate::size::{format_size, parse_size};
+use cowlab_model::names::Named;
 use cowlab_model::{Op, Request};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -34,6 +35,76 @@ pub enum Pattern {
     /// from a seeded aligned start, wrapping to 0 when the next request
     /// would pass the end of the volume.
     Sequential,
+}
+
+/// A pattern as a user names it, without its parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PatternName {
+    Uniform,
+    Zipf,
+    Hotspot,
+    Sequential,
+}
+
+impl PatternName {
+    /// The pattern, with the parameters of the one that takes them.
+    pub fn pattern(self, zipf_s: f64, hot_fraction: f64, hot_size: u64) -> Pattern {
+        match self {
+            PatternName::Uniform => Pattern::Uniform,
+            PatternName::Zipf => Pattern::Zipf { s: zipf_s },
+            PatternName::Hotspot => Pattern::Hotspot {
+                fraction: hot_fraction,
+                size: hot_size,
+            },
+            PatternName::Sequential => Pattern::Sequential,
+        }
+    }
+}
+
+impl Named for PatternName {
+    const WHAT: &'static str = "workload";
+    const ALL: &'static [PatternName] = &[
+        PatternName::Uniform,
+        PatternName::Zipf,
+        PatternName::Hotspot,
+        PatternName::Sequential,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            PatternName::Uniform => "uniform",
+            PatternName::Zipf => "zipf",
+            PatternName::Hotspot => "hotspot",
+            PatternName::Sequential => "sequential",
+        }
+    }
+}
+
+cowlab_model::named_by_name!(PatternName);
+
+impl Ord for PatternName {
+    /// By name, as a sweep's results sort their runs.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
+
+impl PartialOrd for PatternName {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Pattern {
+    /// The pattern's name.
+    pub fn name(&self) -> PatternName {
+        match self {
+            Pattern::Uniform => PatternName::Uniform,
+            Pattern::Zipf { .. } => PatternName::Zipf,
+            Pattern::Hotspot { .. } => PatternName::Hotspot,
+            Pattern::Sequential => PatternName::Sequential,
+        }
+    }
 }
 
 /// Request sizes in bytes with integer weights; one entry is a fixed size.

@@ -9,7 +9,7 @@
 //! which error breaks what on the copier's and preservers' devices across policies
 //! (`sim/tests/timed_faults.rs`).
 
-use cowlab_model::fault::{DeviceError, ErrorPolicy, FaultPlan};
+use cowlab_model::fault::{ErrorPolicy, FaultPlan};
 use cowlab_model::{Op, Request};
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
@@ -41,7 +41,7 @@ fn transfer_ns(bytes: u64, bandwidth: u64) -> u64 {
 /// metadata steps free, checked after every step.
 fn quiet(policy: &str) -> SimConfig {
     let mut c = SimConfig {
-        policy: policy.into(),
+        policy: policy.parse().expect("a built-in policy"),
         segment_size: SEGMENT,
         cow_size: 8 * KIB,
         cpu_ns: 0,
@@ -84,14 +84,14 @@ fn plan(errors: &[&str]) -> FaultPlan {
     FaultPlan {
         errors: errors
             .iter()
-            .map(|s| DeviceError::parse(s).unwrap())
+            .map(|s| cowlab_sim::faults::parse_device_error(s).unwrap())
             .collect(),
         ..FaultPlan::default()
     }
 }
 
 fn policy(text: &str) -> ErrorPolicy {
-    ErrorPolicy::parse(text).unwrap()
+    cowlab_sim::faults::parse_error_policy(text).unwrap()
 }
 
 /// A trace file of 4 KiB writes at these (time in ns, offset) points.

@@ -177,7 +177,7 @@ proptest! {
         c.cow_size = cow;
         c.check = Some(CheckLevel::Off);
         if let Err(e) = c.spec() {
-            prop_assert!(e.flag.starts_with("--"), "{}", e);
+            prop_assert!(e.flag().starts_with("--"), "{}", e);
         }
     }
 }
@@ -707,12 +707,12 @@ proptest! {
         capacity in quantity_like(),
         block_size in any::<u64>(),
     ) {
-        if let Ok(e) = cowlab_model::fault::DeviceError::parse(&fail) {
-            let back = cowlab_model::fault::DeviceError::parse(&e.to_string());
+        if let Ok(e) = cowlab_sim::faults::parse_device_error(&fail) {
+            let back = cowlab_sim::faults::parse_device_error(&e.to_string());
             prop_assert_eq!(back.as_ref(), Ok(&e));
         }
-        if let Ok(p) = cowlab_model::fault::ErrorPolicy::parse(&policy) {
-            prop_assert_eq!(cowlab_model::fault::ErrorPolicy::parse(&p.to_string()), Ok(p));
+        if let Ok(p) = cowlab_sim::faults::parse_error_policy(&policy) {
+            prop_assert_eq!(cowlab_sim::faults::parse_error_policy(&p.to_string()), Ok(p));
         }
         if let Ok(bytes) = parse_size(&capacity) {
             if let Ok(b) = cowlab_sim::faults::store_blocks(bytes, block_size) {
@@ -742,12 +742,12 @@ proptest! {
         seed in 0u64..1000,
     ) {
         let mut c = SimConfig {
-            policy: policy.to_string(),
+            policy: policy.parse().unwrap(),
             segment_size: 16 << 10,
             cow_size: 8 << 10,
             seed,
             check: Some(CheckLevel::EveryStep),
-            on_error: cowlab_model::fault::ErrorPolicy::parse(on_error).unwrap(),
+            on_error: cowlab_sim::faults::parse_error_policy(on_error).unwrap(),
             ..SimConfig::default()
         }
         .with_volume(128 << 10);
@@ -757,7 +757,7 @@ proptest! {
         c.workload.arrivals = cowlab_sim::Arrivals::Open { rate: 100_000.0 };
         c.faults.errors = fails
             .iter()
-            .filter_map(|f| cowlab_model::fault::DeviceError::parse(f).ok())
+            .filter_map(|f| cowlab_sim::faults::parse_device_error(f).ok())
             .collect();
         c.faults.crashes = crashes;
         c.faults.store_blocks = store;

@@ -21,7 +21,7 @@ const MIB: u64 = 1 << 20;
 /// 8 MiB of 4 KiB blocks, 1 MiB segments, 64 KiB chunks, NVMe, metadata steps free.
 fn base(policy: &str) -> SimConfig {
     SimConfig {
-        policy: policy.into(),
+        policy: policy.parse().unwrap(),
         cpu_ns: 0,
         ..SimConfig::default()
     }
@@ -73,7 +73,7 @@ fn with_no_writes_the_copy_takes_exactly_its_own_io_time() {
     for disk in ["nvme", "hdd"] {
         let mut c = base("snapshot-overlay");
         c.workload.stop = Stop::Writes(0);
-        c.disks = cowlab_sim::Disks::preset(disk).unwrap();
+        c.disks = cowlab_sim::Disks::preset(disk.parse().unwrap());
         let o = run(&c);
         let m = DeviceModel::by_name(disk).unwrap();
         // Eight segments, each a 1 MiB read of the source then a 1 MiB write of the
@@ -99,7 +99,7 @@ fn with_no_writes_the_copy_takes_exactly_its_own_io_time() {
 fn a_shared_disk_serves_the_copy_on_one_queue_and_one_head() {
     let mut c = base("snapshot-overlay");
     c.workload.stop = Stop::Writes(0);
-    c.disks = cowlab_sim::Disks::preset("hdd").unwrap();
+    c.disks = cowlab_sim::Disks::preset("hdd".parse().unwrap());
     c.disks.shared = true;
     let o = run(&c);
     // Every I/O moves the head between the source's and the destination's regions.
@@ -221,10 +221,10 @@ fn a_write_after_the_copy_ends_is_never_held() {
 #[test]
 fn small_timed_runs_of_every_policy_keep_every_invariant() {
     for p in policy::names() {
-        for order in cowlab_model::CopyOrder::NAMES {
+        for order in <cowlab_model::OrderName as cowlab_model::names::Named>::names() {
             for (pattern, seed) in [(Pattern::Uniform, 1), (Pattern::Sequential, 2)] {
                 let mut c = small(p, seed);
-                c.order = order.into();
+                c.order = order.parse().unwrap();
                 c.workload.pattern = pattern.clone();
                 let o = run(&c);
                 assert_eq!(o.metrics.invariants, "checked", "{p}, {order}, {pattern:?}");
@@ -246,7 +246,7 @@ fn every_mutant_is_caught_by_seeded_timed_runs() {
         };
         let caught = (0..20).find_map(|seed| {
             let mut c = small(p, seed);
-            c.mutant = Some(m.name().into());
+            c.mutant = Some(m);
             let o = run(&c);
             o.failure.map(|f| (seed, f))
         });
@@ -270,7 +270,7 @@ fn checking_what_a_step_touched_finds_what_checking_everything_finds() {
     for m in [None].into_iter().chain(Mutant::fault_free().map(Some)) {
         for seed in 0..4 {
             let mut c = small("snapshot-overlay", seed);
-            c.mutant = m.map(|m| m.name().into());
+            c.mutant = m;
             let touched = simulate_verified(&c, EveryStep::default()).unwrap();
             let whole = simulate_verified(&c, Whole).unwrap();
             let at = |o: &Outcome| o.failure.as_ref().map(|f| (f.at_ns, o.steps));

@@ -2,7 +2,7 @@
 //! every invariant for every policy and error policy, the metrics count what happened, and
 //! every fault mutant is caught by some seeded run.
 
-use cowlab_model::fault::{DeviceError, ErrorPolicy, FaultPlan};
+use cowlab_model::fault::FaultPlan;
 use cowlab_model::{policy, Invariant, Mutant};
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
@@ -18,7 +18,7 @@ use common::{small, KIB};
 fn faulty(policy: &str, seed: u64, plan: FaultPlan, on_error: &str) -> SimConfig {
     SimConfig {
         faults: plan,
-        on_error: ErrorPolicy::parse(on_error).unwrap(),
+        on_error: cowlab_sim::faults::parse_error_policy(on_error).unwrap(),
         ..small(policy, seed)
     }
 }
@@ -27,7 +27,7 @@ fn errors(specs: &[&str]) -> FaultPlan {
     FaultPlan {
         errors: specs
             .iter()
-            .map(|s| DeviceError::parse(s).unwrap())
+            .map(|s| cowlab_sim::faults::parse_device_error(s).unwrap())
             .collect(),
         ..FaultPlan::default()
     }
@@ -324,7 +324,7 @@ fn every_fault_mutant_is_caught_by_seeded_timed_runs() {
         };
         let caught = (0..20).find_map(|seed| {
             let mut c = faulty(p, seed, plan.clone(), on_error);
-            c.mutant = Some(m.name().into());
+            c.mutant = Some(m);
             run(&c).failure.map(|f| (seed, f))
         });
         let (seed, f) = caught.unwrap_or_else(|| panic!("{m} not caught in 20 seeds"));
@@ -356,7 +356,7 @@ fn checking_what_a_step_touched_finds_what_checking_everything_finds_under_fault
             for (name, plan) in plans(1) {
                 for seed in 0..2 {
                     let mut c = faulty("snapshot-redirect", seed, plan.clone(), on_error);
-                    c.mutant = m.map(|m| m.name().into());
+                    c.mutant = m;
                     let touched = simulate_verified(&c, EveryStep::default()).unwrap();
                     let whole = simulate_verified(&c, Whole).unwrap();
                     let at = |o: &Outcome| o.failure.as_ref().map(|f| (f.at_ns, o.steps));

@@ -13,8 +13,8 @@ const MIB: u64 = 1 << 20;
 /// Volumes of 6, 2 and 4 MiB (1 MiB segments), NVMe, checked after every step.
 fn three_volumes(policy: &str, order: &str) -> SimConfig {
     SimConfig {
-        policy: policy.into(),
-        order: order.into(),
+        policy: policy.parse().unwrap(),
+        order: order.parse().unwrap(),
         volumes: vec![6 * MIB, 2 * MIB, 4 * MIB],
         check: Some(CheckLevel::EveryStep),
         ..SimConfig::default()

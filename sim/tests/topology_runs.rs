@@ -13,13 +13,13 @@ const MIB: u64 = 1 << 20;
 /// 16 MiB of 4 KiB blocks on SSDs, 3,000 writes, checked after every step.
 fn small(policy: &str, topology: Option<&str>) -> SimConfig {
     let mut c = SimConfig {
-        policy: policy.into(),
+        policy: policy.parse().unwrap(),
         topology: topology.map(str::to_string),
         check: Some(CheckLevel::EveryStep),
         ..SimConfig::default()
     }
     .with_volume(16 * MIB);
-    c.disks = cowlab_sim::Disks::preset("ssd").unwrap();
+    c.disks = cowlab_sim::Disks::preset("ssd".parse().unwrap());
     c.workload.stop = cowlab_sim::workload::Stop::Writes(3_000);
     c
 }

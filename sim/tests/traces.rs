@@ -2,6 +2,7 @@
 //! samples in `sim/tests/data/` as meant, and what their writers make of
 //! those arrivals reads back the same.
 
+use cowlab_model::names::Named;
 use cowlab_model::{Op, Request};
 use cowlab_sim::{write_blkparse, write_msr, write_scsi, Arrival, TraceFormat};
 use std::io::Cursor;
@@ -96,14 +97,18 @@ fn msr_sample_reads_and_round_trips() {
 #[test]
 fn formats_are_found_by_name() {
     for format in TraceFormat::ALL {
-        assert_eq!(TraceFormat::by_name(format.name()), Some(format));
+        assert_eq!(format.name().parse(), Ok(format));
     }
+    assert_eq!("BlkParse".parse(), Ok(TraceFormat::Blkparse));
     assert_eq!(
-        TraceFormat::by_name("BlkParse"),
-        Some(TraceFormat::Blkparse)
+        "csv".parse::<TraceFormat>().unwrap_err().to_string(),
+        "unknown trace format (expected one of: msr, scsi, blkparse)"
     );
-    assert_eq!(TraceFormat::by_name("csv"), None);
-    assert_eq!(TraceFormat::by_name(""), None);
+    assert!("".parse::<TraceFormat>().is_err());
+    assert_eq!(
+        "blkpars".parse::<TraceFormat>().unwrap_err().to_string(),
+        "unknown trace format (expected one of: msr, scsi, blkparse); did you mean blkparse?"
+    );
     // As a field of a serialized configuration, a format is its name.
     for format in TraceFormat::ALL {
         let json = serde_json::to_string(&format).unwrap();

@@ -4,8 +4,8 @@
 use crate::fault::ErrorPolicy;
 use crate::geometry::Geometry;
 use crate::mutant::Mutant;
-use crate::order::CopyOrder;
-use crate::policy;
+use crate::order::OrderName;
+use crate::policy::PolicyName;
 use crate::spec::{OpenRanges, Spec};
 use crate::workload::{Request, Role, Workload};
 use std::fmt;
@@ -14,10 +14,11 @@ use std::fmt;
 /// requests are aligned to it.
 pub const BLOCK_SIZE: u32 = 512;
 
-/// What `cowlab check` and `cowlab explore` are given on the command line.
+/// What `cowlab check` and `cowlab explore` are given on the command line (its names parsed
+/// there, each by its type).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    pub policy: String,
+    pub policy: PolicyName,
     pub segments: u32,
     pub segment_blocks: u32,
     pub cow_blocks: u32,
@@ -25,11 +26,11 @@ pub struct Config {
     pub writes: u32,
     pub readers: u32,
     pub image_readers: u32,
-    pub mutant: Option<String>,
+    pub mutant: Option<Mutant>,
     /// The volume in blocks, when it is not `segments` whole segments (the last is short).
     pub blocks: Option<u64>,
-    /// The copy order's name (`random` draws its permutation from seed 0).
-    pub order: String,
+    /// The copy order (`random` draws its permutation from seed 0).
+    pub order: OrderName,
     /// Every request chooses its range when it arrives (every workload of this size).
     pub any_writes: bool,
     /// With `any_writes`: the longest range a write may choose (default: the volume).
@@ -39,8 +40,8 @@ pub struct Config {
     pub read_blocks: Option<u64>,
     /// Faults each path may inject (a failed I/O or a copier crash); 0 checks fault-free runs.
     pub faults: u8,
-    /// What the copy does about a failed I/O (see [`ErrorPolicy::parse`]).
-    pub on_error: String,
+    /// What the copy does about a failed I/O.
+    pub on_error: ErrorPolicy,
     /// Volumes copied by the one copier, each of `segments` segments; writer i writes
     /// volume i mod `volumes` (the readers read volume 0).
     pub volumes: u32,
@@ -51,7 +52,7 @@ impl Default for Config {
     /// 2 writers with 2 overlapping writes each, 1 volume reader, 1 image reader.
     fn default() -> Self {
         Config {
-            policy: "snapshot-overlay".into(),
+            policy: PolicyName::of(&crate::policy::SnapshotOverlay),
             segments: 3,
             segment_blocks: 2,
             cow_blocks: 1,
@@ -61,12 +62,12 @@ impl Default for Config {
             image_readers: 1,
             mutant: None,
             blocks: None,
-            order: "sequential".into(),
+            order: OrderName::Sequential,
             any_writes: false,
             write_blocks: None,
             read_blocks: None,
             faults: 0,
-            on_error: "break-guest-write".into(),
+            on_error: ErrorPolicy::BREAK_GUEST_WRITE,
             volumes: 1,
         }
     }
@@ -93,29 +94,11 @@ impl Config {
     /// Validates the configuration and builds the engine's spec.
     pub fn spec(&self) -> Result<Spec, ConfigError> {
         let err = |s: String| Err(ConfigError(s));
-        let policy = match policy::by_name(&self.policy) {
-            Some(p) => p,
-            None => {
-                return err(format!(
-                    "unknown policy '{}' (expected one of: {})",
-                    self.policy,
-                    policy::names().join(", ")
-                ))
-            }
-        };
-        let mutant = match &self.mutant {
-            None => None,
-            Some(name) => match Mutant::by_name(name) {
-                Some(m) => Some(m),
-                None => {
-                    let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
-                    return err(format!(
-                        "unknown mutant '{name}' (expected one of: {})",
-                        names.join(", ")
-                    ));
-                }
-            },
-        };
+        let policy = self
+            .policy
+            .builtin()
+            .map_err(|e| ConfigError(format!("--policy {}: {e}", self.policy)))?;
+        let mutant = self.mutant;
         for (flag, value) in [
             ("--segments", self.segments),
             ("--segment-blocks", self.segment_blocks),
@@ -160,13 +143,7 @@ impl Config {
                 "the volume has {blocks} blocks (--segments x --segment-blocks); at most {MAX_BLOCKS} are supported"
             ));
         }
-        let order = CopyOrder::by_name(&self.order, 0).ok_or_else(|| {
-            ConfigError(format!(
-                "unknown order '{}' (expected one of: {})",
-                self.order,
-                CopyOrder::NAMES.join(", ")
-            ))
-        })?;
+        let order = self.order.order(0);
         for (flag, v) in [
             ("--write-blocks", self.write_blocks),
             ("--read-blocks", self.read_blocks),
@@ -194,8 +171,6 @@ impl Config {
             self.cow_blocks as u64,
         )
         .map_err(|e| ConfigError(e.to_string()))?;
-        let on_error = ErrorPolicy::parse(&self.on_error)
-            .map_err(|e| ConfigError(format!("--on-error: {e}")))?;
         if let Some(m) = mutant.filter(|m| m.needs_faults() && self.faults == 0) {
             return err(format!(
                 "mutant '{m}' is a mistake in handling faults: give --faults 1 or more to check it"
@@ -206,7 +181,7 @@ impl Config {
             .map_err(|e| ConfigError(e.to_string()))?;
         let spec = match self.faults {
             0 => spec,
-            _ => spec.with_faults(on_error),
+            _ => spec.with_faults(self.on_error),
         };
         Ok(match self.any_writes {
             true => spec.with_open_ranges(OpenRanges {
@@ -283,7 +258,7 @@ impl fmt::Display for Config {
             self.readers,
             self.image_readers,
             self.order,
-            self.mutant.as_deref().unwrap_or("none")
+            self.mutant.map_or("none", |m| m.name())
         )?;
         if self.faults > 0 {
             write!(

@@ -91,3 +91,83 @@ pub fn by_name(name: &str) -> Option<Arc<dyn Policy>> {
 pub fn names() -> Vec<&'static str> {
     builtins().iter().map(|p| p.name()).collect()
 }
+
+/// A policy as a user names it: a built-in one ([`builtins`]) or a designer's own, resolved
+/// by name against the policies a front end knows. Parsing it (`FromStr`, or
+/// [`PolicyName::among`] with a caller's own policies) is the one check that the name is
+/// known; the registry then resolves it ([`PolicyName::resolve`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyName(String);
+
+impl PolicyName {
+    /// The name of a policy in hand (a built-in or a caller's own).
+    pub fn of(policy: &dyn Policy) -> PolicyName {
+        PolicyName(policy.name().to_string())
+    }
+
+    /// `text`, if it is one of the `known` names (a front end's built-in and own policies).
+    pub fn among(text: &str, known: &[&str]) -> Result<PolicyName, crate::names::UnknownName> {
+        match known.contains(&text) {
+            true => Ok(PolicyName(text.to_string())),
+            false => Err(crate::names::UnknownName::new(
+                "policy",
+                text,
+                known.iter().copied(),
+            )),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The policy of this name: one of the caller's `own` first, then a built-in one.
+    pub fn resolve(
+        &self,
+        own: &[Arc<dyn Policy>],
+    ) -> Result<Arc<dyn Policy>, crate::names::UnknownName> {
+        own.iter()
+            .find(|p| p.name() == self.0)
+            .cloned()
+            .or_else(|| by_name(&self.0))
+            .ok_or_else(|| {
+                let mut names: Vec<&str> = own.iter().map(|p| p.name()).collect();
+                names.extend(self::names());
+                crate::names::UnknownName::new("policy", &self.0, names)
+            })
+    }
+
+    /// The built-in policy of this name.
+    pub fn builtin(&self) -> Result<Arc<dyn Policy>, crate::names::UnknownName> {
+        self.resolve(&[])
+    }
+}
+
+impl std::str::FromStr for PolicyName {
+    type Err = crate::names::UnknownName;
+
+    /// A built-in policy's name.
+    fn from_str(text: &str) -> Result<PolicyName, Self::Err> {
+        PolicyName::among(text, &names())
+    }
+}
+
+impl fmt::Display for PolicyName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl serde::Serialize for PolicyName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PolicyName {
+    /// A name cowlab wrote itself (a sweep's results, a shard): it may be a designer's own
+    /// policy, which only the registry that runs it knows; [`PolicyName::resolve`] checks it.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PolicyName, D::Error> {
+        String::deserialize(d).map(PolicyName)
+    }
+}

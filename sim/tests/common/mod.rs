@@ -12,7 +12,7 @@ pub const KIB: u64 = 1 << 10;
 /// faster than the copy goes; checked after every step.
 pub fn small(policy: &str, seed: u64) -> SimConfig {
     let mut c = SimConfig {
-        policy: policy.into(),
+        policy: policy.parse().unwrap(),
         segment_size: 16 * KIB,
         cow_size: 8 * KIB,
         seed,
