@@ -2,6 +2,7 @@
 
 use crate::Failure;
 use cowlab_sim::config::{size_arg, CheckLevel, ConfigError, Disks, SimConfig};
+use cowlab_sim::topology::TopologyChoice;
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
@@ -210,7 +211,7 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
     c.mutant = a.mutant.clone();
     c.trace = a.trace.clone();
     if a.topology.is_some() {
-        c.topology = a.topology.clone();
+        c.topology = a.topology.as_deref().map(TopologyChoice::named);
     }
     if let Some(name) = &a.trace_format {
         c.trace_format = TraceFormat::by_name(name).ok_or_else(|| {

@@ -9,7 +9,7 @@ use cowlab_sim::faults::FaultsTable;
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::size::{format_size, parse_rate, parse_size};
 use cowlab_sim::tomlfile::{self, toml_string, FileError};
-use cowlab_sim::topology::PRESETS;
+use cowlab_sim::topology::{TopologyChoice, PRESETS};
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -406,7 +406,7 @@ impl Sweep {
             c.on_error = ErrorPolicy::parse(e).expect("validated error policy");
         }
         c.speed = self.speed;
-        c.topology = key.topology.clone();
+        c.topology = key.topology.as_deref().map(TopologyChoice::named);
         let mut disks = Disks::preset(&key.disk).expect("validated disk");
         disks.queue_depth = self.queue_depth;
         c.disks = disks;

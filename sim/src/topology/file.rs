@@ -2,7 +2,7 @@
 //! the line, the key and the value) and writing a topology as a file that reads back to
 //! it ([`Topology::to_toml`] shows the format).
 
-use super::ROLE_NAMES;
+use super::{parse_role, ROLE_NAMES};
 use super::{Control, ControlPath, DeviceSpec, Link, RaidLevel, Role, Topology, TopologyError};
 use crate::device::DeviceModel;
 use crate::size::{parse_duration, parse_rate, parse_size};
@@ -57,14 +57,8 @@ struct LinkFile {
     bandwidth: Spanned<Num>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RolesFile {
-    source: Option<Spanned<RoleFile>>,
-    destination: Option<Spanned<RoleFile>>,
-    snapshot: Option<Spanned<RoleFile>>,
-    cache: Option<Spanned<RoleFile>>,
-}
+/// The `[roles.NAME]` tables, by name (each name read by [`parse_role`]).
+type RolesFile = BTreeMap<String, Spanned<RoleFile>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,13 +245,8 @@ impl Doc<'_> {
             let reason = "a RAID takes raid, stripe_unit and members (its members are disks)";
             return Err(self.at(span, &key(k), reason));
         }
-        let level = RaidLevel::by_name(level.get_ref()).ok_or_else(|| {
-            let reason = format!(
-                "unknown RAID level (expected one of: {})",
-                RaidLevel::NAMES.join(", ")
-            );
-            self.at(level.span(), &key("raid"), reason)
-        })?;
+        let level = RaidLevel::parse(level.get_ref())
+            .map_err(|unknown| self.at(level.span(), &key("raid"), unknown))?;
         let stripe_unit = match &f.stripe_unit {
             Some(v) => self.num(v, key("stripe_unit"), Quantity::Size)?,
             None => 64 << 10,
@@ -278,13 +267,15 @@ impl Doc<'_> {
 
     fn roles(&mut self, f: Option<&Spanned<RolesFile>>) -> Result<[Role; 4], TopologyError> {
         let span = f.map_or(0..0, |r| r.span());
-        let r = f.map(|r| r.get_ref());
-        let files = [
-            r.and_then(|r| r.source.as_ref()),
-            r.and_then(|r| r.destination.as_ref()),
-            r.and_then(|r| r.snapshot.as_ref()),
-            r.and_then(|r| r.cache.as_ref()),
-        ];
+        let mut files: [Option<&Spanned<RoleFile>>; 4] = [None; 4];
+        for (name, file) in f.iter().flat_map(|r| r.get_ref()) {
+            let role = parse_role(name).map_err(|unknown| {
+                let mut e = self.at(file.span(), "roles", unknown);
+                e.value = name.clone();
+                e
+            })?;
+            files[role as usize] = Some(file);
+        }
         let mut roles = ROLE_NAMES.map(Role::on);
         for ((role, file), name) in roles.iter_mut().zip(files).zip(ROLE_NAMES) {
             let key = |k: &str| format!("roles.{name}.{k}");

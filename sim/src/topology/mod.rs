@@ -54,15 +54,12 @@ pub enum RaidLevel {
 }
 
 impl RaidLevel {
-    pub const NAMES: [&'static str; 3] = ["raid0", "raid1", "raid5"];
+    pub const ALL: [RaidLevel; 3] = [RaidLevel::Raid0, RaidLevel::Raid1, RaidLevel::Raid5];
 
-    pub fn by_name(name: &str) -> Option<RaidLevel> {
-        match name {
-            "raid0" => Some(RaidLevel::Raid0),
-            "raid1" => Some(RaidLevel::Raid1),
-            "raid5" => Some(RaidLevel::Raid5),
-            _ => None,
-        }
+    /// The level called `name` (`raid0`, `raid1`, `raid5`).
+    pub fn parse(name: &str) -> Result<RaidLevel, UnknownName> {
+        let names = RaidLevel::ALL.map(RaidLevel::name);
+        UnknownName::find(&RaidLevel::ALL, &names, name, "RAID level")
     }
 
     pub fn name(self) -> &'static str {
@@ -150,7 +147,7 @@ pub enum ControlPath {
     OutOfBand(Link),
 }
 
-/// The names [`Topology::preset`] knows.
+/// The names of the presets ([`Preset`]), in their order.
 pub const PRESETS: [&str; 5] = ["separate", "shared", "raid5-source", "san", "raid5-san"];
 
 /// The links of the `san` presets: 10 µs and 1.25 GB/s each.
@@ -159,7 +156,225 @@ pub const SAN_LINK: Link = Link {
     bandwidth: 1_250_000_000,
 };
 
-const ROLE_NAMES: [&str; 4] = ["source", "destination", "snapshot", "cache"];
+/// The roles' names, indexed by `Device as usize`.
+pub const ROLE_NAMES: [&str; 4] = ["source", "destination", "snapshot", "cache"];
+
+/// The roles, in the order of [`ROLE_NAMES`].
+const ROLES: [Device; 4] = [
+    Device::Source,
+    Device::Destination,
+    Device::Snapshot,
+    Device::Cache,
+];
+
+/// The role called `name` (`source`, `destination`, `snapshot`, `cache`).
+pub fn parse_role(name: &str) -> Result<Device, UnknownName> {
+    UnknownName::find(&ROLES, &ROLE_NAMES, name, "role")
+}
+
+/// A topology built for the run's disks: its name is one of [`PRESETS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Preset {
+    /// [`Topology::separate`].
+    Separate,
+    /// [`Topology::shared`].
+    Shared,
+    /// [`Topology::raid5_source`].
+    Raid5Source,
+    /// [`Topology::san`].
+    San,
+    /// [`Topology::raid5_san`].
+    Raid5San,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 5] = [
+        Preset::Separate,
+        Preset::Shared,
+        Preset::Raid5Source,
+        Preset::San,
+        Preset::Raid5San,
+    ];
+
+    /// The preset called `name` (one of [`PRESETS`]).
+    pub fn parse(name: &str) -> Result<Preset, UnknownName> {
+        UnknownName::find(&Preset::ALL, &PRESETS, name, "topology preset")
+    }
+
+    pub fn name(self) -> &'static str {
+        PRESETS[self as usize]
+    }
+
+    /// The preset for the run's disk model, queue depth and volume (the volume places the
+    /// roles' regions of `shared`).
+    pub fn build(self, model: DeviceModel, depth: u32, volume: u64) -> Topology {
+        match self {
+            Preset::Separate => Topology::separate(model, depth),
+            Preset::Shared => Topology::shared(model, depth, volume),
+            Preset::Raid5Source => Topology::raid5_source(model, depth),
+            Preset::San => Topology::san(model, depth),
+            Preset::Raid5San => Topology::raid5_san(model, depth),
+        }
+    }
+}
+
+/// What a run's `--topology` (or a sweep's `topologies` entry) names, resolved once: a
+/// preset, built for the run's disks when the run asks ([`TopologyChoice::topology`]), or a
+/// topology file, read and parsed here and carried parsed. A name that is neither is
+/// carried with its refusal, which the run's validation reports (`sim/src/config.rs`).
+///
+/// It reads, writes (serde) and dereferences as the name as given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TopologyChoice {
+    Preset(Preset),
+    File { path: String, topology: Topology },
+    /// Neither a preset nor a readable valid file: why (the flag's or key's reason).
+    Refused { name: String, reason: String },
+}
+
+impl TopologyChoice {
+    /// Resolves `name`: a preset's name, else the path of a topology file, read now.
+    pub fn named(name: &str) -> TopologyChoice {
+        let unknown = match Preset::parse(name) {
+            Ok(preset) => return TopologyChoice::Preset(preset),
+            Err(unknown) => unknown,
+        };
+        let refused = |reason: String| TopologyChoice::Refused {
+            name: name.to_string(),
+            reason,
+        };
+        let text = match std::fs::read_to_string(name) {
+            Ok(text) => text,
+            Err(e) => {
+                let expected = unknown.expected();
+                return refused(format!(
+                    "neither a preset ({expected}) nor a readable file: {e}"
+                ));
+            }
+        };
+        match Topology::parse(&text, name) {
+            Ok(topology) => TopologyChoice::File {
+                path: name.to_string(),
+                topology,
+            },
+            Err(e) => refused(e.to_string()),
+        }
+    }
+
+    /// The name as given: the preset's, or the file's path.
+    pub fn name(&self) -> &str {
+        match self {
+            TopologyChoice::Preset(p) => p.name(),
+            TopologyChoice::File { path, .. } => path,
+            TopologyChoice::Refused { name, .. } => name,
+        }
+    }
+
+    /// The topology for the run's disk model, queue depth and volume (a file's topology
+    /// ignores them), or why the name was refused.
+    pub fn topology(&self, model: DeviceModel, depth: u32, volume: u64) -> Result<Topology, &str> {
+        match self {
+            TopologyChoice::Preset(p) => Ok(p.build(model, depth, volume)),
+            TopologyChoice::File { topology, .. } => Ok(topology.clone()),
+            TopologyChoice::Refused { reason, .. } => Err(reason),
+        }
+    }
+}
+
+impl std::ops::Deref for TopologyChoice {
+    type Target = str;
+
+    /// The name as given (`sim/src/driver.rs` quotes it in a refusal).
+    fn deref(&self) -> &str {
+        self.name()
+    }
+}
+
+impl fmt::Display for TopologyChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for TopologyChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TopologyChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|name| TopologyChoice::named(&name))
+    }
+}
+
+/// A name that is none of the known ones: what kind of name, the name, the choices, and
+/// the closest choice when one is close (a typo).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub name: String,
+    pub choices: Vec<&'static str>,
+    pub closest: Option<&'static str>,
+}
+
+impl UnknownName {
+    /// The item whose name (at the same index of `names`) is `name`, or the error.
+    fn find<T: Copy>(
+        items: &[T],
+        names: &[&'static str],
+        name: &str,
+        what: &'static str,
+    ) -> Result<T, UnknownName> {
+        match names.iter().position(|n| *n == name) {
+            Some(i) => Ok(items[i]),
+            None => Err(UnknownName::new(what, name, names)),
+        }
+    }
+
+    pub fn new(what: &'static str, name: &str, choices: &[&'static str]) -> UnknownName {
+        UnknownName {
+            what,
+            name: name.to_string(),
+            choices: choices.to_vec(),
+            closest: closest(name, choices),
+        }
+    }
+
+    /// `expected one of: a, b, c`, and `; did you mean b?` when one is close.
+    pub fn expected(&self) -> String {
+        let mut out = format!("expected one of: {}", self.choices.join(", "));
+        if let Some(c) = self.closest {
+            out.push_str(&format!("; did you mean {c}?"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {} ({})", self.what, self.expected())
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+/// The one choice nearest `name` in edits (letters added, dropped, changed or swapped), if
+/// it is near enough to be a typo: at most one edit per three letters (at least one), and
+/// no other choice as near.
+fn closest(name: &str, choices: &[&'static str]) -> Option<&'static str> {
+    let limit = (name.chars().count() / 3).max(1);
+    let mut by_distance: Vec<(usize, &'static str)> = choices
+        .iter()
+        .map(|c| (strsim::osa_distance(name, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    by_distance.sort();
+    match by_distance.as_slice() {
+        [(d, c), rest @ ..] if rest.first().is_none_or(|(e, _)| e > d) => Some(*c),
+        _ => None,
+    }
+}
 
 impl Topology {
     /// Today's default: four disks of one model, no links.
@@ -230,16 +445,10 @@ impl Topology {
     }
 
     /// The preset called `name` (one of [`PRESETS`]) for the run's disk model, queue depth
-    /// and volume (the volume places the roles' regions of `shared`).
+    /// and volume (see [`Preset::build`]).
     pub fn preset(name: &str, model: DeviceModel, depth: u32, volume: u64) -> Option<Topology> {
-        match name {
-            "separate" => Some(Topology::separate(model, depth)),
-            "shared" => Some(Topology::shared(model, depth, volume)),
-            "raid5-source" => Some(Topology::raid5_source(model, depth)),
-            "san" => Some(Topology::san(model, depth)),
-            "raid5-san" => Some(Topology::raid5_san(model, depth)),
-            _ => None,
-        }
+        let preset = Preset::parse(name).ok()?;
+        Some(preset.build(model, depth, volume))
     }
 
     pub fn role(&self, role: Device) -> &Role {
