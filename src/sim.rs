@@ -2,9 +2,9 @@
 
 use crate::Failure;
 use cowlab_sim::config::{size_arg, CheckLevel, ConfigError, Disks, SimConfig};
-use cowlab_sim::topology::TopologyChoice;
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
+use cowlab_sim::topology::TopologyChoice;
 use cowlab_sim::workload::{parse_sizes, Arrivals, Pattern, Stop};
 use cowlab_sim::{simulate, Outcome, Progress, TraceFormat};
 use std::io::IsTerminal;

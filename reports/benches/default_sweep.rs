@@ -18,7 +18,10 @@ fn main() {
         };
         let (results, timing) =
             run(&[&sweep], &options, &|_, _| {}).expect("the built-in sweep runs");
-        let jobs: usize = results.iter().map(|r| r.runs.len() + r.no_writes.len()).sum();
+        let jobs: usize = results
+            .iter()
+            .map(|r| r.runs.len() + r.no_writes.len())
+            .sum();
         assert_eq!(jobs, timing.jobs);
         if threads == 1 {
             one = timing.seconds;

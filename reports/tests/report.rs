@@ -5,7 +5,7 @@
 
 use cowlab_reports::recommend::{self, Spread};
 use cowlab_reports::results::{NoWrites, Record, Results};
-use cowlab_reports::run::{Options, Shard};
+use cowlab_reports::run::{Options, Shard, Timing};
 use cowlab_reports::sweep::{self, Cost, Granularity, Mode, RunKey, Sweep};
 use cowlab_reports::{report, shard};
 use cowlab_sim::config::CheckLevel;
@@ -889,4 +889,32 @@ fn bad_topologies_name_the_file_line_key_and_value() {
             "{text:?}\n got: {e}\nwant: {expected}"
         );
     }
+}
+
+#[test]
+fn a_report_is_its_sweep_and_at_most_one_panel() {
+    let s = quick();
+    let dir = out("sweep-count");
+    for sweeps in [vec![], vec![&s, &s, &s]] {
+        let n = sweeps.len();
+        let e = report(&sweeps, &threads(1), &dir).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("a report shows its sweep and at most one topology panel's, not {n} sweeps")
+        );
+        // Refused before anything runs or is written.
+        assert!(!dir.exists());
+    }
+    let none = cowlab_reports::run::run(&[], &threads(1), &|_, _| {});
+    assert_eq!(none.unwrap_err().to_string(), "a report needs a sweep");
+    let e = shard::ShardFile::new(
+        Shard { index: 1, count: 1 },
+        Vec::new(),
+        Timing {
+            seconds: 0.0,
+            threads: 1,
+            jobs: 0,
+        },
+    );
+    assert!(e.unwrap_err().to_string().contains("not 0 sweeps"));
 }

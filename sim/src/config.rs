@@ -352,12 +352,11 @@ impl SimConfig {
     /// be made of it.
     pub fn topology(&self) -> Result<Topology, ConfigError> {
         let d = &self.disks;
-        let preset = |p: Preset| TopologyChoice::Preset(p);
-        let choice = match (&self.topology, d.shared) {
-            (Some(t), _) => t,
-            (None, true) => &preset(Preset::Shared),
-            (None, false) => &preset(Preset::Separate),
-        };
+        let default = TopologyChoice::Preset(match d.shared {
+            true => Preset::Shared,
+            false => Preset::Separate,
+        });
+        let choice = self.topology.as_ref().unwrap_or(&default);
         let refused = |reason: &dyn fmt::Display| ConfigError::new("--topology", choice, reason);
         let t = choice
             .topology(d.model, d.queue_depth, self.volume)

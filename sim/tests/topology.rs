@@ -923,7 +923,10 @@ fn unknown_names_list_the_choices_and_a_close_one() {
 
 #[test]
 fn a_topology_choice_is_resolved_once_and_reads_as_its_name() {
-    assert_eq!(TopologyChoice::named("san"), TopologyChoice::Preset(Preset::San));
+    assert_eq!(
+        TopologyChoice::named("san"),
+        TopologyChoice::Preset(Preset::San)
+    );
     let path = std::env::temp_dir().join(format!("cowlab-choice-{}.toml", std::process::id()));
     std::fs::write(&path, BASE).unwrap();
     let name = path.to_str().unwrap();

@@ -2,8 +2,10 @@
 //! the line, the key and the value) and writing a topology as a file that reads back to
 //! it ([`Topology::to_toml`] shows the format).
 
-use super::{parse_role, ROLE_NAMES};
-use super::{Control, ControlPath, DeviceSpec, Link, RaidLevel, Role, Topology, TopologyError};
+use super::{
+    parse_role, Control, ControlPath, DeviceSpec, Link, RaidLevel, Role, Topology, TopologyError,
+    ROLE_NAMES,
+};
 use crate::device::DeviceModel;
 use crate::size::{parse_duration, parse_rate, parse_size};
 use crate::tomlfile::{self, toml_string};

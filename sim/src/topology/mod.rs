@@ -227,9 +227,15 @@ impl Preset {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TopologyChoice {
     Preset(Preset),
-    File { path: String, topology: Topology },
+    File {
+        path: String,
+        topology: Topology,
+    },
     /// Neither a preset nor a readable valid file: why (the flag's or key's reason).
-    Refused { name: String, reason: String },
+    Refused {
+        name: String,
+        reason: String,
+    },
 }
 
 impl TopologyChoice {
