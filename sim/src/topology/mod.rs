@@ -229,7 +229,7 @@ pub enum TopologyChoice {
     Preset(Preset),
     File {
         path: String,
-        topology: Topology,
+        topology: Box<Topology>,
     },
     /// Neither a preset nor a readable valid file: why (the flag's or key's reason).
     Refused {
@@ -261,7 +261,7 @@ impl TopologyChoice {
         match Topology::parse(&text, name) {
             Ok(topology) => TopologyChoice::File {
                 path: name.to_string(),
-                topology,
+                topology: Box::new(topology),
             },
             Err(e) => refused(e.to_string()),
         }
@@ -281,7 +281,7 @@ impl TopologyChoice {
     pub fn topology(&self, model: DeviceModel, depth: u32, volume: u64) -> Result<Topology, &str> {
         match self {
             TopologyChoice::Preset(p) => Ok(p.build(model, depth, volume)),
-            TopologyChoice::File { topology, .. } => Ok(topology.clone()),
+            TopologyChoice::File { topology, .. } => Ok(Topology::clone(topology)),
             TopologyChoice::Refused { reason, .. } => Err(reason),
         }
     }
