@@ -172,18 +172,12 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         }
     );
     let feedback = Feedback::new(mine);
-    let outcome = run::run_with_panel(&sweep, panel.as_ref(), &options, &|done, total| {
-        feedback.tell(done, total)
-    });
+    let sweeps: Vec<&Sweep> = std::iter::once(&sweep).chain(panel.as_ref()).collect();
+    let outcome = run::run(&sweeps, &options, &|done, total| feedback.tell(done, total));
     feedback.finish();
-    let (results, panel, timing) = outcome.map_err(|e| Failure::usage(e.to_string()))?;
+    let (results, timing) = outcome.map_err(|e| Failure::usage(e.to_string()))?;
     if let Some(s) = shard {
-        let file = ShardFile {
-            shard: s,
-            results,
-            timing,
-            panel,
-        };
+        let file = ShardFile::new(s, results, timing).map_err(|e| Failure::usage(e.to_string()))?;
         let path = cowlab_reports::out::clear(&args.out)
             .and_then(|()| shard::write(&args.out, &file))
             .map_err(|e| Failure::usage(e.to_string()))?;
@@ -196,7 +190,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         );
         return Ok(0);
     }
-    let report = cowlab_reports::write_with_panel(results, panel, timing, &args.out)
+    let report = cowlab_reports::write(results, timing, &args.out)
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(announce(&report, &args.out))
 }
@@ -209,14 +203,14 @@ pub fn merge(args: &MergeArgs) -> Result<u8, Failure> {
         )));
     }
     cowlab_reports::out::check(&args.out).map_err(|e| Failure::usage(e.to_string()))?;
-    let (results, panel, timings) =
+    let (results, timings) =
         shard::merge(&args.shards).map_err(|e| Failure::usage(e.to_string()))?;
     let timing = run::Timing {
         seconds: timings.iter().map(|t| t.seconds).fold(0.0, f64::max),
         threads: timings.iter().map(|t| t.threads).sum(),
         jobs: timings.iter().map(|t| t.jobs).sum(),
     };
-    let report = cowlab_reports::write_with_panel(results, panel, timing, &args.out)
+    let report = cowlab_reports::write(results, timing, &args.out)
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(announce(&report, &args.out))
 }

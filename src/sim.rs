@@ -5,6 +5,7 @@ use cowlab_sim::config::{size_arg, ConfigError, Disks, SimConfig};
 use cowlab_sim::device::DiskName;
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
+use cowlab_sim::topology::TopologyChoice;
 use cowlab_sim::workload::{parse_sizes, Arrivals, PatternName, Stop};
 use cowlab_sim::{simulate, Outcome, Progress};
 use std::io::IsTerminal;
@@ -219,7 +220,7 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
         .transpose()?;
     c.trace = a.trace.clone();
     if a.topology.is_some() {
-        c.topology = a.topology.clone();
+        c.topology = a.topology.as_deref().map(TopologyChoice::named);
     }
     if let Some(name) = &a.trace_format {
         c.trace_format = flag_value("--trace-format", name)?;

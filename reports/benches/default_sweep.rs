@@ -16,8 +16,13 @@ fn main() {
             threads,
             ..Options::default()
         };
-        let (results, timing) = run(&sweep, &options, &|_, _| {}).expect("the built-in sweep runs");
-        assert_eq!(results.runs.len() + results.no_writes.len(), timing.jobs);
+        let (results, timing) =
+            run(&[&sweep], &options, &|_, _| {}).expect("the built-in sweep runs");
+        let jobs: usize = results
+            .iter()
+            .map(|r| r.runs.len() + r.no_writes.len())
+            .sum();
+        assert_eq!(jobs, timing.jobs);
         if threads == 1 {
             one = timing.seconds;
         }

@@ -39,7 +39,7 @@ fn main() {
         ..Options::default()
     };
     let out = std::path::Path::new("target/own-policy-report");
-    match report(&sweep, &options, out) {
+    match report(&[&sweep], &options, out) {
         Ok(r) => {
             for rec in &r.recommendations {
                 if let Some(best) = &rec.best {

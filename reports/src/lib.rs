@@ -60,53 +60,51 @@ impl ReportError {
 /// What [`report`] made.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The results of the report's sweep (the first).
     pub results: Results,
     pub timing: Timing,
     /// The recommendation per workload and disk (and topology).
     pub recommendations: Vec<recommend::Recommendation>,
-    /// The topology panel's results, when the report has one
+    /// The topology panel's results (the second sweep), when the report has one
     /// ([`Sweep::topology_panel`]).
     pub panel: Option<Results>,
     /// The PNG charts written (each has an SVG beside it).
     pub charts: Vec<PathBuf>,
 }
 
-/// Runs a sweep and writes its whole report into `out`: `results.json`, `results.csv`,
-/// `summary.md`, the charts under `charts/`, and the wall-clock figures in `timing.json`.
-/// `options.policies` may hold policies of your own, named in `sweep.policies`.
-pub fn report(sweep: &Sweep, options: &Options, out: &Path) -> Result<Report, ReportError> {
+/// The most sweeps a report shows: its own, and the topology panel's.
+pub const MAX_SWEEPS: usize = 2;
+
+/// Refuses a list of sweeps a report cannot show: none, or more than [`MAX_SWEEPS`].
+fn check_count(n: usize) -> Result<(), ReportError> {
+    match n {
+        1..=MAX_SWEEPS => Ok(()),
+        _ => Err(ReportError::Other(format!(
+            "a report shows its sweep and at most one topology panel's, not {n} sweeps"
+        ))),
+    }
+}
+
+/// Runs a report's sweeps and writes its whole report into `out`: `results.json`,
+/// `results.csv`, `summary.md`, the charts under `charts/`, and the wall-clock figures in
+/// `timing.json`. `sweeps` is the report's sweep and, optionally, a topology panel's
+/// (as the built-in report has, [`Sweep::topology_panel`]), which adds the "Granularity by
+/// topology" section and its files under `panel/`. `options.policies` may hold policies of
+/// your own, named in the sweeps' `policies`.
+pub fn report(sweeps: &[&Sweep], options: &Options, out: &Path) -> Result<Report, ReportError> {
+    check_count(sweeps.len())?;
     out::check(out)?;
-    let (results, timing) = run::run(sweep, options, &|_, _| {})?;
+    let (results, timing) = run::run(sweeps, options, &|_, _| {})?;
     write(results, timing, out)
 }
 
-/// Runs a sweep and a panel's sweep (as the built-in report does with
-/// [`Sweep::topology_panel`]) and writes the report with its "Granularity by topology"
-/// section.
-pub fn report_with_panel(
-    sweep: &Sweep,
-    panel: Option<&Sweep>,
-    options: &Options,
-    out: &Path,
-) -> Result<Report, ReportError> {
-    out::check(out)?;
-    let (results, panel, timing) = run::run_with_panel(sweep, panel, options, &|_, _| {})?;
-    write_with_panel(results, panel, timing, out)
-}
-
-/// Writes the report of results already run (or merged).
-pub fn write(results: Results, timing: Timing, out: &Path) -> Result<Report, ReportError> {
-    write_with_panel(results, None, timing, out)
-}
-
-/// Writes the report of results already run (or merged), with the topology panel's
-/// results if given.
-pub fn write_with_panel(
-    results: Results,
-    panel: Option<Results>,
-    timing: Timing,
-    out: &Path,
-) -> Result<Report, ReportError> {
+/// Writes the report of results already run (or merged): one [`Results`] per sweep, in the
+/// order of [`report`]'s `sweeps`.
+pub fn write(results: Vec<Results>, timing: Timing, out: &Path) -> Result<Report, ReportError> {
+    check_count(results.len())?;
+    let mut sweeps = results.into_iter();
+    let results = sweeps.next().expect("a sweep's results, counted");
+    let panel = sweeps.next();
     out::clear(out)?;
     let charts = render::write(&results, panel.as_ref(), out)?;
     let text = serde_json::to_string_pretty(&timing).expect("timing serialises");

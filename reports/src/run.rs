@@ -64,9 +64,38 @@ enum Done {
     NoWrites(NoWrites),
 }
 
-/// Runs the sweep's jobs (a shard's slice of them, if one is set); `progress` is told
-/// (jobs done, jobs in all) as jobs finish, from any thread.
+/// Runs a report's sweeps one after the other (the same shard's slice of each, if one is
+/// set): the results of each, in the order given, and the timing of all (their seconds
+/// and jobs summed). `progress` is told (jobs done, jobs in all) over every sweep as jobs
+/// finish, from any thread.
 pub fn run(
+    sweeps: &[&Sweep],
+    options: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(Vec<Results>, Timing), ReportError> {
+    let total = sweeps.iter().map(|s| jobs_of(s, options)).sum();
+    let mut before = 0;
+    let mut all = Vec::new();
+    let mut timing: Option<Timing> = None;
+    for sweep in sweeps {
+        let (results, t) = run_one(sweep, options, &|done, _| progress(before + done, total))?;
+        before += t.jobs;
+        all.push(results);
+        timing = Some(match timing {
+            None => t,
+            Some(sum) => Timing {
+                seconds: sum.seconds + t.seconds,
+                threads: sum.threads,
+                jobs: sum.jobs + t.jobs,
+            },
+        });
+    }
+    let timing = timing.ok_or_else(|| ReportError::Other("a report needs a sweep".into()))?;
+    Ok((all, timing))
+}
+
+/// Runs one sweep's jobs (a shard's slice of them, if one is set).
+fn run_one(
     sweep: &Sweep,
     options: &Options,
     progress: &(dyn Fn(usize, usize) + Sync),
@@ -114,30 +143,6 @@ pub fn run(
         jobs: total,
     };
     Ok((results, timing))
-}
-
-/// Runs a sweep, then a panel's sweep if given (the same shard of each): `progress` counts
-/// the jobs of both, and the timing is their sum.
-#[allow(clippy::type_complexity)]
-pub fn run_with_panel(
-    sweep: &Sweep,
-    panel: Option<&Sweep>,
-    options: &Options,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<(Results, Option<Results>, Timing), ReportError> {
-    let first = jobs_of(sweep, options);
-    let total = first + panel.map_or(0, |p| jobs_of(p, options));
-    let (results, timing) = run(sweep, options, &|done, _| progress(done, total))?;
-    let Some(p) = panel else {
-        return Ok((results, None, timing));
-    };
-    let (more, t) = run(p, options, &|done, _| progress(first + done, total))?;
-    let both = Timing {
-        seconds: timing.seconds + t.seconds,
-        threads: timing.threads,
-        jobs: timing.jobs + t.jobs,
-    };
-    Ok((results, Some(more), both))
 }
 
 /// How many of a sweep's jobs a run with these options makes (a shard's share).

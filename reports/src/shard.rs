@@ -20,6 +20,31 @@ pub struct ShardFile {
 
 pub const SHARD_FILE: &str = "shard.json";
 
+impl ShardFile {
+    /// A shard of a report's sweeps: one [`Results`] per sweep, as [`crate::run::run`]
+    /// gives them (the report's, then the panel's if any).
+    /// Refuses no results, or more than a report shows.
+    pub fn new(
+        shard: Shard,
+        results: Vec<Results>,
+        timing: Timing,
+    ) -> Result<ShardFile, ReportError> {
+        let n = results.len();
+        let mut sweeps = results.into_iter();
+        match (sweeps.next(), sweeps.next(), sweeps.next()) {
+            (Some(results), panel, None) => Ok(ShardFile {
+                shard,
+                results,
+                timing,
+                panel,
+            }),
+            _ => Err(ReportError::Other(format!(
+                "a shard holds a report's sweep and at most one topology panel's, not {n} sweeps"
+            ))),
+        }
+    }
+}
+
 /// Writes a shard folder.
 pub fn write(dir: &Path, shard: &ShardFile) -> Result<PathBuf, ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
@@ -52,8 +77,9 @@ fn read(dir: &Path) -> Result<ShardFile, ReportError> {
     Ok(file)
 }
 
-/// Shard folders joined: the whole sweep's results, the panel's, the shards' timings.
-pub type Merged = (Results, Option<Results>, Vec<Timing>);
+/// Shard folders joined: the results of each sweep (the report's, then the panel's if
+/// any), the shards' timings.
+pub type Merged = (Vec<Results>, Vec<Timing>);
 
 /// Joins shard folders into the results of the whole sweep (in the sweep's job order), and
 /// of its topology panel if the shards have one, and the shards' timings. Refuses shards of
@@ -121,5 +147,5 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, ReportError> {
         r.runs.sort_by_key(|r| r.job);
         r.no_writes.sort_by_key(|n| n.job);
     }
-    Ok((merged, panel, timings))
+    Ok((std::iter::once(merged).chain(panel).collect(), timings))
 }

@@ -5,7 +5,7 @@
 
 use cowlab_reports::recommend::{self, Spread};
 use cowlab_reports::results::{NoWrites, Record, Results};
-use cowlab_reports::run::{Options, Shard};
+use cowlab_reports::run::{Options, Shard, Timing};
 use cowlab_reports::sweep::{self, Cost, Granularity, Mode, RunKey, Sweep};
 use cowlab_reports::{report, shard};
 use cowlab_sim::config::CheckLevel;
@@ -73,8 +73,8 @@ fn threads(n: usize) -> Options {
 fn the_quick_sweep_writes_a_whole_report_and_the_same_bytes_on_one_or_two_threads() {
     let s = quick();
     let (a, b) = (out("quick-report"), out("quick-report-1-thread"));
-    let two = report(&s, &threads(2), &a).unwrap();
-    report(&s, &threads(1), &b).unwrap();
+    let two = report(&[&s], &threads(2), &a).unwrap();
+    report(&[&s], &threads(1), &b).unwrap();
     for f in ["results.json", "results.csv", "summary.md"] {
         same(&a, &b, f);
     }
@@ -113,7 +113,7 @@ fn the_quick_sweep_writes_a_whole_report_and_the_same_bytes_on_one_or_two_thread
 fn shards_merge_into_the_report_of_one_run() {
     let s = quick();
     let whole = out("quick-whole");
-    report(&s, &threads(2), &whole).unwrap();
+    report(&[&s], &threads(2), &whole).unwrap();
     let dirs: Vec<PathBuf> = (1..=3).map(|i| out(&format!("quick-shard-{i}"))).collect();
     for (i, dir) in dirs.iter().enumerate() {
         let options = Options {
@@ -123,18 +123,13 @@ fn shards_merge_into_the_report_of_one_run() {
             }),
             ..threads(1)
         };
-        let (results, timing) = cowlab_reports::run::run(&s, &options, &|_, _| {}).unwrap();
-        let file = shard::ShardFile {
-            shard: options.shard.unwrap(),
-            results,
-            timing,
-            panel: None,
-        };
+        let (results, timing) = cowlab_reports::run::run(&[&s], &options, &|_, _| {}).unwrap();
+        let file = shard::ShardFile::new(options.shard.unwrap(), results, timing).unwrap();
         shard::write(dir, &file).unwrap();
     }
     // Given in any order, the shards make the same report.
     let order = vec![dirs[2].clone(), dirs[0].clone(), dirs[1].clone()];
-    let (merged, _, timings) = shard::merge(&order).unwrap();
+    let (merged, timings) = shard::merge(&order).unwrap();
     assert_eq!(timings.len(), 3);
     let joined = out("quick-merged");
     cowlab_reports::write(merged, timings[0].clone(), &joined).unwrap();
@@ -158,13 +153,8 @@ fn shards_merge_into_the_report_of_one_run() {
         shard: Some(Shard { index: 3, count: 3 }),
         ..threads(1)
     };
-    let (results, timing) = cowlab_reports::run::run(&s2, &options, &|_, _| {}).unwrap();
-    let file = shard::ShardFile {
-        shard: options.shard.unwrap(),
-        results,
-        timing,
-        panel: None,
-    };
+    let (results, timing) = cowlab_reports::run::run(&[&s2], &options, &|_, _| {}).unwrap();
+    let file = shard::ShardFile::new(options.shard.unwrap(), results, timing).unwrap();
     shard::write(&other, &file).unwrap();
     let foreign = shard::merge(&[dirs[0].clone(), dirs[1].clone(), other]);
     assert!(foreign
@@ -183,7 +173,7 @@ fn a_mutant_puts_the_violation_at_the_top_of_the_summary() {
         ..quick()
     };
     let dir = out("quick-mutant");
-    let r = report(&s, &threads(2), &dir).unwrap();
+    let r = report(&[&s], &threads(2), &dir).unwrap();
     assert!(r.results.runs.iter().any(|r| !r.sound()));
     let summary = read(&dir, "summary.md");
     let top: Vec<&str> = summary.lines().take(5).collect();
@@ -466,7 +456,7 @@ fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
         ..threads(2)
     };
     let dir = out("quick-own-policy");
-    let r = report(&s, &options, &dir).unwrap();
+    let r = report(&[&s], &options, &dir).unwrap();
     let mine: Vec<&Record> = r
         .results
         .runs
@@ -489,7 +479,7 @@ fn a_policy_of_ones_own_is_swept_like_the_built_in_ones() {
     }
     assert!(read(&dir, "summary.md").contains("out-of-turn-ahead"));
     // Without the policy given, its name is unknown.
-    let e = cowlab_reports::run::run(&s, &threads(1), &|_, _| {}).unwrap_err();
+    let e = cowlab_reports::run::run(&[&s], &threads(1), &|_, _| {}).unwrap_err();
     assert!(e.to_string().contains("unknown policy"), "{e}");
 }
 
@@ -528,7 +518,7 @@ nth = 2
         Ok(&s)
     );
     let dir = out("fault-report");
-    let r = report(&s, &threads(2), &dir).unwrap();
+    let r = report(&[&s], &threads(2), &dir).unwrap();
     // 2 policies x 3 error policies x 1 pair x 2 seeds.
     assert_eq!(r.results.runs.len(), 12);
     assert!(r
@@ -591,7 +581,7 @@ nth = 2
     q.policies.truncate(1);
     q.disks.truncate(1);
     q.workloads.truncate(1);
-    report(&q, &threads(2), &plain).unwrap();
+    report(&[&q], &threads(2), &plain).unwrap();
     let csv = read(&plain, "results.csv");
     let header = csv.lines().next().unwrap();
     assert!(!header.contains("on_error") && header.contains("restart_seconds"));
@@ -678,7 +668,7 @@ fn a_sweep_of_two_topologies_recommends_per_topology_with_a_topology_column() {
         s
     );
     let dir = out("two-topologies");
-    let r = report(&s, &threads(2), &dir).unwrap();
+    let r = report(&[&s], &threads(2), &dir).unwrap();
     // 2 policies x 2 disks x 2 topologies x 2 pairs; a copy with no writes per disk and
     // topology (one segment size).
     assert_eq!(r.results.runs.len(), 16);
@@ -757,7 +747,7 @@ fn without_topologies_the_results_are_as_before_and_separate_is_the_plain_path()
         .unwrap()
         .contains("topolog"));
     let (a, b) = (out("no-topology"), out("separate-and-san"));
-    let before = report(&plain, &threads(2), &a).unwrap();
+    let before = report(&[&plain], &threads(2), &a).unwrap();
     let csv = read(&a, "results.csv");
     assert!(csv.starts_with(COLUMNS), "{}", csv.lines().next().unwrap());
     assert!(!read(&a, "results.json").contains("topolog"));
@@ -769,7 +759,7 @@ fn without_topologies_the_results_are_as_before_and_separate_is_the_plain_path()
         topologies: ["separate", "san"].map(String::from).to_vec(),
         ..plain.clone()
     };
-    let after = report(&both, &threads(2), &b).unwrap();
+    let after = report(&[&both], &threads(2), &b).unwrap();
     let of = |t: &str| -> Vec<cowlab_sim::metrics::Metrics> {
         after
             .results
@@ -802,8 +792,8 @@ fn the_topology_panel_adds_its_section_chart_and_files_and_leaves_the_rest_alone
     // The chunk sweep only: 3 chunk sizes x 3 policies x 3 topologies, one seed.
     assert_eq!(panel.granularity.points().len(), 3);
     let (plain, with) = (out("panel-without"), out("panel-with"));
-    report(&s, &threads(2), &plain).unwrap();
-    let r = cowlab_reports::report_with_panel(&s, Some(&panel), &threads(2), &with).unwrap();
+    report(&[&s], &threads(2), &plain).unwrap();
+    let r = report(&[&s, &panel], &threads(2), &with).unwrap();
     for f in ["results.json", "results.csv"] {
         same(&plain, &with, f);
     }
@@ -852,19 +842,15 @@ fn the_topology_panel_adds_its_section_chart_and_files_and_leaves_the_rest_alone
             }),
             ..threads(1)
         };
-        let (results, part, timing) =
-            cowlab_reports::run::run_with_panel(&s, Some(&panel), &options, &|_, _| {}).unwrap();
-        let file = shard::ShardFile {
-            shard: options.shard.unwrap(),
-            results,
-            timing,
-            panel: part,
-        };
+        let (results, timing) =
+            cowlab_reports::run::run(&[&s, &panel], &options, &|_, _| {}).unwrap();
+        assert_eq!(results.len(), 2, "the report's sweep and the panel's");
+        let file = shard::ShardFile::new(options.shard.unwrap(), results, timing).unwrap();
         shard::write(dir, &file).unwrap();
     }
-    let (merged, part, timings) = shard::merge(&dirs).unwrap();
+    let (merged, timings) = shard::merge(&dirs).unwrap();
     let joined = out("panel-merged");
-    cowlab_reports::write_with_panel(merged, part, timings[0].clone(), &joined).unwrap();
+    cowlab_reports::write(merged, timings[0].clone(), &joined).unwrap();
     for f in [
         "results.json",
         "results.csv",
@@ -886,7 +872,7 @@ fn bad_topologies_name_the_file_line_key_and_value() {
     let cases: Vec<(String, String)> = vec![
         (
             "disks = [\"ssd\"]\ntopologies = [\"separate\",\n  \"mesh\"]\n".into(),
-            "s.toml line 3: key topologies = \"mesh\": neither a preset (separate, shared, raid5-source, san, raid5-san) nor a readable file".into(),
+            "s.toml line 3: key topologies = \"mesh\": neither a preset (expected one of: separate, shared, raid5-source, san, raid5-san) nor a readable file".into(),
         ),
         (
             "topologies = [\"/no/such/topology.toml\"]\n".into(),
@@ -918,4 +904,32 @@ fn bad_topologies_name_the_file_line_key_and_value() {
             "{text:?}\n got: {e}\nwant: {expected}"
         );
     }
+}
+
+#[test]
+fn a_report_is_its_sweep_and_at_most_one_panel() {
+    let s = quick();
+    let dir = out("sweep-count");
+    for sweeps in [vec![], vec![&s, &s, &s]] {
+        let n = sweeps.len();
+        let e = report(&sweeps, &threads(1), &dir).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("a report shows its sweep and at most one topology panel's, not {n} sweeps")
+        );
+        // Refused before anything runs or is written.
+        assert!(!dir.exists());
+    }
+    let none = cowlab_reports::run::run(&[], &threads(1), &|_, _| {});
+    assert_eq!(none.unwrap_err().to_string(), "a report needs a sweep");
+    let e = shard::ShardFile::new(
+        Shard { index: 1, count: 1 },
+        Vec::new(),
+        Timing {
+            seconds: 0.0,
+            threads: 1,
+            jobs: 0,
+        },
+    );
+    assert!(e.unwrap_err().to_string().contains("not 0 sweeps"));
 }

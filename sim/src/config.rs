@@ -3,7 +3,7 @@
 
 use crate::device::{DeviceModel, DiskName};
 use crate::size::{format_size, parse_size};
-use crate::topology::Topology;
+use crate::topology::{Topology, TopologyChoice, TopologyPreset};
 use crate::trace::TraceFormat;
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
@@ -91,11 +91,11 @@ pub struct SimConfig {
     /// The trace's format.
     #[serde(default)]
     pub trace_format: TraceFormat,
-    /// Where the roles' devices are and what an I/O crosses: a preset name
-    /// ([`crate::topology::PRESETS`]) or a TOML file; `None` is `separate`, or `shared` with
-    /// [`Disks::shared`].
+    /// Where the roles' devices are and what an I/O crosses: a preset
+    /// ([`crate::topology::PRESETS`]) or a TOML file, resolved (a file read) once when set
+    /// ([`TopologyChoice::named`]); `None` is `separate`, or `shared` with [`Disks::shared`].
     #[serde(default)]
-    pub topology: Option<String>,
+    pub topology: Option<TopologyChoice>,
     /// Several volumes copied by one copy engine, by size (whole segments each; `volume` is
     /// then their sum); empty for one volume. The copy order is the scheduling rule.
     #[serde(default)]
@@ -361,29 +361,21 @@ impl SimConfig {
     }
 
     /// The topology the run's I/O crosses, built from the run's disk model and queue depth
-    /// (a preset) or read from a file; valid, so that a fabric can be made of it.
+    /// (a preset) or the file read when the topology was set; valid, so that a fabric can
+    /// be made of it.
     pub fn topology(&self) -> Result<Topology, ConfigError> {
         let d = &self.disks;
-        let name = match (&self.topology, d.shared) {
-            (Some(t), _) => t.as_str(),
-            (None, true) => "shared",
-            (None, false) => "separate",
-        };
-        if let Some(t) = Topology::preset(name, d.model, d.queue_depth, self.volume) {
-            return t
-                .validate()
-                .map(|()| t)
-                .map_err(|e| ConfigError::of(Field::Topology, name, e.to_string()));
-        }
-        let text = std::fs::read_to_string(name).map_err(|e| {
-            let reason = format!(
-                "neither a preset ({}) nor a readable file: {e}",
-                crate::topology::PRESETS.join(", ")
-            );
-            ConfigError::of(Field::Topology, name, reason)
-        })?;
-        Topology::parse(&text, name)
-            .map_err(|e| ConfigError::of(Field::Topology, name, e.to_string()))
+        let default = TopologyChoice::Preset(match d.shared {
+            true => TopologyPreset::Shared,
+            false => TopologyPreset::Separate,
+        });
+        let choice = self.topology.as_ref().unwrap_or(&default);
+        let refused = |reason: &dyn fmt::Display| ConfigError::of(Field::Topology, choice, reason);
+        let t = choice
+            .topology(d.model, d.queue_depth, self.volume)
+            .map_err(|reason| refused(&reason))?;
+        t.validate().map_err(|e| refused(&e))?;
+        Ok(t)
     }
 
     /// Every planned error lies inside the volume.

@@ -435,7 +435,9 @@ probability = 0.01
             "write the range half-open: blocks=A..B"
         );
         assert_eq!(
-            parse_device_error("snapshot:blocks=3..6").unwrap().to_string(),
+            parse_device_error("snapshot:blocks=3..6")
+                .unwrap()
+                .to_string(),
             "snapshot:blocks=3..6"
         );
     }

@@ -13,7 +13,7 @@ use cowlab_model::fault::{ErrorPolicy, FaultPlan};
 use cowlab_model::{Op, Request};
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
-use cowlab_sim::topology::{Control, DeviceSpec, Link, RaidLevel, Topology};
+use cowlab_sim::topology::{Control, DeviceSpec, Link, RaidLevel, Topology, TopologyChoice};
 use cowlab_sim::trace::write_msr;
 use cowlab_sim::workload::{Arrival, Arrivals, Stop};
 use cowlab_sim::{simulate, Latencies, Metrics, Outcome};
@@ -287,12 +287,13 @@ fn a_crash_costs_exactly_the_restart_time_when_nothing_is_lost() {
     }
 }
 
-fn topology_file(name: &str, t: &Topology) -> String {
-    let dir = std::env::temp_dir().join(format!("cowlab-knobs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.toml"));
+/// `t` as a topology file named `name` would give it: written, read back as `--topology`
+/// reads a file (once, when it is named), and removed.
+fn topology_file(name: &str, t: &Topology) -> TopologyChoice {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{name}.toml"));
     std::fs::write(&path, t.to_toml()).unwrap();
-    path.to_string_lossy().into_owned()
+    TopologyChoice::named(&path.to_string_lossy())
 }
 
 /// A write of 4 KiB on `FLAT`.

@@ -1,12 +1,12 @@
-//! Topologies and the fabric (`sim/src/topology.rs`): member I/Os of each RAID level, link
+//! Topologies and the fabric (`sim/src/topology/`): member I/Os of each RAID level, link
 //! queueing and the control path checked to the nanosecond on hand-computed cases, the
 //! `separate` and `shared` presets against today's `DeviceQueue`s, the file format.
 
 use cowlab_model::Device;
 use cowlab_sim::device::{DeviceModel, DeviceQueue, Io};
 use cowlab_sim::topology::{
-    Control, ControlPath, DeviceSpec, Fabric, Link, MemberCounts, RaidLevel, Role, Topology,
-    PRESETS,
+    parse_role, Control, ControlPath, DeviceSpec, Fabric, Link, MemberCounts, RaidLevel, Role,
+    Topology, TopologyChoice, TopologyPreset, PRESETS, ROLE_NAMES,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
@@ -793,6 +793,10 @@ fn bad_files_name_the_file_line_key_and_value() {
         with("[roles.cache]\ndevice = \"d2\"\n", ""),
         "t.toml line 21: key roles.cache = (none): no device plays this role"
     );
+    assert_eq!(
+        with("[roles.cache]", "[roles.cahce]"),
+        "t.toml line 32: key roles = cahce: unknown role (expected one of: source, destination, snapshot, cache; did you mean cache?)"
+    );
     // A cycle: r is a member of itself through q.
     let cycle = BASE.replace("\"d1\", \"d2\"]", "\"d1\", \"q\"]")
         + "\n[devices.q]\nraid = \"raid1\"\nmembers = [\"r\", \"d2\"]\n";
@@ -869,4 +873,81 @@ proptest! {
             prop_assert_eq!(Topology::parse(&t.to_toml(), "again.toml"), Ok(t));
         }
     }
+}
+
+#[test]
+fn unknown_names_list_the_choices_and_a_close_one() {
+    // Presets: every name parses to its preset and back; a typo gets the preset it misses.
+    for (p, name) in TopologyPreset::ALL.iter().zip(PRESETS) {
+        assert_eq!(TopologyPreset::parse(name), Ok(*p));
+        assert_eq!(p.name(), name);
+    }
+    let presets = "separate, shared, raid5-source, san, raid5-san";
+    assert_eq!(
+        TopologyPreset::parse("sna").unwrap_err().to_string(),
+        format!("unknown topology preset (expected one of: {presets}; did you mean san?)")
+    );
+    assert_eq!(
+        TopologyPreset::parse("raid5-sorce").unwrap_err().closest,
+        Some("raid5-source")
+    );
+    // Nothing close: the choices alone.
+    assert_eq!(
+        TopologyPreset::parse("mesh").unwrap_err().to_string(),
+        format!("unknown topology preset (expected one of: {presets})")
+    );
+    // RAID levels: a swap of two letters is close; raid6 is as close to every level, so
+    // none is offered.
+    for level in RaidLevel::ALL {
+        assert_eq!(RaidLevel::parse(level.name()), Ok(level));
+    }
+    assert_eq!(
+        RaidLevel::parse("riad1").unwrap_err().to_string(),
+        "unknown RAID level (expected one of: raid0, raid1, raid5; did you mean raid1?)"
+    );
+    assert_eq!(RaidLevel::parse("raid6").unwrap_err().closest, None);
+    assert_eq!(
+        err(&BASE.replacen("raid = \"raid5\"", "raid = \"riad5\"", 1)),
+        "t.toml line 13: key devices.r.raid = \"riad5\": unknown RAID level (expected one of: raid0, raid1, raid5; did you mean raid5?)"
+    );
+    // Roles.
+    for (i, name) in ROLE_NAMES.iter().enumerate() {
+        assert_eq!(parse_role(name).map(|d| d as usize), Ok(i));
+    }
+    assert_eq!(
+        parse_role("snapshop").unwrap_err().to_string(),
+        "unknown role (expected one of: source, destination, snapshot, cache; did you mean snapshot?)"
+    );
+    assert_eq!(parse_role("sink").unwrap_err().closest, None);
+}
+
+#[test]
+fn a_topology_choice_is_resolved_once_and_reads_as_its_name() {
+    assert_eq!(
+        TopologyChoice::named("san"),
+        TopologyChoice::Preset(TopologyPreset::San)
+    );
+    let path = std::env::temp_dir().join(format!("cowlab-choice-{}.toml", std::process::id()));
+    std::fs::write(&path, BASE).unwrap();
+    let name = path.to_str().unwrap();
+    let choice = TopologyChoice::named(name);
+    // The file is read now: removing it does not change the choice.
+    std::fs::remove_file(&path).unwrap();
+    let want = Topology::parse(BASE, name).unwrap();
+    assert_eq!(choice.topology(FLAT, 1, 1 << 30), Ok(want));
+    assert_eq!(&*choice, name);
+    assert_eq!(
+        serde_json::to_string(&choice).unwrap(),
+        serde_json::to_string(name).unwrap()
+    );
+    // Neither a preset nor a file: refused when its topology is asked for.
+    let sna = TopologyChoice::named("sna");
+    let reason = sna.topology(FLAT, 1, 1 << 30).unwrap_err();
+    assert!(
+        reason.starts_with(
+            "neither a preset (expected one of: separate, shared, raid5-source, san, raid5-san; did you mean san?) nor a readable file: "
+        ),
+        "{reason}"
+    );
+    assert_eq!(sna.to_string(), "sna");
 }

@@ -5,7 +5,7 @@
 
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
-use cowlab_sim::topology::{Control, ControlPath, Link, Topology, PRESETS};
+use cowlab_sim::topology::{Control, ControlPath, Link, Topology, TopologyChoice, PRESETS};
 use cowlab_sim::{simulate, Outcome};
 
 const MIB: u64 = 1 << 20;
@@ -14,7 +14,7 @@ const MIB: u64 = 1 << 20;
 fn small(policy: &str, topology: Option<&str>) -> SimConfig {
     let mut c = SimConfig {
         policy: policy.parse().unwrap(),
-        topology: topology.map(str::to_string),
+        topology: topology.map(TopologyChoice::named),
         check: Some(CheckLevel::EveryStep),
         ..SimConfig::default()
     }

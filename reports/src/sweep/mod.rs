@@ -18,6 +18,7 @@ use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
 use cowlab_sim::device::DiskName;
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::tomlfile::FileError;
+use cowlab_sim::topology::TopologyChoice;
 use cowlab_sim::workload::{parse_sizes, Arrivals, PatternName, Stop};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -433,7 +434,7 @@ impl Sweep {
             c.on_error = e;
         }
         c.speed = self.speed;
-        c.topology = key.topology.clone();
+        c.topology = key.topology.as_deref().map(TopologyChoice::named);
         let mut disks = Disks::preset(key.disk);
         disks.queue_depth = self.queue_depth;
         c.disks = disks;
