@@ -37,20 +37,20 @@ impl UnknownName {
     pub fn suggestion(&self) -> Option<&str> {
         closest(&self.given, self.choices.iter().map(String::as_str))
     }
+
+    /// `expected one of: a, b, c`, and `; did you mean b?` when one is close.
+    pub fn expected(&self) -> String {
+        let mut out = format!("expected one of: {}", self.choices.join(", "));
+        if let Some(s) = self.suggestion() {
+            out.push_str(&format!("; did you mean {s}?"));
+        }
+        out
+    }
 }
 
 impl fmt::Display for UnknownName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown {} (expected one of: {})",
-            self.what,
-            self.choices.join(", ")
-        )?;
-        match self.suggestion() {
-            Some(s) => write!(f, "; did you mean {s}?"),
-            None => Ok(()),
-        }
+        write!(f, "unknown {} ({})", self.what, self.expected())
     }
 }
 
@@ -66,14 +66,19 @@ pub fn joined<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
 /// for a slip of the other.
 const CLOSE: f64 = 0.8;
 
-/// The choice most like `given`, when it is alike enough ([`CLOSE`]).
+/// The choice most like `given`, when it is alike enough ([`CLOSE`]) and no other choice is
+/// as alike (`raid6` is as near `raid0` as `raid5`: no guess is better than a wrong one).
 pub fn closest<'a>(given: &str, choices: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    choices
+    let mut alike: Vec<(f64, &str)> = choices
         .into_iter()
         .map(|c| (strsim::jaro_winkler(given, c), c))
         .filter(|(score, _)| *score >= CLOSE)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .collect();
+    alike.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match alike.as_slice() {
+        [(best, c), rest @ ..] if rest.first().is_none_or(|(next, _)| next < best) => Some(*c),
+        _ => None,
+    }
 }
 
 /// A fixed set of choices, each with the one name it is written as.
@@ -148,6 +153,7 @@ mod tests {
         assert_eq!(closest("zipff", choices), Some("zipf"));
         assert_eq!(closest("hot-spot", choices), Some("hotspot"));
         assert_eq!(closest("tape", choices), None);
+        assert_eq!(closest("raid6", ["raid0", "raid1", "raid5"]), None);
         let e = UnknownName::new("workload", "unifrom", choices);
         assert_eq!(
             e.to_string(),

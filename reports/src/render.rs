@@ -7,6 +7,7 @@ use crate::results::Results;
 use crate::sweep::{Mode, Sweep};
 use crate::ReportError;
 use cowlab_model::names::joined;
+use cowlab_sim::topology::TopologyPreset;
 use cowlab_sim::workload::PatternName;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -238,7 +239,10 @@ fn topology_chart(panel: &Results, metric: &Metric) -> Chart {
     let mut lines = Vec::new();
     let mut titles = Vec::new();
     for (group, rec) in groups(panel).into_iter().zip(&recs) {
-        let topology = group.topology.clone().unwrap_or_else(|| "separate".into());
+        let topology = group
+            .topology
+            .clone()
+            .unwrap_or_else(|| TopologyPreset::Separate.name().into());
         let Some(best) = &rec.best else {
             lines.push(Line {
                 label: format!("{topology}: none meets the limits"),
@@ -300,24 +304,25 @@ fn chunk_line(
         .collect()
 }
 
-/// What each preset of the panel is (`sim/src/topology.rs`).
+/// What each preset of the panel is (`sim/src/topology/mod.rs`), or the file it names.
 fn topology_words(name: &str) -> String {
     let san = cowlab_sim::topology::SAN_LINK;
-    match name {
-        "separate" => "a plain disk per role".into(),
-        "shared" => "one disk for every role".into(),
-        "raid5-source" => "the source a RAID-5 of four such disks, 64 KiB units".into(),
-        "san" | "raid5-san" => format!(
-            "{}the source and destination behind a switch, links of {} µs and {} MB/s",
-            if name == "raid5-san" {
-                "a RAID-5 source, "
-            } else {
-                ""
-            },
+    let behind_a_switch = |raid: &str| {
+        format!(
+            "{raid}the source and destination behind a switch, links of {} µs and {} MB/s",
             san.latency_ns as f64 / 1000.0,
             san.bandwidth / 1_000_000
-        ),
-        _ => format!("the topology file {name}"),
+        )
+    };
+    match TopologyPreset::parse(name) {
+        Ok(TopologyPreset::Separate) => "a plain disk per role".into(),
+        Ok(TopologyPreset::Shared) => "one disk for every role".into(),
+        Ok(TopologyPreset::Raid5Source) => {
+            "the source a RAID-5 of four such disks, 64 KiB units".into()
+        }
+        Ok(TopologyPreset::San) => behind_a_switch(""),
+        Ok(TopologyPreset::Raid5San) => behind_a_switch("a RAID-5 source, "),
+        Err(_) => format!("the topology file {name}"),
     }
 }
 
@@ -368,7 +373,10 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
     md.push_str("| topology | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n");
     md.push_str("|---|---|---|---|---:|---:|---:|---|---|\n");
     for r in recommend(panel) {
-        let topology = r.topology.as_deref().unwrap_or("separate");
+        let topology = r
+            .topology
+            .as_deref()
+            .unwrap_or(TopologyPreset::Separate.name());
         let Some(best) = &r.best else {
             let _ = writeln!(
                 md,

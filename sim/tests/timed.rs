@@ -75,7 +75,10 @@ fn with_no_writes_the_copy_takes_exactly_its_own_io_time() {
         c.workload.stop = Stop::Writes(0);
         c.disks = cowlab_sim::Disks::preset(disk.parse().unwrap());
         let o = run(&c);
-        let m = DeviceModel::by_name(disk).unwrap();
+        let m = disk
+            .parse::<cowlab_sim::device::DiskName>()
+            .unwrap()
+            .model();
         // Eight segments, each a 1 MiB read of the source then a 1 MiB write of the
         // destination; each device's first I/O seeks, the rest follow on.
         let io = |first: bool| m.service_ns(MIB, !first);

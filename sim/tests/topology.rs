@@ -888,7 +888,9 @@ fn unknown_names_list_the_choices_and_a_close_one() {
         format!("unknown topology preset (expected one of: {presets}; did you mean san?)")
     );
     assert_eq!(
-        TopologyPreset::parse("raid5-sorce").unwrap_err().closest,
+        TopologyPreset::parse("raid5-sorce")
+            .unwrap_err()
+            .suggestion(),
         Some("raid5-source")
     );
     // Nothing close: the choices alone.
@@ -905,7 +907,7 @@ fn unknown_names_list_the_choices_and_a_close_one() {
         RaidLevel::parse("riad1").unwrap_err().to_string(),
         "unknown RAID level (expected one of: raid0, raid1, raid5; did you mean raid1?)"
     );
-    assert_eq!(RaidLevel::parse("raid6").unwrap_err().closest, None);
+    assert_eq!(RaidLevel::parse("raid6").unwrap_err().suggestion(), None);
     assert_eq!(
         err(&BASE.replacen("raid = \"raid5\"", "raid = \"riad5\"", 1)),
         "t.toml line 13: key devices.r.raid = \"riad5\": unknown RAID level (expected one of: raid0, raid1, raid5; did you mean raid5?)"
@@ -918,7 +920,7 @@ fn unknown_names_list_the_choices_and_a_close_one() {
         parse_role("snapshop").unwrap_err().to_string(),
         "unknown role (expected one of: source, destination, snapshot, cache; did you mean snapshot?)"
     );
-    assert_eq!(parse_role("sink").unwrap_err().closest, None);
+    assert_eq!(parse_role("sink").unwrap_err().suggestion(), None);
 }
 
 #[test]

@@ -84,7 +84,7 @@ fn the_host_link_of_the_san_carries_both_arrays_traffic() {
 #[test]
 fn out_of_band_control_takes_the_commands_off_the_data_links() {
     let in_band = run(&small("snapshot-overlay", Some("san")));
-    let mut t = Topology::san(DeviceModel::by_name("ssd").unwrap(), 1);
+    let mut t = Topology::san(DeviceModel::ssd(), 1);
     t.control = Control {
         path: ControlPath::OutOfBand(Link {
             latency_ns: 1_000,

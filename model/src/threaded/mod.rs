@@ -494,7 +494,7 @@ mod tests {
     fn one_writer() -> Spec {
         let g = Geometry::new(4, 512, 2, 1).unwrap();
         let workload = Workload::default().client(Role::Writer, vec![Request::write(0, 512)]);
-        let policy = crate::policy::by_name("snapshot-overlay").unwrap();
+        let policy = std::sync::Arc::new(crate::policy::SnapshotOverlay);
         Spec::new(g, policy, CopyOrder::Sequential, None, workload).unwrap()
     }
 
@@ -532,7 +532,7 @@ mod tests {
     #[test]
     fn a_full_store_fails_the_held_write_back() {
         let spec = crate::threaded::check::two_writers(
-            crate::policy::by_name("snapshot-overlay").unwrap(),
+            std::sync::Arc::new(crate::policy::SnapshotOverlay),
             None,
             1,
         )

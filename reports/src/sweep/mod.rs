@@ -18,7 +18,7 @@ use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
 use cowlab_sim::device::DiskName;
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::tomlfile::FileError;
-use cowlab_sim::topology::TopologyChoice;
+use cowlab_sim::topology::{TopologyChoice, TopologyPreset};
 use cowlab_sim::workload::{parse_sizes, Arrivals, PatternName, Stop};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -189,11 +189,11 @@ pub struct Sweep {
 
 /// The topologies of a sweep that names none.
 pub fn separate_only() -> Vec<String> {
-    vec!["separate".to_string()]
+    vec![TopologyPreset::Separate.name().to_string()]
 }
 
 fn is_separate_only(t: &[String]) -> bool {
-    t == ["separate"]
+    t == separate_only()
 }
 
 /// Powers of two from `from` to `to`.
@@ -356,9 +356,13 @@ impl Sweep {
                 segment_for_chunks: segment,
                 chunk_for_segments: chunk,
             },
-            topologies: ["separate", "raid5-source", "san"]
-                .map(String::from)
-                .to_vec(),
+            topologies: [
+                TopologyPreset::Separate,
+                TopologyPreset::Raid5Source,
+                TopologyPreset::San,
+            ]
+            .map(|t| t.name().to_string())
+            .to_vec(),
             ..self.clone()
         }
     }

@@ -6,7 +6,7 @@ use super::{
     parse_role, Control, ControlPath, DeviceSpec, Link, RaidLevel, Role, Topology, TopologyError,
     ROLE_NAMES,
 };
-use crate::device::DeviceModel;
+use crate::device::{DeviceModel, DiskName};
 use crate::size::{parse_duration, parse_rate, parse_size};
 use crate::tomlfile::{self, toml_string};
 use serde::Deserialize;
@@ -198,13 +198,10 @@ impl Doc<'_> {
                 return Err(self.at(v.span(), &key("stripe_unit"), reason));
             }
             let mut model = match &f.model {
-                Some(m) => DeviceModel::by_name(m.get_ref()).ok_or_else(|| {
-                    let reason = format!(
-                        "unknown disk model (expected one of: {})",
-                        DeviceModel::NAMES.join(", ")
-                    );
-                    self.at(m.span(), &key("model"), reason)
-                })?,
+                Some(m) => match m.get_ref().parse::<DiskName>() {
+                    Ok(disk) => disk.model(),
+                    Err(unknown) => return Err(self.at(m.span(), &key("model"), unknown)),
+                },
                 None => match &f.bandwidth {
                     Some(_) => DeviceModel {
                         overhead_ns: 0,

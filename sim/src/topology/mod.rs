@@ -14,6 +14,7 @@ pub use fabric::{Fabric, LinkStats, MemberCounts, MemberKind};
 
 use crate::device::DeviceModel;
 use crate::tomlfile::FileError;
+use cowlab_model::names::{Named, UnknownName};
 use cowlab_model::Device;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,13 +54,20 @@ pub enum RaidLevel {
     Raid5,
 }
 
+impl Named for RaidLevel {
+    const WHAT: &'static str = "RAID level";
+    const ALL: &'static [RaidLevel] = &RaidLevel::ALL;
+    fn name(self) -> &'static str {
+        RaidLevel::name(self)
+    }
+}
+
 impl RaidLevel {
     pub const ALL: [RaidLevel; 3] = [RaidLevel::Raid0, RaidLevel::Raid1, RaidLevel::Raid5];
 
     /// The level called `name` (`raid0`, `raid1`, `raid5`).
     pub fn parse(name: &str) -> Result<RaidLevel, UnknownName> {
-        let names = RaidLevel::ALL.map(RaidLevel::name);
-        UnknownName::find(&RaidLevel::ALL, &names, name, "RAID level")
+        RaidLevel::from_name(name)
     }
 
     pub fn name(self) -> &'static str {
@@ -169,7 +177,10 @@ const ROLES: [Device; 4] = [
 
 /// The role called `name` (`source`, `destination`, `snapshot`, `cache`).
 pub fn parse_role(name: &str) -> Result<Device, UnknownName> {
-    UnknownName::find(&ROLES, &ROLE_NAMES, name, "role")
+    match ROLE_NAMES.iter().position(|n| *n == name) {
+        Some(i) => Ok(ROLES[i]),
+        None => Err(UnknownName::new("role", name, ROLE_NAMES)),
+    }
 }
 
 /// A topology built for the run's disks: its name is one of [`PRESETS`].
@@ -187,6 +198,14 @@ pub enum TopologyPreset {
     Raid5San,
 }
 
+impl Named for TopologyPreset {
+    const WHAT: &'static str = "topology preset";
+    const ALL: &'static [TopologyPreset] = &TopologyPreset::ALL;
+    fn name(self) -> &'static str {
+        TopologyPreset::name(self)
+    }
+}
+
 impl TopologyPreset {
     pub const ALL: [TopologyPreset; 5] = [
         TopologyPreset::Separate,
@@ -198,7 +217,7 @@ impl TopologyPreset {
 
     /// The preset called `name` (one of [`PRESETS`]).
     pub fn parse(name: &str) -> Result<TopologyPreset, UnknownName> {
-        UnknownName::find(&TopologyPreset::ALL, &PRESETS, name, "topology preset")
+        TopologyPreset::from_name(name)
     }
 
     pub fn name(self) -> &'static str {
@@ -311,74 +330,6 @@ impl Serialize for TopologyChoice {
 impl<'de> Deserialize<'de> for TopologyChoice {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(|name| TopologyChoice::named(&name))
-    }
-}
-
-/// A name that is none of the known ones: what kind of name, the name, the choices, and
-/// the closest choice when one is close (a typo).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownName {
-    pub what: &'static str,
-    pub name: String,
-    pub choices: Vec<&'static str>,
-    pub closest: Option<&'static str>,
-}
-
-impl UnknownName {
-    /// The item whose name (at the same index of `names`) is `name`, or the error.
-    fn find<T: Copy>(
-        items: &[T],
-        names: &[&'static str],
-        name: &str,
-        what: &'static str,
-    ) -> Result<T, UnknownName> {
-        match names.iter().position(|n| *n == name) {
-            Some(i) => Ok(items[i]),
-            None => Err(UnknownName::new(what, name, names)),
-        }
-    }
-
-    pub fn new(what: &'static str, name: &str, choices: &[&'static str]) -> UnknownName {
-        UnknownName {
-            what,
-            name: name.to_string(),
-            choices: choices.to_vec(),
-            closest: closest(name, choices),
-        }
-    }
-
-    /// `expected one of: a, b, c`, and `; did you mean b?` when one is close.
-    pub fn expected(&self) -> String {
-        let mut out = format!("expected one of: {}", self.choices.join(", "));
-        if let Some(c) = self.closest {
-            out.push_str(&format!("; did you mean {c}?"));
-        }
-        out
-    }
-}
-
-impl fmt::Display for UnknownName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown {} ({})", self.what, self.expected())
-    }
-}
-
-impl std::error::Error for UnknownName {}
-
-/// The one choice nearest `name` in edits (letters added, dropped, changed or swapped), if
-/// it is near enough to be a typo: at most one edit per three letters (at least one), and
-/// no other choice as near.
-fn closest(name: &str, choices: &[&'static str]) -> Option<&'static str> {
-    let limit = (name.chars().count() / 3).max(1);
-    let mut by_distance: Vec<(usize, &'static str)> = choices
-        .iter()
-        .map(|c| (strsim::osa_distance(name, c), *c))
-        .filter(|(d, _)| *d <= limit)
-        .collect();
-    by_distance.sort();
-    match by_distance.as_slice() {
-        [(d, c), rest @ ..] if rest.first().is_none_or(|(e, _)| e > d) => Some(*c),
-        _ => None,
     }
 }
 
