@@ -2,7 +2,7 @@
 //! default, DFS, or stateright's random simulation), with progress, a summary line and the
 //! shortest counterexample in domain words.
 
-use crate::{flag_value, Failure};
+use crate::{flag_value, CliError};
 use cowlab_model::exhaustive::check::{self, Options, Progress, Strategy};
 use cowlab_model::exhaustive::{Config, CowModel};
 use cowlab_sim::faults::parse_error_policy;
@@ -76,7 +76,7 @@ pub struct ModelArgs {
 
 impl ModelArgs {
     /// The configuration the flags describe; a name no type knows is refused by its flag.
-    pub fn config(&self) -> Result<Config, Failure> {
+    pub fn config(&self) -> Result<Config, CliError> {
         Ok(Config {
             policy: flag_value("--policy", &self.policy)?,
             segments: self.segments,
@@ -98,17 +98,17 @@ impl ModelArgs {
             read_blocks: self.read_blocks,
             faults: self.faults,
             on_error: parse_error_policy(&self.on_error)
-                .map_err(|e| Failure::refused("--on-error", &self.on_error, e))?,
+                .map_err(|e| CliError::refused("--on-error", &self.on_error, e))?,
             volumes: self.volumes,
         })
     }
 
     /// The model, or one line of bad input (exit code 2).
-    pub fn model(&self) -> Result<CowModel, Failure> {
+    pub fn model(&self) -> Result<CowModel, CliError> {
         let spec = self
             .config()?
             .spec()
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            .map_err(|e| CliError::usage(e.to_string()))?;
         Ok(CowModel::new(spec, self.symmetry).with_faults(self.faults))
     }
 }
@@ -149,7 +149,7 @@ pub struct Args {
     pub progress_ms: u64,
 }
 
-pub fn run(args: &Args) -> Result<u8, Failure> {
+pub fn run(args: &Args) -> Result<u8, CliError> {
     let model = args.model.model()?;
     let spec = model.spec();
     let strategy = if args.simulate {
@@ -232,7 +232,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
 /// A note when a mutant that broke nothing also changed nothing: the same configuration
 /// without it has exactly as many states, so the mutant never acted on this policy and
 /// configuration, and its passing check tested nothing.
-fn inert_mutant(args: &Args, options: &Options, outcome: &check::Outcome) -> Option<String> {
+fn inert_mutant(args: &Args, options: &Options, outcome: &check::Verdict) -> Option<String> {
     let name = args.model.mutant.as_ref()?;
     let exhaustive = matches!(options.strategy, Strategy::Bfs | Strategy::Dfs);
     if !exhaustive || !outcome.complete || !outcome.holds() {

@@ -2,7 +2,7 @@
 //! interleavings in a browser. States and steps render in domain words.
 
 use crate::check::ModelArgs;
-use crate::Failure;
+use crate::CliError;
 use std::io::Write;
 use std::net::TcpListener;
 
@@ -21,15 +21,15 @@ pub struct Args {
     pub max_depth: Option<u32>,
 }
 
-pub fn run(args: &Args) -> Result<u8, Failure> {
+pub fn run(args: &Args) -> Result<u8, CliError> {
     let model = args.model.model()?;
     // Take the port here, so that a busy port is one line of bad input rather than a panic
     // inside the Explorer; hand over its number (the Explorer binds it again at once).
     let listener = TcpListener::bind(("127.0.0.1", args.port))
-        .map_err(|e| Failure::usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+        .map_err(|e| CliError::usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Failure::usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+        .map_err(|e| CliError::usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
     drop(listener);
     print!("{}", model.spec());
     println!("Explorer: http://{addr}/ (stop with Ctrl-C)");

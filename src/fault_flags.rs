@@ -1,7 +1,7 @@
 //! The fault flags `sim` (and through it `qemu`) and `replay` share, parsed in one place:
 //! they print as a plan's flags (`FaultPlan`'s display), and read back the same plan.
 
-use crate::Failure;
+use crate::CliError;
 use cowlab_model::fault::{ErrorPolicy, FaultPlan};
 use cowlab_sim::config::ConfigError;
 use cowlab_sim::faults;
@@ -29,8 +29,8 @@ pub struct FaultFlags {
     pub on_error: Option<String>,
 }
 
-fn refused(flag: &str, value: impl std::fmt::Display, reason: impl std::fmt::Display) -> Failure {
-    Failure::usage(ConfigError::new(flag, value, reason).to_string())
+fn refused(flag: &str, value: impl std::fmt::Display, reason: impl std::fmt::Display) -> CliError {
+    CliError::usage(ConfigError::new(flag, value, reason).to_string())
 }
 
 impl FaultFlags {
@@ -51,7 +51,7 @@ impl FaultFlags {
         plan: &mut FaultPlan,
         on_error: &mut ErrorPolicy,
         volume_blocks: u64,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), CliError> {
         for text in &self.fail {
             let e = faults::parse_device_error(text).map_err(|e| refused("--fail", text, e))?;
             faults::check_blocks(&e, volume_blocks).map_err(|r| refused("--fail", text, r))?;

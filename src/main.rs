@@ -63,15 +63,15 @@ enum Command {
 }
 
 /// A command's failure: a message for the user and the exit code.
-pub struct Failure {
+pub struct CliError {
     pub code: u8,
     pub message: String,
 }
 
-impl Failure {
+impl CliError {
     /// Bad input: exit code 2.
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
+        CliError {
             code: 2,
             message: message.into(),
         }
@@ -79,17 +79,17 @@ impl Failure {
 
     /// A flag's value refused: `--flag value: why`.
     pub fn refused(flag: &str, value: impl std::fmt::Display, why: impl std::fmt::Display) -> Self {
-        Failure::usage(cowlab_sim::ConfigError::new(flag, value, why).to_string())
+        CliError::usage(cowlab_sim::ConfigError::new(flag, value, why).to_string())
     }
 }
 
 /// A flag's value read by its type's one parser (`FromStr`: a name of a policy, an order, a
 /// mutant, a disk, ...); a refusal names the flag and the value.
-pub fn flag_value<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, Failure>
+pub fn flag_value<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, CliError>
 where
     T::Err: std::fmt::Display,
 {
-    text.parse().map_err(|e| Failure::refused(flag, text, e))
+    text.parse().map_err(|e| CliError::refused(flag, text, e))
 }
 
 fn main() -> ExitCode {

@@ -1,7 +1,7 @@
 //! `cowlab mutants`: the catalogue, and whether the random checks catch each mutant (the
 //! mistakes in handling faults in cases with fault plans).
 
-use crate::Failure;
+use crate::CliError;
 use cowlab_model::{policy, Invariant, Mutant};
 use std::collections::BTreeMap;
 
@@ -36,7 +36,7 @@ pub fn hunt(m: Mutant, seeds: u64) -> Catch {
     catch
 }
 
-pub fn run(args: &Args) -> Result<u8, Failure> {
+pub fn run(args: &Args) -> Result<u8, CliError> {
     let mut missed = 0;
     for m in Mutant::ALL {
         let c = hunt(m, args.seeds);

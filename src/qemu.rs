@@ -2,7 +2,7 @@
 //! under a simulator workload and fault plan, judged by cowlab's invariants, beside
 //! `cowlab sim`'s prediction of the same run.
 
-use crate::{sim, Failure};
+use crate::{sim, CliError};
 use cowlab_qemu::check::Status;
 use cowlab_qemu::compare::{self, show, show_error};
 use cowlab_qemu::config::{Copy, QemuConfig};
@@ -70,12 +70,12 @@ pub struct Args {
     pub records: Option<String>,
 }
 
-fn usage(e: ConfigError) -> Failure {
-    Failure::usage(e.to_string())
+fn usage(e: ConfigError) -> CliError {
+    CliError::usage(e.to_string())
 }
 
 /// The simulator's configuration with `cowlab qemu`'s defaults where no flag was given.
-fn sim_config(a: &Args) -> Result<SimConfig, Failure> {
+fn sim_config(a: &Args) -> Result<SimConfig, CliError> {
     let mut s = a.sim.clone();
     if s.preset.is_none() && s.policy.is_none() {
         s.preset = Some(DEFAULTS[0].1.into());
@@ -93,7 +93,7 @@ fn sim_config(a: &Args) -> Result<SimConfig, Failure> {
 }
 
 /// The run the flags describe.
-pub fn config(a: &Args) -> Result<QemuConfig, Failure> {
+pub fn config(a: &Args) -> Result<QemuConfig, CliError> {
     let mut c = QemuConfig::new(sim_config(a)?);
     if let Some(name) = &a.control {
         c.control = Some(Copy::control(name).ok_or_else(|| {
@@ -127,7 +127,7 @@ pub fn config(a: &Args) -> Result<QemuConfig, Failure> {
     Ok(c)
 }
 
-pub fn run(a: &Args) -> Result<u8, Failure> {
+pub fn run(a: &Args) -> Result<u8, CliError> {
     let cfg = config(a)?;
     // Progress only for a run that takes a while: a short one (or a refusal) prints just
     // its result.
@@ -146,18 +146,18 @@ pub fn run(a: &Args) -> Result<u8, Failure> {
     let outcome = match outcome {
         Ok(o) => o,
         Err(QemuError::Interrupted | QemuError::Daemon(DaemonError::Interrupted)) => {
-            return Err(Failure {
+            return Err(CliError {
                 code: 130,
                 message: QemuError::Interrupted.to_string(),
             })
         }
-        Err(e) => return Err(Failure::usage(e.to_string())),
+        Err(e) => return Err(CliError::usage(e.to_string())),
     };
     // The controls make no promise to predict.
     let predicted = match cfg.control {
         None => Some(
             simulate(&cfg.sim, &mut |_| {})
-                .map_err(|e| Failure::usage(e.to_string()))?
+                .map_err(|e| CliError::usage(e.to_string()))?
                 .metrics,
         ),
         Some(_) => None,

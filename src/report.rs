@@ -1,7 +1,7 @@
 //! `cowlab report` (the main job) and `cowlab merge`: a granularity sweep of timed
 //! simulations, written as a report a storage designer reads.
 
-use crate::Failure;
+use crate::CliError;
 use cowlab_model::names::joined;
 use cowlab_model::policy;
 use cowlab_reports::chart::format_bytes;
@@ -58,15 +58,15 @@ pub struct MergeArgs {
 }
 
 /// The sweep the arguments name.
-fn load(args: &Args) -> Result<Sweep, Failure> {
+fn load(args: &Args) -> Result<Sweep, CliError> {
     let mut s = match &args.config {
         None => Sweep::default(),
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| Failure::usage(format!("--config {}: {e}", path.display())))?;
+                .map_err(|e| CliError::usage(format!("--config {}: {e}", path.display())))?;
             let names: Vec<String> = policy::names().iter().map(|n| n.to_string()).collect();
             sweep::parse(&text, &path.display().to_string(), &names)
-                .map_err(|e| Failure::usage(e.to_string()))?
+                .map_err(|e| CliError::usage(e.to_string()))?
         }
     };
     if let Some(seed) = args.seed {
@@ -127,7 +127,7 @@ impl Feedback {
     }
 }
 
-pub fn run(args: &Args) -> Result<u8, Failure> {
+pub fn run(args: &Args) -> Result<u8, CliError> {
     let sweep = load(args)?;
     if args.print_default_config {
         print!("{}", Sweep::default().to_toml());
@@ -138,9 +138,9 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         .as_deref()
         .map(Shard::parse)
         .transpose()
-        .map_err(Failure::usage)?;
+        .map_err(CliError::usage)?;
     // Before any run: a folder the report cannot be written to is found now, not after.
-    cowlab_reports::out::check(&args.out).map_err(|e| Failure::usage(e.to_string()))?;
+    cowlab_reports::out::check(&args.out).map_err(|e| CliError::usage(e.to_string()))?;
     let options = Options {
         threads: args.threads,
         shard,
@@ -175,12 +175,13 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     let sweeps: Vec<&Sweep> = std::iter::once(&sweep).chain(panel.as_ref()).collect();
     let outcome = run::run(&sweeps, &options, &|done, total| feedback.tell(done, total));
     feedback.finish();
-    let (results, timing) = outcome.map_err(|e| Failure::usage(e.to_string()))?;
+    let (results, timing) = outcome.map_err(|e| CliError::usage(e.to_string()))?;
     if let Some(s) = shard {
-        let file = ShardFile::new(s, results, timing).map_err(|e| Failure::usage(e.to_string()))?;
+        let file =
+            ShardFile::new(s, results, timing).map_err(|e| CliError::usage(e.to_string()))?;
         let path = cowlab_reports::out::clear(&args.out)
             .and_then(|()| shard::write(&args.out, &file))
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            .map_err(|e| CliError::usage(e.to_string()))?;
         println!(
             "shard {}/{} written to {} ({:.1} s); join the shards with: cowlab merge --out DIR SHARD_DIR...",
             s.index,
@@ -191,27 +192,27 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
         return Ok(0);
     }
     let report = cowlab_reports::write(results, timing, &args.out)
-        .map_err(|e| Failure::usage(e.to_string()))?;
+        .map_err(|e| CliError::usage(e.to_string()))?;
     Ok(announce(&report, &args.out))
 }
 
-pub fn merge(args: &MergeArgs) -> Result<u8, Failure> {
+pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     if args.shards.iter().any(|s| same_folder(s, &args.out)) {
-        return Err(Failure::usage(format!(
+        return Err(CliError::usage(format!(
             "--out {}: is one of the shard folders; merge into another",
             args.out.display()
         )));
     }
-    cowlab_reports::out::check(&args.out).map_err(|e| Failure::usage(e.to_string()))?;
+    cowlab_reports::out::check(&args.out).map_err(|e| CliError::usage(e.to_string()))?;
     let (results, timings) =
-        shard::merge(&args.shards).map_err(|e| Failure::usage(e.to_string()))?;
+        shard::merge(&args.shards).map_err(|e| CliError::usage(e.to_string()))?;
     let timing = run::Timing {
         seconds: timings.iter().map(|t| t.seconds).fold(0.0, f64::max),
         threads: timings.iter().map(|t| t.threads).sum(),
         jobs: timings.iter().map(|t| t.jobs).sum(),
     };
     let report = cowlab_reports::write(results, timing, &args.out)
-        .map_err(|e| Failure::usage(e.to_string()))?;
+        .map_err(|e| CliError::usage(e.to_string()))?;
     Ok(announce(&report, &args.out))
 }
 

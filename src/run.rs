@@ -2,7 +2,7 @@
 //! driver, with its trace.
 
 use crate::survey::{mutant_arg, policy_arg};
-use crate::{flag_value, Failure};
+use crate::{flag_value, CliError};
 use cowlab_model::{random, Geometry, OrderName, Request, Role, Spec, Workload};
 use cowlab_sim::config::MAX_DATA_BYTES;
 use cowlab_sim::size::format_size;
@@ -43,7 +43,7 @@ type Kind = (char, fn(u64, u64) -> Request);
 
 /// Parses `w0+1024,r512+512` (with `kinds` saying which letters are allowed; a request
 /// without a letter takes the first kind); `flag` names it in errors.
-fn requests(flag: &str, text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Failure> {
+fn requests(flag: &str, text: &str, kinds: &[Kind]) -> Result<Vec<Request>, CliError> {
     text.split(',')
         .map(|item| {
             let item = item.trim();
@@ -52,7 +52,7 @@ fn requests(flag: &str, text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Fail
                 None => (kinds[0].1, item),
             };
             let bad = || {
-                Failure::usage(format!(
+                CliError::usage(format!(
                     "{flag}: bad request '{item}': expected OFFSET+LENGTH in bytes, e.g. 'w0+512'"
                 ))
             };
@@ -64,7 +64,7 @@ fn requests(flag: &str, text: &str, kinds: &[Kind]) -> Result<Vec<Request>, Fail
         .collect()
 }
 
-pub fn spec(args: &Args) -> Result<Spec, Failure> {
+pub fn spec(args: &Args) -> Result<Spec, CliError> {
     let policy = policy_arg(&args.policy)?;
     let mutant = args.mutant.as_deref().map(mutant_arg).transpose()?;
     // The engine's own refusals name its fields; these name the flags.
@@ -75,11 +75,11 @@ pub fn spec(args: &Args) -> Result<Spec, Failure> {
         ("--cow-blocks", args.cow_blocks),
     ] {
         if value == 0 {
-            return Err(Failure::usage(format!("{flag} 0: must be at least 1")));
+            return Err(CliError::usage(format!("{flag} 0: must be at least 1")));
         }
     }
     if !args.segment_blocks.is_multiple_of(args.cow_blocks) {
-        return Err(Failure::usage(format!(
+        return Err(CliError::usage(format!(
             "--cow-blocks {}: must divide --segment-blocks ({})",
             args.cow_blocks, args.segment_blocks
         )));
@@ -90,7 +90,7 @@ pub fn spec(args: &Args) -> Result<Spec, Failure> {
         args.segment_blocks,
         args.cow_blocks,
     )
-    .map_err(|e| Failure::usage(format!("bad geometry: {e}")))?;
+    .map_err(|e| CliError::usage(format!("bad geometry: {e}")))?;
     let order = flag_value::<OrderName>("--order", &args.order)?.order(args.seed);
     let mut workload = Workload::default();
     for w in &args.writers {
@@ -108,7 +108,7 @@ pub fn spec(args: &Args) -> Result<Spec, Failure> {
         );
     }
     Spec::new(geometry, policy, order, mutant, workload)
-        .map_err(|e| Failure::usage(format!("bad request: {e}")))
+        .map_err(|e| CliError::usage(format!("bad request: {e}")))
 }
 
 /// What a run keeps per block: four devices of 4-byte stamps and the newest write's stamp.
@@ -120,10 +120,10 @@ const MAX_BLOCK_CHECKS: u64 = 20_000_000_000;
 
 /// Refuses, before allocating anything, a run that cannot fit in memory or would check for
 /// hours, with the estimate and the limit.
-fn check_size(g: &Geometry) -> Result<(), Failure> {
+fn check_size(g: &Geometry) -> Result<(), CliError> {
     let need = g.blocks.saturating_mul(BYTES_PER_BLOCK);
     if need > MAX_DATA_BYTES {
-        return Err(Failure::usage(format!(
+        return Err(CliError::usage(format!(
             "--blocks {}: the run keeps every block's data, about {:.1} GiB, more than the {} \
              limit; `cowlab sim --check off` simulates volumes this large",
             g.blocks,
@@ -135,7 +135,7 @@ fn check_size(g: &Geometry) -> Result<(), Failure> {
     let steps = 3 * u64::from(g.segments());
     let checks = steps.saturating_mul(g.blocks);
     if checks > MAX_BLOCK_CHECKS {
-        return Err(Failure::usage(format!(
+        return Err(CliError::usage(format!(
             "--blocks {}: checking every invariant after each of at least {steps} steps reads \
              about {checks} blocks, more than the limit of {MAX_BLOCK_CHECKS}; use larger \
              segments (--segment-blocks) or `cowlab sim`, which checks at the end",
@@ -145,7 +145,7 @@ fn check_size(g: &Geometry) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn run(args: &Args) -> Result<u8, Failure> {
+pub fn run(args: &Args) -> Result<u8, CliError> {
     let spec = spec(args)?;
     check_size(&spec.geometry)?;
     let run = random::run(&spec, args.seed, true);

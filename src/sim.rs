@@ -1,13 +1,13 @@
 //! `cowlab sim`: one timed simulation, its metrics as text or one JSON object.
 
-use crate::{flag_value, Failure};
+use crate::{flag_value, CliError};
 use cowlab_sim::config::{size_arg, ConfigError, Disks, SimConfig};
 use cowlab_sim::device::DiskName;
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
 use cowlab_sim::topology::TopologyChoice;
 use cowlab_sim::workload::{parse_sizes, Arrivals, PatternName, Stop};
-use cowlab_sim::{simulate, Outcome, Progress};
+use cowlab_sim::{simulate, Progress, SimOutcome};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -142,11 +142,11 @@ pub struct Args {
     pub json: bool,
 }
 
-fn usage(e: ConfigError) -> Failure {
-    Failure::usage(e.to_string())
+fn usage(e: ConfigError) -> CliError {
+    CliError::usage(e.to_string())
 }
 
-fn fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64, Failure> {
+fn fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64, CliError> {
     let v = v.unwrap_or(default);
     match (0.0..=1.0).contains(&v) {
         true => Ok(v),
@@ -154,13 +154,13 @@ fn fraction(flag: &str, v: Option<f64>, default: f64) -> Result<f64, Failure> {
     }
 }
 
-fn duration_arg(flag: &str, text: &str) -> Result<u64, Failure> {
+fn duration_arg(flag: &str, text: &str) -> Result<u64, CliError> {
     parse_duration(text).map_err(|e| usage(ConfigError::new(flag, text, e)))
 }
 
 /// A bandwidth in whole bytes per second: below one it would round to 0, which `spec`
 /// then refuses as "0" rather than as the value given.
-fn bytes_per_second(flag: &str, text: &str) -> Result<u64, Failure> {
+fn bytes_per_second(flag: &str, text: &str) -> Result<u64, CliError> {
     let rate = parse_rate(text).map_err(|e| usage(ConfigError::new(flag, text, e)))?;
     match rate >= 1.0 {
         true => Ok(rate as u64),
@@ -173,12 +173,12 @@ fn bytes_per_second(flag: &str, text: &str) -> Result<u64, Failure> {
 }
 
 /// The configuration the flags describe: defaults, then the preset, then every flag given.
-pub fn config(a: &Args) -> Result<SimConfig, Failure> {
+pub fn config(a: &Args) -> Result<SimConfig, CliError> {
     let mut c = SimConfig::default();
     if let Some(p) = &a.preset {
         c = c.preset(flag_value("--preset", p)?);
     }
-    let size = |flag: &str, v: &Option<String>| -> Result<Option<u64>, Failure> {
+    let size = |flag: &str, v: &Option<String>| -> Result<Option<u64>, CliError> {
         v.as_deref()
             .map(|t| size_arg(flag, t).map_err(usage))
             .transpose()
@@ -289,7 +289,7 @@ pub fn config(a: &Args) -> Result<SimConfig, Failure> {
 
 /// The fault plan: the `--fault-plan` file's, then each fault flag (errors and crashes add
 /// to the file's, the others replace its values).
-fn fault_flags(a: &Args, c: &mut SimConfig) -> Result<(), Failure> {
+fn fault_flags(a: &Args, c: &mut SimConfig) -> Result<(), CliError> {
     let bs = c.block_size;
     // A zero or non-dividing geometry is refused by name later, in `spec`.
     let volume_blocks = c.volume.checked_div(bs).unwrap_or(0);
@@ -297,7 +297,7 @@ fn fault_flags(a: &Args, c: &mut SimConfig) -> Result<(), Failure> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| usage(ConfigError::new("--fault-plan", path, e)))?;
         let f = faults::parse(&text, path, bs, volume_blocks)
-            .map_err(|e| Failure::usage(e.to_string()))?;
+            .map_err(|e| CliError::usage(e.to_string()))?;
         c.faults = f.plan;
         c.on_error = f.on_error.unwrap_or(c.on_error);
     }
@@ -346,7 +346,7 @@ fn duration_text(ns: u64) -> String {
     }
 }
 
-fn disks(a: &Args) -> Result<Disks, Failure> {
+fn disks(a: &Args) -> Result<Disks, CliError> {
     let name = match &a.disk {
         Some(name) => flag_value("--disk", name)?,
         None => DiskName::Nvme,
@@ -423,7 +423,7 @@ impl Reporter {
     }
 }
 
-pub fn run(a: &Args) -> Result<u8, Failure> {
+pub fn run(a: &Args) -> Result<u8, CliError> {
     let config = config(a)?;
     // Bad input first, then the warning about good input.
     config.spec().map_err(usage)?;
@@ -436,7 +436,7 @@ pub fn run(a: &Args) -> Result<u8, Failure> {
     let mut reporter = Reporter::new();
     let outcome = simulate(&config, &mut |p| reporter.report(p));
     reporter.done();
-    let outcome = outcome.map_err(|e| Failure::usage(e.to_string()))?;
+    let outcome = outcome.map_err(|e| CliError::usage(e.to_string()))?;
     match a.json {
         true => println!("{}", json(&config, &outcome)),
         false => print!("{}", text(&config, &outcome)),
@@ -445,7 +445,7 @@ pub fn run(a: &Args) -> Result<u8, Failure> {
 }
 
 /// One JSON object: every metric at the top level, the configuration under `config`.
-pub fn json(config: &SimConfig, outcome: &Outcome) -> String {
+pub fn json(config: &SimConfig, outcome: &SimOutcome) -> String {
     let mut object = serde_json::to_value(&outcome.metrics).expect("metrics serialise");
     object["config"] = serde_json::to_value(config).expect("the configuration serialises");
     object["fault_plan"] = serde_json::Value::String(fault_flags_text(config));
@@ -455,7 +455,7 @@ pub fn json(config: &SimConfig, outcome: &Outcome) -> String {
     object.to_string()
 }
 
-fn text(c: &SimConfig, o: &Outcome) -> String {
+fn text(c: &SimConfig, o: &SimOutcome) -> String {
     let m = &o.metrics;
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.3}"));
     let mut out = format!(

@@ -1,6 +1,6 @@
 //! The default job: the random driver over every policy for a fixed set of seeds.
 
-use crate::{flag_value, Failure};
+use crate::{flag_value, CliError};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan};
 use cowlab_model::{policy, random, Mutant, Policy, PolicyName, Spec, World};
 use std::sync::Arc;
@@ -69,19 +69,19 @@ pub fn case(
 }
 
 /// The built-in policy `--policy` names.
-pub fn policy_arg(name: &str) -> Result<Arc<dyn Policy>, Failure> {
+pub fn policy_arg(name: &str) -> Result<Arc<dyn Policy>, CliError> {
     let policy: PolicyName = flag_value("--policy", name)?;
     policy
         .builtin()
-        .map_err(|e| Failure::refused("--policy", name, e))
+        .map_err(|e| CliError::refused("--policy", name, e))
 }
 
 /// The mutant `--mutant` names.
-pub fn mutant_arg(name: &str) -> Result<Mutant, Failure> {
+pub fn mutant_arg(name: &str) -> Result<Mutant, CliError> {
     flag_value("--mutant", name)
 }
 
-pub fn run(args: &Args) -> Result<u8, Failure> {
+pub fn run(args: &Args) -> Result<u8, CliError> {
     let seeds = args.first_seed..args.first_seed.saturating_add(args.seeds);
     println!(
         "random driver: seeds {}..{} per policy{}, every invariant checked after every step",
@@ -137,7 +137,7 @@ pub fn run(args: &Args) -> Result<u8, Failure> {
     Ok(if failures.is_empty() { 0 } else { 1 })
 }
 
-pub fn replay(args: &ReplayArgs) -> Result<u8, Failure> {
+pub fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
     let policy = policy_arg(&args.policy)?;
     let mutant = args.mutant.as_deref().map(mutant_arg).transpose()?;
     let (spec, schedule) = random::generate(args.seed, policy.clone(), mutant);

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{cowlab, refused_output, text};
-use cowlab_model::fault::{Break, DeviceError, ErrorPolicy, When};
+use cowlab_model::fault::{Break, ErrorPolicy, PlannedError, When};
 use cowlab_model::Device;
 use cowlab_qemu::check::Status;
 use cowlab_qemu::config::{Copy, QemuConfig};
@@ -65,8 +65,8 @@ fn run(cfg: &QemuConfig) -> RealOutcome {
     cowlab_qemu::run(cfg, &mut |_| {}).unwrap_or_else(|e| panic!("the run could not be made: {e}"))
 }
 
-fn fail(device: Device, when: When) -> DeviceError {
-    DeviceError { device, when }
+fn fail(device: Device, when: When) -> PlannedError {
+    PlannedError { device, when }
 }
 
 /// Three workloads, each with its own seed.
@@ -113,8 +113,8 @@ fn holds(cfg: &QemuConfig, what: &str) -> RealOutcome {
 fn every_run(
     preset: &str,
     on_error: ErrorPolicy,
-    plans: &[Vec<DeviceError>],
-    mut each: impl FnMut(&[DeviceError], RealOutcome, &str),
+    plans: &[Vec<PlannedError>],
+    mut each: impl FnMut(&[PlannedError], RealOutcome, &str),
 ) {
     for (seed, pattern) in workloads() {
         for cluster in CLUSTERS {
@@ -134,7 +134,7 @@ fn backup_keeps_every_invariant_across_workloads_clusters_and_injected_errors() 
     if !qemu_here() {
         return;
     }
-    let plans: [Vec<DeviceError>; 3] = [
+    let plans: [Vec<PlannedError>; 3] = [
         vec![],
         // The destination's second write: in practice a write's copy out of turn.
         vec![fail(Device::Destination, When::Nth(2))],
@@ -163,7 +163,7 @@ fn fleecing_keeps_every_invariant_under_each_error_policy() {
     if !qemu_here() {
         return;
     }
-    let plans: [Vec<DeviceError>; 3] = [
+    let plans: [Vec<PlannedError>; 3] = [
         vec![],
         vec![fail(Device::Snapshot, When::Nth(1))],
         vec![fail(Device::Destination, When::Nth(1))],

@@ -4,11 +4,11 @@
 //! Run: `cargo bench -p cowlab-model --bench exhaustive` (prints markdown tables).
 //! `-- --quick` runs only the first rung of each ladder.
 
-use cowlab_model::exhaustive::check::{self, Options, Outcome, Strategy};
+use cowlab_model::exhaustive::check::{self, Options, Strategy, Verdict};
 use cowlab_model::exhaustive::{Config, CowModel};
 use cowlab_model::policy;
 
-fn run(c: &Config, strategy: Strategy, threads: usize, symmetry: bool) -> Outcome {
+fn run(c: &Config, strategy: Strategy, threads: usize, symmetry: bool) -> Verdict {
     let model = CowModel::new(c.spec().expect("valid"), symmetry);
     let o = check::run(
         &model,

@@ -14,7 +14,7 @@
 
 use cowlab_model::policy::{self, Policy};
 use cowlab_model::threaded::check::{
-    explore, image_read, is_concurrency, loom_spec, policy_for, stress, two_writers, Failure,
+    explore, image_read, is_concurrency, loom_spec, policy_for, stress, two_writers, LoomFailure,
 };
 use cowlab_model::threaded::watchdog::{run_watched, Reason};
 use cowlab_model::threaded::{run_on, Bytes, Flaw, RealThreads, Shaky, Stamps, Std};
@@ -130,9 +130,9 @@ fn loom_figures() {
         let e = explore(spec, bound);
         let result = match &e.failure {
             None => "pass".to_string(),
-            Some(Failure::Violation(v)) => format!("caught: {}", v.invariant),
-            Some(Failure::Panic(msg)) => format!("panic: {msg}"),
-            Some(Failure::Unbounded(msg)) => format!("unbounded: {msg}"),
+            Some(LoomFailure::Violation(v)) => format!("caught: {}", v.invariant),
+            Some(LoomFailure::Panic(msg)) => format!("panic: {msg}"),
+            Some(LoomFailure::Unbounded(msg)) => format!("unbounded: {msg}"),
         };
         println!(
             "| {label} | {result} | {} | {:.2} |",

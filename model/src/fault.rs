@@ -158,12 +158,12 @@ pub enum When {
 
 /// One planned device error.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DeviceError {
+pub struct PlannedError {
     pub device: Device,
     pub when: When,
 }
 
-impl fmt::Display for DeviceError {
+impl fmt::Display for PlannedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dev = self.device;
         match &self.when {
@@ -180,7 +180,7 @@ impl fmt::Display for DeviceError {
 pub struct FaultPlan {
     /// Seeds the draws of probabilistic errors.
     pub seed: u64,
-    pub errors: Vec<DeviceError>,
+    pub errors: Vec<PlannedError>,
     /// Blocks the snapshot store (or cache) can hold; `None` is unbounded.
     pub store_blocks: Option<u64>,
     /// The copier crashes before its n-th step (counting from 1), for each n listed, and
@@ -288,11 +288,11 @@ mod tests {
         let plan = FaultPlan {
             seed: 0,
             errors: vec![
-                DeviceError {
+                PlannedError {
                     device: Device::Source,
                     when: When::Nth(2),
                 },
-                DeviceError {
+                PlannedError {
                     device: Device::Destination,
                     when: When::Blocks(4..6),
                 },
@@ -321,7 +321,7 @@ mod tests {
     fn probabilistic_errors_replay_from_the_seed() {
         let plan = |seed| FaultPlan {
             seed,
-            errors: vec![DeviceError {
+            errors: vec![PlannedError {
                 device: Device::Source,
                 when: When::Probability(0.5),
             }],

@@ -3,7 +3,7 @@
 
 use crate::disk::Device;
 use crate::event::{render_trace, TraceStep};
-use crate::fault::{Break, DeviceError, ErrorPolicy, FaultPlan, PlanFaults, When};
+use crate::fault::{Break, ErrorPolicy, FaultPlan, PlanFaults, PlannedError, When};
 use crate::geometry::Geometry;
 use crate::invariants::{check_safety, progress, Invariant, Violation};
 use crate::mutant::Mutant;
@@ -259,7 +259,7 @@ pub fn generate_faulty(
             1 => When::Probability([0.05, 0.2, 0.5][below(r, 3) as usize]),
             _ => When::Nth(1 + below(r, 8)),
         };
-        errors.push(DeviceError { device, when });
+        errors.push(PlannedError { device, when });
     }
     let plan = FaultPlan {
         seed: r.next_u64(),

@@ -2,7 +2,7 @@
 //! A designer's own tests can use them to check a policy of their own.
 
 use crate::disk::Device;
-use crate::fault::{Break, DeviceError, ErrorPolicy, FaultPlan, When};
+use crate::fault::{Break, ErrorPolicy, FaultPlan, PlannedError, When};
 use crate::geometry::Geometry;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
@@ -177,7 +177,7 @@ pub fn fault_plan() -> impl Strategy<Value = FaultPlan> {
         prop::sample::select(vec![0.1, 0.3, 0.6]).prop_map(When::Probability),
     ];
     let errors = prop::collection::vec(
-        (device, when).prop_map(|(device, when)| DeviceError { device, when }),
+        (device, when).prop_map(|(device, when)| PlannedError { device, when }),
         0..=2,
     );
     let store = prop::option::weighted(0.25, 0..=blocks);

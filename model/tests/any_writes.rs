@@ -4,7 +4,7 @@
 //! made. Also the geometries and copy orders only these flags reach: a short last segment,
 //! and every copy order.
 
-use cowlab_model::exhaustive::check::{self, Options, Outcome};
+use cowlab_model::exhaustive::check::{self, Options, Verdict};
 use cowlab_model::exhaustive::{Config, CowModel};
 use cowlab_model::names::Named;
 use cowlab_model::{policy, Mutant, OrderName};
@@ -26,7 +26,7 @@ fn any(policy: &str, mutant: Option<Mutant>) -> Config {
     }
 }
 
-fn bfs(c: &Config, symmetry: bool) -> Outcome {
+fn bfs(c: &Config, symmetry: bool) -> Verdict {
     let model = CowModel::new(c.spec().expect("a valid configuration"), symmetry);
     check::run(&model, &Options::default(), &mut |_| {})
 }

@@ -2,7 +2,7 @@
 //! caught with the shortest counterexample, symmetry reduction keeps the verdicts with fewer
 //! states, `sometimes` properties fail when never reached, simulation replays by seed.
 
-use cowlab_model::exhaustive::check::{self, Options, Outcome, Strategy};
+use cowlab_model::exhaustive::check::{self, Options, Strategy, Verdict};
 use cowlab_model::exhaustive::{self as ex, symmetry, Config, CowModel};
 use cowlab_model::random::below;
 use cowlab_model::workload::{Request, Role, Workload};
@@ -25,11 +25,11 @@ fn model(c: &Config, symmetry: bool) -> CowModel {
     CowModel::new(c.spec().expect("valid configuration"), symmetry)
 }
 
-fn bfs(m: &CowModel) -> Outcome {
+fn bfs(m: &CowModel) -> Verdict {
     check::run(m, &Options::default(), &mut |_| {})
 }
 
-fn with(m: &CowModel, options: Options) -> Outcome {
+fn with(m: &CowModel, options: Options) -> Verdict {
     check::run(m, &options, &mut |_| {})
 }
 
@@ -391,7 +391,7 @@ fn states_render_in_domain_words() {
     }
 }
 
-fn simulate(m: &CowModel, seed: u64, runs: u64) -> Outcome {
+fn simulate(m: &CowModel, seed: u64, runs: u64) -> Verdict {
     with(
         m,
         Options {

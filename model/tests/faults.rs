@@ -3,7 +3,7 @@
 //! is caught (by the exhaustive checker with its shortest counterexample, by random runs,
 //! and by proptest, which shrinks it); a restart resumes from the persisted cursor.
 
-use cowlab_model::exhaustive::check::{self, Options, Outcome};
+use cowlab_model::exhaustive::check::{self, Options, Verdict};
 use cowlab_model::exhaustive::{Config, CowModel, COPY_FAILS, FAULT_SURVIVED};
 use cowlab_model::fault::{Break, ErrorPolicy};
 use cowlab_model::random::{self, generate_faulty};
@@ -36,7 +36,7 @@ fn faulty(policy: &str, on_error: ErrorPolicy, faults: u8, mutant: Option<Mutant
     CowModel::new(c.spec().expect("valid configuration"), true).with_faults(faults)
 }
 
-fn bfs(m: &CowModel) -> Outcome {
+fn bfs(m: &CowModel) -> Verdict {
     let options = Options {
         threads: 2,
         ..Options::default()

@@ -21,12 +21,12 @@
 //! time per exploration, so that a runaway exploration fails instead of running on).
 
 use cowlab_model::disk::Device;
-use cowlab_model::fault::{Break, DeviceError, ErrorPolicy, FaultPlan, When};
+use cowlab_model::fault::{Break, ErrorPolicy, FaultPlan, PlannedError, When};
 use cowlab_model::invariants::check_safety;
 use cowlab_model::policy::{self, Policy};
 use cowlab_model::threaded::check::{
     explore, explore_faulty, explore_flawed, image_read, is_concurrency, loom_faults, loom_spec,
-    policy_for, two_writers, Exploration, Failure, LOOM_TIME_LIMIT,
+    policy_for, two_writers, Exploration, LoomFailure, LOOM_TIME_LIMIT,
 };
 use cowlab_model::threaded::Flaw;
 use cowlab_model::{Invariant, Mutant, Pid, Spec, World};
@@ -212,7 +212,7 @@ fn assert_caught(m: Mutant) {
     let (invariant, detail) = expected(m);
     let e = explore(&spec, PREEMPTION_BOUND);
     match e.failure {
-        Some(Failure::Violation(v)) => {
+        Some(LoomFailure::Violation(v)) => {
             assert_eq!(v.invariant, invariant, "{m}: wrong invariant: {v}\n{spec}");
             assert!(v.detail.contains(detail), "{m}: unexpected violation: {v}\n{spec}");
         }
@@ -255,7 +255,7 @@ fn write_after_unlock_is_caught() {
     let spec = two_writers(policy("snapshot-overlay"), None, 1);
     let e = explore_flawed(&spec, Some(Flaw::WriteAfterUnlock), PREEMPTION_BOUND);
     match e.failure {
-        Some(Failure::Violation(v)) => assert_eq!(v.invariant, Invariant::NoLostWrite, "{v}"),
+        Some(LoomFailure::Violation(v)) => assert_eq!(v.invariant, Invariant::NoLostWrite, "{v}"),
         other => panic!("write-after-unlock not caught: {other:?}"),
     }
 }
@@ -327,7 +327,7 @@ fn lost_wakeup_under_loom() {
 /// The plan failing the `nth` I/O of `device`.
 fn fail_nth(device: Device, nth: u64) -> FaultPlan {
     FaultPlan {
-        errors: vec![DeviceError {
+        errors: vec![PlannedError {
             device,
             when: When::Nth(nth),
         }],
@@ -437,7 +437,7 @@ fn every_fault_mutant_is_caught_on_a_failing_device() {
         let (invariant, detail) = expected_with_faults(m);
         let (spec, e) = explore_fault_mutant(m);
         match e.failure {
-            Some(Failure::Violation(v)) => {
+            Some(LoomFailure::Violation(v)) => {
                 assert_eq!(v.invariant, invariant, "{m}: wrong invariant: {v}\n{spec}");
                 assert!(v.detail.contains(detail), "{m}: unexpected violation: {v}\n{spec}");
             }

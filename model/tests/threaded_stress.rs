@@ -24,7 +24,7 @@ use cowlab_model::threaded::check::{
     is_concurrency, loom_faults, policy_for, stress, two_writers, STRESS_REQUESTS,
 };
 use cowlab_model::threaded::watchdog::{run_watched, run_watched_faulty, Hang, Reason};
-use cowlab_model::threaded::{Flaw, Outcome, RealThreads, Shaky, Stamps, Std, ThreadState};
+use cowlab_model::threaded::{Flaw, RealThreads, Shaky, Stamps, Std, ThreadState, ThreadedRun};
 use cowlab_model::{policy, Device, Invariant, Mutant, Spec, Violation, World, BEGIN};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ fn watched<P: RealThreads>(
     mutant: Option<Mutant>,
     flaw: Option<Flaw>,
     seed: u64,
-) -> Result<Outcome, Hang> {
+) -> Result<ThreadedRun, Hang> {
     let spec = stress(policy::by_name(policy).expect("built in"), mutant, seed);
     Shaky::seed(seed);
     run_watched::<P, Stamps>(&spec, World::new(&spec), flaw, LIMIT)
@@ -85,7 +85,7 @@ fn first_catch(
     policy: &str,
     mutant: Option<Mutant>,
     flaw: Option<Flaw>,
-) -> Option<(u64, Result<Outcome, Hang>)> {
+) -> Option<(u64, Result<ThreadedRun, Hang>)> {
     (0..CATCH_SEEDS).find_map(|seed| {
         let result = watched::<Shaky>(policy, mutant, flaw, seed);
         let caught = result.as_ref().map_or(true, |out| out.violation.is_some());
@@ -196,7 +196,10 @@ fn failing_snapshot(mutant: Option<Mutant>) -> (Spec, World, FaultPlan) {
 /// writes still held wait for a copy that never completes: the driver reports the deadlock
 /// (the watchdog never has to give up); without it both writes are released and every
 /// thread finishes.
-fn held_write_on_a_failing_snapshot<P: RealThreads>(mutant: Option<Mutant>, seed: u64) -> Outcome {
+fn held_write_on_a_failing_snapshot<P: RealThreads>(
+    mutant: Option<Mutant>,
+    seed: u64,
+) -> ThreadedRun {
     let (spec, start, plan) = failing_snapshot(mutant);
     Shaky::seed(seed);
     let out = run_watched_faulty::<P, Stamps>(&spec, start, &plan, LIMIT)

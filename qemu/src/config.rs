@@ -4,7 +4,7 @@
 //! into a [`Setup`] once, refusing by flag what QEMU cannot do.
 
 use crate::stamp::SECTOR;
-use cowlab_model::fault::{Break, DeviceError, When};
+use cowlab_model::fault::{Break, PlannedError, When};
 use cowlab_model::policy::{OutOfTurn, SnapshotRedirect};
 use cowlab_model::{Device, OrderName, PolicyName};
 use cowlab_sim::config::ConfigError;
@@ -293,7 +293,7 @@ impl QemuConfig {
     }
 }
 
-fn injection(e: &DeviceError, copy: Copy, block_size: u64) -> Result<Injection, ConfigError> {
+fn injection(e: &PlannedError, copy: Copy, block_size: u64) -> Result<Injection, ConfigError> {
     let target = match (e.device, copy) {
         (Device::Destination, _) => Target::Destination,
         (Device::Snapshot, Copy::Fleecing) => Target::Snapshot,

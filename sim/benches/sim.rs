@@ -31,7 +31,7 @@ fn one_gib(check: CheckLevel) -> SimConfig {
     }
 }
 
-fn timed(c: &SimConfig) -> (f64, cowlab_sim::Outcome) {
+fn timed(c: &SimConfig) -> (f64, cowlab_sim::SimOutcome) {
     let start = Instant::now();
     let o = simulate(c, &mut |_| {}).expect("a valid configuration");
     (start.elapsed().as_secs_f64(), o)
@@ -78,7 +78,7 @@ fn main() {
             one_gib(CheckLevel::Off).with_volume(64 * GIB),
         ),
     ] {
-        let runs: Vec<(f64, cowlab_sim::Outcome)> = (0..11).map(|_| timed(&c)).collect();
+        let runs: Vec<(f64, cowlab_sim::SimOutcome)> = (0..11).map(|_| timed(&c)).collect();
         let o = &runs[0].1;
         let walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let fastest = walls.iter().copied().fold(f64::INFINITY, f64::min);

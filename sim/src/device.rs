@@ -28,7 +28,7 @@ pub struct DeviceModel {
 
 /// A device model or queue that cannot serve I/Os.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum DeviceError {
+pub enum DeviceModelError {
     #[error("device bandwidth = 0 bytes/s: must be positive")]
     ZeroBandwidth,
     #[error("device queue depth = 0: must be at least 1")]
@@ -112,9 +112,9 @@ impl DeviceModel {
     }
 
     /// Refuses a model that could never finish a transfer.
-    pub fn validate(&self) -> Result<(), DeviceError> {
+    pub fn validate(&self) -> Result<(), DeviceModelError> {
         if self.bandwidth == 0 {
-            return Err(DeviceError::ZeroBandwidth);
+            return Err(DeviceModelError::ZeroBandwidth);
         }
         Ok(())
     }
@@ -197,10 +197,10 @@ pub struct DeviceQueue<T> {
 
 impl<T> DeviceQueue<T> {
     /// An idle device; `depth` I/Os may be in service at once.
-    pub fn new(model: DeviceModel, depth: u32) -> Result<Self, DeviceError> {
+    pub fn new(model: DeviceModel, depth: u32) -> Result<Self, DeviceModelError> {
         model.validate()?;
         if depth == 0 {
-            return Err(DeviceError::ZeroDepth);
+            return Err(DeviceModelError::ZeroDepth);
         }
         Ok(DeviceQueue {
             model,
@@ -399,18 +399,18 @@ mod tests {
             bandwidth: 0,
             ..DeviceModel::ssd()
         };
-        assert_eq!(broken.validate(), Err(DeviceError::ZeroBandwidth));
+        assert_eq!(broken.validate(), Err(DeviceModelError::ZeroBandwidth));
         assert_eq!(broken.service_ns(1, true), u64::MAX);
         assert_eq!(
             DeviceQueue::<u32>::new(broken, 1).unwrap_err(),
-            DeviceError::ZeroBandwidth
+            DeviceModelError::ZeroBandwidth
         );
         assert_eq!(
             DeviceQueue::<u32>::new(DeviceModel::ssd(), 0).unwrap_err(),
-            DeviceError::ZeroDepth
+            DeviceModelError::ZeroDepth
         );
         assert_eq!(
-            DeviceError::ZeroDepth.to_string(),
+            DeviceModelError::ZeroDepth.to_string(),
             "device queue depth = 0: must be at least 1"
         );
     }

@@ -16,8 +16,8 @@
 //! [`parse_device_error`], [`parse_device`]): the engine keeps the types and prints them.
 
 use crate::size::{format_size, parse_size};
-use crate::tomlfile::{Doc, FileError};
-use cowlab_model::fault::{Break, DeviceError, ErrorPolicy, FaultPlan, When};
+use crate::tomlfile::{FileError, SourceText};
+use cowlab_model::fault::{Break, ErrorPolicy, FaultPlan, PlannedError, When};
 use cowlab_model::names::UnknownName;
 use cowlab_model::Device;
 use serde::Deserialize;
@@ -64,7 +64,7 @@ fn field(span: Range<usize>, key: &str, reason: impl ToString) -> FieldError {
 
 /// What a table says: the plan, and the error policy if it names one.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Faults {
+pub struct PlannedFaults {
     pub plan: FaultPlan,
     pub on_error: Option<ErrorPolicy>,
 }
@@ -119,7 +119,7 @@ pub fn parse_device(name: &str) -> Result<Device, UnknownName> {
 /// `DEVICE:nth=N`, `DEVICE:blocks=A..B` or `DEVICE:p=P` (what `--fail` takes). An inclusive
 /// block range (`blocks=3..=5`) is refused with its half-open form (`write the range
 /// half-open: blocks=3..6`).
-pub fn parse_device_error(text: &str) -> Result<DeviceError, String> {
+pub fn parse_device_error(text: &str) -> Result<PlannedError, String> {
     let (dev, rule) = text
         .split_once(':')
         .ok_or("expected DEVICE:nth=N, DEVICE:blocks=A..B or DEVICE:p=P")?;
@@ -157,7 +157,7 @@ pub fn parse_device_error(text: &str) -> Result<DeviceError, String> {
             return Err(rules.to_string());
         }
     };
-    Ok(DeviceError { device, when })
+    Ok(PlannedError { device, when })
 }
 
 /// A store capacity in bytes as whole blocks (rounding down); less than one block is
@@ -191,7 +191,7 @@ pub fn refuse_inclusive_range(range: &str) -> Result<(), String> {
 }
 
 /// Refuses a block range that ends past the volume.
-pub fn check_blocks(e: &DeviceError, volume_blocks: u64) -> Result<(), String> {
+pub fn check_blocks(e: &PlannedError, volume_blocks: u64) -> Result<(), String> {
     match &e.when {
         When::Blocks(r) if r.end > volume_blocks => {
             Err(format!("the volume has {volume_blocks} blocks"))
@@ -202,8 +202,12 @@ pub fn check_blocks(e: &DeviceError, volume_blocks: u64) -> Result<(), String> {
 
 impl FaultsTable {
     /// The plan, for a volume of `volume_blocks` blocks of `block_size` bytes.
-    pub fn resolve(&self, block_size: u64, volume_blocks: u64) -> Result<Faults, FieldError> {
-        let mut out = Faults::default();
+    pub fn resolve(
+        &self,
+        block_size: u64,
+        volume_blocks: u64,
+    ) -> Result<PlannedFaults, FieldError> {
+        let mut out = PlannedFaults::default();
         if let Some(v) = &self.seed {
             out.plan.seed = *v.get_ref();
         }
@@ -235,7 +239,7 @@ impl FaultsTable {
 }
 
 impl FailTable {
-    fn resolve(&self, volume_blocks: u64) -> Result<DeviceError, FieldError> {
+    fn resolve(&self, volume_blocks: u64) -> Result<PlannedError, FieldError> {
         let dev = &self.device;
         let device =
             parse_device(dev.get_ref()).map_err(|e| field(dev.span(), "fail.device", e))?;
@@ -297,7 +301,7 @@ impl FailTable {
                 }
             }
         };
-        let e = DeviceError { device, when };
+        let e = PlannedError { device, when };
         if let Err(reason) = check_blocks(&e, volume_blocks) {
             let span = self.blocks.as_ref().map_or(dev.span(), |v| v.span());
             return Err(field(span, "fail.blocks", reason));
@@ -316,8 +320,8 @@ pub fn parse(
     file: &str,
     block_size: u64,
     volume_blocks: u64,
-) -> Result<Faults, FaultFileError> {
-    let doc = Doc::new(text, file);
+) -> Result<PlannedFaults, FaultFileError> {
+    let doc = SourceText::new(text, file);
     let table: FaultsTable = toml::from_str(text).map_err(|e| doc.toml_error(&e))?;
     table
         .resolve(block_size, volume_blocks)
@@ -416,7 +420,7 @@ probability = 0.01
         );
         assert_eq!(
             parse("", "empty.toml", 4096, 256).unwrap(),
-            Faults::default()
+            PlannedFaults::default()
         );
     }
 

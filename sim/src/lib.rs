@@ -25,8 +25,8 @@ pub mod verify;
 pub mod workload;
 
 pub use config::{CheckLevel, ConfigError, Disks, Preset, SimConfig};
-pub use device::{DeviceError, DeviceModel, DeviceQueue, DeviceStats, DiskName, Io, Started};
-pub use driver::{simulate, simulate_with, Failure, Outcome, Progress, SimError};
+pub use device::{DeviceModel, DeviceModelError, DeviceQueue, DeviceStats, DiskName, Io, Started};
+pub use driver::{simulate, simulate_with, Progress, SimError, SimOutcome, TimedViolation};
 pub use latency::Latencies;
 pub use metrics::Metrics;
 pub use size::SizeError;

@@ -48,14 +48,14 @@ impl std::error::Error for FileError {}
 
 /// The text of a file, to point at its lines.
 #[derive(Clone, Copy)]
-pub struct Doc<'a> {
+pub struct SourceText<'a> {
     pub text: &'a str,
     pub file: &'a str,
 }
 
-impl<'a> Doc<'a> {
+impl<'a> SourceText<'a> {
     pub fn new(text: &'a str, file: &'a str) -> Self {
-        Doc { text, file }
+        SourceText { text, file }
     }
 
     /// The line (from 1) of a byte offset.
@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn errors_name_the_file_line_key_and_value() {
         let text = "a = 1\n[t]\nb = \"x\"\n";
-        let d = Doc::new(text, "f.toml");
+        let d = SourceText::new(text, "f.toml");
         let at = text.find("\"x\"").unwrap();
         let e = d.at(at..at + 3, "t.b", "no good");
         assert_eq!(e.to_string(), "f.toml line 3: key t.b = \"x\": no good");
@@ -213,11 +213,11 @@ mod tests {
         }
         let text = "n = \"seven\"\n";
         let e = toml::from_str::<F>(text).unwrap_err();
-        let e = Doc::new(text, "f.toml").toml_error(&e);
+        let e = SourceText::new(text, "f.toml").toml_error(&e);
         assert_eq!((e.line, e.key.as_str()), (1, "n"));
         let text = "n = 1\nthis is not toml\n";
         let e = toml::from_str::<F>(text).unwrap_err();
-        let e = Doc::new(text, "f.toml").toml_error(&e);
+        let e = SourceText::new(text, "f.toml").toml_error(&e);
         assert_eq!((e.line, e.value.as_str()), (2, "this is not toml"));
     }
 
@@ -243,7 +243,7 @@ mod tests {
             ("l = \"a\"", "expected a list in brackets, [...]"),
         ] {
             let e = toml::from_str::<F>(text).unwrap_err();
-            let e = Doc::new(text, "f.toml").toml_error(&e);
+            let e = SourceText::new(text, "f.toml").toml_error(&e);
             assert_eq!(e.reason, words, "{text}");
         }
     }

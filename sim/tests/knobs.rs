@@ -16,7 +16,7 @@ use cowlab_sim::device::DeviceModel;
 use cowlab_sim::topology::{Control, DeviceSpec, Link, RaidLevel, Topology, TopologyChoice};
 use cowlab_sim::trace::write_msr;
 use cowlab_sim::workload::{Arrival, Arrivals, Stop};
-use cowlab_sim::{simulate, Latencies, Metrics, Outcome};
+use cowlab_sim::{simulate, Latencies, Metrics, SimOutcome};
 use std::path::PathBuf;
 
 const KIB: u64 = 1 << 10;
@@ -54,7 +54,7 @@ fn quiet(policy: &str) -> SimConfig {
     c
 }
 
-fn run(c: &SimConfig) -> Outcome {
+fn run(c: &SimConfig) -> SimOutcome {
     simulate(c, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -9,7 +9,7 @@ use cowlab_sim::driver::simulate_verified;
 use cowlab_sim::trace::{write_msr, MsrReader};
 use cowlab_sim::verify::{EveryStep, Whole};
 use cowlab_sim::workload::{Arrival, Generator, Pattern, Stop};
-use cowlab_sim::{simulate, Outcome};
+use cowlab_sim::{simulate, SimOutcome};
 use std::io::BufReader;
 use std::path::PathBuf;
 
@@ -28,7 +28,7 @@ fn base(policy: &str) -> SimConfig {
     .with_volume(8 * MIB)
 }
 
-fn run(c: &SimConfig) -> Outcome {
+fn run(c: &SimConfig) -> SimOutcome {
     simulate(c, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -276,7 +276,7 @@ fn checking_what_a_step_touched_finds_what_checking_everything_finds() {
             c.mutant = m;
             let touched = simulate_verified(&c, EveryStep::default()).unwrap();
             let whole = simulate_verified(&c, Whole).unwrap();
-            let at = |o: &Outcome| o.failure.as_ref().map(|f| (f.at_ns, o.steps));
+            let at = |o: &SimOutcome| o.failure.as_ref().map(|f| (f.at_ns, o.steps));
             assert_eq!(at(&touched), at(&whole), "{m:?}, seed {seed}");
             compared += 1;
         }

@@ -9,7 +9,7 @@ use cowlab_sim::device::DeviceModel;
 use cowlab_sim::driver::simulate_verified;
 use cowlab_sim::verify::{EveryStep, Whole};
 use cowlab_sim::workload::Stop;
-use cowlab_sim::{simulate, Metrics, Outcome};
+use cowlab_sim::{simulate, Metrics, SimOutcome};
 
 mod common;
 use common::{small, KIB};
@@ -33,7 +33,7 @@ fn errors(specs: &[&str]) -> FaultPlan {
     }
 }
 
-fn run(c: &SimConfig) -> Outcome {
+fn run(c: &SimConfig) -> SimOutcome {
     simulate(c, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -359,7 +359,7 @@ fn checking_what_a_step_touched_finds_what_checking_everything_finds_under_fault
                     c.mutant = m;
                     let touched = simulate_verified(&c, EveryStep::default()).unwrap();
                     let whole = simulate_verified(&c, Whole).unwrap();
-                    let at = |o: &Outcome| o.failure.as_ref().map(|f| (f.at_ns, o.steps));
+                    let at = |o: &SimOutcome| o.failure.as_ref().map(|f| (f.at_ns, o.steps));
                     let what = format!("{m:?}, {on_error}, {name}, seed {seed}");
                     assert_eq!(at(&touched), at(&whole), "{what}");
                     caught += touched.failure.is_some() as u32;

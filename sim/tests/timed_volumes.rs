@@ -6,7 +6,7 @@ use cowlab_model::{Op, Request};
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::trace::write_msr;
 use cowlab_sim::workload::Arrival;
-use cowlab_sim::{simulate, Outcome};
+use cowlab_sim::{simulate, SimOutcome};
 
 const MIB: u64 = 1 << 20;
 
@@ -22,14 +22,14 @@ fn three_volumes(policy: &str, order: &str) -> SimConfig {
     .with_volume(12 * MIB)
 }
 
-fn run(c: &SimConfig) -> Outcome {
+fn run(c: &SimConfig) -> SimOutcome {
     let o = simulate(c, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(o.metrics.invariants, "checked", "{} {}", c.policy, c.order);
     o
 }
 
 /// The volumes by the time they finished, first first.
-fn finish_order(o: &Outcome) -> Vec<usize> {
+fn finish_order(o: &SimOutcome) -> Vec<usize> {
     let mut v: Vec<usize> = (0..o.volume_seconds.len()).collect();
     v.sort_by(|a, b| o.volume_seconds[*a].total_cmp(&o.volume_seconds[*b]));
     v

@@ -6,7 +6,7 @@
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
 use cowlab_sim::topology::{Control, ControlPath, Link, Topology, TopologyChoice, PRESETS};
-use cowlab_sim::{simulate, Outcome};
+use cowlab_sim::{simulate, SimOutcome};
 
 const MIB: u64 = 1 << 20;
 
@@ -24,7 +24,7 @@ fn small(policy: &str, topology: Option<&str>) -> SimConfig {
     c
 }
 
-fn run(c: &SimConfig) -> Outcome {
+fn run(c: &SimConfig) -> SimOutcome {
     simulate(c, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -98,12 +98,12 @@ fn out_of_band_control_takes_the_commands_off_the_data_links() {
     std::fs::write(&path, t.to_toml()).unwrap();
     let out_of_band = run(&small("snapshot-overlay", Some(path.to_str().unwrap())));
     assert_eq!(out_of_band.metrics.invariants, "checked");
-    let link = |o: &Outcome, name: &str| o.links.iter().find(|(n, _)| n == name).map(|l| l.1);
+    let link = |o: &SimOutcome, name: &str| o.links.iter().find(|(n, _)| n == name).map(|l| l.1);
     let control = link(&out_of_band, "control").expect("the control link");
     assert!(control.transfers > 0);
     assert!(link(&in_band, "control").is_none());
     // In band, every command crossed the source's links there and back, 512 bytes each way.
-    let data = |o: &Outcome| link(o, "switch-source").unwrap();
+    let data = |o: &SimOutcome| link(o, "switch-source").unwrap();
     let (a, b) = (data(&in_band), data(&out_of_band));
     assert!(a.bytes > b.bytes, "in band {a:?}, out of band {b:?}");
     assert!(a.transfers > b.transfers);

@@ -3,7 +3,7 @@
 
 use cowlab_model::exhaustive::check::{self, Options};
 use cowlab_model::exhaustive::{Config, CowModel};
-use cowlab_model::threaded::check::{explore, two_writers, Failure};
+use cowlab_model::threaded::check::{explore, two_writers, LoomFailure};
 use cowlab_model::{random, strategy, CopyOrder, Invariant, Policy, Spec};
 use own_policy::{OutOfTurnAhead, SnapshotForgotten};
 use proptest::prelude::*;
@@ -103,7 +103,7 @@ fn loom_explores_the_threaded_implementation_with_the_policy() {
 fn loom_catches_the_broken_variant() {
     let e = explore(&two_writers(forgotten(), None, 1), Some(3));
     match e.failure {
-        Some(Failure::Violation(v)) => assert_eq!(v.invariant, Invariant::MapSoundness, "{v}"),
+        Some(LoomFailure::Violation(v)) => assert_eq!(v.invariant, Invariant::MapSoundness, "{v}"),
         other => panic!("loom did not catch the broken policy: {other:?}"),
     }
 }

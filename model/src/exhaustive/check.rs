@@ -96,7 +96,7 @@ impl Counterexample {
 }
 
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct Verdict {
     pub progress: Progress,
     /// Every reachable state was explored (no failure stopped it, no depth bound or time
     /// limit cut it).
@@ -115,7 +115,7 @@ pub struct Outcome {
     pub unreached: Vec<&'static str>,
 }
 
-impl Outcome {
+impl Verdict {
     pub fn holds(&self) -> bool {
         self.counterexample.is_none() && (!self.complete || self.unreached.is_empty())
     }
@@ -145,7 +145,7 @@ impl Outcome {
 }
 
 /// Runs the check and calls `report` every `options.progress_every` while it runs.
-pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress)) -> Outcome {
+pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress)) -> Verdict {
     let start = Instant::now();
     let mut model = model.clone();
     let names: Vec<(&'static str, Expectation)> = model
@@ -285,7 +285,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         .partition(|n| discoveries.iter().any(|(d, _)| d == n));
     let simulated = matches!(options.strategy, Strategy::Simulate { .. });
     let timed_out = counterexample.is_none() && progress.timed_out;
-    Outcome {
+    Verdict {
         progress,
         timed_out,
         complete: counterexample.is_none() && !depth_cut && !simulated && !timed_out,

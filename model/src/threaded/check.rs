@@ -3,7 +3,7 @@
 
 use super::{panic_message, spawn, Flaw, Loom, Stamps};
 use crate::disk::Device;
-use crate::fault::{DeviceError, ErrorPolicy, FaultPlan, When};
+use crate::fault::{ErrorPolicy, FaultPlan, PlannedError, When};
 use crate::geometry::Geometry;
 use crate::invariants::Violation;
 use crate::mutant::Mutant;
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 /// Why a loom exploration failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Failure {
+pub enum LoomFailure {
     /// An execution ended with a broken invariant (checked after every thread joined).
     Violation(Violation),
     /// Something else panicked: loom (e.g. a deadlock it detected, or a thread spinning past
@@ -42,7 +42,7 @@ pub struct Exploration {
     pub copies_failed: u64,
     pub seconds: f64,
     /// The failure of the first failing execution, if any (loom stops there).
-    pub failure: Option<Failure>,
+    pub failure: Option<LoomFailure>,
 }
 
 /// Branches (scheduling decisions) loom allows in one execution: its default, set here so
@@ -118,7 +118,7 @@ pub fn explore_from(
                     .then(|| format!("not finished after {} s", LOOM_TIME_LIMIT.as_secs())),
             };
             let found = match over {
-                Some(why) => Failure::Unbounded(format!("loom exploration {why}")),
+                Some(why) => LoomFailure::Unbounded(format!("loom exploration {why}")),
                 None => {
                     let out = spawn::<Loom, Stamps>(&spec, start.clone(), flaw, &plan).join();
                     if out.injected.iter().any(|n| *n > 0) {
@@ -128,12 +128,12 @@ pub fn explore_from(
                         copies_failed.fetch_add(1, Ordering::Relaxed);
                     }
                     match out.violation {
-                        Some(v) => Failure::Violation(v),
+                        Some(v) => LoomFailure::Violation(v),
                         // `progress` reports a deadlock; this is the rest of "every thread
                         // finishes", said outright.
-                        None if !out.world.finished() => {
-                            Failure::Panic("a process stopped unfinished without a deadlock".into())
-                        }
+                        None if !out.world.finished() => LoomFailure::Panic(
+                            "a process stopped unfinished without a deadlock".into(),
+                        ),
                         None => return,
                     }
                 }
@@ -149,7 +149,7 @@ pub fn explore_from(
     });
     let seconds = started.elapsed().as_secs_f64();
     let failure = match result {
-        None => Some(Failure::Unbounded(format!(
+        None => Some(LoomFailure::Unbounded(format!(
             "loom exploration not finished after {seconds:.0} s: an execution does not end"
         ))),
         Some(Ok(())) => None,
@@ -158,7 +158,7 @@ pub fn explore_from(
                 .lock()
                 .expect("not poisoned")
                 .take()
-                .unwrap_or(Failure::Panic(message)),
+                .unwrap_or(LoomFailure::Panic(message)),
         ),
     };
     Exploration {
@@ -217,7 +217,7 @@ pub fn loom_spec(m: Mutant) -> Spec {
 pub fn loom_faults(m: Mutant) -> Option<(ErrorPolicy, FaultPlan)> {
     let on_error = m.facts().breaks?;
     let plan = FaultPlan {
-        errors: vec![DeviceError {
+        errors: vec![PlannedError {
             device: Device::Snapshot,
             when: When::Nth(1),
         }],

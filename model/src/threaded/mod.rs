@@ -62,7 +62,7 @@ use std::time::{Duration, Instant};
 
 /// What a threaded run ended with.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct ThreadedRun {
     /// The state after every thread joined (devices, metadata, processes).
     pub world: World,
     /// Steps taken by all processes together.
@@ -79,12 +79,12 @@ pub struct Outcome {
 }
 
 /// Runs the spec's copier and clients on threads of platform `P` over stamp-only devices.
-pub fn run<P: Platform>(spec: &Spec) -> Outcome {
+pub fn run<P: Platform>(spec: &Spec) -> ThreadedRun {
     run_on::<P, Stamps>(spec)
 }
 
 /// Runs the spec on threads of platform `P` with devices of kind `S`.
-pub fn run_on<P: Platform, S: Store>(spec: &Spec) -> Outcome {
+pub fn run_on<P: Platform, S: Store>(spec: &Spec) -> ThreadedRun {
     run_from::<P, S>(spec, World::new(spec), None)
 }
 
@@ -103,14 +103,22 @@ pub enum Flaw {
 
 /// Runs the spec like [`run_on`] from a given state (normally `World::new(spec)`), with one
 /// of the driver's known-bad variants if `flaw` is set.
-pub fn run_from<P: Platform, S: Store>(spec: &Spec, start: World, flaw: Option<Flaw>) -> Outcome {
+pub fn run_from<P: Platform, S: Store>(
+    spec: &Spec,
+    start: World,
+    flaw: Option<Flaw>,
+) -> ThreadedRun {
     spawn::<P, S>(spec, start, flaw, &FaultPlan::default()).join()
 }
 
 /// Runs the spec like [`run_from`] (without a flaw) with the device errors and store size of
 /// `plan`. The spec must be one whose I/O can fail ([`Spec::with_faults`]) unless the plan is
 /// empty; the plan must list no crashes (see the module's comment).
-pub fn run_faulty<P: Platform, S: Store>(spec: &Spec, start: World, plan: &FaultPlan) -> Outcome {
+pub fn run_faulty<P: Platform, S: Store>(
+    spec: &Spec,
+    start: World,
+    plan: &FaultPlan,
+) -> ThreadedRun {
     spawn::<P, S>(spec, start, None, plan).join()
 }
 
@@ -246,7 +254,7 @@ impl<P: Platform, S: Store> Running<P, S> {
     }
 
     /// Waits for every thread, then checks the invariants on the state they leave.
-    pub fn join(self) -> Outcome {
+    pub fn join(self) -> ThreadedRun {
         let Running {
             shared,
             handles,
@@ -278,7 +286,7 @@ impl<P: Platform, S: Store> Running<P, S> {
         let violation = check_safety(&spec, &world)
             .and_then(|()| progress(&spec, &world))
             .err();
-        Outcome {
+        ThreadedRun {
             world,
             steps,
             violation,

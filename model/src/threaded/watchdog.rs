@@ -14,7 +14,7 @@
 //!   the lock again);
 //! - anything else (threads blocked on each other's locks, a thread spinning): a time limit.
 
-use super::{spawn, Flaw, Outcome, RealThreads, Running, Store, ThreadState};
+use super::{spawn, Flaw, RealThreads, Running, Store, ThreadState, ThreadedRun};
 use crate::fault::FaultPlan;
 use crate::spec::Spec;
 use crate::world::World;
@@ -91,7 +91,7 @@ pub fn run_watched<P: RealThreads, S: Store>(
     start: World,
     flaw: Option<Flaw>,
     limit: Duration,
-) -> Result<Outcome, Hang> {
+) -> Result<ThreadedRun, Hang> {
     watch(
         spawn::<P, S>(spec, start, flaw, &FaultPlan::default()),
         limit,
@@ -105,12 +105,15 @@ pub fn run_watched_faulty<P: RealThreads, S: Store>(
     start: World,
     plan: &FaultPlan,
     limit: Duration,
-) -> Result<Outcome, Hang> {
+) -> Result<ThreadedRun, Hang> {
     watch(spawn::<P, S>(spec, start, None, plan), limit)
 }
 
 /// Waits for a spawned run at most `limit`.
-fn watch<P: RealThreads, S: Store>(run: Running<P, S>, limit: Duration) -> Result<Outcome, Hang> {
+fn watch<P: RealThreads, S: Store>(
+    run: Running<P, S>,
+    limit: Duration,
+) -> Result<ThreadedRun, Hang> {
     let began = Instant::now();
     let mut sleeping_since: Option<Instant> = None;
     loop {

@@ -68,7 +68,7 @@ struct CostFile {
 /// Reads a sweep file over the defaults; `file` names it in errors and `policies` are the
 /// policy names it may use (the built-in ones, and a caller's own).
 pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, SweepError> {
-    let doc = Doc { text, file };
+    let doc = SweepText { text, file };
     let f: File = toml::from_str(text).map_err(|e| doc.toml_error(&e))?;
     // A file that sets nothing would run the built-in sweep under the file's name.
     if toml::from_str::<toml::Table>(text).is_ok_and(|t| t.is_empty()) {
@@ -227,19 +227,19 @@ fn metric(text: &str) -> Result<(), UnknownName> {
 type SizeOf<'a> = dyn Fn(&Spanned<String>, &str) -> Result<u64, SweepError> + 'a;
 
 /// The text of a sweep file, to point at its lines.
-struct Doc<'a> {
+struct SweepText<'a> {
     text: &'a str,
     file: &'a str,
 }
 
-impl Doc<'_> {
+impl SweepText<'_> {
     /// An error at a value's place.
     fn at(&self, span: std::ops::Range<usize>, key: &str, reason: impl ToString) -> SweepError {
-        tomlfile::Doc::new(self.text, self.file).at(span, key, reason)
+        tomlfile::SourceText::new(self.text, self.file).at(span, key, reason)
     }
 
     fn toml_error(&self, e: &toml::de::Error) -> SweepError {
-        tomlfile::Doc::new(self.text, self.file).toml_error(e)
+        tomlfile::SourceText::new(self.text, self.file).toml_error(e)
     }
 
     /// The `[faults]` table (its keys are `sim/src/faults.rs`'s) and the `on_error` list:

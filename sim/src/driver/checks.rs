@@ -89,7 +89,7 @@ impl<S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'_, S, G, V> {
                 )
             })
             .collect();
-        self.failure = Some(Failure {
+        self.failure = Some(TimedViolation {
             violation,
             at_ns: self.now,
             last_steps,

@@ -77,7 +77,7 @@ pub struct Progress {
 
 /// A broken invariant, when it broke, and the steps that led there.
 #[derive(Clone, Debug)]
-pub struct Failure {
+pub struct TimedViolation {
     pub violation: Violation,
     pub at_ns: u64,
     /// The last steps before it, oldest first: (time, process, what it did).
@@ -86,9 +86,9 @@ pub struct Failure {
 
 /// What one run produced.
 #[derive(Clone, Debug)]
-pub struct Outcome {
+pub struct SimOutcome {
     pub metrics: Metrics,
-    pub failure: Option<Failure>,
+    pub failure: Option<TimedViolation>,
     /// Steps the engine took and events the driver processed (the no-copy baseline excluded).
     pub steps: u64,
     pub events: u64,
@@ -103,7 +103,10 @@ pub struct Outcome {
 
 /// Runs one simulation: the copy under the workload, then the same workload with no copy
 /// running (for the throughput ratio).
-pub fn simulate(cfg: &SimConfig, progress: &mut dyn FnMut(&Progress)) -> Result<Outcome, SimError> {
+pub fn simulate(
+    cfg: &SimConfig,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SimOutcome, SimError> {
     simulate_with(cfg, &[], progress)
 }
 
@@ -113,7 +116,7 @@ pub fn simulate_with(
     cfg: &SimConfig,
     own: &[Arc<dyn Policy>],
     progress: &mut dyn FnMut(&Progress),
-) -> Result<Outcome, SimError> {
+) -> Result<SimOutcome, SimError> {
     let spec = cfg.spec_with(own)?;
     let topology = cfg.topology()?;
     let t = &topology;
@@ -161,7 +164,7 @@ pub fn simulate_with(
 pub fn simulate_verified<V: Verify<Disk, GhostImage>>(
     cfg: &SimConfig,
     verify: V,
-) -> Result<Outcome, SimError> {
+) -> Result<SimOutcome, SimError> {
     let spec = cfg.spec()?;
     let topology = cfg.topology()?;
     let run = Sim::<Disk, GhostImage, _>::new(cfg, &spec, &topology, World::begin(&spec), verify)?
@@ -299,7 +302,7 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     copy_end: Option<u64>,
     /// The baseline stops once simulated time passes this.
     stop_after: Option<u64>,
-    failure: Option<Failure>,
+    failure: Option<TimedViolation>,
     /// The last steps (time, process, what it did), for a violation's report.
     recent: VecDeque<(u64, Pid, Event)>,
     /// The request of the arrival due next.

@@ -31,7 +31,7 @@ pub(super) struct Run {
     pub(super) copy_end: u64,
     /// When the last request arrived.
     pub(super) arrivals_end: Option<u64>,
-    pub(super) failure: Option<Failure>,
+    pub(super) failure: Option<TimedViolation>,
     pub(super) checks: bool,
     pub(super) steps: u64,
     pub(super) events: u64,
@@ -43,14 +43,14 @@ pub(super) struct Run {
 }
 
 impl Run {
-    pub(super) fn outcome(self, check: CheckLevel, ratio: Option<f64>) -> Outcome {
+    pub(super) fn outcome(self, check: CheckLevel, ratio: Option<f64>) -> SimOutcome {
         let t = &self.tally;
         let invariants = match (&self.failure, self.checks) {
             (Some(f), _) => f.violation.to_string(),
             (None, true) => "checked".into(),
             (None, false) => "not-checked".into(),
         };
-        Outcome {
+        SimOutcome {
             metrics: Metrics {
                 copy_seconds: self.copy_end as f64 / 1e9,
                 copier_bytes_read: t.copier_read,

@@ -80,13 +80,13 @@ struct ControlFile {
 }
 
 /// The text of a topology file, to point at its lines.
-struct Doc<'a> {
-    doc: tomlfile::Doc<'a>,
+struct TopologyText<'a> {
+    doc: tomlfile::SourceText<'a>,
     /// Where each dotted key's value stands, for errors found after reading.
     spans: BTreeMap<String, Range<usize>>,
 }
 
-impl Doc<'_> {
+impl TopologyText<'_> {
     /// An error at a value's place, quoting the value as written.
     fn at(&self, span: Range<usize>, key: &str, reason: impl ToString) -> TopologyError {
         self.doc.at(span, key, reason)
@@ -148,8 +148,8 @@ impl Topology {
     /// Reads a topology file; `file` names it in errors, which give the line, the key and
     /// the value. See [`Topology::to_toml`] for the format.
     pub fn parse(text: &str, file: &str) -> Result<Topology, TopologyError> {
-        let mut doc = Doc {
-            doc: tomlfile::Doc::new(text, file),
+        let mut doc = TopologyText {
+            doc: tomlfile::SourceText::new(text, file),
             spans: BTreeMap::new(),
         };
         let f: TopologyFile = toml::from_str(text).map_err(|e| doc.doc.toml_error(&e))?;
@@ -185,7 +185,7 @@ impl Topology {
     }
 }
 
-impl Doc<'_> {
+impl TopologyText<'_> {
     fn device(&mut self, name: &str, d: &Spanned<DeviceFile>) -> Result<DeviceSpec, TopologyError> {
         let key = |k: &str| format!("devices.{name}.{k}");
         let f = d.get_ref();
