@@ -50,7 +50,16 @@ impl UnknownName {
 
 impl fmt::Display for UnknownName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown {} ({})", self.what, self.expected())
+        write!(
+            f,
+            "unknown {} (expected one of: {})",
+            self.what,
+            self.choices.join(", ")
+        )?;
+        match self.suggestion() {
+            Some(s) => write!(f, "; did you mean {s}?"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -63,19 +72,30 @@ pub fn joined<T: fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
 }
 
 /// How alike two names must be (Jaro-Winkler similarity, 1 for equal) for one to be taken
-/// for a slip of the other.
+/// for a slip of the other, when no choice is a few edits away.
 const CLOSE: f64 = 0.8;
 
-/// The choice most like `given`, when it is alike enough ([`CLOSE`]) and no other choice is
-/// as alike (`raid6` is as near `raid0` as `raid5`: no guess is better than a wrong one).
+/// The choice `given` is a slip of, if one stands out: the one choice fewest edits away
+/// (letters added, dropped, changed or swapped: at most one edit per three letters), else
+/// the one most alike ([`CLOSE`]). A tie gives none (`raid6` is as near `raid0` as `raid5`:
+/// no guess is better than a wrong one).
 pub fn closest<'a>(given: &str, choices: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let mut alike: Vec<(f64, &str)> = choices
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(given, c), c))
-        .filter(|(score, _)| *score >= CLOSE)
+    let choices: Vec<&str> = choices.into_iter().collect();
+    let limit = (given.chars().count() / 3).max(1) as f64;
+    let edits = |c: &str| -(strsim::osa_distance(given, c) as f64);
+    let likeness = |c: &str| strsim::jaro_winkler(given, c);
+    standout(&choices, edits, -limit).or_else(|| standout(&choices, likeness, CLOSE))
+}
+
+/// The one choice scoring highest, at least `floor`, if no other scores as high.
+fn standout<'a>(choices: &[&'a str], score: impl Fn(&str) -> f64, floor: f64) -> Option<&'a str> {
+    let mut scored: Vec<(f64, &str)> = choices
+        .iter()
+        .map(|c| (score(c), *c))
+        .filter(|(s, _)| *s >= floor)
         .collect();
-    alike.sort_by(|a, b| b.0.total_cmp(&a.0));
-    match alike.as_slice() {
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match scored.as_slice() {
         [(best, c), rest @ ..] if rest.first().is_none_or(|(next, _)| next < best) => Some(*c),
         _ => None,
     }
@@ -154,6 +174,7 @@ mod tests {
         assert_eq!(closest("hot-spot", choices), Some("hotspot"));
         assert_eq!(closest("tape", choices), None);
         assert_eq!(closest("raid6", ["raid0", "raid1", "raid5"]), None);
+        assert_eq!(closest("sna", ["separate", "shared", "san"]), Some("san"));
         let e = UnknownName::new("workload", "unifrom", choices);
         assert_eq!(
             e.to_string(),

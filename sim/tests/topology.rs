@@ -787,7 +787,7 @@ fn bad_files_name_the_file_line_key_and_value() {
     );
     assert_eq!(
         with("model = \"ssd\"", "model = \"floppy\""),
-        "t.toml line 2: key devices.d0.model = \"floppy\": unknown disk model (expected one of: nvme, ssd, hdd)"
+        "t.toml line 2: key devices.d0.model = \"floppy\": unknown disk (expected one of: nvme, ssd, hdd)"
     );
     assert_eq!(
         with("[roles.cache]\ndevice = \"d2\"\n", ""),
@@ -795,7 +795,7 @@ fn bad_files_name_the_file_line_key_and_value() {
     );
     assert_eq!(
         with("[roles.cache]", "[roles.cahce]"),
-        "t.toml line 32: key roles = cahce: unknown role (expected one of: source, destination, snapshot, cache; did you mean cache?)"
+        "t.toml line 32: key roles = cahce: unknown role (expected one of: source, destination, snapshot, cache); did you mean cache?"
     );
     // A cycle: r is a member of itself through q.
     let cycle = BASE.replace("\"d1\", \"d2\"]", "\"d1\", \"q\"]")
@@ -885,7 +885,7 @@ fn unknown_names_list_the_choices_and_a_close_one() {
     let presets = "separate, shared, raid5-source, san, raid5-san";
     assert_eq!(
         TopologyPreset::parse("sna").unwrap_err().to_string(),
-        format!("unknown topology preset (expected one of: {presets}; did you mean san?)")
+        format!("unknown topology preset (expected one of: {presets}); did you mean san?")
     );
     assert_eq!(
         TopologyPreset::parse("raid5-sorce")
@@ -905,12 +905,12 @@ fn unknown_names_list_the_choices_and_a_close_one() {
     }
     assert_eq!(
         RaidLevel::parse("riad1").unwrap_err().to_string(),
-        "unknown RAID level (expected one of: raid0, raid1, raid5; did you mean raid1?)"
+        "unknown RAID level (expected one of: raid0, raid1, raid5); did you mean raid1?"
     );
     assert_eq!(RaidLevel::parse("raid6").unwrap_err().suggestion(), None);
     assert_eq!(
         err(&BASE.replacen("raid = \"raid5\"", "raid = \"riad5\"", 1)),
-        "t.toml line 13: key devices.r.raid = \"riad5\": unknown RAID level (expected one of: raid0, raid1, raid5; did you mean raid5?)"
+        "t.toml line 13: key devices.r.raid = \"riad5\": unknown RAID level (expected one of: raid0, raid1, raid5); did you mean raid5?"
     );
     // Roles.
     for (i, name) in ROLE_NAMES.iter().enumerate() {
@@ -918,7 +918,7 @@ fn unknown_names_list_the_choices_and_a_close_one() {
     }
     assert_eq!(
         parse_role("snapshop").unwrap_err().to_string(),
-        "unknown role (expected one of: source, destination, snapshot, cache; did you mean snapshot?)"
+        "unknown role (expected one of: source, destination, snapshot, cache); did you mean snapshot?"
     );
     assert_eq!(parse_role("sink").unwrap_err().suggestion(), None);
 }
