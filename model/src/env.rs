@@ -55,29 +55,26 @@ pub struct Access {
 
 impl Io {
     /// Its device accesses, in the order they happen.
-    pub fn accesses(&self) -> SmallVec<[Access; 2]> {
+    #[inline]
+    pub fn accesses(&self) -> impl Iterator<Item = Access> {
         let access = |kind, device, blocks: &Range<Block>| Access {
             kind,
             device,
             blocks: blocks.clone(),
         };
-        match self {
-            Io::Read { device, blocks } => [access(IoKind::Read, *device, blocks)]
-                .into_iter()
-                .collect(),
-            Io::Write { device, blocks, .. } => [access(IoKind::Write, *device, blocks)]
-                .into_iter()
-                .collect(),
-            Io::Copy { from, to, blocks } => [
+        let (first, then) = match self {
+            Io::Read { device, blocks } => (access(IoKind::Read, *device, blocks), None),
+            Io::Write { device, blocks, .. } => (access(IoKind::Write, *device, blocks), None),
+            Io::Copy { from, to, blocks } => (
                 access(IoKind::Read, *from, blocks),
-                access(IoKind::Write, *to, blocks),
-            ]
-            .into_iter()
-            .collect(),
-        }
+                Some(access(IoKind::Write, *to, blocks)),
+            ),
+        };
+        std::iter::once(first).chain(then)
     }
 
     /// Performs it on a block store (which never fails).
+    #[inline]
     pub fn perform_on<S: BlockStore>(self, store: &mut S) -> IoDone {
         match self {
             Io::Read { device, blocks } => IoDone::Read(store.read(device, blocks)),
@@ -105,6 +102,7 @@ pub enum IoDone {
 
 impl IoDone {
     /// What a read returned (a driver answers each I/O with the result of its kind).
+    #[inline]
     pub fn stamps(self) -> Option<Vec<Stamp>> {
         match self {
             IoDone::Read(stamps) => stamps,
@@ -113,6 +111,7 @@ impl IoDone {
     }
 
     /// What a copy moved.
+    #[inline]
     pub fn copied(self) -> Copied {
         match self {
             IoDone::Copied(c) => c,
@@ -161,6 +160,7 @@ pub trait Env {
 }
 
 /// Performs a step's planned I/Os in order, stopping after the first that fails.
+#[inline]
 pub fn perform_all<E: Env + ?Sized>(env: &mut E, ios: IoList) -> IoResults {
     let mut results = IoResults::new();
     for io in ios {

@@ -100,6 +100,7 @@ impl Faults for FailNext {
 
 /// The one place a fault decision meets an I/O: asks `faults` about one device access
 /// before it happens. Every driver admits each access through here.
+#[inline]
 pub fn check<F: Faults + ?Sized>(faults: &mut F, access: &Access) -> Result<(), IoError> {
     match faults.fails(access.kind, access.device, &access.blocks) {
         None => Ok(()),
@@ -114,6 +115,7 @@ pub fn check<F: Faults + ?Sized>(faults: &mut F, access: &Access) -> Result<(), 
 /// Asks `faults` about each device access of `io`, in order; `asked` sees every access asked
 /// about (the timed driver charges a failed access its time too). The first that fails ends
 /// the I/O, which then changes nothing.
+#[inline]
 pub fn admit<F: Faults + ?Sized>(
     faults: &mut F,
     io: &Io,

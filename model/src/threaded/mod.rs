@@ -463,10 +463,11 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
     /// Each access under its own device's lock, in order: a copy's read, then its write; a
     /// failed write leaves the target as it was (the read changed nothing).
     fn perform(&mut self, io: Io) -> Result<IoDone, IoError> {
-        let accesses = io.accesses();
+        let mut accesses = io.accesses();
+        let mut next = || accesses.next().expect("an access of the I/O");
         match io {
             Io::Read { blocks, .. } => {
-                let d = self.admit(&accesses[0])?;
+                let d = self.admit(&next())?;
                 Ok(IoDone::Read(Some(d.store.read(blocks))))
             }
             Io::Write {
@@ -478,13 +479,13 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
                     deferred.push((device, blocks, stamp));
                     return Ok(IoDone::Written);
                 }
-                let mut d = self.admit(&accesses[0])?;
+                let mut d = self.admit(&next())?;
                 d.store.fill(blocks, stamp);
                 Ok(IoDone::Written)
             }
             Io::Copy { blocks, .. } => {
-                let buf = self.admit(&accesses[0])?.store.load(blocks.clone());
-                let mut d = self.admit(&accesses[1])?;
+                let buf = self.admit(&next())?.store.load(blocks.clone());
+                let mut d = self.admit(&next())?;
                 d.store.store(blocks, &buf);
                 Ok(IoDone::Copied(S::summary(&buf)))
             }
