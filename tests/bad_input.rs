@@ -226,7 +226,7 @@ fn out_of_range_and_zero_values() {
 
 #[test]
 fn huge_times_run_instead_of_overflowing() {
-    // Simulated time saturates at 2^64 ns instead of overflowing (sim/src/driver.rs).
+    // Simulated time saturates at 2^64 ns instead of overflowing (sim/src/driver/).
     for args in [
         ["--cpu-time", "5124095h"],
         ["--disk-overhead", "5124095h"],

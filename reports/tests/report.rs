@@ -380,7 +380,7 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
         .iter()
         .map(|n| n.to_string())
         .collect();
-    let cases: [(&str, &str); 12] = [
+    let cases: [(&str, &str); 13] = [
         (
             "volume = \"1GiB\"\nvolum = \"2GiB\"\n",
             "s.toml line 2: key volum = \"2GiB\": unknown field",
@@ -404,6 +404,10 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
         (
             "seeds = 0\n",
             "s.toml line 1: key seeds = 0: must be at least 1",
+        ),
+        (
+            "queue_depth = 0\n",
+            "s.toml line 1: key queue_depth = 0: must be at least 1",
         ),
         (
             "read_fraction = 1.5\n",

@@ -411,7 +411,7 @@ fn arrivals(n: u32, seed: u64, volume: u64) -> Vec<Arrival> {
         .collect()
 }
 
-/// Today's driver (`sim/src/driver.rs`): one queue per role, or one shared queue with each
+/// Today's driver (`sim/src/driver/`): one queue per role, or one shared queue with each
 /// role's region at `role × volume`; completions before arrivals at equal times.
 fn today(ios: &[Arrival], model: DeviceModel, depth: u32, shared: Option<u64>) -> Vec<(u32, u64)> {
     let count = if shared.is_some() { 1 } else { 4 };

@@ -180,7 +180,7 @@ pub struct Sweep {
         with = "error_policies"
     )]
     pub on_error: Vec<ErrorPolicy>,
-    /// The topologies swept: presets of `sim/src/topology.rs` or topology files, a path
+    /// The topologies swept: presets of `sim/src/topology/mod.rs` or topology files, a path
     /// relative to the working directory (not to the sweep file). Only `separate` is not
     /// written, so that a sweep without topologies reads and writes as before.
     #[serde(default = "separate_only", skip_serializing_if = "is_separate_only")]

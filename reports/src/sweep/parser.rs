@@ -134,9 +134,7 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
         s.check = doc.named::<CheckLevel>(v, "check")?;
     }
     if let Some(v) = &f.queue_depth {
-        if *v.get_ref() == 0 {
-            return Err(doc.at(v.span(), "queue_depth", "must be at least 1"));
-        }
+        // Its rule (at least 1) is the run configuration's, refused in this key's name.
         s.queue_depth = *v.get_ref();
     }
     if let Some(v) = &f.speed {
@@ -290,7 +288,7 @@ impl SweepText<'_> {
     }
 
     /// The `topologies` list: each a preset, or a topology file (read relative to the
-    /// working directory) that `sim/src/topology.rs` accepts with every disk of the sweep.
+    /// working directory) that `sim/src/topology/` accepts with every disk of the sweep.
     fn topologies(
         &self,
         list: &Spanned<Vec<Spanned<String>>>,

@@ -279,7 +279,7 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
     seq: u64,
     now: u64,
-    /// The devices and links every I/O crosses (`sim/src/topology.rs`).
+    /// The devices and links every I/O crosses (`sim/src/topology/fabric.rs`).
     fabric: Fabric<u32>,
     /// The time of the `Due::Fabric` event in the queue, if any.
     fabric_wake: Option<u64>,

@@ -309,7 +309,7 @@ impl TopologyChoice {
 impl std::ops::Deref for TopologyChoice {
     type Target = str;
 
-    /// The name as given (`sim/src/driver.rs` quotes it in a refusal).
+    /// The name as given (`sim/src/driver/mod.rs` quotes it in a refusal).
     fn deref(&self) -> &str {
         self.name()
     }
