@@ -244,11 +244,11 @@ impl Client {
                 self.image_read(spec, routes, results)
             }
             ClientPc::Preserving { preserver, .. } => {
-                let result = results
+                let (io, result) = results
                     .into_iter()
                     .next()
                     .expect("a preservation's one copy");
-                preserver.complete(spec, &self.req.blocks, result)
+                preserver.complete(spec, io, result)
             }
             pc => unreachable!("{pc:?} is a step under the metadata lock"),
         }
@@ -543,10 +543,9 @@ impl Client {
         results: IoResults,
     ) -> Event {
         let req = self.req.clone();
-        let ios = self.image_io(spec, &routes);
         let mut found = Copied::default();
         let mut failed = None;
-        for (io, result) in ios.into_iter().zip(results) {
+        for (io, result) in results {
             let Io::Read { device, blocks } = io else {
                 unreachable!("an image read only reads")
             };

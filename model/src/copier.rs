@@ -320,7 +320,7 @@ impl Copier {
     /// Ends the copy step with the results of its I/O.
     pub fn complete(&mut self, spec: &Spec, results: IoResults) -> Event {
         let mut copied = Copied::default();
-        for result in results {
+        for (_, result) in results {
             match result {
                 Ok(done) => copied.append(done.copied()),
                 // The whole segment is copied again on a retry: copies are idempotent.

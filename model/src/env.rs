@@ -75,18 +75,18 @@ impl Io {
 
     /// Performs it on a block store (which never fails).
     #[inline]
-    pub fn perform_on<S: BlockStore>(self, store: &mut S) -> IoDone {
+    pub fn perform_on<S: BlockStore>(&self, store: &mut S) -> IoDone {
         match self {
-            Io::Read { device, blocks } => IoDone::Read(store.read(device, blocks)),
+            Io::Read { device, blocks } => IoDone::Read(store.read(*device, blocks.clone())),
             Io::Write {
                 device,
                 blocks,
                 stamp,
             } => {
-                store.write(device, blocks, stamp);
+                store.write(*device, blocks.clone(), *stamp);
                 IoDone::Written
             }
-            Io::Copy { from, to, blocks } => IoDone::Copied(store.copy(from, to, blocks)),
+            Io::Copy { from, to, blocks } => IoDone::Copied(store.copy(*from, *to, blocks.clone())),
         }
     }
 }
@@ -123,9 +123,10 @@ impl IoDone {
 /// The I/Os of one step, in order (most steps have one).
 pub type IoList = SmallVec<[Io; 2]>;
 
-/// The results of a step's I/Os, in order: every planned I/O's up to and including the first
-/// that failed (an I/O after a failed one is never performed).
-pub type IoResults = SmallVec<[Result<IoDone, IoError>; 2]>;
+/// The results of a step's I/Os, in order, each beside the I/O it answers: every planned
+/// I/O's up to and including the first that failed (an I/O after a failed one is never
+/// performed).
+pub type IoResults = SmallVec<[(Io, Result<IoDone, IoError>); 2]>;
 
 /// What a step may do: one metadata update, or disk I/O, or both inside one critical section.
 pub trait Env {
@@ -133,7 +134,7 @@ pub trait Env {
     /// The shared metadata. Only steps for which `Process::needs_meta` is true may call it.
     fn meta(&mut self) -> &mut Meta<Self::Ghost>;
     /// Performs one I/O; one that fails changes nothing and says which device and blocks.
-    fn perform(&mut self, io: Io) -> Result<IoDone, IoError>;
+    fn perform(&mut self, io: &Io) -> Result<IoDone, IoError>;
 
     /// The stamps of a range, or `None` if the driver keeps no data.
     fn read(
@@ -141,11 +142,11 @@ pub trait Env {
         device: Device,
         blocks: Range<Block>,
     ) -> Result<Option<Vec<Stamp>>, IoError> {
-        self.perform(Io::Read { device, blocks })
+        self.perform(&Io::Read { device, blocks })
             .map(IoDone::stamps)
     }
     fn write(&mut self, device: Device, blocks: Range<Block>, stamp: Stamp) -> Result<(), IoError> {
-        self.perform(Io::Write {
+        self.perform(&Io::Write {
             device,
             blocks,
             stamp,
@@ -154,7 +155,7 @@ pub trait Env {
     }
     /// A read of `from` and a write of `to`, of the same blocks.
     fn copy(&mut self, from: Device, to: Device, blocks: Range<Block>) -> Result<Copied, IoError> {
-        self.perform(Io::Copy { from, to, blocks })
+        self.perform(&Io::Copy { from, to, blocks })
             .map(IoDone::copied)
     }
 }
@@ -164,9 +165,9 @@ pub trait Env {
 pub fn perform_all<E: Env + ?Sized>(env: &mut E, ios: IoList) -> IoResults {
     let mut results = IoResults::new();
     for io in ios {
-        let result = env.perform(io);
+        let result = env.perform(&io);
         let failed = result.is_err();
-        results.push(result);
+        results.push((io, result));
         if failed {
             break;
         }
@@ -186,7 +187,7 @@ impl<S: BlockStore, G: Ghost> Env for Direct<'_, S, G> {
     fn meta(&mut self) -> &mut Meta<G> {
         self.meta
     }
-    fn perform(&mut self, io: Io) -> Result<IoDone, IoError> {
+    fn perform(&mut self, io: &Io) -> Result<IoDone, IoError> {
         Ok(io.perform_on(self.disk))
     }
 }

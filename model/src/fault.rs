@@ -140,8 +140,8 @@ impl<E: Env, F: Faults + ?Sized> Env for Faulty<'_, E, F> {
     fn meta(&mut self) -> &mut Meta<Self::Ghost> {
         self.env.meta()
     }
-    fn perform(&mut self, io: Io) -> Result<IoDone, IoError> {
-        admit(self.faults, &io, |_| {})?;
+    fn perform(&mut self, io: &Io) -> Result<IoDone, IoError> {
+        admit(self.faults, io, |_| {})?;
         self.env.perform(io)
     }
 }

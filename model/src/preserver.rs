@@ -72,7 +72,9 @@ impl Preserver {
         self.claims[self.next as usize]
     }
 
-    /// Takes one step for a write of `written`, held in the queue or not.
+    /// Takes one step under the metadata lock for a write of `written`, held in the queue or
+    /// not: publish the chunk copied last, or give up after a failed copy. (The copy itself
+    /// takes no lock: [`Preserver::planned_io`] and [`Preserver::complete`].)
     pub fn step<E: Env>(
         &mut self,
         spec: &Spec,
@@ -105,9 +107,7 @@ impl Preserver {
             let done = self.next as usize == self.claims.len();
             return (event, if done { Standing::Done } else { Standing::Busy });
         }
-        let io = self.planned_io(spec, written);
-        let result = env.perform(io);
-        (self.complete(spec, written, result), Standing::Busy)
+        unreachable!("the copy step takes no lock: planned_io and complete")
     }
 
     /// The copy step's I/O: the claimed chunk's begin-time data out of the way.
@@ -127,17 +127,13 @@ impl Preserver {
         }
     }
 
-    /// Ends the copy step with the result of its I/O; the write stays busy either way (the
-    /// chunk is published, retried, or given up by the next step).
-    pub fn complete(
-        &mut self,
-        spec: &Spec,
-        written: &Range<Block>,
-        result: Result<IoDone, IoError>,
-    ) -> Event {
+    /// Ends the copy step with its I/O (that of [`Preserver::planned_io`]) and the result; the
+    /// write stays busy either way (the chunk is published, retried, or given up by the next
+    /// step).
+    pub fn complete(&mut self, spec: &Spec, io: Io, result: Result<IoDone, IoError>) -> Event {
         match result {
             Ok(done) => {
-                let Io::Copy { to, blocks, .. } = self.planned_io(spec, written) else {
+                let Io::Copy { to, blocks, .. } = io else {
                     unreachable!("a preservation is a copy")
                 };
                 self.marking = true;

@@ -462,13 +462,13 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
     }
     /// Each access under its own device's lock, in order: a copy's read, then its write; a
     /// failed write leaves the target as it was (the read changed nothing).
-    fn perform(&mut self, io: Io) -> Result<IoDone, IoError> {
+    fn perform(&mut self, io: &Io) -> Result<IoDone, IoError> {
         let mut accesses = io.accesses();
         let mut next = || accesses.next().expect("an access of the I/O");
         match io {
             Io::Read { blocks, .. } => {
                 let d = self.admit(&next())?;
-                Ok(IoDone::Read(Some(d.store.read(blocks))))
+                Ok(IoDone::Read(Some(d.store.read(blocks.clone()))))
             }
             Io::Write {
                 device,
@@ -476,17 +476,17 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
                 stamp,
             } => {
                 if let Some(deferred) = &mut self.deferred {
-                    deferred.push((device, blocks, stamp));
+                    deferred.push((*device, blocks.clone(), *stamp));
                     return Ok(IoDone::Written);
                 }
                 let mut d = self.admit(&next())?;
-                d.store.fill(blocks, stamp);
+                d.store.fill(blocks.clone(), *stamp);
                 Ok(IoDone::Written)
             }
             Io::Copy { blocks, .. } => {
                 let buf = self.admit(&next())?.store.load(blocks.clone());
                 let mut d = self.admit(&next())?;
-                d.store.store(blocks, &buf);
+                d.store.store(blocks.clone(), &buf);
                 Ok(IoDone::Copied(S::summary(&buf)))
             }
         }

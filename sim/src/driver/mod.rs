@@ -233,9 +233,9 @@ impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
     fn meta(&mut self) -> &mut Meta<G> {
         self.meta
     }
-    fn perform(&mut self, io: env::Io) -> Result<IoDone, IoError> {
+    fn perform(&mut self, io: &env::Io) -> Result<IoDone, IoError> {
         let ios = &mut *self.ios;
-        fault::admit(self.faults, &io, |a| ios.extend(IoPlan::of(a)))?;
+        fault::admit(self.faults, io, |a| ios.extend(IoPlan::of(a)))?;
         Ok(io.perform_on(self.disk))
     }
 }
@@ -557,10 +557,13 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         for (at, io) in ios.into_iter().enumerate() {
             match &failing {
                 Some(f) if f.at == at => {
-                    results.push(Err(f.error.clone()));
+                    results.push((io, Err(f.error.clone())));
                     break;
                 }
-                _ => results.push(Ok(io.perform_on(&mut self.world.disk))),
+                _ => {
+                    let done = io.perform_on(&mut self.world.disk);
+                    results.push((io, Ok(done)));
+                }
             }
         }
         self.world.procs[pid].complete(self.spec, results)
