@@ -9,7 +9,9 @@
 //! which error breaks what on the copier's and preservers' devices across policies
 //! (`sim/tests/timed_faults.rs`).
 
-use cowlab_model::fault::{ErrorPolicy, FaultPlan};
+mod common;
+
+use cowlab_model::fault::ErrorPolicy;
 use cowlab_model::{Op, Request};
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::device::DeviceModel;
@@ -78,16 +80,6 @@ fn copy_with(c: &SimConfig, change: impl FnOnce(&mut SimConfig)) -> u64 {
     let mut c = c.clone();
     change(&mut c);
     copy_ns(&clean(&c))
-}
-
-fn plan(errors: &[&str]) -> FaultPlan {
-    FaultPlan {
-        errors: errors
-            .iter()
-            .map(|s| cowlab_sim::faults::parse_device_error(s).unwrap())
-            .collect(),
-        ..FaultPlan::default()
-    }
 }
 
 fn policy(text: &str) -> ErrorPolicy {
@@ -195,7 +187,8 @@ fn retry_n_retries_n_failed_reads_away_and_not_one_more() {
         c.on_error = policy(&format!("retry:{n}"));
         let first =
             |k: u64| -> Vec<String> { (1..=k).map(|i| format!("source:nth={i}")).collect() };
-        let errors = |k: u64| plan(&first(k).iter().map(String::as_str).collect::<Vec<_>>());
+        let errors =
+            |k: u64| common::errors(&first(k).iter().map(String::as_str).collect::<Vec<_>>());
         c.faults = errors(n);
         let m = clean(&c);
         assert_eq!(
@@ -227,7 +220,7 @@ fn the_first_backoff_is_retry_backoff_ns_and_each_retry_doubles_it() {
         for k in 1..=3u64 {
             waited += backoff << (k - 1);
             let errors: Vec<String> = (1..=k).map(|i| format!("source:nth={i}")).collect();
-            c.faults = plan(&errors.iter().map(String::as_str).collect::<Vec<_>>());
+            c.faults = common::errors(&errors.iter().map(String::as_str).collect::<Vec<_>>());
             let m = clean(&c);
             assert_eq!(m.retries, k);
             assert_eq!(
@@ -258,7 +251,7 @@ fn each_error_policy_breaks_whom_it_names() {
     let outcome = |on_error: &str, errors: &[&str]| {
         let mut c = c.clone();
         c.on_error = policy(on_error);
-        c.faults = plan(errors);
+        c.faults = common::errors(errors);
         let m = clean(&c);
         (m.io_errors, m.retries, m.failed_writes, m.failed_copies)
     };

@@ -12,7 +12,7 @@ use cowlab_sim::workload::Stop;
 use cowlab_sim::{simulate, Metrics, SimOutcome};
 
 mod common;
-use common::{small, KIB};
+use common::{errors, small, KIB};
 
 /// `small` with a fault plan and an error policy.
 fn faulty(policy: &str, seed: u64, plan: FaultPlan, on_error: &str) -> SimConfig {
@@ -20,16 +20,6 @@ fn faulty(policy: &str, seed: u64, plan: FaultPlan, on_error: &str) -> SimConfig
         faults: plan,
         on_error: cowlab_sim::faults::parse_error_policy(on_error).unwrap(),
         ..small(policy, seed)
-    }
-}
-
-fn errors(specs: &[&str]) -> FaultPlan {
-    FaultPlan {
-        errors: specs
-            .iter()
-            .map(|s| cowlab_sim::faults::parse_device_error(s).unwrap())
-            .collect(),
-        ..FaultPlan::default()
     }
 }
 

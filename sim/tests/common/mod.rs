@@ -2,6 +2,7 @@
 //! module; not every file uses every helper).
 #![allow(dead_code)]
 
+use cowlab_model::fault::FaultPlan;
 use cowlab_sim::config::{CheckLevel, SimConfig};
 use cowlab_sim::workload::{Arrivals, Sizes, Stop};
 
@@ -26,4 +27,15 @@ pub fn small(policy: &str, seed: u64) -> SimConfig {
     c.workload.arrivals = Arrivals::Open { rate: 200_000.0 };
     c.workload.stop = Stop::Writes(200);
     c
+}
+
+/// A fault plan of `--fail` rules (`snapshot:nth=1`, `source:blocks=20..24`, ...).
+pub fn errors(specs: &[&str]) -> FaultPlan {
+    FaultPlan {
+        errors: specs
+            .iter()
+            .map(|s| cowlab_sim::faults::parse_device_error(s).unwrap())
+            .collect(),
+        ..FaultPlan::default()
+    }
 }
