@@ -477,6 +477,7 @@ fn text(c: &SimConfig, o: &SimOutcome) -> String {
         ("copier wrote", format_size(m.copier_bytes_written)),
         ("preserved", format_size(m.preserved_bytes)),
         ("write amplification", opt(m.write_amplification)),
+        ("copy-on-write amplification", opt(m.cow_amplification)),
         ("snapshot peak", format_size(m.snapshot_peak_bytes)),
         ("map", format_size(m.map_bytes)),
         ("writes", m.writes.to_string()),

@@ -163,6 +163,37 @@ pub struct Recommendation {
     /// Configurations that met the cost's limits, of all.
     pub eligible: usize,
     pub configs: usize,
+    /// The configurations that met the cost's limits, best first.
+    pub ranked: Vec<Pick>,
+}
+
+/// Where one configuration stands in its group's recommendation: what a chart marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigStatus {
+    /// The recommended configuration.
+    Pick,
+    /// Met the cost's limits, not picked.
+    Eligible,
+    /// Ruled out by the cost's limits (or a broken invariant).
+    Excluded,
+}
+
+impl Config {
+    /// Whether two are the same configuration (policy, segment and chunk).
+    pub fn same(&self, other: &Config) -> bool {
+        self.policy == other.policy && self.segment == other.segment && self.chunk == other.chunk
+    }
+}
+
+impl Recommendation {
+    /// Where a configuration of this group stands.
+    pub fn status(&self, c: &Config) -> ConfigStatus {
+        match (&self.best, self.ranked.iter().any(|p| p.config.same(c))) {
+            (Some(b), _) if b.config.same(c) => ConfigStatus::Pick,
+            (_, true) => ConfigStatus::Eligible,
+            (_, false) => ConfigStatus::Excluded,
+        }
+    }
 }
 
 /// A metric's value as a cost: every metric costs more as it grows, but the throughput
@@ -270,6 +301,7 @@ pub fn recommend(results: &Results) -> Vec<Recommendation> {
                 configs: g.configs.len(),
                 best: ranked.first().cloned(),
                 runner_up: ranked.get(1).cloned(),
+                ranked,
                 workload: g.workload,
                 disk: g.disk,
                 topology: g.topology,

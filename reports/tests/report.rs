@@ -253,6 +253,7 @@ fn hand_made(cost: Cost) -> Results {
                 copier_bytes_written: 0,
                 preserved_bytes: preserved,
                 write_amplification: Some(1.0),
+                cow_amplification: Some(0.0),
                 snapshot_peak_bytes: preserved,
                 map_bytes: 0,
                 writes: 100,

@@ -14,6 +14,11 @@ pub struct Metrics {
     /// Every byte written to any device over the bytes the application wrote; `None`
     /// without application writes.
     pub write_amplification: Option<f64>,
+    /// The bytes copy-on-write added: every byte written to any device, less the copy's own
+    /// (the volume, once) and the application's, over the bytes the application wrote.
+    /// 0 when preservation only moved copy work earlier (out of turn to the destination);
+    /// `None` without application writes or when the copy failed.
+    pub cow_amplification: Option<f64>,
     /// Most bytes the snapshot store (or cache) held at once.
     pub snapshot_peak_bytes: u64,
     /// Bytes of the chunk map a real implementation keeps (one bit per chunk).
@@ -48,12 +53,13 @@ pub struct Metrics {
 }
 
 /// The names of the metrics, in the order of [`Metrics`]' fields.
-pub const METRIC_NAMES: [&str; 22] = [
+pub const METRIC_NAMES: [&str; 23] = [
     "copy_seconds",
     "copier_bytes_read",
     "copier_bytes_written",
     "preserved_bytes",
     "write_amplification",
+    "cow_amplification",
     "snapshot_peak_bytes",
     "map_bytes",
     "writes",

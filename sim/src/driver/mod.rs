@@ -450,6 +450,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             steps: self.steps,
             events: self.events,
             map_bytes,
+            volume_bytes: self.spec.geometry.bytes(),
             io_errors: self.faults.injected.iter().sum(),
             volume_done: self.volume_done,
             links: {

@@ -36,6 +36,8 @@ pub(super) struct Run {
     pub(super) steps: u64,
     pub(super) events: u64,
     pub(super) map_bytes: u64,
+    /// What a whole copy writes to the destination: the volume's bytes.
+    pub(super) volume_bytes: u64,
     /// I/O errors the fault plan injected (a full store counts).
     pub(super) io_errors: u64,
     pub(super) volume_done: Vec<Option<u64>>,
@@ -58,6 +60,12 @@ impl Run {
                 preserved_bytes: t.preserved,
                 write_amplification: (t.app_written > 0)
                     .then(|| t.device_written as f64 / t.app_written as f64),
+                cow_amplification: (t.app_written > 0 && t.failed_copies == 0).then(|| {
+                    let extra = t
+                        .device_written
+                        .saturating_sub(self.volume_bytes + t.app_written);
+                    extra as f64 / t.app_written as f64
+                }),
                 snapshot_peak_bytes: t.snapshot,
                 map_bytes: self.map_bytes,
                 writes: t.writes,
