@@ -471,13 +471,13 @@ fn text(c: &SimConfig, o: &SimOutcome) -> String {
         c.seed,
         o.check
     );
-    let rows: [(&str, String); 16] = [
+    let rows: [(&str, String); 17] = [
         ("copy time", format!("{:.6} s", m.copy_seconds)),
         ("copier read", format_size(m.copier_bytes_read)),
         ("copier wrote", format_size(m.copier_bytes_written)),
         ("preserved", format_size(m.preserved_bytes)),
         ("write amplification", opt(m.write_amplification)),
-        ("copy-on-write amplification", opt(m.cow_amplification)),
+        ("cow amplification", opt(m.cow_amplification)),
         ("snapshot peak", format_size(m.snapshot_peak_bytes)),
         ("map", format_size(m.map_bytes)),
         ("writes", m.writes.to_string()),
