@@ -101,7 +101,10 @@ impl Feedback {
 
     pub(crate) fn tell(&self, done: usize, total: usize) {
         match &self.bar {
-            Some(bar) => bar.set_position(done as u64),
+            Some(bar) => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            }
             None => {
                 let mut last = self.last.lock().expect("not poisoned");
                 if last.elapsed() >= Duration::from_secs(5) || done == total {
@@ -147,8 +150,8 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         policies: Vec::new(),
     };
     // The built-in report has the topology panel (its own small sweep, sharded like the
-    // main one); a sweep file lists its own `topologies`.
-    let panel = args.config.is_none().then(|| sweep.topology_panel());
+    // main one), and a sweep file that asks for it (`topology_panel = true`).
+    let panel = sweep.add_topology_panel.then(|| sweep.topology_panel());
     let jobs = sweep.jobs().len() + panel.as_ref().map_or(0, |p| p.jobs().len());
     let mine =
         run::jobs_of(&sweep, &options) + panel.as_ref().map_or(0, |p| run::jobs_of(p, &options));
@@ -204,12 +207,25 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
         )));
     }
     cowlab_reports::out::check(&args.out).map_err(|e| CliError::usage(e.to_string()))?;
-    let (results, timings) =
+    let (mut results, timings) =
         shard::merge(&args.shards).map_err(|e| CliError::usage(e.to_string()))?;
+    // The seeds unstable picks need are run here, on the whole sweep's results, as an
+    // unsharded run would.
+    let started = std::time::Instant::now();
+    let mut grown = 0;
+    for r in &mut results {
+        let feedback = Feedback::new(0);
+        grown += run::grow(r, &Options::default(), &|done, total| {
+            feedback.tell(done, total)
+        })
+        .map_err(|e| CliError::usage(e.to_string()))?;
+        feedback.finish();
+    }
     let timing = run::Timing {
-        seconds: timings.iter().map(|t| t.seconds).fold(0.0, f64::max),
+        seconds: timings.iter().map(|t| t.seconds).fold(0.0, f64::max)
+            + started.elapsed().as_secs_f64(),
         threads: timings.iter().map(|t| t.threads).sum(),
-        jobs: timings.iter().map(|t| t.jobs).sum(),
+        jobs: timings.iter().map(|t| t.jobs).sum::<usize>() + grown,
     };
     let report = cowlab_reports::write(results, timing, &args.out)
         .map_err(|e| CliError::usage(e.to_string()))?;
@@ -258,28 +274,30 @@ fn table(recs: &[Recommendation]) -> String {
         None => r.disk.to_string(),
     };
     let mut out = format!(
-        "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10}\n",
+        "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10}  {}\n",
         "workload",
         if wide { "disk  topology    " } else { "disk" },
         "policy",
         "segment",
         "chunk",
         "hold p99 (us)",
-        "copy (s)"
+        "copy (s)",
+        "trust"
     );
     for r in recs {
         match &r.best {
             Some(b) => {
                 let c = &b.config;
                 out.push_str(&format!(
-                    "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13.1} {:>10.3}\n",
+                    "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13.1} {:>10.3}  {}\n",
                     r.workload,
                     disk(r),
                     c.policy,
                     format_bytes(c.segment),
                     format_bytes(c.chunk),
-                    c.median("hold_p99_us").unwrap_or(f64::NAN),
-                    c.median("copy_seconds").unwrap_or(f64::NAN)
+                    c.mean("hold_p99_us").unwrap_or(f64::NAN),
+                    c.mean("copy_seconds").unwrap_or(f64::NAN),
+                    trust(r)
                 ));
             }
             None => out.push_str(&format!(
@@ -290,4 +308,21 @@ fn table(recs: &[Recommendation]) -> String {
         }
     }
     out
+}
+
+/// How far to trust a pick, in a few words: stable or not (the share of resamples of the
+/// seeds it wins), and whether the tie rule chose it.
+fn trust(r: &Recommendation) -> String {
+    format!(
+        "{} ({:.0}% of resamples{})",
+        match r.is_stable() {
+            true => "stable",
+            false => "unstable",
+        },
+        100.0 * r.stability.share,
+        match r.is_tie() {
+            true => format!(", tie of {}", r.tied.len()),
+            false => String::new(),
+        }
+    )
 }

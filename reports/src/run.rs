@@ -1,8 +1,9 @@
 //! Running a sweep: its jobs spread over threads (rayon), results in the sweep's order
 //! whatever the thread count, or one slice of them for a shard.
 
+use crate::recommend;
 use crate::results::{NoWrites, Record, Results};
-use crate::sweep::{Job, Sweep};
+use crate::sweep::{Job, RunKey, Sweep};
 use crate::ReportError;
 use cowlab_model::Policy;
 use cowlab_sim::simulate_with;
@@ -73,13 +74,19 @@ pub fn run(
     options: &Options,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(Vec<Results>, Timing), ReportError> {
-    let total = sweeps.iter().map(|s| jobs_of(s, options)).sum();
+    let mut total: usize = sweeps.iter().map(|s| jobs_of(s, options)).sum();
     let mut before = 0;
     let mut all = Vec::new();
     let mut timing: Option<Timing> = None;
     for sweep in sweeps {
-        let (results, t) = run_one(sweep, options, &|done, _| progress(before + done, total))?;
+        // The sweep's own jobs, and the seeds it grows (they add to the total).
+        let base = jobs_of(sweep, options);
+        let grand = total;
+        let (results, t) = run_one(sweep, options, &|done, all| {
+            progress(before + done, grand + all - base)
+        })?;
         before += t.jobs;
+        total += t.jobs - base;
         all.push(results);
         timing = Some(match timing {
             None => t,
@@ -94,7 +101,8 @@ pub fn run(
     Ok((all, timing))
 }
 
-/// Runs one sweep's jobs (a shard's slice of them, if one is set).
+/// Runs one sweep's jobs (a shard's slice of them, if one is set), then, unsharded, the
+/// seeds its unstable picks need ([`grow`]).
 fn run_one(
     sweep: &Sweep,
     options: &Options,
@@ -107,42 +115,129 @@ fn run_one(
         .enumerate()
         .filter(|(i, _)| options.shard.is_none_or(|s| s.holds(*i)))
         .collect();
-    let threads = match options.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| ReportError::Other(format!("cannot start {threads} threads: {e}")))?;
-    let done = AtomicUsize::new(0);
-    let total = jobs.len();
-    let outcomes: Vec<Result<Done, ReportError>> = pool.install(|| {
-        jobs.par_iter()
-            .map(|(i, job)| {
-                let out = one(sweep, options, *i, job);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                out
-            })
-            .collect()
-    });
+    let pool = pool(options)?;
     let mut results = Results {
         sweep: sweep.clone(),
         runs: Vec::new(),
         no_writes: Vec::new(),
     };
-    for o in outcomes {
+    let total = jobs.len();
+    for o in run_jobs(sweep, options, &pool, &jobs, &|done| progress(done, total)) {
         match o? {
             Done::Run(r) => results.runs.push(*r),
             Done::NoWrites(n) => results.no_writes.push(n),
         }
     }
+    let grown = match options.shard {
+        Some(_) => 0,
+        None => grow(&mut results, options, &|done, more| {
+            progress(total + done, total + more)
+        })?,
+    };
     let timing = Timing {
         seconds: started.elapsed().as_secs_f64(),
-        threads,
-        jobs: total,
+        threads: pool.current_num_threads(),
+        jobs: total + grown,
     };
     Ok((results, timing))
+}
+
+fn pool(options: &Options) -> Result<rayon::ThreadPool, ReportError> {
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| ReportError::Other(format!("cannot start {threads} threads: {e}")))
+}
+
+/// Runs jobs over the pool, their outcomes in the order given; `progress` is told how
+/// many are done.
+fn run_jobs(
+    sweep: &Sweep,
+    options: &Options,
+    pool: &rayon::ThreadPool,
+    jobs: &[(usize, Job)],
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<Done, ReportError>> {
+    let done = AtomicUsize::new(0);
+    pool.install(|| {
+        jobs.par_iter()
+            .map(|(i, job)| {
+                let out = one(sweep, options, *i, job);
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                out
+            })
+            .collect()
+    })
+}
+
+/// Runs more seeds where a group's pick is unstable over resamples of its seeds: each
+/// round gives every contender (`recommend::contenders`) `seeds` more seeds, the same ones
+/// for all, up to the sweep's `max_seeds`, until every pick is stable or no contender can
+/// grow. Their jobs are numbered after the sweep's own, in the order they are made, so the
+/// same results grow the same way whatever the thread count (and `cowlab merge` grows a
+/// sharded sweep's results as an unsharded run does). `progress` is told (runs done, runs
+/// made) over the rounds. Returns how many runs it added.
+pub fn grow(
+    results: &mut Results,
+    options: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<usize, ReportError> {
+    let sweep = results.sweep.clone();
+    let cap = u64::from(sweep.seed_cap());
+    let step = u64::from(sweep.seeds);
+    let pool = pool(options)?;
+    let mut next = sweep.jobs().len();
+    let (mut made, mut done) = (0, 0);
+    loop {
+        let mut jobs: Vec<(usize, Job)> = Vec::new();
+        for (group, contenders) in recommend::groups(results)
+            .iter()
+            .zip(recommend::contenders(results))
+        {
+            for c in &contenders {
+                let Some(first) = results.runs.iter().find(|r| {
+                    r.workload == group.workload
+                        && r.disk == group.disk
+                        && r.topology == group.topology
+                        && r.segment_size_bytes == c.segment
+                        && r.cow_size_bytes == c.chunk
+                        && sweep.variant_of(&r.policy, r.on_error) == c.policy
+                }) else {
+                    continue;
+                };
+                let have = c.seeds as u64;
+                for k in have..cap.min(have + step) {
+                    let key = RunKey {
+                        policy: first.policy.clone(),
+                        workload: first.workload,
+                        disk: first.disk,
+                        segment: c.segment,
+                        chunk: c.chunk,
+                        seed: sweep.nth_seed(k),
+                        on_error: first.on_error,
+                        topology: first.topology.clone(),
+                    };
+                    jobs.push((next, Job::Run(key)));
+                    next += 1;
+                }
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(made);
+        }
+        made += jobs.len();
+        let outcomes = run_jobs(&sweep, options, &pool, &jobs, &|n| progress(done + n, made));
+        done = made;
+        for o in outcomes {
+            if let Done::Run(r) = o? {
+                results.runs.push(*r);
+            }
+        }
+    }
 }
 
 /// How many of a sweep's jobs a run with these options makes (a shard's share).

@@ -3,8 +3,12 @@
 //!
 //! - [`charts`]: which charts a report draws and the data of each.
 //! - [`summary`]: `summary.md`, its tables and words.
+//! - [`picks`]: the recommendations' part of it: the picks, how far to trust them, and why.
+//! - [`figures`]: figures in the units that read best.
 
 pub mod charts;
+pub mod figures;
+pub mod picks;
 pub mod summary;
 
 use crate::chart;

@@ -1,9 +1,9 @@
 //! `summary.md`: what was swept, the recommendations, the charts, a table per workload,
 //! the faults and every run's invariant status.
 
-use super::PANEL_DIR;
-use crate::chart::format_bytes;
-use crate::recommend::{groups, ranked, recommend, Pick, Recommendation};
+use super::figures::{latency, mib, num, size, sizes};
+use super::{picks, PANEL_DIR};
+use crate::recommend::{groups, ranked, recommend, Recommendation};
 use crate::results::Results;
 use crate::sweep::{Mode, Sweep};
 use cowlab_model::names::joined;
@@ -53,13 +53,10 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
         .iter()
         .map(|t| format!("**{t}** ({})", topology_words(t)))
         .collect();
-    let seeds: Vec<String> = (0..s.seeds as u64)
-        .map(|k| s.seed.wrapping_add(k).to_string())
-        .collect();
     let _ = writeln!(
         md,
         "A small sweep of its own: the {} workload on the {} ({} writes at {}/s), chunk sizes {} \
-         with the segment at max(chunk, {}), every policy, seed {}, on {}. The same cost \
+         with the segment at max(chunk, {}), every policy, {}, on {}. The same cost \
          decides, with each topology's own fastest copy with no writes as the copy-time \
          reference. Its runs are in `{PANEL_DIR}/results.csv` and `{PANEL_DIR}/results.json`, \
          and its sweep as a file in `{PANEL_DIR}/sweep.toml` (`cowlab report --config` \
@@ -75,27 +72,21 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
             .join(", "),
         sizes(&s.granularity.chunk_sizes),
         size(s.granularity.segment_for_chunks),
-        seeds.join(", "),
+        seed_words(panel),
         described.join(", ")
     );
-    md.push_str("| topology | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n");
-    md.push_str("|---|---|---|---|---:|---:|---:|---|---|\n");
-    for r in recommend(panel) {
+    md.push_str("| topology | policy | segment | chunk | hold p99 | copy (s) | copy / fastest copy | trust | runner-up | runner-up costs |\n");
+    md.push_str("|---|---|---|---|---:|---:|---:|---|---|---|\n");
+    let recs = recommend(panel);
+    for r in &recs {
         let topology = r
             .topology
             .as_deref()
             .unwrap_or(TopologyPreset::Separate.name());
-        let Some(best) = &r.best else {
-            let _ = writeln!(
-                md,
-                "| {topology} | none of {} configurations meets the cost's limits | | | | | | | |",
-                r.configs
-            );
-            continue;
-        };
-        let cells = pick_cells(panel, &r, best);
-        let _ = writeln!(md, "| {topology} | {cells} |");
+        let _ = writeln!(md, "| {topology} | {} |", picks::cells(panel, r));
     }
+    md.push('\n');
+    picks::why(panel, &recs, md);
     let rel = chart
         .strip_prefix(out)
         .unwrap_or(chart)
@@ -107,36 +98,6 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
          PNG). The cost's limits rule some chunk sizes out (smaller chunks slow the copy), so \
          the recommendation need not be a line's lowest point.\n\n![granularity by topology]({rel})\n"
     );
-}
-
-fn size(b: u64) -> String {
-    format_bytes(b)
-}
-
-fn sizes(v: &[u64]) -> String {
-    match v {
-        [] => "none".into(),
-        [one] => size(*one),
-        [first, .., last] if v.windows(2).all(|w| w[1] == 2 * w[0]) => {
-            format!("{} to {} (powers of two)", size(*first), size(*last))
-        }
-        _ => v.iter().map(|b| size(*b)).collect::<Vec<_>>().join(", "),
-    }
-}
-
-/// A figure for a table: at most four significant digits, no exponent.
-fn num(v: Option<f64>) -> String {
-    match v {
-        None => "n/a".into(),
-        Some(0.0) => "0".into(),
-        Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
-        Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
-        Some(v) => format!("{v:.3}"),
-    }
-}
-
-fn mib(v: Option<f64>) -> String {
-    num(v.map(|b| b / (1 << 20) as f64))
 }
 
 /// The summary: violations first, what was swept, the recommendations, the charts, a
@@ -290,16 +251,13 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
             described.join(", ")
         );
     }
-    let seeds: Vec<String> = (0..s.seeds as u64)
-        .map(|k| s.seed.wrapping_add(k).to_string())
-        .collect();
     let _ = writeln!(
         md,
-        "- **Volume** {} of {} blocks, {} copy order, seeds {}, invariants checked: {}{}.",
+        "- **Volume** {} of {} blocks, {} copy order, {}, invariants checked: {}{}.",
         size(s.volume),
         size(s.block_size),
         s.order,
-        seeds.join(", "),
+        seed_words(results),
         s.check,
         s.mutant
             .as_ref()
@@ -314,10 +272,36 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
     let _ = writeln!(md, "- **Cost**: {}.\n", cost_words(s));
 }
 
+/// The seeds run: the first ones for every configuration, and how many more the unstable
+/// picks' contenders ran.
+fn seed_words(results: &Results) -> String {
+    let s = &results.sweep;
+    let first: Vec<String> = (0..u64::from(s.seeds))
+        .map(|k| s.nth_seed(k).to_string())
+        .collect();
+    let most = results.runs.iter().map(|r| r.seed).max();
+    let grown = results
+        .runs
+        .iter()
+        .filter(|r| r.seed.wrapping_sub(s.seed) >= u64::from(s.seeds))
+        .count();
+    let mut words = format!("seeds {} for every configuration", first.join(", "));
+    match (grown, most) {
+        (0, _) | (_, None) => {}
+        (n, Some(m)) => {
+            let _ = write!(
+                words,
+                ", and up to seed {m} for the contenders of unstable picks ({n} runs more)"
+            );
+        }
+    }
+    words
+}
+
 fn cost_words(s: &Sweep) -> String {
     let c = &s.cost;
     let what = match c.weights.is_empty() {
-        true => format!("the lowest median {}", c.minimize),
+        true => format!("the lowest mean {}", c.minimize),
         false => {
             let terms: Vec<String> = c
                 .weights
@@ -333,7 +317,7 @@ fn cost_words(s: &Sweep) -> String {
     let mut limits = vec!["every invariant held".to_string()];
     if let Some(f) = c.copy_within {
         limits.push(format!(
-            "the median copy time is within {f}× the fastest copy with no writes on that disk (over the swept segment sizes)"
+            "the mean copy time is within {f}× the fastest copy with no writes on that disk (over the swept segment sizes)"
         ));
     }
     if let Some(b) = c.max_preserved_bytes {
@@ -345,82 +329,12 @@ fn cost_words(s: &Sweep) -> String {
     format!("{what}, among configurations where {}", limits.join(", "))
 }
 
-fn describe(p: &Pick) -> String {
-    format!(
-        "{}, segment {}, chunk {}",
-        p.config.policy,
-        size(p.config.segment),
-        size(p.config.chunk)
-    )
-}
-
-/// How much the runner-up loses: in percent of the best's cost, or in the metric's units
-/// when the best costs nothing.
-fn loss(best: &Pick, other: &Pick, s: &Sweep) -> String {
-    let d = other.score - best.score;
-    let unit = if s.cost.weights.is_empty() {
-        format!(" ({})", s.cost.minimize)
-    } else {
-        String::new()
-    };
-    if d == 0.0 {
-        return format!("ties{unit}; ranked by copy time");
-    }
-    match best.score > 0.0 {
-        true => format!("+{:.1}%{unit}", 100.0 * d / best.score),
-        false => format!("+{}{unit}", num(Some(d))),
-    }
-}
-
 fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) {
-    let s = &results.sweep;
-    let by_topology = s.by_topology();
     md.push_str("## Recommendations\n\n");
-    md.push_str(match by_topology {
-        true => "| workload | disk | topology | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n|---|---|---|---|---|---|---:|---:|---:|---|---|\n",
-        false => "| workload | disk | policy | segment | chunk | hold p99 (µs) | copy (s) | copy / fastest copy | runner-up | runner-up loses by |\n|---|---|---|---|---|---:|---:|---:|---|---|\n",
-    });
-    for r in recs {
-        // The disk cell, with the topology's column in a sweep of topologies.
-        let disk = match &r.topology {
-            Some(t) => format!("{} | {t}", r.disk),
-            None => r.disk.to_string(),
-        };
-        let Some(best) = &r.best else {
-            let _ = writeln!(
-                md,
-                "| {} | {disk} | none of {} configurations meets the cost's limits | | | | | | | |",
-                r.workload, r.configs
-            );
-            continue;
-        };
-        let cells = pick_cells(results, r, best);
-        let _ = writeln!(md, "| {} | {disk} | {cells} |", r.workload);
-    }
-    md.push('\n');
-}
-
-/// A recommendation's cells of a table row: the policy, segment and chunk picked, their hold
-/// p99, copy time and copy time over the fastest copy, and the runner-up and its loss.
-fn pick_cells(results: &Results, r: &Recommendation, best: &Pick) -> String {
-    let c = &best.config;
-    let base = results.fastest_copy(r.disk, r.topology.as_deref());
-    let ratio = c.median("copy_seconds").zip(base).map(|(a, b)| a / b);
-    let (runner, by) = match &r.runner_up {
-        Some(u) => (describe(u), loss(best, u, &results.sweep)),
-        None => ("none".into(), String::new()),
-    };
-    format!(
-        "**{}** | **{}** | **{}** | {} | {} | {} | {} | {}",
-        c.policy,
-        size(c.segment),
-        size(c.chunk),
-        num(c.median("hold_p99_us")),
-        num(c.median("copy_seconds")),
-        num(ratio),
-        runner,
-        by
-    )
+    picks::limits_missed(results, recs, md);
+    picks::table(results, recs, md);
+    picks::legend(results, md);
+    picks::why(results, recs, md);
 }
 
 /// Per disk and policy of a workload: that policy's best configuration under the cost.
@@ -428,38 +342,46 @@ fn workload_table(results: &Results, workload: PatternName, md: &mut String) {
     let s = &results.sweep;
     let _ = writeln!(md, "## Workload: {workload}\n");
     md.push_str(
-        "Each policy's best segment and chunk under the cost (medians over the seeds).\n\n",
+        "Each policy's best segment and chunk under the cost (means over the seeds). *Extra \
+         bytes per byte written* is what copy-on-write added: device bytes written beyond the \
+         copy's own and the application's, per application byte (0 when copies out of turn only \
+         moved the copier's work earlier). *Write amp.* counts every device byte, the copy's \
+         included, so it is about the same for every policy.\n\n",
     );
     md.push_str(match s.by_topology() {
-        true => "| disk | topology | policy | segment | chunk | hold p99 (µs) | copy (s) | preserved (MiB) | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n",
-        false => "| disk | policy | segment | chunk | hold p99 (µs) | copy (s) | preserved (MiB) | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|\n",
+        true => "| disk | topology | policy | segment | chunk | hold p99 | copy (s) | preserved (MiB) | extra bytes per byte written | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        false => "| disk | policy | segment | chunk | hold p99 | copy (s) | preserved (MiB) | extra bytes per byte written | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     });
     for g in groups(results)
         .into_iter()
         .filter(|g| g.workload == workload)
     {
-        let picks = ranked(&g, results, &s.cost);
+        let picks = ranked(&g, results);
         let disk = match &g.topology {
             Some(t) => format!("{} | {t}", g.disk),
             None => g.disk.to_string(),
         };
         for p in &s.variants() {
             let Some(pick) = picks.iter().find(|k| &k.config.policy == p) else {
-                let _ = writeln!(md, "| {disk} | {p} | none meets the limits | | | | | | | |");
+                let _ = writeln!(
+                    md,
+                    "| {disk} | {p} | none meets the limits | | | | | | | | |"
+                );
                 continue;
             };
             let c = &pick.config;
             let _ = writeln!(
                 md,
-                "| {disk} | {p} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {disk} | {p} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 size(c.segment),
                 size(c.chunk),
-                num(c.median("hold_p99_us")),
-                num(c.median("copy_seconds")),
-                mib(c.median("preserved_bytes")),
-                num(c.median("write_amplification")),
-                mib(c.median("snapshot_peak_bytes")),
-                num(c.median("throughput_ratio"))
+                latency(c.mean("hold_p99_us")),
+                num(c.mean("copy_seconds")),
+                mib(c.mean("preserved_bytes")),
+                num(c.mean("cow_amplification")),
+                num(c.mean("write_amplification")),
+                mib(c.mean("snapshot_peak_bytes")),
+                num(c.mean("throughput_ratio"))
             );
         }
     }

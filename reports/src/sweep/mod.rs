@@ -121,6 +121,14 @@ pub struct Cost {
     pub copy_within: Option<f64>,
     pub max_preserved_bytes: Option<u64>,
     pub max_snapshot_bytes: Option<u64>,
+    /// Configurations whose mean cost is within this share of the best's are tied with it
+    /// whatever the seeds say (a difference too small to act on).
+    #[serde(default = "default_tie_within")]
+    pub tie_within: f64,
+}
+
+fn default_tie_within() -> f64 {
+    0.02
 }
 
 impl Default for Cost {
@@ -133,6 +141,7 @@ impl Default for Cost {
             copy_within: Some(1.2),
             max_preserved_bytes: None,
             max_snapshot_bytes: None,
+            tie_within: default_tie_within(),
         }
     }
 }
@@ -164,6 +173,14 @@ pub struct Sweep {
     /// and granularity, so they are compared on the same requests).
     pub seeds: u32,
     pub seed: u64,
+    /// The most seeds a configuration grows to while its group's pick is unstable (see
+    /// `reports/src/recommend/mod.rs`); at most `seeds`, no growth.
+    #[serde(default)]
+    pub max_seeds: u32,
+    /// Whether the report adds the topology panel ([`Sweep::topology_panel`]), as the
+    /// built-in report does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub add_topology_panel: bool,
     pub policies: Vec<PolicyName>,
     pub workloads: Vec<PatternName>,
     pub disks: Vec<DiskName>,
@@ -231,6 +248,8 @@ impl Default for Sweep {
             mutant: None,
             seeds: 3,
             seed: 0,
+            max_seeds: 12,
+            add_topology_panel: true,
             policies: policy::builtins()
                 .iter()
                 .map(|p| PolicyName::of(p.as_ref()))
@@ -287,6 +306,17 @@ pub enum Job {
 }
 
 impl Sweep {
+    /// The most seeds a configuration runs: [`Sweep::max_seeds`], and never fewer than
+    /// [`Sweep::seeds`].
+    pub fn seed_cap(&self) -> u32 {
+        self.max_seeds.max(self.seeds)
+    }
+
+    /// The `k`-th seed of a configuration (from 0).
+    pub fn nth_seed(&self, k: u64) -> u64 {
+        self.seed.wrapping_add(k)
+    }
+
     /// Whether topologies are a dimension of the sweep's results: more than one, or one
     /// that is not `separate` (then records carry a `topology`).
     pub fn by_topology(&self) -> bool {
@@ -329,7 +359,7 @@ impl Sweep {
 
     /// The panel of the built-in report: the recommended granularity on a plain disk, a
     /// RAID-5 source and a SAN-attached source. This sweep's volume, writes, rates and
-    /// cost, every policy, one seed, the uniform workload on the ssd, and only the chunk
+    /// cost and seeds, every policy, the uniform workload on the ssd, and only the chunk
     /// sweep (the segment at max(chunk, `segment_for_chunks`)).
     pub fn topology_panel(&self) -> Sweep {
         let g = &self.granularity;
@@ -342,7 +372,7 @@ impl Sweep {
             .or(g.chunk_sizes.iter().copied().filter(fits).max())
             .unwrap_or(segment);
         Sweep {
-            seeds: 1,
+            add_topology_panel: false,
             workloads: vec![PatternName::Uniform],
             disks: vec![DiskName::Ssd],
             rates: BTreeMap::from([(

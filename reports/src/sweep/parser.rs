@@ -34,7 +34,9 @@ struct File {
     speed: Option<Spanned<String>>,
     mutant: Option<Spanned<String>>,
     seeds: Option<Spanned<u32>>,
+    max_seeds: Option<Spanned<u32>>,
     seed: Option<Spanned<u64>>,
+    topology_panel: Option<Spanned<bool>>,
     policies: Option<Spanned<Vec<Spanned<String>>>>,
     workloads: Option<Spanned<Vec<Spanned<String>>>>,
     disks: Option<Spanned<Vec<Spanned<String>>>>,
@@ -63,6 +65,7 @@ struct CostFile {
     copy_within: Option<Spanned<f64>>,
     max_preserved_bytes: Option<Spanned<String>>,
     max_snapshot_bytes: Option<Spanned<String>>,
+    tie_within: Option<Spanned<f64>>,
 }
 
 /// Reads a sweep file over the defaults; `file` names it in errors and `policies` are the
@@ -157,6 +160,18 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
     if let Some(v) = &f.seed {
         s.seed = *v.get_ref();
     }
+    match &f.max_seeds {
+        Some(v) if *v.get_ref() < s.seeds => {
+            let reason = format!("must be at least seeds ({})", s.seeds);
+            return Err(doc.at(v.span(), "max_seeds", reason));
+        }
+        Some(v) => s.max_seeds = *v.get_ref(),
+        // A file that sets its seeds and not how far they grow runs the seeds it set.
+        None if f.seeds.is_some() => s.max_seeds = s.seeds,
+        None => {}
+    }
+    // A file asks for the panel; the built-in report has it.
+    s.add_topology_panel = f.topology_panel.as_ref().is_some_and(|v| *v.get_ref());
     let known: Vec<&str> = policies.iter().map(|p| p.as_str()).collect();
     if let Some(v) = &f.policies {
         s.policies = doc.names(v, "policies", "policy", |t| PolicyName::among(t, &known))?;
@@ -441,6 +456,17 @@ impl SweepText<'_> {
         }
         if let Some(v) = &f.max_snapshot_bytes {
             c.max_snapshot_bytes = Some(size(v, "cost.max_snapshot_bytes")?);
+        }
+        if let Some(v) = &f.tie_within {
+            let x = *v.get_ref();
+            if !(0.0..1.0).contains(&x) {
+                return Err(self.at(
+                    v.span(),
+                    "cost.tie_within",
+                    "must be at least 0 and less than 1 (a share of the best's cost)",
+                ));
+            }
+            c.tie_within = x;
         }
         Ok(())
     }

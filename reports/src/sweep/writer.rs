@@ -67,6 +67,11 @@ impl Sweep {
         ));
         out.push_str("# Seeds per configuration: seed, seed + 1, ... (`--seed` sets the first).\n");
         out.push_str(&format!("seeds = {}\nseed = {}\n", self.seeds, self.seed));
+        out.push_str(
+            "# While a pick is unstable over resamples of its seeds, its contenders run `seeds`\n",
+        );
+        out.push_str("# more seeds each round, up to this many.\n");
+        out.push_str(&format!("max_seeds = {}\n", self.seed_cap()));
         out.push_str(&format!("policies = {}\n", list(&self.policies)));
         out.push_str(&format!("workloads = {}\n", list(&self.workloads)));
         out.push_str(&format!("disks = {}\n", list(&self.disks)));
@@ -76,6 +81,9 @@ impl Sweep {
             out.push_str(") or topology files,\n# a path relative to the working directory.\n");
             out.push_str(&format!("topologies = {}\n", list(&self.topologies)));
         }
+        out.push_str("# Add the topology panel: every policy's chunk sweep on a plain disk, a RAID-5 source\n");
+        out.push_str("# and a SAN (the uniform workload on the ssd).\n");
+        out.push_str(&format!("topology_panel = {}\n", self.add_topology_panel));
         if !self.on_error.is_empty() {
             out.push_str("# Error policies swept (with the [faults] table).\n");
             out.push_str(&format!("on_error = {}\n", list(&self.on_error)));
@@ -119,6 +127,13 @@ impl Sweep {
             "max_snapshot_bytes",
             c.max_snapshot_bytes.map(|b| format!("{:?}", size_text(b))),
         ));
+        out.push_str(
+            "# Configurations within this share of the best's cost are tied with it whatever the\n",
+        );
+        out.push_str(
+            "# seeds say; a tie goes to the fewest extra device bytes per byte written.\n",
+        );
+        out.push_str(&format!("tie_within = {:?}\n", c.tie_within));
         if !c.weights.is_empty() {
             out.push_str("\n[cost.weights]\n");
             for (m, w) in &c.weights {

@@ -1,0 +1,247 @@
+//! The recommendations' part of `summary.md`: the limit's verdict in words first, the
+//! table of picks with how far to trust each, and per pick the why: its margin, its ties,
+//! its stability over resamples of the seeds, what another copy-time limit would pick, and
+//! the settings of the real systems the policy corresponds to.
+
+use super::figures::{latency, latency_ci, num, relative, size};
+use crate::recommend::stability::{RESAMPLES, STABLE_SHARE};
+use crate::recommend::{Config, Pick, Recommendation, OFFLINE};
+use crate::results::Results;
+use std::fmt::Write as _;
+
+/// "policy, segment S, chunk C".
+pub fn describe(c: &Config) -> String {
+    format!(
+        "{}, segment {}, chunk {}",
+        c.policy,
+        size(c.segment),
+        size(c.chunk)
+    )
+}
+
+/// The cost's figure of a pick, in its units: a latency with its interval, else the mean.
+fn cost_figure(p: &Pick, results: &Results) -> String {
+    let cost = &results.sweep.cost;
+    let latency_metric = cost.weights.is_empty() && cost.minimize.ends_with("_us");
+    match latency_metric {
+        true => latency_ci(&p.estimate),
+        false => format!(
+            "{} ± {}",
+            num(Some(p.estimate.mean)),
+            num(Some(p.estimate.half_width()))
+        ),
+    }
+}
+
+/// How far to trust a pick, for the table: stable or unstable, and a tie.
+pub fn trust(r: &Recommendation) -> String {
+    let share = format!("{:.0}%", 100.0 * r.stability.share);
+    let word = match r.is_stable() {
+        true => format!("stable ({share})"),
+        false => format!("**unstable** ({share})"),
+    };
+    match r.is_tie() {
+        true => format!("{word}, tie of {}", r.tied.len()),
+        false => word,
+    }
+}
+
+/// The pick's mean copy time over the disk's fastest copy with no writes.
+fn copy_ratio(results: &Results, r: &Recommendation, c: &Config) -> Option<f64> {
+    let base = results.fastest_copy(r.disk, r.topology.as_deref())?;
+    Some(c.mean("copy_seconds")? / base)
+}
+
+/// Groups where no online policy met the limits, said in words before the table.
+pub fn limits_missed(results: &Results, recs: &[Recommendation], md: &mut String) {
+    let limit = results.sweep.cost.copy_within;
+    for r in recs {
+        let offline = r.best.as_ref().is_some_and(|b| b.config.policy == OFFLINE);
+        if r.best.is_some() && !offline {
+            continue;
+        }
+        let verdict = match (offline, limit) {
+            (true, Some(l)) => format!(
+                "no online policy meets the {l}× copy-time limit, so the pick is offline (every write waits for the whole copy)"
+            ),
+            (true, None) => "the offline copy costs least: no online policy beats it".into(),
+            (false, _) => format!(
+                "no configuration meets the cost's limits (of {})",
+                r.configs
+            ),
+        };
+        let closest = match &r.closest_online {
+            Some(c) => {
+                let miss = limit.map_or(String::new(), |l| {
+                    format!(
+                        ", {:.0}% over the limit",
+                        100.0 * (c.copy_ratio / l - 1.0).max(0.0)
+                    )
+                });
+                format!(
+                    " The closest online configuration, {}, copies in {:.2}× the fastest copy with no writes{miss}, holding writes {} at p99.",
+                    describe(&c.config),
+                    c.copy_ratio,
+                    latency(c.config.mean("hold_p99_us"))
+                )
+            }
+            None => String::new(),
+        };
+        let _ = writeln!(md, "- **{}**: {verdict}.{closest}", r.title());
+    }
+    if recs
+        .iter()
+        .any(|r| r.best.as_ref().is_none_or(|b| b.config.policy == OFFLINE))
+    {
+        md.push('\n');
+    }
+}
+
+/// The table of picks: one row per group.
+pub fn table(results: &Results, recs: &[Recommendation], md: &mut String) {
+    let by_topology = results.sweep.by_topology();
+    let head = "| policy | segment | chunk | hold p99 | copy (s) | copy / fastest copy | trust | runner-up | runner-up costs |";
+    let rule = "|---|---|---|---:|---:|---:|---|---|---|";
+    match by_topology {
+        true => {
+            let _ = writeln!(
+                md,
+                "| workload | disk | topology {head}\n|---|---|---{rule}"
+            );
+        }
+        false => {
+            let _ = writeln!(md, "| workload | disk {head}\n|---|---{rule}");
+        }
+    }
+    for r in recs {
+        let disk = match &r.topology {
+            Some(t) => format!("{} | {t}", r.disk),
+            None => r.disk.to_string(),
+        };
+        let _ = writeln!(md, "| {} | {disk} | {} |", r.workload, cells(results, r));
+    }
+    md.push('\n');
+}
+
+/// A pick's cells of a table row (from the policy on).
+pub fn cells(results: &Results, r: &Recommendation) -> String {
+    let Some(best) = &r.best else {
+        return format!(
+            "none of {} configurations meets the cost's limits | | | | | | | | ",
+            r.configs
+        );
+    };
+    let c = &best.config;
+    let (runner, by) = match (&r.runner_up, &r.runner_up_by) {
+        (Some(u), Some(d)) => (describe(&u.config), relative(d, best.score)),
+        (Some(u), None) => (
+            describe(&u.config),
+            format!("{:+.1}%", 100.0 * (u.score / best.score - 1.0)),
+        ),
+        _ => ("none".into(), String::new()),
+    };
+    format!(
+        "**{}** | **{}** | **{}** | {} | {} | {} | {} | {} | {}",
+        c.policy,
+        size(c.segment),
+        size(c.chunk),
+        cost_figure(best, results),
+        num(c.mean("copy_seconds")),
+        num(copy_ratio(results, r, c)),
+        trust(r),
+        runner,
+        by
+    )
+}
+
+/// What the table's trust column and figures mean.
+pub fn legend(results: &Results, md: &mut String) {
+    let s = &results.sweep;
+    let _ = writeln!(
+        md,
+        "Figures are means over the seeds a configuration ran, ± the half width of their 95% \
+         confidence interval. **Trust**: the share of {RESAMPLES} resamples of the seeds (drawn \
+         with replacement, the same draw for every configuration) in which the same decision \
+         picks the same configuration; at least {:.0}% is *stable*. Seeds start at {} per \
+         configuration; while a pick is unstable, the configurations a resample picked run {} \
+         more seeds each round, up to {}. A *tie*: configurations the best cannot be told apart \
+         from (their cost within {:.0}% of the best's, or the 95% interval of the difference, \
+         paired over common seeds, holds zero); the tie rule then picks the fewest extra device \
+         bytes per byte written, then the lower mean cost. **Runner-up costs**: how much more the \
+         best other configuration costs, with the interval of the paired difference.\n",
+        100.0 * STABLE_SHARE,
+        s.seeds,
+        s.seeds,
+        s.seed_cap(),
+        100.0 * s.cost.tie_within
+    );
+}
+
+/// Per pick, the why: margin, tie, stability and what other limits would pick.
+pub fn why(_results: &Results, recs: &[Recommendation], md: &mut String) {
+    md.push_str("### Why each pick\n\n");
+    for r in recs {
+        let Some(best) = &r.best else { continue };
+        let _ = write!(md, "- **{}**: {}", r.title(), describe(&best.config));
+        let (lo, hi) = r.seeds;
+        let seeds = match lo == hi {
+            true => format!("{lo} seeds each"),
+            false => format!("{lo} to {hi} seeds per configuration"),
+        };
+        let _ = write!(
+            md,
+            ", of {} configurations within the limits ({seeds}); picked in {:.0}% of resamples",
+            r.eligible,
+            100.0 * r.stability.share
+        );
+        let others: Vec<String> = r
+            .stability
+            .wins
+            .iter()
+            .filter(|(c, _)| !c.same(&best.config))
+            .take(2)
+            .map(|(c, n)| {
+                format!(
+                    "{} in {:.0}%",
+                    describe(c),
+                    100.0 * *n as f64 / RESAMPLES as f64
+                )
+            })
+            .collect();
+        if !others.is_empty() {
+            let _ = write!(md, " (else {})", others.join(", "));
+        }
+        md.push('.');
+        if r.is_tie() {
+            let tied: Vec<String> = r
+                .tied
+                .iter()
+                .filter(|p| !p.config.same(&best.config))
+                .map(|p| describe(&p.config))
+                .collect();
+            let _ = write!(
+                md,
+                " Tied with {}: the tie rule chose the fewest extra device bytes per byte written ({}).",
+                tied.join("; "),
+                num(best.config.mean("cow_amplification"))
+            );
+        }
+        if !r.by_limit.is_empty() {
+            let limits: Vec<String> = r
+                .by_limit
+                .iter()
+                .map(|(l, c)| {
+                    let what = match c {
+                        Some(c) if c.same(&best.config) => "the same".to_string(),
+                        Some(c) => describe(c),
+                        None => "none".into(),
+                    };
+                    format!("{l}×: {what}")
+                })
+                .collect();
+            let _ = write!(md, " Copy-time limit {}.", limits.join("; "));
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+}
