@@ -6,6 +6,7 @@
 //! - [`run`]: running the jobs over threads, or one shard's slice of them.
 //! - [`results`]: one record per run, written as JSON and CSV.
 //! - [`recommend`]: the cost and the recommendation.
+//! - [`knobs`]: a recommended configuration in the settings of the real systems.
 //! - [`render`]: `summary.md` and the charts ([`chart`]).
 //! - [`page`]: `report.html`, the summary and its charts as one self-contained page.
 //! - [`shard`]: shard folders and their merge.
@@ -17,6 +18,7 @@
 //! A designer's own test calls [`report`] (see `reports/examples/own_policy.rs`).
 
 pub mod chart;
+pub mod knobs;
 pub mod out;
 pub mod page;
 pub mod recommend;
