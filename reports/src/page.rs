@@ -430,16 +430,16 @@ mod tests {
         <g clip-path=\"url(#clip)\"><use href=\"#clip\"/><text x=\"1\">a &amp; b</text></g>\
         <a href=\"#elsewhere\"/></svg>\n";
 
-    fn dir_with(charts: &[(&str, &str)]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "cowlab-page-{}-{}",
-            std::process::id(),
-            charts.iter().map(|(s, _)| *s).collect::<Vec<_>>().join("-")
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(CHARTS_DIR)).unwrap();
+    /// A temporary folder (removed when dropped) with these charts' SVGs under `charts/`.
+    fn dir_with(charts: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::Builder::new()
+            .prefix("cowlab-page-")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join(CHARTS_DIR)).unwrap();
         for (stem, svg) in charts {
-            std::fs::write(dir.join(CHARTS_DIR).join(format!("{stem}.svg")), svg).unwrap();
+            let file = dir.path().join(CHARTS_DIR).join(format!("{stem}.svg"));
+            std::fs::write(file, svg).unwrap();
         }
         dir
     }
@@ -461,7 +461,7 @@ mod tests {
     fn two_charts_with_the_same_ids_get_ids_of_their_own() {
         let dir = dir_with(&[("a", CHART), ("b", CHART)]);
         let md = "# R\n\n![first](charts/a.png)\n![second](charts/b.png)\n\nText ![again](charts/a.png) inline.\n";
-        let html = page(md, &dir).unwrap();
+        let html = page(md, dir.path()).unwrap();
         let ids: Vec<&str> = html
             .split(" id=\"")
             .skip(1)
@@ -482,19 +482,17 @@ mod tests {
         assert_eq!(html.matches("<figure class=\"chart\"").count(), 2);
         assert!(html.contains("<figcaption>second</figcaption>"));
         assert!(html.contains("<span class=\"caption\">again</span>"));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_page_has_the_summarys_tables_and_fetches_nothing() {
         let dir = dir_with(&[("c", CHART)]);
         let md = "# Copy & `x<y`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![c](charts/c.png)\n\n![photo](https://example.org/p.png)\n";
-        let html = page(md, &dir).unwrap();
+        let html = page(md, dir.path()).unwrap();
         assert_eq!(html.matches("<table>").count(), 1);
         assert!(html.contains("<title>Copy &amp; x&lt;y</title>"), "{html}");
         assert!(!html.contains("<img") && !html.contains("src="), "{html}");
         assert!(html.contains("<a href=\"https://example.org/p.png\">photo</a>"));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
@@ -510,21 +508,19 @@ mod tests {
             ("", "no <svg>"),
         ] {
             let dir = dir_with(&[("broken", svg)]);
-            let error = page("![x](charts/broken.png)\n", &dir)
+            let error = page("![x](charts/broken.png)\n", dir.path())
                 .unwrap_err()
                 .to_string();
             assert!(
                 error.contains("broken.svg") && error.contains(why),
                 "{why}: {error}"
             );
-            std::fs::remove_dir_all(dir).unwrap();
         }
         let dir = dir_with(&[]);
-        let error = page("![x](charts/none.png)\n", &dir)
+        let error = page("![x](charts/none.png)\n", dir.path())
             .unwrap_err()
             .to_string();
         assert!(error.contains("none.svg"), "{error}");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
