@@ -6,7 +6,9 @@
 //! - [`run`]: running the jobs over threads, or one shard's slice of them.
 //! - [`results`]: one record per run, written as JSON and CSV.
 //! - [`recommend`]: the cost and the recommendation.
+//! - [`knobs`]: a recommended configuration in the settings of the real systems.
 //! - [`render`]: `summary.md` and the charts ([`chart`]).
+//! - [`page`]: `report.html`, the summary and its charts as one self-contained page.
 //! - [`shard`]: shard folders and their merge.
 //! - [`out`]: the folder a report goes to, checked before any run.
 //!
@@ -16,7 +18,9 @@
 //! A designer's own test calls [`report`] (see `reports/examples/own_policy.rs`).
 
 pub mod chart;
+pub mod knobs;
 pub mod out;
+pub mod page;
 pub mod recommend;
 pub mod render;
 pub mod results;
@@ -86,8 +90,8 @@ fn check_count(n: usize) -> Result<(), ReportError> {
 }
 
 /// Runs a report's sweeps and writes its whole report into `out`: `results.json`,
-/// `results.csv`, `summary.md`, the charts under `charts/`, and the wall-clock figures in
-/// `timing.json`. `sweeps` is the report's sweep and, optionally, a topology panel's
+/// `results.csv`, `summary.md`, the charts under `charts/`, the summary and its charts as
+/// one page in `report.html`, and the wall-clock figures in `timing.json`. `sweeps` is the report's sweep and, optionally, a topology panel's
 /// (as the built-in report has, [`Sweep::topology_panel`]), which adds the "Granularity by
 /// topology" section and its files under `panel/`. `options.policies` may hold policies of
 /// your own, named in the sweeps' `policies`.
@@ -107,6 +111,7 @@ pub fn write(results: Vec<Results>, timing: Timing, out: &Path) -> Result<Report
     let panel = sweeps.next();
     out::clear(out)?;
     let charts = render::write(&results, panel.as_ref(), out)?;
+    page::write(out)?;
     let text = serde_json::to_string_pretty(&timing).expect("timing serialises");
     render::write_file(&out.join("timing.json"), &text)?;
     Ok(Report {

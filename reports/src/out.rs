@@ -2,6 +2,7 @@
 //! writable and hold nothing but what a report writes — and cleared of an older report's
 //! files just before the new one is written, so no stale chart outlives its sweep.
 
+use crate::page::PAGE_FILE;
 use crate::render::PANEL_DIR;
 use crate::shard::SHARD_FILE;
 use crate::ReportError;
@@ -13,7 +14,7 @@ fn written_by_a_report(rel: &Path) -> bool {
     match parts.as_slice() {
         [f] => matches!(
             *f,
-            "summary.md" | "results.json" | "results.csv" | "timing.json" | SHARD_FILE
+            "summary.md" | PAGE_FILE | "results.json" | "results.csv" | "timing.json" | SHARD_FILE
         ),
         ["charts", f] => f.ends_with(".svg") || f.ends_with(".png"),
         [dir, f] if *dir == PANEL_DIR => {
@@ -101,6 +102,7 @@ mod tests {
     fn a_reports_own_files_are_told_from_others() {
         for f in [
             "summary.md",
+            "report.html",
             "charts/hold_p99_us_by_chunk.png",
             "panel/sweep.toml",
             "shard.json",
@@ -111,6 +113,7 @@ mod tests {
             "notes.txt",
             "charts/x.txt",
             "panel/summary.md",
+            "charts/report.html",
             "a/results.csv",
         ] {
             assert!(!written_by_a_report(Path::new(f)), "{f}");
