@@ -525,7 +525,13 @@ const RANGES_WORDS: &str = "y ranges differ by panel";
 /// One entry per line label, then the entries that explain the marks the
 /// chart has, then a note when the panels' y ranges differ.
 fn legend_entries(chart: &Chart, series: &[&str]) -> Result<Vec<LegendEntry>, String> {
-    let points = || chart.panels.iter().flat_map(|p| &p.lines).flat_map(drawable);
+    let points = || {
+        chart
+            .panels
+            .iter()
+            .flat_map(|p| &p.lines)
+            .flat_map(drawable)
+    };
     let mut wanted: Vec<(String, Sample)> = series
         .iter()
         .enumerate()
@@ -744,12 +750,18 @@ fn draw_legend<DB: DrawingBackend>(
                     overlay.push_str(&ring_svg(centre));
                 }
                 Sample::Excluded => {
-                    let faded = Stroke { faded: true, ..solid };
+                    let faded = Stroke {
+                        faded: true,
+                        ..solid
+                    };
                     overlay.push_str(&polyline_svg(&sample, GREY, faded));
                     overlay.push_str(&shape_svg(0, centre, MARKER_R, Paint::Hollow(GREY)));
                 }
                 Sample::Beneath => {
-                    let dashed = Stroke { beneath: 1, ..solid };
+                    let dashed = Stroke {
+                        beneath: 1,
+                        ..solid
+                    };
                     overlay.push_str(&polyline_svg(&sample, GREY, dashed));
                 }
                 Sample::Note => {}
@@ -1015,11 +1027,20 @@ fn draw_markers(
                 p.mark.class(),
                 escape(panel),
                 escape(line.label),
-                escape(if chart.x_name.is_empty() { "x" } else { &chart.x_name }),
+                escape(if chart.x_name.is_empty() {
+                    "x"
+                } else {
+                    &chart.x_name
+                }),
                 p.x,
             );
             if !chart.other_name.is_empty() {
-                let _ = write!(overlay, r#" data-{}="{}""#, escape(&chart.other_name), p.other);
+                let _ = write!(
+                    overlay,
+                    r#" data-{}="{}""#,
+                    escape(&chart.other_name),
+                    p.other
+                );
             }
             let _ = write!(
                 overlay,
@@ -1168,6 +1189,112 @@ mod tests {
         let first = render_to(&chart, &Scratch::new("same-1").0).unwrap();
         let second = render_to(&chart, &Scratch::new("same-2").0).unwrap();
         assert!(first == second, "SVG differs between two renders");
+    }
+
+    #[test]
+    fn same_input_gives_identical_png() {
+        let chart = sample_chart();
+        let (a, b) = (Scratch::new("png-1"), Scratch::new("png-2"));
+        render_to(&chart, &a.0).unwrap();
+        render_to(&chart, &b.0).unwrap();
+        let png = |dir: &Path| std::fs::read(dir.join("chart.png")).unwrap();
+        assert!(png(&a.0) == png(&b.0), "PNG differs between two renders");
+    }
+
+    /// The `<polyline>`s of the SVG drawn in `colour`.
+    fn polylines_in<'a>(svg: &'a str, colour: RGBColor) -> Vec<&'a str> {
+        let stroke = format!(r#"stroke="{}""#, hex(colour));
+        svg.lines()
+            .filter(|l| l.starts_with("<polyline") && l.contains(&stroke))
+            .collect()
+    }
+
+    /// Widths of the shapes of the markers of a line.
+    fn marker_widths(svg: &str, label: &str) -> Vec<f64> {
+        let series = format!(r#"data-series="{label}""#);
+        svg.lines()
+            .filter(|l| l.starts_with(r#"<g class="marker"#) && l.contains(&series))
+            .map(|l| {
+                let (_, points) = l.split_once(r#"points=""#).expect("a polygon marker");
+                let (points, _) = points.split_once('"').unwrap();
+                let xs: Vec<f64> = points
+                    .split(' ')
+                    .map(|p| p.split(',').next().unwrap().parse().unwrap())
+                    .collect();
+                xs.iter().cloned().fold(f64::MIN, f64::max)
+                    - xs.iter().cloned().fold(f64::MAX, f64::min)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_over_another_is_dashed_and_its_markers_smaller() {
+        let apart = render_to(&sample_chart(), &Scratch::new("apart").0).unwrap();
+        let mut chart = sample_chart();
+        for panel in &mut chart.panels {
+            panel.lines[1].points = panel.lines[0].points.clone();
+        }
+        let over = render_to(&chart, &Scratch::new("over").0).unwrap();
+        // The legend's sample of each line is solid; in the panels, the second line is
+        // dashed where it runs over the first, and only then.
+        fn in_panels(svg: &str, series: usize) -> Vec<&str> {
+            polylines_in(svg, palette(series)).split_off(1)
+        }
+        for line in in_panels(&apart, 1).iter().chain(&in_panels(&over, 0)) {
+            assert!(!line.contains("stroke-dasharray"), "{line}");
+        }
+        let dashed = in_panels(&over, 1);
+        assert_eq!(dashed.len(), chart.panels.len());
+        assert!(
+            dashed.iter().all(|l| l.contains("stroke-dasharray")),
+            "{dashed:?}"
+        );
+        let full = 2.0 * 0.9 * MARKER_R;
+        let widths = |svg| marker_widths(svg, "in-turn");
+        assert!(
+            widths(&apart).iter().all(|w| (w - full).abs() < 0.2),
+            "{:?}",
+            widths(&apart)
+        );
+        assert!(
+            widths(&over).iter().all(|w| *w < full * 0.7),
+            "{:?}",
+            widths(&over)
+        );
+    }
+
+    #[test]
+    fn excluded_points_are_hollow_and_their_stretches_faded() {
+        let mut chart = sample_chart();
+        chart.panels[0].lines[0].points[5].mark = Mark::Excluded;
+        let svg = render_to(&chart, &Scratch::new("excluded").0).unwrap();
+        let excluded: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.starts_with(r#"<g class="marker excluded""#))
+            .collect();
+        assert_eq!(excluded.len(), 1, "{excluded:?}");
+        assert!(
+            excluded[0].contains(r##"fill="#FFFFFF""##),
+            "{}",
+            excluded[0]
+        );
+        let faded: Vec<&str> = polylines_in(&svg, palette(0))
+            .into_iter()
+            .filter(|l| l.contains(r#"opacity="0.35""#))
+            .collect();
+        assert_eq!(faded.len(), 1, "{faded:?}");
+        assert_eq!(
+            faded[0].matches(',').count(),
+            2,
+            "one stretch: {}",
+            faded[0]
+        );
+        // The legend explains the hollow marker only when a chart has one.
+        let words = "ruled out by the cost";
+        assert!(EXCLUDED_WORDS.starts_with(words));
+        assert!(svg_texts(&svg).iter().any(|t| t.starts_with(words)));
+        let plain = render_to(&sample_chart(), &Scratch::new("none-excluded").0).unwrap();
+        assert!(!svg_texts(&plain).iter().any(|t| t.starts_with(words)));
     }
 
     #[test]

@@ -127,14 +127,14 @@ pub(super) const CHARTED: [Metric; 6] = [
     // own is 0 wherever nothing was preserved (offline always), which a log axis cannot show.
     Metric {
         name: "write_amplification",
-        title: "Write amplification (all device bytes written)",
+        title: "Write amplification",
         label: "device bytes written / bytes written",
         quantity: Quantity::Ratio,
         log: false,
     },
     Metric {
         name: "cow_amplification",
-        title: "Copy-on-write amplification (extra device bytes of preservation)",
+        title: "Copy-on-write amplification",
         label: "extra device bytes / bytes written",
         quantity: Quantity::Ratio,
         log: false,
@@ -246,7 +246,9 @@ fn in_unit(mut chart: Chart, metric: &Metric) -> Chart {
         .flat_map(|p| [p.lo, p.mid, p.hi])
         .filter(|v| v.is_finite())
         .map(f64::abs)
-        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))));
+        .fold(None, |acc: Option<f64>, v| {
+            Some(acc.map_or(v, |a| a.max(v)))
+        });
     let unit = metric.quantity.unit_for(largest);
     for p in chart
         .panels
@@ -446,7 +448,11 @@ mod tests {
         let shown = in_unit(chart, metric);
         assert_eq!(shown.y_label, "hold p99 (s)");
         assert_eq!(shown.y_unit, "s");
-        let mids: Vec<f64> = shown.panels[0].lines[0].points.iter().map(|p| p.mid).collect();
+        let mids: Vec<f64> = shown.panels[0].lines[0]
+            .points
+            .iter()
+            .map(|p| p.mid)
+            .collect();
         assert_eq!(mids, [0.0025, 40.0]);
     }
 }
