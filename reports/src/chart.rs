@@ -1002,7 +1002,8 @@ fn draw_medians(lines: &[Shown], pixels: &[Vec<(i32, i32)>], overlay: &mut Strin
 /// The markers, each in a `<g class="marker …">` that names its panel,
 /// line, sizes and median: filled, hollow when ruled out, ringed when the
 /// pick. A marker on the place of one drawn before it is drawn smaller, so
-/// that the one beneath shows around it.
+/// that the one beneath shows around it; the pick is drawn last and whole,
+/// so that its ring holds its own line's marker on top.
 fn draw_markers(
     panel: &str,
     chart: &Chart,
@@ -1011,59 +1012,65 @@ fn draw_markers(
     overlay: &mut String,
 ) {
     let mut drawn: Vec<(i32, i32)> = Vec::new();
-    for (line, at) in lines.iter().zip(pixels) {
-        for (shown, &(px, py)) in line.points.iter().zip(at) {
-            let p = shown.point;
-            let beneath = drawn.iter().filter(|d| near(**d, (px, py), 3)).count();
-            let r = (MARKER_R * 0.65f64.powi(beneath as i32)).max(1.5);
-            let colour = palette(line.series);
-            let paint = match p.mark {
-                Mark::Excluded => Paint::Hollow(colour),
-                Mark::Plain | Mark::Pick => Paint::Filled(colour),
-            };
-            let _ = write!(
-                overlay,
-                r#"<g class="marker {}" data-panel="{}" data-series="{}" data-{}="{}""#,
-                p.mark.class(),
-                escape(panel),
-                escape(line.label),
-                escape(if chart.x_name.is_empty() {
-                    "x"
-                } else {
-                    &chart.x_name
-                }),
-                p.x,
-            );
-            if !chart.other_name.is_empty() {
-                let _ = write!(
-                    overlay,
-                    r#" data-{}="{}""#,
-                    escape(&chart.other_name),
-                    p.other
-                );
-            }
-            let _ = write!(
-                overlay,
-                r#" data-median="{}" data-unit="{}" data-px="{px} {py}">"#,
-                p.mid,
-                escape(&chart.y_unit)
-            );
-            let centre = (f64::from(px), f64::from(py));
-            if p.mark == Mark::Pick {
-                let mut what = format!("{PICK_WORDS}: {}", line.label);
-                let _ = write!(what, ", {} {}", chart.x_name, format_bytes(p.x));
-                if !chart.other_name.is_empty() {
-                    let _ = write!(what, ", {} {}", chart.other_name, format_bytes(p.other));
-                }
-                let _ = write!(overlay, "<desc>{}</desc>", escape(&what));
-                overlay.push_str(&shape_svg(line.series, centre, r, paint));
-                overlay.push_str(&ring_svg(centre));
+    let all = lines
+        .iter()
+        .zip(pixels)
+        .flat_map(|(line, at)| line.points.iter().zip(at).map(move |(p, px)| (line, p, px)));
+    let (picks, others): (Vec<_>, Vec<_>) = all.partition(|(_, p, _)| p.point.mark == Mark::Pick);
+    for (line, shown, &(px, py)) in others.into_iter().chain(picks) {
+        let p = shown.point;
+        let beneath = drawn.iter().filter(|d| near(**d, (px, py), 3)).count();
+        let r = match p.mark {
+            Mark::Pick => MARKER_R,
+            _ => (MARKER_R * 0.65f64.powi(beneath as i32)).max(1.5),
+        };
+        let colour = palette(line.series);
+        let paint = match p.mark {
+            Mark::Excluded => Paint::Hollow(colour),
+            Mark::Plain | Mark::Pick => Paint::Filled(colour),
+        };
+        let _ = write!(
+            overlay,
+            r#"<g class="marker {}" data-panel="{}" data-series="{}" data-{}="{}""#,
+            p.mark.class(),
+            escape(panel),
+            escape(line.label),
+            escape(if chart.x_name.is_empty() {
+                "x"
             } else {
-                overlay.push_str(&shape_svg(line.series, centre, r, paint));
-            }
-            overlay.push_str("</g>\n");
-            drawn.push((px, py));
+                &chart.x_name
+            }),
+            p.x,
+        );
+        if !chart.other_name.is_empty() {
+            let _ = write!(
+                overlay,
+                r#" data-{}="{}""#,
+                escape(&chart.other_name),
+                p.other
+            );
         }
+        let _ = write!(
+            overlay,
+            r#" data-median="{}" data-unit="{}" data-px="{px} {py}">"#,
+            p.mid,
+            escape(&chart.y_unit)
+        );
+        let centre = (f64::from(px), f64::from(py));
+        if p.mark == Mark::Pick {
+            let mut what = format!("{PICK_WORDS}: {}", line.label);
+            let _ = write!(what, ", {} {}", chart.x_name, format_bytes(p.x));
+            if !chart.other_name.is_empty() {
+                let _ = write!(what, ", {} {}", chart.other_name, format_bytes(p.other));
+            }
+            let _ = write!(overlay, "<desc>{}</desc>", escape(&what));
+            overlay.push_str(&shape_svg(line.series, centre, r, paint));
+            overlay.push_str(&ring_svg(centre));
+        } else {
+            overlay.push_str(&shape_svg(line.series, centre, r, paint));
+        }
+        overlay.push_str("</g>\n");
+        drawn.push((px, py));
     }
 }
 
@@ -1202,7 +1209,7 @@ mod tests {
     }
 
     /// The `<polyline>`s of the SVG drawn in `colour`.
-    fn polylines_in<'a>(svg: &'a str, colour: RGBColor) -> Vec<&'a str> {
+    fn polylines_in(svg: &str, colour: RGBColor) -> Vec<&str> {
         let stroke = format!(r#"stroke="{}""#, hex(colour));
         svg.lines()
             .filter(|l| l.starts_with("<polyline") && l.contains(&stroke))
