@@ -879,8 +879,10 @@ fn draw_panel<DB: DrawingBackend>(
         true => scale.to_string(),
         false => format!("{}, {scale}", chart.y_label),
     };
+    let caption = caption(panel, plan);
+    let caption_size = fitting_size(&caption, PANEL_TITLE_SIZE, cell.dim_in_pixel().0 - 16);
     let mut ctx = ChartBuilder::on(cell)
-        .caption(caption(panel, plan), text_style(PANEL_TITLE_SIZE))
+        .caption(caption, text_style(caption_size))
         .margin(8)
         .margin_right(28)
         .x_label_area_size(58)
@@ -932,6 +934,15 @@ fn draw_panel<DB: DrawingBackend>(
         draw_note(cell, "no data")?;
     }
     Ok(())
+}
+
+/// The font size, at most `size`, at which `text` fits in `width` pixels
+/// (never below 12, where it would no longer read).
+fn fitting_size(text: &str, size: f64, width: u32) -> f64 {
+    match text_width(text, size, FontStyle::Normal) {
+        Ok(w) if w > width && w > 0 => (size * f64::from(width) / f64::from(w)).max(12.0),
+        _ => size,
+    }
 }
 
 type PlotArea<DB> = DrawingArea<DB, Cartesian2d<SizeAxis, ValueAxis>>;
@@ -1302,6 +1313,17 @@ mod tests {
         assert!(svg_texts(&svg).iter().any(|t| t.starts_with(words)));
         let plain = render_to(&sample_chart(), &Scratch::new("none-excluded").0).unwrap();
         assert!(!svg_texts(&plain).iter().any(|t| t.starts_with(words)));
+    }
+
+    #[test]
+    fn a_long_panel_caption_is_set_smaller_to_fit() {
+        register_fonts().unwrap();
+        let short = "uniform, nvme";
+        assert_eq!(fitting_size(short, PANEL_TITLE_SIZE, 584), PANEL_TITLE_SIZE);
+        let long = "hotspot, nvme, raid5-source (pick not on this axis; ≤ 0 drawn at 0.001)";
+        let size = fitting_size(long, PANEL_TITLE_SIZE, 584);
+        assert!(size < PANEL_TITLE_SIZE, "{size}");
+        assert!(text_width(long, size, FontStyle::Normal).unwrap() <= 590);
     }
 
     #[test]

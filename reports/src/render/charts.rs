@@ -221,15 +221,10 @@ fn point_of(c: &Config, rec: &Recommendation, metric: &Metric, axis: Axis) -> Op
 }
 
 /// The panel's note when its pick is not drawn on this axis, so that a reader looks for it
-/// in the other chart rather than missing it.
+/// in the summary's table and the other chart rather than missing it.
 fn pick_note(rec: &Recommendation, points: &[crate::sweep::Point], axis: Axis) -> String {
     match &rec.best {
-        Some(best) if !on_axis(points, axis, &best.config) => format!(
-            "pick {}, segment {}, chunk {}: not on this axis",
-            best.config.policy,
-            format_bytes(best.config.segment),
-            format_bytes(best.config.chunk)
-        ),
+        Some(best) if !on_axis(points, axis, &best.config) => "pick not on this axis".into(),
         Some(_) => String::new(),
         None => "nothing meets the cost's limits".into(),
     }
