@@ -123,8 +123,9 @@ pub(super) const CHARTED: [Metric; 6] = [
         quantity: Quantity::Bytes,
         log: true,
     },
-    // Both amplifications on linear axes: they stay within a few times 1, and copy-on-write's
-    // own is 0 wherever nothing was preserved (offline always), which a log axis cannot show.
+    // Both amplifications on linear axes, so that the two charts read alike: copy-on-write's
+    // own is 0 wherever nothing was preserved (offline always), which a log axis cannot show;
+    // the whole write amplification counts the volume's copy too, so it stays far from 0.
     Metric {
         name: "write_amplification",
         title: "Write amplification",
