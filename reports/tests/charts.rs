@@ -1,7 +1,8 @@
 //! The charts agree with `summary.md`'s table: in a quick report's hold-latency-by-chunk chart,
 //! each panel's ringed marker is drawn where the group's pick (`Recommendation::best`) lies —
 //! its chunk on the x axis, its median on the y axis, read back through the panel's axes — and
-//! every configuration the cost rules out is drawn hollow, every other one filled.
+//! every configuration the cost rules out is drawn hollow, every other one filled; and the
+//! charts are the same bytes on one thread or two.
 //!
 //! The checker reads the SVG with an XML parser: the `<g class="panel">` and
 //! `<g class="marker …">` elements that `reports/src/chart.rs` writes. The last tests show it
@@ -242,7 +243,23 @@ fn check_chart(svg: &str, expected: &[Expected]) -> Result<(), String> {
 fn the_hold_latency_chart_rings_the_tables_pick_and_draws_ruled_out_points_hollow() {
     let s = quick();
     let dir = scratch("charts-quick-report");
-    let made = report(&[&s], &Options::default(), &dir).unwrap();
+    let threads = |n| Options {
+        threads: n,
+        ..Options::default()
+    };
+    let made = report(&[&s], &threads(2), &dir).unwrap();
+    // The same charts, byte for byte, on one thread.
+    let again = scratch("charts-quick-report-1-thread");
+    let one = report(&[&s], &threads(1), &again).unwrap();
+    assert_eq!(made.charts.len(), one.charts.len());
+    for png in &made.charts {
+        for file in [png.clone(), png.with_extension("svg")] {
+            let name = file.file_name().unwrap();
+            let other = again.join("charts").join(name);
+            let same = std::fs::read(&file).unwrap() == std::fs::read(&other).unwrap();
+            assert!(same, "{} differs on one thread", file.display());
+        }
+    }
     let g = &s.granularity;
     let on_chunk_line = |segment: u64, chunk: u64| {
         g.chunk_sizes.contains(&chunk) && segment == chunk.max(g.segment_for_chunks)
