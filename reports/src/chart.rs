@@ -6,22 +6,39 @@
 //! the same colour and marker everywhere, and the spread over seeds is drawn
 //! as a band around the median to show whether a difference is real.
 //!
-//! [`render`] writes the same picture twice: SVG for documents (text stays
-//! text and can be searched) and PNG for quick looks. Text is drawn with an
-//! embedded DejaVu Sans, so no system font is needed.
+//! What the chart says beyond the lines, each explained in its legend:
+//! - the recommended configuration (the table's pick) is ringed in black;
+//! - a configuration the cost's limits rule out has a hollow marker, and the
+//!   stretches of line that touch it are faded;
+//! - a line that runs over the same pixels as one drawn before it is dashed
+//!   there, and its marker drawn smaller, so that the line beneath shows;
+//! - each panel's y axis has its own range (its label says whether it is a
+//!   log or linear scale).
+//!
+//! [`render`] draws the chart once, as SVG (text stays text and can be
+//! searched), and renders the PNG from that SVG with `resvg`, using only the
+//! committed DejaVu Sans (`reports/assets/`), so no system font is needed.
+//!
+//! Every marker in the SVG is a `<g class="marker …">` whose `data-`
+//! attributes name its panel, line, sizes and median, and every panel has a
+//! `<g class="panel">` giving two points of its axes in pixels, so that a
+//! tool (`reports/tests/charts.rs`) can map a marker back to the values it
+//! stands for.
 
 mod axis;
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use plotters::coord::{CoordTranslate, Shift};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
+use resvg::{tiny_skia, usvg};
 
 pub use axis::format_bytes;
 use axis::{SizeAxis, ValueAxis};
@@ -33,8 +50,17 @@ pub struct Chart {
     pub title: String,
     /// Label of every panel's x axis (byte sizes), e.g. "copy-on-write chunk size".
     pub x_label: String,
-    /// Label of every panel's y axis, with its unit, e.g. "hold p99 (µs)".
+    /// Label of every panel's y axis, with its unit, e.g. "hold p99 (ms)";
+    /// the scale (", log scale" or ", linear") is added when drawn.
     pub y_label: String,
+    /// The unit of the values, e.g. "ms": written into the SVG beside each
+    /// marker's median for tools.
+    pub y_unit: String,
+    /// What the x value is, e.g. "chunk", and what [`Point::other`] is, e.g.
+    /// "segment": the names of the markers' `data-` attributes in the SVG
+    /// (`data-chunk`, `data-segment`). An empty `other_name` writes none.
+    pub x_name: String,
+    pub other_name: String,
     /// Draw the y axes in log10, for values that span decades. Values ≤ 0
     /// cannot be shown on a log axis: they are drawn at a floor one decade
     /// below the decade of the smallest positive value of the chart (1 if
@@ -50,6 +76,9 @@ pub struct Chart {
 pub struct Panel {
     /// Written above the panel, e.g. "zipf, nvme".
     pub title: String,
+    /// Written after the title in brackets when not empty, e.g. "pick not on
+    /// this axis".
+    pub note: String,
     /// The lines, e.g. one per policy.
     pub lines: Vec<Line>,
 }
@@ -68,6 +97,29 @@ pub struct Line {
     pub points: Vec<Point>,
 }
 
+/// How a point is marked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mark {
+    /// An ordinary configuration: a filled marker.
+    #[default]
+    Plain,
+    /// The recommended configuration: a filled marker in a black ring.
+    Pick,
+    /// Ruled out by the cost's limits: a hollow marker, the line faded.
+    Excluded,
+}
+
+impl Mark {
+    /// The marker's class in the SVG.
+    fn class(self) -> &'static str {
+        match self {
+            Mark::Plain => "plain",
+            Mark::Pick => "pick",
+            Mark::Excluded => "excluded",
+        }
+    }
+}
+
 /// One measurement: the spread of a value over seeds at one size.
 ///
 /// A point whose `x` is 0, or whose `lo`, `mid` or `hi` is NaN or infinite,
@@ -77,12 +129,17 @@ pub struct Point {
     /// Size in bytes, usually a power of two; others are placed on the log
     /// scale between them.
     pub x: u64,
+    /// The configuration's other size in bytes (the segment when `x` is the
+    /// chunk), for the SVG's `data-` attributes only.
+    pub other: u64,
     /// Smallest value over the seeds: the bottom of the band.
     pub lo: f64,
     /// Median over the seeds: the line.
     pub mid: f64,
     /// Largest value over the seeds: the top of the band.
     pub hi: f64,
+    /// How the point's marker is drawn.
+    pub mark: Mark,
 }
 
 /// Why a chart could not be rendered.
@@ -110,12 +167,12 @@ pub enum ChartError {
     Font(String),
 }
 
-/// Renders `chart` to an SVG file and a PNG file of the same layout.
+/// Renders `chart` to an SVG file and a PNG file of the same picture.
 ///
-/// Both pictures are drawn in memory first and each file is written under
-/// a temporary name in its folder and then renamed, so that a failure never
-/// leaves a half-written chart behind. The SVG is byte-identical for the
-/// same input.
+/// The SVG is drawn in memory, the PNG rendered from it, and each file is
+/// written under a temporary name in its folder and then renamed, so that a
+/// failure never leaves a half-written chart behind. Both files are
+/// byte-identical for the same input.
 pub fn render(chart: &Chart, svg: &Path, png: &Path) -> Result<(), ChartError> {
     register_fonts()?;
     let plan = Plan::new(chart).map_err(ChartError::Font)?;
@@ -123,7 +180,7 @@ pub fn render(chart: &Chart, svg: &Path, png: &Path) -> Result<(), ChartError> {
         path: svg.to_path_buf(),
         message,
     })?;
-    let png_bytes = render_png(chart, &plan).map_err(|message| ChartError::Draw {
+    let png_bytes = render_png(&svg_text).map_err(|message| ChartError::Draw {
         path: png.to_path_buf(),
         message,
     })?;
@@ -137,13 +194,15 @@ pub fn render(chart: &Chart, svg: &Path, png: &Path) -> Result<(), ChartError> {
 /// asks its viewer for: a CSS list, so a viewer without DejaVu Sans falls
 /// back to its own sans-serif instead of a serif font.
 const FAMILY: &str = "DejaVu Sans, sans-serif";
+/// The family name inside the committed font files.
+const FONT_NAME: &str = "DejaVu Sans";
 
 static REGULAR: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../assets/DejaVuSans-Bold.ttf");
 
 /// Registers the embedded fonts with plotters, once per process: plotters
 /// (without its system-font feature) knows only fonts registered this way,
-/// and fails to draw or measure any text otherwise.
+/// and fails to measure any text otherwise.
 fn register_fonts() -> Result<(), ChartError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
@@ -155,6 +214,22 @@ fn register_fonts() -> Result<(), ChartError> {
     } else {
         Err(ChartError::Font("the embedded font file is invalid".into()))
     }
+}
+
+/// The fonts the PNG renderer may use: the embedded two, and no system font
+/// (the `system-fonts` feature of resvg is off), so that the PNG is the same
+/// on every machine. Generic `sans-serif` resolves to DejaVu Sans too.
+fn font_database() -> Arc<usvg::fontdb::Database> {
+    static DATABASE: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
+    DATABASE
+        .get_or_init(|| {
+            let mut db = usvg::fontdb::Database::new();
+            db.load_font_data(REGULAR.to_vec());
+            db.load_font_data(BOLD.to_vec());
+            db.set_sans_serif_family(FONT_NAME);
+            Arc::new(db)
+        })
+        .clone()
 }
 
 /// Font sizes in plotters units (a font of size `s` has an em of about
@@ -199,28 +274,123 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// The grey of the legend's samples that stand for every line.
+const GREY: RGBColor = RGBColor(100, 100, 100);
+
 /// The colour of the `series`-th line label of a chart.
 fn palette(series: usize) -> RGBColor {
     PALETTE[series % PALETTE.len()]
 }
 
-/// Draws the marker of the `series`-th line label at `at`: shapes cycle
-/// with a period of 4, colours of 10, so 20 lines are all different and
-/// lines stay apart in grey print too.
-fn draw_marker<DB, C>(area: &DrawingArea<DB, C>, at: C::From, series: usize) -> DrawResult<DB>
-where
-    DB: DrawingBackend,
-    C: CoordTranslate,
-    C::From: Clone + 'static,
-{
-    let style = palette(series).filled();
-    let at = EmptyElement::at(at);
-    match series % 4 {
-        0 => area.draw(&(at + Circle::new((0, 0), 4, style))),
-        1 => area.draw(&(at + Rectangle::new([(-4, -4), (4, 4)], style))),
-        2 => area.draw(&(at + TriangleMarker::new((0, 0), 6, style))),
-        _ => area.draw(&(at + Polygon::new(vec![(0, -5), (5, 0), (0, 5), (-5, 0)], style))),
+/// `#RRGGBB` of a colour, for the SVG drawn by hand.
+fn hex(colour: RGBColor) -> String {
+    format!("#{:02X}{:02X}{:02X}", colour.0, colour.1, colour.2)
+}
+
+/// Marker shapes: circle, square, triangle up, diamond, triangle down, plus.
+/// With the ten colours, 30 lines have different looks, and the 6 policies
+/// of the built-in sweep all have different shapes, also in grey print.
+const SHAPES: usize = 6;
+
+/// Radius of a marker in pixels; of the pick's ring around it.
+const MARKER_R: f64 = 5.0;
+const RING_R: f64 = 10.5;
+
+/// How a marker is painted.
+#[derive(Clone, Copy)]
+enum Paint {
+    /// Filled with the colour, with a thin white edge that keeps
+    /// overlapping markers apart.
+    Filled(RGBColor),
+    /// White inside, the colour as its outline: ruled out.
+    Hollow(RGBColor),
+}
+
+/// The SVG of the `series`-th marker shape centred at `(cx, cy)`.
+fn shape_svg(series: usize, (cx, cy): (f64, f64), r: f64, paint: Paint) -> String {
+    let style = match paint {
+        Paint::Filled(c) => format!(r##"fill="{}" stroke="#FFFFFF" stroke-width="1""##, hex(c)),
+        Paint::Hollow(c) => format!(r##"fill="#FFFFFF" stroke="{}" stroke-width="1.8""##, hex(c)),
+    };
+    let polygon = |corners: &[(f64, f64)]| {
+        let mut points = String::new();
+        for (i, (dx, dy)) in corners.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            let _ = write!(points, "{sep}{:.1},{:.1}", cx + dx * r, cy + dy * r);
+        }
+        format!(r#"<polygon points="{points}" {style}/>"#)
+    };
+    match series % SHAPES {
+        0 => format!(r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r:.1}" {style}/>"#),
+        1 => polygon(&[(-0.9, -0.9), (0.9, -0.9), (0.9, 0.9), (-0.9, 0.9)]),
+        2 => polygon(&[(0.0, -1.3), (1.15, 0.75), (-1.15, 0.75)]),
+        3 => polygon(&[(0.0, -1.3), (1.3, 0.0), (0.0, 1.3), (-1.3, 0.0)]),
+        4 => polygon(&[(0.0, 1.3), (1.15, -0.75), (-1.15, -0.75)]),
+        _ => polygon(&[
+            (-0.4, -1.25),
+            (0.4, -1.25),
+            (0.4, -0.4),
+            (1.25, -0.4),
+            (1.25, 0.4),
+            (0.4, 0.4),
+            (0.4, 1.25),
+            (-0.4, 1.25),
+            (-0.4, 0.4),
+            (-1.25, 0.4),
+            (-1.25, -0.4),
+            (-0.4, -0.4),
+        ]),
     }
+}
+
+/// The black ring around the pick.
+fn ring_svg((cx, cy): (f64, f64)) -> String {
+    format!(
+        r##"<circle class="ring" cx="{cx:.1}" cy="{cy:.1}" r="{RING_R}" fill="none" stroke="#000000" stroke-width="2.5"/>"##
+    )
+}
+
+/// How a stretch of line is drawn.
+#[derive(Clone, Copy, PartialEq)]
+struct Stroke {
+    /// It touches a ruled-out configuration: drawn faded.
+    faded: bool,
+    /// How many lines drawn before it run over the same pixels: dashed
+    /// when any, with shorter dashes the more there are.
+    beneath: usize,
+}
+
+/// An SVG polyline through `points` in the `colour`, styled by `stroke`.
+fn polyline_svg(points: &[(i32, i32)], colour: RGBColor, stroke: Stroke) -> String {
+    let mut at = String::new();
+    for (i, (x, y)) in points.iter().enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        let _ = write!(at, "{sep}{x},{y}");
+    }
+    let opacity = if stroke.faded { "0.35" } else { "1" };
+    let dash = match stroke.beneath {
+        0 => String::new(),
+        n => format!(r#" stroke-dasharray="{} 6""#, (9 / n).max(2)),
+    };
+    format!(
+        r#"<polyline points="{at}" fill="none" stroke="{}" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" opacity="{opacity}"{dash}/>"#,
+        hex(colour)
+    )
+}
+
+/// Escapes text for an SVG attribute or element.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
@@ -254,15 +424,29 @@ fn columns(panels: usize) -> usize {
     }
 }
 
-/// One legend entry: the series it shows and its width in pixels.
-struct LegendEntry<'a> {
-    label: &'a str,
-    series: usize,
+/// What a legend entry shows before its words.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sample {
+    /// A line's colour and marker.
+    Series(usize),
+    /// The pick's ring.
+    Pick,
+    /// A hollow marker on a faded line.
+    Excluded,
+    /// A dashed line.
+    Beneath,
+    /// Nothing: a note.
+    Note,
+}
+
+/// One legend entry: what it shows, its words, and its width in pixels.
+struct LegendEntry {
+    label: String,
+    sample: Sample,
     width: u32,
 }
 
-/// Everything decided before drawing, shared by the SVG and PNG pictures so
-/// that both have the same layout.
+/// Everything decided before drawing.
 struct Plan<'a> {
     /// Grid columns and rows (at least 1 × 1, for the "no panels" note).
     cols: usize,
@@ -272,7 +456,7 @@ struct Plan<'a> {
     /// Height of the title and legend above the grid.
     header: u32,
     /// Legend entries, row by row (wrapped to the image width).
-    legend: Vec<Vec<LegendEntry<'a>>>,
+    legend: Vec<Vec<LegendEntry>>,
     /// Line labels in order of first appearance: index = colour and marker.
     series: Vec<&'a str>,
     /// The x axis that all panels share.
@@ -287,7 +471,7 @@ impl<'a> Plan<'a> {
         let series = series_labels(chart);
         let cols = columns(chart.panels.len());
         let rows = chart.panels.len().div_ceil(cols).max(1);
-        let entries = legend_entries(&series)?;
+        let entries = legend_entries(chart, &series)?;
         let title_w = text_width(&chart.title, TITLE_SIZE, FontStyle::Bold)?;
         let widest = entries.iter().map(|e| e.width).max().unwrap_or(0);
         let width = (cols as u32 * PANEL_W).max(title_w.max(widest) + 2 * MARGIN);
@@ -332,16 +516,51 @@ fn series_labels(chart: &Chart) -> Vec<&str> {
     labels
 }
 
-fn legend_entries<'a>(series: &[&'a str]) -> Result<Vec<LegendEntry<'a>>, String> {
-    series
+/// The words of the legend's entries that explain the marks.
+const PICK_WORDS: &str = "recommended (the summary's pick)";
+const EXCLUDED_WORDS: &str = "ruled out by the cost's limits";
+const BENEATH_WORDS: &str = "dashed: same values as a line beneath";
+const RANGES_WORDS: &str = "y ranges differ by panel";
+
+/// One entry per line label, then the entries that explain the marks the
+/// chart has, then a note when the panels' y ranges differ.
+fn legend_entries(chart: &Chart, series: &[&str]) -> Result<Vec<LegendEntry>, String> {
+    let points = || {
+        chart
+            .panels
+            .iter()
+            .flat_map(|p| &p.lines)
+            .flat_map(drawable)
+    };
+    let mut wanted: Vec<(String, Sample)> = series
         .iter()
         .enumerate()
-        .map(|(index, label)| {
-            let text = text_width(label, LEGEND_SIZE, FontStyle::Normal)?;
+        .map(|(index, label)| (label.to_string(), Sample::Series(index)))
+        .collect();
+    if points().any(|p| p.mark == Mark::Pick) {
+        wanted.push((PICK_WORDS.into(), Sample::Pick));
+    }
+    if points().any(|p| p.mark == Mark::Excluded) {
+        wanted.push((EXCLUDED_WORDS.into(), Sample::Excluded));
+    }
+    if chart.panels.iter().any(|p| p.lines.len() > 1) {
+        wanted.push((BENEATH_WORDS.into(), Sample::Beneath));
+    }
+    if chart.panels.len() > 1 {
+        wanted.push((RANGES_WORDS.into(), Sample::Note));
+    }
+    wanted
+        .into_iter()
+        .map(|(label, sample)| {
+            let text = text_width(&label, LEGEND_SIZE, FontStyle::Normal)?;
+            let before = match sample {
+                Sample::Note => 0,
+                _ => SAMPLE_W + SAMPLE_GAP,
+            };
             Ok(LegendEntry {
                 label,
-                series: index,
-                width: SAMPLE_W + SAMPLE_GAP + text + ENTRY_GAP,
+                sample,
+                width: before + text + ENTRY_GAP,
             })
         })
         .collect()
@@ -349,7 +568,7 @@ fn legend_entries<'a>(series: &[&'a str]) -> Result<Vec<LegendEntry<'a>>, String
 
 /// Fills legend rows left to right, starting a new row when the next
 /// entry would pass `width`.
-fn wrap_legend(entries: Vec<LegendEntry<'_>>, width: u32) -> Vec<Vec<LegendEntry<'_>>> {
+fn wrap_legend(entries: Vec<LegendEntry>, width: u32) -> Vec<Vec<LegendEntry>> {
     let mut rows: Vec<Vec<LegendEntry>> = Vec::new();
     let mut used = 0;
     for entry in entries {
@@ -409,35 +628,40 @@ fn log_floor(chart: &Chart) -> f64 {
 
 // --------------------------------------------------------------- rendering
 
+/// The SVG: plotters draws the frame, text, axes and bands; the lines,
+/// markers, legend samples and the panels' axis records are written by hand
+/// after it (on top), as `overlay`.
 fn render_svg(chart: &Chart, plan: &Plan) -> Result<String, String> {
     let mut text = String::new();
+    let mut overlay = String::new();
     {
         let root =
             SVGBackend::with_string(&mut text, (plan.width, plan.height)).into_drawing_area();
-        draw_chart(&root, chart, plan).map_err(|e| e.to_string())?;
+        draw_chart(&root, chart, plan, &mut overlay).map_err(|e| e.to_string())?;
     }
+    let end = text
+        .rfind("</svg>")
+        .ok_or("plotters wrote no closing </svg>")?;
+    text.insert_str(end, &overlay);
     Ok(text)
 }
 
-fn render_png(chart: &Chart, plan: &Plan) -> Result<Vec<u8>, String> {
-    let (width, height) = (plan.width, plan.height);
-    let mut pixels = vec![0u8; width as usize * height as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
-        draw_chart(&root, chart, plan).map_err(|e| e.to_string())?;
-    }
-    encode_png(&pixels, width, height).map_err(|e| format!("PNG encoding: {e}"))
-}
-
-fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::EncodingError> {
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header()?;
-    writer.write_image_data(rgb)?;
-    writer.finish()?;
-    Ok(out)
+/// The PNG: the SVG rendered by resvg at its own size, with the embedded
+/// fonts only.
+fn render_png(svg: &str) -> Result<Vec<u8>, String> {
+    let options = usvg::Options {
+        fontdb: font_database(),
+        font_family: FONT_NAME.into(),
+        ..usvg::Options::default()
+    };
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|e| format!("SVG reading: {e}"))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| format!("no picture of {} × {} pixels", size.width(), size.height()))?;
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap
+        .encode_png()
+        .map_err(|e| format!("PNG encoding: {e}"))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder, so
@@ -469,6 +693,7 @@ fn draw_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     chart: &Chart,
     plan: &Plan,
+    overlay: &mut String,
 ) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (header, body) = root.split_vertically(plan.header);
@@ -480,34 +705,77 @@ fn draw_chart<DB: DrawingBackend>(
         (plan.width as i32 / 2, MARGIN as i32),
         title,
     ))?;
-    draw_legend(&header, plan)?;
+    draw_legend(&header, plan, overlay)?;
     let cells = body.split_evenly((plan.rows, plan.cols));
     if chart.panels.is_empty() {
         draw_note(&cells[0], "no panels to draw")?;
     }
     for (cell, panel) in cells.iter().zip(&chart.panels) {
-        draw_panel(cell, panel, chart, plan)?;
+        draw_panel(cell, panel, chart, plan, overlay)?;
     }
     root.present()
 }
 
-/// The legend under the title: each row centred, each entry a line sample
-/// with its marker, then the label.
-fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, plan: &Plan) -> DrawResult<DB> {
+/// The legend under the title: each row centred, each entry a sample (a
+/// line with its marker, or a mark) then its words.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    plan: &Plan,
+    overlay: &mut String,
+) -> DrawResult<DB> {
     let label_style = text_style(LEGEND_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
     for (row_index, row) in plan.legend.iter().enumerate() {
         let row_w: u32 = row.iter().map(|e| e.width).sum::<u32>() - ENTRY_GAP;
         let mut x = (plan.width.saturating_sub(row_w) / 2) as i32;
         let y = (MARGIN + TITLE_ROW + row_index as u32 * LEGEND_ROW + LEGEND_ROW / 2) as i32;
         for entry in row {
-            let sample = vec![(x, y), (x + SAMPLE_W as i32, y)];
-            area.draw(&PathElement::new(
-                sample,
-                palette(entry.series).stroke_width(2),
-            ))?;
-            draw_marker(area, (x + SAMPLE_W as i32 / 2, y), entry.series)?;
-            let text_x = x + (SAMPLE_W + SAMPLE_GAP) as i32;
-            area.draw(&Text::new(entry.label, (text_x, y), label_style.clone()))?;
+            let sample = [(x, y), (x + SAMPLE_W as i32, y)];
+            let centre = (f64::from(x) + f64::from(SAMPLE_W) / 2.0, f64::from(y));
+            let solid = Stroke {
+                faded: false,
+                beneath: 0,
+            };
+            match entry.sample {
+                Sample::Series(series) => {
+                    overlay.push_str(&polyline_svg(&sample, palette(series), solid));
+                    overlay.push_str(&shape_svg(
+                        series,
+                        centre,
+                        MARKER_R,
+                        Paint::Filled(palette(series)),
+                    ));
+                }
+                Sample::Pick => {
+                    overlay.push_str(&shape_svg(0, centre, MARKER_R, Paint::Filled(GREY)));
+                    overlay.push_str(&ring_svg(centre));
+                }
+                Sample::Excluded => {
+                    let faded = Stroke {
+                        faded: true,
+                        ..solid
+                    };
+                    overlay.push_str(&polyline_svg(&sample, GREY, faded));
+                    overlay.push_str(&shape_svg(0, centre, MARKER_R, Paint::Hollow(GREY)));
+                }
+                Sample::Beneath => {
+                    let dashed = Stroke {
+                        beneath: 1,
+                        ..solid
+                    };
+                    overlay.push_str(&polyline_svg(&sample, GREY, dashed));
+                }
+                Sample::Note => {}
+            }
+            overlay.push('\n');
+            let text_x = match entry.sample {
+                Sample::Note => x,
+                _ => x + (SAMPLE_W + SAMPLE_GAP) as i32,
+            };
+            let style = match entry.sample {
+                Sample::Note => label_style.clone().color(&GREY),
+                _ => label_style.clone(),
+            };
+            area.draw(&Text::new(entry.label.as_str(), (text_x, y), style))?;
             x += entry.width as i32;
         }
     }
@@ -523,40 +791,50 @@ fn draw_note<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, note: &str) -> D
     area.draw(&Text::new(note, (w as i32 / 2, h as i32 / 2), style))
 }
 
-/// A line ready to draw: its series index and its points as
-/// `(x, lo, mid, hi)`, values clamped to the log floor where there is one,
-/// sorted by size.
-struct Shown {
-    series: usize,
-    points: Vec<(f64, f64, f64, f64)>,
+/// A point ready to draw: its size, its values clamped to the log floor
+/// where there is one, and what the SVG says of it.
+struct ShownPoint<'a> {
+    x: f64,
+    lo: f64,
+    mid: f64,
+    hi: f64,
+    point: &'a Point,
 }
 
-fn shown_lines(panel: &Panel, plan: &Plan) -> Vec<Shown> {
+/// A line ready to draw: its series index and label, and its points sorted
+/// by size.
+struct Shown<'a> {
+    series: usize,
+    label: &'a str,
+    points: Vec<ShownPoint<'a>>,
+}
+
+fn shown_lines<'a>(panel: &'a Panel, plan: &Plan) -> Vec<Shown<'a>> {
     panel
         .lines
         .iter()
         .map(|line| {
             let mut points: Vec<_> = drawable(line)
-                .map(|p| {
-                    (
-                        p.x as f64,
-                        plan.shown(p.lo),
-                        plan.shown(p.mid),
-                        plan.shown(p.hi),
-                    )
+                .map(|p| ShownPoint {
+                    x: p.x as f64,
+                    lo: plan.shown(p.lo),
+                    mid: plan.shown(p.mid),
+                    hi: plan.shown(p.hi),
+                    point: p,
                 })
                 .collect();
-            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            points.sort_by(|a, b| a.x.total_cmp(&b.x));
             Shown {
                 series: plan.series_of(&line.label),
+                label: &line.label,
                 points,
             }
         })
         .collect()
 }
 
-/// The panel caption: its title, plus a warning when some value ≤ 0 had to
-/// be raised to the log floor.
+/// The panel caption: its title, its note, and a warning when some value
+/// ≤ 0 had to be raised to the log floor.
 fn caption(panel: &Panel, plan: &Plan) -> String {
     let clamped = plan.floor.is_some()
         && panel
@@ -564,9 +842,17 @@ fn caption(panel: &Panel, plan: &Plan) -> String {
             .iter()
             .flat_map(drawable)
             .any(|p| p.lo <= 0.0 || p.mid <= 0.0 || p.hi <= 0.0);
+    let mut notes = Vec::new();
+    if !panel.note.is_empty() {
+        notes.push(panel.note.clone());
+    }
     match plan.floor {
-        Some(floor) if clamped => format!("{} (≤ 0 drawn at {floor})", panel.title),
-        _ => panel.title.clone(),
+        Some(floor) if clamped => notes.push(format!("≤ 0 drawn at {floor}")),
+        _ => {}
+    }
+    match notes.is_empty() {
+        true => panel.title.clone(),
+        false => format!("{} ({})", panel.title, notes.join("; ")),
     }
 }
 
@@ -575,19 +861,28 @@ fn draw_panel<DB: DrawingBackend>(
     panel: &Panel,
     chart: &Chart,
     plan: &Plan,
+    overlay: &mut String,
 ) -> DrawResult<DB> {
     let lines = shown_lines(panel, plan);
     let values = lines
         .iter()
         .flat_map(|l| &l.points)
-        .flat_map(|p| [p.1, p.2, p.3]);
+        .flat_map(|p| [p.lo, p.mid, p.hi]);
     let y = if chart.log_y {
         ValueAxis::log(values)
     } else {
         ValueAxis::linear(values)
     };
+    let y_range = y.range();
+    let scale = if chart.log_y { "log scale" } else { "linear" };
+    let y_desc = match chart.y_label.is_empty() {
+        true => scale.to_string(),
+        false => format!("{}, {scale}", chart.y_label),
+    };
+    let caption = caption(panel, plan);
+    let caption_size = fitting_size(&caption, PANEL_TITLE_SIZE, cell.dim_in_pixel().0 - 16);
     let mut ctx = ChartBuilder::on(cell)
-        .caption(caption(panel, plan), text_style(PANEL_TITLE_SIZE))
+        .caption(caption, text_style(caption_size))
         .margin(8)
         .margin_right(28)
         .x_label_area_size(58)
@@ -595,7 +890,7 @@ fn draw_panel<DB: DrawingBackend>(
         .build_cartesian_2d(plan.x.clone(), y)?;
     ctx.configure_mesh()
         .x_desc(chart.x_label.as_str())
-        .y_desc(chart.y_label.as_str())
+        .y_desc(y_desc)
         .x_labels(10)
         .y_labels(10)
         .label_style(text_style(TICK_SIZE))
@@ -607,13 +902,47 @@ fn draw_panel<DB: DrawingBackend>(
     for line in &lines {
         draw_band(area, line)?;
     }
-    for line in &lines {
-        draw_median(area, line)?;
-    }
+    let x_range = plan.x.range();
+    let corner0 = area.map_coordinate(&(x_range.start, y_range.start));
+    let corner1 = area.map_coordinate(&(x_range.end, y_range.end));
+    let _ = writeln!(
+        overlay,
+        r#"<g class="panel" data-panel="{}" data-x-scale="log2" data-x-at="{} {}" data-x-px="{} {}" data-y-scale="{}" data-y-at="{} {}" data-y-px="{} {}"/>"#,
+        escape(&panel.title),
+        x_range.start,
+        x_range.end,
+        corner0.0,
+        corner1.0,
+        if chart.log_y { "log10" } else { "linear" },
+        y_range.start,
+        y_range.end,
+        corner0.1,
+        corner1.1,
+    );
+    let pixels: Vec<Vec<(i32, i32)>> = lines
+        .iter()
+        .map(|l| {
+            l.points
+                .iter()
+                .map(|p| area.map_coordinate(&(p.x, p.mid)))
+                .collect()
+        })
+        .collect();
+    draw_medians(&lines, &pixels, overlay);
+    draw_markers(&panel.title, chart, &lines, &pixels, overlay);
     if lines.iter().all(|l| l.points.is_empty()) {
         draw_note(cell, "no data")?;
     }
     Ok(())
+}
+
+/// The font size, at most `size`, at which `text` fits in `width` pixels
+/// (never below 12, where it would no longer read).
+fn fitting_size(text: &str, size: f64, width: u32) -> f64 {
+    match text_width(text, size, FontStyle::Normal) {
+        Ok(w) if w > width && w > 0 => (size * f64::from(width) / f64::from(w)).max(12.0),
+        _ => size,
+    }
 }
 
 type PlotArea<DB> = DrawingArea<DB, Cartesian2d<SizeAxis, ValueAxis>>;
@@ -622,14 +951,14 @@ type PlotArea<DB> = DrawingArea<DB, Cartesian2d<SizeAxis, ValueAxis>>;
 /// whisker when the line has a single point.
 fn draw_band<DB: DrawingBackend>(area: &PlotArea<DB>, line: &Shown) -> DrawResult<DB> {
     let colour = palette(line.series);
-    if let [(x, lo, _, hi)] = line.points[..] {
+    if let [p] = &line.points[..] {
         return area.draw(&PathElement::new(
-            vec![(x, lo), (x, hi)],
+            vec![(p.x, p.lo), (p.x, p.hi)],
             colour.stroke_width(2),
         ));
     }
-    let lower = line.points.iter().map(|p| (p.0, p.1));
-    let upper = line.points.iter().rev().map(|p| (p.0, p.3));
+    let lower = line.points.iter().map(|p| (p.x, p.lo));
+    let upper = line.points.iter().rev().map(|p| (p.x, p.hi));
     let outline: Vec<(f64, f64)> = lower.chain(upper).collect();
     if outline.is_empty() {
         return Ok(());
@@ -637,17 +966,123 @@ fn draw_band<DB: DrawingBackend>(area: &PlotArea<DB>, line: &Shown) -> DrawResul
     area.draw(&Polygon::new(outline, colour.mix(0.18).filled()))
 }
 
-/// The median: a line through the points, with the series' marker on each.
-fn draw_median<DB: DrawingBackend>(area: &PlotArea<DB>, line: &Shown) -> DrawResult<DB> {
-    let path: Vec<(f64, f64)> = line.points.iter().map(|p| (p.0, p.2)).collect();
-    area.draw(&PathElement::new(
-        path.clone(),
-        palette(line.series).stroke_width(2),
-    ))?;
-    for at in path {
-        draw_marker(area, at, line.series)?;
+/// Two pixels this close or closer are the same place.
+const SAME_PIXEL: i32 = 2;
+
+fn near(a: (i32, i32), b: (i32, i32), by: i32) -> bool {
+    (a.0 - b.0).abs() <= by && (a.1 - b.1).abs() <= by
+}
+
+/// The medians, a polyline per line in the panel's order: faded where a
+/// stretch touches a ruled-out point, dashed where it runs over a stretch
+/// of a line drawn before it, so that one beneath stays visible.
+fn draw_medians(lines: &[Shown], pixels: &[Vec<(i32, i32)>], overlay: &mut String) {
+    let mut drawn: Vec<((i32, i32), (i32, i32))> = Vec::new();
+    for (line, at) in lines.iter().zip(pixels) {
+        let strokes: Vec<Stroke> = at
+            .windows(2)
+            .zip(line.points.windows(2))
+            .map(|(ends, points)| Stroke {
+                faded: points.iter().any(|p| p.point.mark == Mark::Excluded),
+                beneath: drawn
+                    .iter()
+                    .filter(|(a, b)| {
+                        (near(*a, ends[0], SAME_PIXEL) && near(*b, ends[1], SAME_PIXEL))
+                            || (near(*b, ends[0], SAME_PIXEL) && near(*a, ends[1], SAME_PIXEL))
+                    })
+                    .count(),
+            })
+            .collect();
+        // Runs of stretches drawn alike, one polyline each.
+        let mut from = 0;
+        for i in 1..=strokes.len() {
+            if i == strokes.len() || strokes[i] != strokes[from] {
+                overlay.push_str(&polyline_svg(
+                    &at[from..=i],
+                    palette(line.series),
+                    strokes[from],
+                ));
+                overlay.push('\n');
+                from = i;
+            }
+        }
+        drawn.extend(at.windows(2).map(|w| (w[0], w[1])));
     }
-    Ok(())
+}
+
+/// The markers, each in a `<g class="marker …">` that names its panel,
+/// line, sizes and median: filled, hollow when ruled out, ringed when the
+/// pick. A marker on the place of one drawn before it is drawn smaller, so
+/// that the one beneath shows around it; the pick is drawn last and whole,
+/// so that its ring holds its own line's marker on top.
+fn draw_markers(
+    panel: &str,
+    chart: &Chart,
+    lines: &[Shown],
+    pixels: &[Vec<(i32, i32)>],
+    overlay: &mut String,
+) {
+    let mut drawn: Vec<(i32, i32)> = Vec::new();
+    let all = lines
+        .iter()
+        .zip(pixels)
+        .flat_map(|(line, at)| line.points.iter().zip(at).map(move |(p, px)| (line, p, px)));
+    let (picks, others): (Vec<_>, Vec<_>) = all.partition(|(_, p, _)| p.point.mark == Mark::Pick);
+    for (line, shown, &(px, py)) in others.into_iter().chain(picks) {
+        let p = shown.point;
+        let beneath = drawn.iter().filter(|d| near(**d, (px, py), 3)).count();
+        let r = match p.mark {
+            Mark::Pick => MARKER_R,
+            _ => (MARKER_R * 0.65f64.powi(beneath as i32)).max(1.5),
+        };
+        let colour = palette(line.series);
+        let paint = match p.mark {
+            Mark::Excluded => Paint::Hollow(colour),
+            Mark::Plain | Mark::Pick => Paint::Filled(colour),
+        };
+        let _ = write!(
+            overlay,
+            r#"<g class="marker {}" data-panel="{}" data-series="{}" data-{}="{}""#,
+            p.mark.class(),
+            escape(panel),
+            escape(line.label),
+            escape(if chart.x_name.is_empty() {
+                "x"
+            } else {
+                &chart.x_name
+            }),
+            p.x,
+        );
+        if !chart.other_name.is_empty() {
+            let _ = write!(
+                overlay,
+                r#" data-{}="{}""#,
+                escape(&chart.other_name),
+                p.other
+            );
+        }
+        let _ = write!(
+            overlay,
+            r#" data-median="{}" data-unit="{}" data-px="{px} {py}">"#,
+            p.mid,
+            escape(&chart.y_unit)
+        );
+        let centre = (f64::from(px), f64::from(py));
+        if p.mark == Mark::Pick {
+            let mut what = format!("{PICK_WORDS}: {}", line.label);
+            let _ = write!(what, ", {} {}", chart.x_name, format_bytes(p.x));
+            if !chart.other_name.is_empty() {
+                let _ = write!(what, ", {} {}", chart.other_name, format_bytes(p.other));
+            }
+            let _ = write!(overlay, "<desc>{}</desc>", escape(&what));
+            overlay.push_str(&shape_svg(line.series, centre, r, paint));
+            overlay.push_str(&ring_svg(centre));
+        } else {
+            overlay.push_str(&shape_svg(line.series, centre, r, paint));
+        }
+        overlay.push_str("</g>\n");
+        drawn.push((px, py));
+    }
 }
 
 #[cfg(test)]
@@ -664,6 +1099,7 @@ mod tests {
             .enumerate()
             .map(|(w, title)| Panel {
                 title: title.to_string(),
+                note: String::new(),
                 lines: policies
                     .iter()
                     .enumerate()
@@ -677,6 +1113,7 @@ mod tests {
                                     lo: mid * 0.7,
                                     mid,
                                     hi: mid * 1.4,
+                                    ..Point::default()
                                 }
                             })
                             .collect(),
@@ -690,6 +1127,7 @@ mod tests {
             y_label: "hold p99 (µs)".into(),
             log_y: true,
             panels,
+            ..Chart::default()
         }
     }
 
@@ -749,7 +1187,7 @@ mod tests {
         let header = MARGIN + TITLE_ROW + LEGEND_ROW + LEGEND_GAP;
         assert_eq!(png_size(&png), (2 * PANEL_W, header + 2 * PANEL_H));
         let mut expected = vec![chart.title.as_str(), "copy-on-write chunk size"];
-        expected.extend(["hold p99 (µs)", "4 KiB", "1 MiB"]);
+        expected.extend(["hold p99 (µs), log scale", "4 KiB", "1 MiB"]);
         expected.extend(chart.panels.iter().map(|p| p.title.as_str()));
         expected.extend(["out-of-turn", "in-turn", "no-copy"]);
         let texts = svg_texts(&svg);
@@ -772,22 +1210,142 @@ mod tests {
     }
 
     #[test]
+    fn same_input_gives_identical_png() {
+        let chart = sample_chart();
+        let (a, b) = (Scratch::new("png-1"), Scratch::new("png-2"));
+        render_to(&chart, &a.0).unwrap();
+        render_to(&chart, &b.0).unwrap();
+        let png = |dir: &Path| std::fs::read(dir.join("chart.png")).unwrap();
+        assert!(png(&a.0) == png(&b.0), "PNG differs between two renders");
+    }
+
+    /// The `<polyline>`s of the SVG drawn in `colour`.
+    fn polylines_in(svg: &str, colour: RGBColor) -> Vec<&str> {
+        let stroke = format!(r#"stroke="{}""#, hex(colour));
+        svg.lines()
+            .filter(|l| l.starts_with("<polyline") && l.contains(&stroke))
+            .collect()
+    }
+
+    /// Widths of the shapes of the markers of a line.
+    fn marker_widths(svg: &str, label: &str) -> Vec<f64> {
+        let series = format!(r#"data-series="{label}""#);
+        svg.lines()
+            .filter(|l| l.starts_with(r#"<g class="marker"#) && l.contains(&series))
+            .map(|l| {
+                let (_, points) = l.split_once(r#"points=""#).expect("a polygon marker");
+                let (points, _) = points.split_once('"').unwrap();
+                let xs: Vec<f64> = points
+                    .split(' ')
+                    .map(|p| p.split(',').next().unwrap().parse().unwrap())
+                    .collect();
+                xs.iter().cloned().fold(f64::MIN, f64::max)
+                    - xs.iter().cloned().fold(f64::MAX, f64::min)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_over_another_is_dashed_and_its_markers_smaller() {
+        let apart = render_to(&sample_chart(), &Scratch::new("apart").0).unwrap();
+        let mut chart = sample_chart();
+        for panel in &mut chart.panels {
+            panel.lines[1].points = panel.lines[0].points.clone();
+        }
+        let over = render_to(&chart, &Scratch::new("over").0).unwrap();
+        // The legend's sample of each line is solid; in the panels, the second line is
+        // dashed where it runs over the first, and only then.
+        fn in_panels(svg: &str, series: usize) -> Vec<&str> {
+            polylines_in(svg, palette(series)).split_off(1)
+        }
+        for line in in_panels(&apart, 1).iter().chain(&in_panels(&over, 0)) {
+            assert!(!line.contains("stroke-dasharray"), "{line}");
+        }
+        let dashed = in_panels(&over, 1);
+        assert_eq!(dashed.len(), chart.panels.len());
+        assert!(
+            dashed.iter().all(|l| l.contains("stroke-dasharray")),
+            "{dashed:?}"
+        );
+        let full = 2.0 * 0.9 * MARKER_R;
+        let widths = |svg| marker_widths(svg, "in-turn");
+        assert!(
+            widths(&apart).iter().all(|w| (w - full).abs() < 0.2),
+            "{:?}",
+            widths(&apart)
+        );
+        assert!(
+            widths(&over).iter().all(|w| *w < full * 0.7),
+            "{:?}",
+            widths(&over)
+        );
+    }
+
+    #[test]
+    fn excluded_points_are_hollow_and_their_stretches_faded() {
+        let mut chart = sample_chart();
+        chart.panels[0].lines[0].points[5].mark = Mark::Excluded;
+        let svg = render_to(&chart, &Scratch::new("excluded").0).unwrap();
+        let excluded: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.starts_with(r#"<g class="marker excluded""#))
+            .collect();
+        assert_eq!(excluded.len(), 1, "{excluded:?}");
+        assert!(
+            excluded[0].contains(r##"fill="#FFFFFF""##),
+            "{}",
+            excluded[0]
+        );
+        let faded: Vec<&str> = polylines_in(&svg, palette(0))
+            .into_iter()
+            .filter(|l| l.contains(r#"opacity="0.35""#))
+            .collect();
+        assert_eq!(faded.len(), 1, "{faded:?}");
+        assert_eq!(
+            faded[0].matches(',').count(),
+            2,
+            "one stretch: {}",
+            faded[0]
+        );
+        // The legend explains the hollow marker only when a chart has one.
+        let words = "ruled out by the cost";
+        assert!(EXCLUDED_WORDS.starts_with(words));
+        assert!(svg_texts(&svg).iter().any(|t| t.starts_with(words)));
+        let plain = render_to(&sample_chart(), &Scratch::new("none-excluded").0).unwrap();
+        assert!(!svg_texts(&plain).iter().any(|t| t.starts_with(words)));
+    }
+
+    #[test]
+    fn a_long_panel_caption_is_set_smaller_to_fit() {
+        register_fonts().unwrap();
+        let short = "uniform, nvme";
+        assert_eq!(fitting_size(short, PANEL_TITLE_SIZE, 584), PANEL_TITLE_SIZE);
+        let long = "hotspot, nvme, raid5-source (pick not on this axis; ≤ 0 drawn at 0.001)";
+        let size = fitting_size(long, PANEL_TITLE_SIZE, 584);
+        assert!(size < PANEL_TITLE_SIZE, "{size}");
+        assert!(text_width(long, size, FontStyle::Normal).unwrap() <= 590);
+    }
+
+    #[test]
     fn odd_input_renders() {
         let nan = Point {
             x: 8192,
             lo: f64::NAN,
             mid: 1.0,
             hi: f64::INFINITY,
+            ..Point::default()
         };
         let zero = Point {
             x: 4096,
             lo: 0.0,
             mid: 0.0,
             hi: 0.0,
+            ..Point::default()
         };
         let odd_x = Point { x: 0, ..zero };
         let panel = |lines: Vec<Line>| Panel {
             title: "odd".into(),
+            note: String::new(),
             lines,
         };
         let line = |points: Vec<Point>| Line {

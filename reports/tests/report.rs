@@ -89,8 +89,8 @@ fn the_quick_sweep_writes_a_whole_report_and_the_same_bytes_on_one_or_two_thread
         .iter()
         .all(|r| r.metrics.invariants == "checked"));
     assert_eq!(read(&a, "results.csv").lines().count(), 121);
-    // Ten charts (five metrics, by chunk and by segment), each a PNG and an SVG.
-    assert_eq!(two.charts.len(), 10);
+    // Twelve charts (six metrics, by chunk and by segment), each a PNG and an SVG.
+    assert_eq!(two.charts.len(), 12);
     for png in &two.charts {
         let bytes = std::fs::read(png).unwrap();
         assert_eq!(&bytes[1..4], b"PNG", "{}", png.display());

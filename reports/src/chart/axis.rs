@@ -136,15 +136,17 @@ pub struct ValueAxis {
 
 impl ValueAxis {
     /// A linear axis covering `values` with 5 % headroom on either side.
-    /// It starts at 0 rather than below when no value is negative, and is
-    /// 0..1 when there is no value or all are 0.
+    /// It starts at 0 rather than below when no value is negative and none
+    /// is 0; when the smallest is 0 it keeps the headroom below, so that
+    /// points at 0 stand clear of the frame (the ticks stay at 0 and up). It
+    /// is 0..1 when there is no value, -0.05..1 when all are 0.
     pub fn linear(values: impl Iterator<Item = f64>) -> Self {
         let (lo, hi) = match min_max(values) {
             None => (0.0, 1.0),
             Some((lo, hi)) if hi - lo == 0.0 => widen_flat(lo),
             Some((lo, hi)) => {
                 let pad = (hi - lo) * 0.05;
-                let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+                let floor = if lo > 0.0 { 0.0 } else { f64::NEG_INFINITY };
                 ((lo - pad).max(floor), hi + pad)
             }
         };
@@ -305,10 +307,11 @@ fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
-/// A range around a single value: 0..1 for 0, else ±10 % of it.
+/// A range around a single value: 0..1 for 0 (with the headroom below
+/// that keeps points at 0 off the frame), else ±10 % of it.
 fn widen_flat(value: f64) -> (f64, f64) {
     if value == 0.0 {
-        (0.0, 1.0)
+        (-0.05, 1.0)
     } else {
         let pad = value.abs() * 0.1;
         (value - pad, value + pad)
@@ -402,8 +405,11 @@ mod tests {
         assert!(axis.hi > 97.0);
         let ticks = axis.key_points(BoldPoints(10));
         assert_eq!(ticks, [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        let from_zero = ValueAxis::linear([0.0, 20.0].into_iter());
+        assert_eq!((from_zero.lo, from_zero.hi), (-1.0, 21.0));
+        assert_eq!(from_zero.key_points(BoldPoints(10))[0], 0.0);
         let zeros = ValueAxis::linear([0.0, 0.0].into_iter());
-        assert_eq!((zeros.lo, zeros.hi), (0.0, 1.0));
+        assert_eq!((zeros.lo, zeros.hi), (-0.05, 1.0));
         let labels: Vec<String> = zeros
             .key_points(BoldPoints(10))
             .iter()
