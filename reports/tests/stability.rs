@@ -101,3 +101,58 @@ fn a_pick_marked_stable_survives_another_base_seed() {
         "no pick changed: the sweep cannot show the property"
     );
 }
+
+/// More seeds go only where a pick is unstable, never past `max_seeds`, and a sharded run
+/// grows them after the merge just as a whole run does.
+#[test]
+fn seeds_grow_where_a_pick_is_unstable_up_to_max_seeds_and_alike_after_a_merge() {
+    let grown = results(0);
+    let base = {
+        let s = Sweep {
+            max_seeds: 3,
+            ..reduced(0)
+        };
+        let (mut all, _) = run::run(&[&s], &Options::default(), &|_, _| {}).unwrap();
+        all.remove(0)
+    };
+    let jobs = reduced(0).jobs().len();
+    assert_eq!(base.runs.len() + base.no_writes.len(), jobs);
+    assert!(grown.runs.len() > base.runs.len());
+    // Stable picks on the first seeds get no more; the cap holds, and is reached.
+    let most = |g: &recommend::Group| g.configs.iter().map(|c| c.seeds).max();
+    for (g, rec) in recommend::groups(&base)
+        .iter()
+        .zip(recommend::recommend(&base))
+    {
+        let after = recommend::groups(&grown)
+            .into_iter()
+            .find(|h| h.title() == g.title())
+            .unwrap();
+        if rec.is_stable() {
+            assert_eq!(most(&after), Some(3), "{}", g.title());
+        }
+        assert!(most(&after) <= Some(9), "{}", g.title());
+    }
+    let top = grown.runs.iter().map(|r| r.seed).max();
+    assert_eq!(top, Some(8), "the cap of 9 seeds (0 to 8) is reached");
+    // Two shards run the first seeds; the merge grows the rest as the whole run did.
+    let s = reduced(0);
+    let mut shards = Vec::new();
+    for index in 1..=2 {
+        let options = Options {
+            shard: Some(run::Shard { index, count: 2 }),
+            ..Options::default()
+        };
+        let (mut r, _) = run::run(&[&s], &options, &|_, _| {}).unwrap();
+        shards.push(r.remove(0));
+    }
+    let mut merged = Results {
+        sweep: s.clone(),
+        runs: shards.iter().flat_map(|r| r.runs.clone()).collect(),
+        no_writes: shards.iter().flat_map(|r| r.no_writes.clone()).collect(),
+    };
+    merged.runs.sort_by_key(|r| r.job);
+    merged.no_writes.sort_by_key(|n| n.job);
+    run::grow(&mut merged, &Options::default(), &|_, _| {}).unwrap();
+    assert_eq!(merged.to_json(), grown.to_json());
+}

@@ -4,8 +4,9 @@
 //! the settings of the real systems the policy corresponds to.
 
 use super::figures::{latency, latency_ci, num, relative, size};
+use crate::knobs::real_knobs;
 use crate::recommend::stability::{RESAMPLES, STABLE_SHARE};
-use crate::recommend::{Config, Pick, Recommendation, OFFLINE};
+use crate::recommend::{Config, Pick, Recommendation, MIN_SEEDS_STABLE, OFFLINE};
 use crate::results::Results;
 use std::fmt::Write as _;
 
@@ -33,12 +34,22 @@ fn cost_figure(p: &Pick, results: &Results) -> String {
     }
 }
 
-/// How far to trust a pick, for the table: stable or unstable, and a tie.
+/// How far to trust a pick, for the table: stable, or unstable and why; and a tie.
 pub fn trust(r: &Recommendation) -> String {
     let share = format!("{:.0}%", 100.0 * r.stability.share);
-    let word = match r.is_stable() {
-        true => format!("stable ({share})"),
-        false => format!("**unstable** ({share})"),
+    let few = |p: &Option<Pick>| p.as_ref().is_some_and(|p| p.config.seeds < MIN_SEEDS_STABLE);
+    let word = match (r.is_stable(), r.stability.stable()) {
+        (true, _) => format!("stable ({share})"),
+        (false, false) => format!("**unstable** ({share})"),
+        (false, true) if !r.borderline.is_empty() => format!(
+            "**unstable** ({share}, but {} just over a limit could win)",
+            r.borderline.len()
+        ),
+        (false, true) if few(&r.best) || few(&r.runner_up) => format!(
+            "**unstable** ({share} on {} seeds; stable needs {MIN_SEEDS_STABLE})",
+            r.seeds.0
+        ),
+        (false, true) => format!("**unstable** ({share})"),
     };
     match r.is_tie() {
         true => format!("{word}, tie of {}", r.tied.len()),
@@ -52,47 +63,56 @@ fn copy_ratio(results: &Results, r: &Recommendation, c: &Config) -> Option<f64> 
     Some(c.mean("copy_seconds")? / base)
 }
 
-/// Groups where no online policy met the limits, said in words before the table.
+/// Groups whose pick is offline or none, said in words before the table: whether an
+/// online configuration met the limits at all, and the nearest one.
 pub fn limits_missed(results: &Results, recs: &[Recommendation], md: &mut String) {
     let limit = results.sweep.cost.copy_within;
+    let mut said = false;
     for r in recs {
         let offline = r.best.as_ref().is_some_and(|b| b.config.policy == OFFLINE);
         if r.best.is_some() && !offline {
             continue;
         }
-        let verdict = match (offline, limit) {
-            (true, Some(l)) => format!(
-                "no online policy meets the {l}× copy-time limit, so the pick is offline (every write waits for the whole copy)"
+        said = true;
+        let online = r.ranked.iter().find(|p| p.config.policy != OFFLINE);
+        let text = match (online, &r.closest_online, offline) {
+            (Some(p), _, _) => format!(
+                "offline is the pick: no online configuration within the limits costs less. \
+                 The best online one, {}, holds writes {} at p99 and copies in {}× the fastest \
+                 copy with no writes",
+                describe(&p.config),
+                latency(p.config.mean("hold_p99_us")),
+                num(copy_ratio(results, r, &p.config))
             ),
-            (true, None) => "the offline copy costs least: no online policy beats it".into(),
-            (false, _) => format!(
-                "no configuration meets the cost's limits (of {})",
-                r.configs
-            ),
-        };
-        let closest = match &r.closest_online {
-            Some(c) => {
-                let miss = limit.map_or(String::new(), |l| {
-                    format!(
-                        ", {:.0}% over the limit",
-                        100.0 * (c.copy_ratio / l - 1.0).max(0.0)
-                    )
-                });
+            (None, Some(c), _) => {
+                let over = match limit {
+                    Some(l) if c.copy_ratio > l => format!(
+                        ", {:.0}% over the {l}× limit",
+                        100.0 * (c.copy_ratio / l - 1.0)
+                    ),
+                    _ => String::new(),
+                };
+                let what = match (offline, limit) {
+                    (true, Some(l)) => format!(
+                        "no online policy meets the {l}× copy-time limit, so the pick is offline \
+                         (every write waits for the whole copy)"
+                    ),
+                    (true, None) => "no online policy meets the cost's limits, so the pick is offline".into(),
+                    (false, _) => format!("none of {} configurations meets the cost's limits", r.configs),
+                };
                 format!(
-                    " The closest online configuration, {}, copies in {:.2}× the fastest copy with no writes{miss}, holding writes {} at p99.",
+                    "{what}. The closest online configuration, {}, copies in {:.2}× the fastest \
+                     copy with no writes{over}, holding writes {} at p99",
                     describe(&c.config),
                     c.copy_ratio,
                     latency(c.config.mean("hold_p99_us"))
                 )
             }
-            None => String::new(),
+            (None, None, _) => format!("none of {} configurations meets the cost's limits", r.configs),
         };
-        let _ = writeln!(md, "- **{}**: {verdict}.{closest}", r.title());
+        let _ = writeln!(md, "- **{}**: {text}.", r.title());
     }
-    if recs
-        .iter()
-        .any(|r| r.best.as_ref().is_none_or(|b| b.config.policy == OFFLINE))
-    {
+    if said {
         md.push('\n');
     }
 }
@@ -178,7 +198,7 @@ pub fn legend(results: &Results, md: &mut String) {
 }
 
 /// Per pick, the why: margin, tie, stability and what other limits would pick.
-pub fn why(_results: &Results, recs: &[Recommendation], md: &mut String) {
+pub fn why(results: &Results, recs: &[Recommendation], md: &mut String) {
     md.push_str("### Why each pick\n\n");
     for r in recs {
         let Some(best) = &r.best else { continue };
@@ -242,6 +262,22 @@ pub fn why(_results: &Results, recs: &[Recommendation], md: &mut String) {
             let _ = write!(md, " Copy-time limit {}.", limits.join("; "));
         }
         md.push('\n');
+        real_systems(results, &best.config, md);
     }
     md.push('\n');
+}
+
+/// The pick as the settings of the real systems its policy corresponds to, each with its
+/// caveat where the system cannot say it exactly.
+fn real_systems(results: &Results, c: &Config, md: &mut String) {
+    let s = &results.sweep;
+    // A variant names its error policy after the policy: "out-of-turn (retry:1)".
+    let policy = c.policy.split(" (").next().unwrap_or(&c.policy);
+    for k in real_knobs(policy, c.segment, c.chunk, s.block_size, s.speed) {
+        let caveat = k.caveat.map_or(String::new(), |w| {
+            let stop = if w.ends_with('.') { "" } else { "." };
+            format!(" *Caveat*: {w}{stop}")
+        });
+        let _ = writeln!(md, "  - *{}*: {}.{caveat}", k.system, k.settings);
+    }
 }
