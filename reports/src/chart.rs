@@ -4,7 +4,7 @@
 //! A storage designer compares policies within a panel and the shape of the
 //! curves across panels, so the panels share the x range, every policy has
 //! the same colour and marker everywhere, and the spread over seeds is drawn
-//! as a band around the median to show whether a difference is real.
+//! as a band around the mean to show whether a difference is real.
 //!
 //! What the chart says beyond the lines, each explained in its legend:
 //! - the recommended configuration (the table's pick) is ringed in black;
@@ -20,7 +20,7 @@
 //! committed DejaVu Sans (`reports/assets/`), so no system font is needed.
 //!
 //! Every marker in the SVG is a `<g class="marker …">` whose `data-`
-//! attributes name its panel, line, sizes and median, and every panel has a
+//! attributes name its panel, line, sizes and mean, and every panel has a
 //! `<g class="panel">` giving two points of its axes in pixels, so that a
 //! tool (`reports/tests/charts.rs`) can map a marker back to the values it
 //! stands for.
@@ -54,7 +54,7 @@ pub struct Chart {
     /// the scale (", log scale" or ", linear") is added when drawn.
     pub y_label: String,
     /// The unit of the values, e.g. "ms": written into the SVG beside each
-    /// marker's median for tools.
+    /// marker's mean for tools.
     pub y_unit: String,
     /// What the x value is, e.g. "chunk", and what [`Point::other`] is, e.g.
     /// "segment": the names of the markers' `data-` attributes in the SVG
@@ -134,7 +134,7 @@ pub struct Point {
     pub other: u64,
     /// Smallest value over the seeds: the bottom of the band.
     pub lo: f64,
-    /// Median over the seeds: the line.
+    /// Mean over the seeds: the line.
     pub mid: f64,
     /// Largest value over the seeds: the top of the band.
     pub hi: f64,
@@ -928,7 +928,7 @@ fn draw_panel<DB: DrawingBackend>(
                 .collect()
         })
         .collect();
-    draw_medians(&lines, &pixels, overlay);
+    draw_means(&lines, &pixels, overlay);
     draw_markers(&panel.title, chart, &lines, &pixels, overlay);
     if lines.iter().all(|l| l.points.is_empty()) {
         draw_note(cell, "no data")?;
@@ -973,10 +973,10 @@ fn near(a: (i32, i32), b: (i32, i32), by: i32) -> bool {
     (a.0 - b.0).abs() <= by && (a.1 - b.1).abs() <= by
 }
 
-/// The medians, a polyline per line in the panel's order: faded where a
+/// The means, a polyline per line in the panel's order: faded where a
 /// stretch touches a ruled-out point, dashed where it runs over a stretch
 /// of a line drawn before it, so that one beneath stays visible.
-fn draw_medians(lines: &[Shown], pixels: &[Vec<(i32, i32)>], overlay: &mut String) {
+fn draw_means(lines: &[Shown], pixels: &[Vec<(i32, i32)>], overlay: &mut String) {
     let mut drawn: Vec<((i32, i32), (i32, i32))> = Vec::new();
     for (line, at) in lines.iter().zip(pixels) {
         let strokes: Vec<Stroke> = at
@@ -1011,7 +1011,7 @@ fn draw_medians(lines: &[Shown], pixels: &[Vec<(i32, i32)>], overlay: &mut Strin
 }
 
 /// The markers, each in a `<g class="marker …">` that names its panel,
-/// line, sizes and median: filled, hollow when ruled out, ringed when the
+/// line, sizes and mean: filled, hollow when ruled out, ringed when the
 /// pick. A marker on the place of one drawn before it is drawn smaller, so
 /// that the one beneath shows around it; the pick is drawn last and whole,
 /// so that its ring holds its own line's marker on top.
@@ -1063,7 +1063,7 @@ fn draw_markers(
         }
         let _ = write!(
             overlay,
-            r#" data-median="{}" data-unit="{}" data-px="{px} {py}">"#,
+            r#" data-mean="{}" data-unit="{}" data-px="{px} {py}">"#,
             p.mid,
             escape(&chart.y_unit)
         );

@@ -1,6 +1,6 @@
 //! The charts agree with `summary.md`'s table: in a quick report's hold-latency-by-chunk chart,
 //! each panel's ringed marker is drawn where the group's pick (`Recommendation::best`) lies —
-//! its chunk on the x axis, its median on the y axis, read back through the panel's axes — and
+//! its chunk on the x axis, its mean on the y axis, read back through the panel's axes — and
 //! every configuration the cost rules out is drawn hollow, every other one filled; and the
 //! charts are the same bytes on one thread or two.
 //!
@@ -100,7 +100,7 @@ struct Marker {
     series: String,
     chunk: u64,
     segment: u64,
-    median: f64,
+    mean: f64,
     unit: String,
     /// Whether its shape is white inside.
     hollow: bool,
@@ -155,7 +155,7 @@ fn read_chart(svg: &str) -> Result<(BTreeMap<String, Axes>, Vec<Marker>), String
                 series: attr(g, "data-series")?,
                 chunk: number(attr(g, "data-chunk")?)? as u64,
                 segment: number(attr(g, "data-segment")?)? as u64,
-                median: number(attr(g, "data-median")?)?,
+                mean: number(attr(g, "data-mean")?)?,
                 unit: attr(g, "data-unit")?,
                 hollow: shape.attribute("fill") == Some("#FFFFFF"),
                 ring,
@@ -165,7 +165,7 @@ fn read_chart(svg: &str) -> Result<(BTreeMap<String, Axes>, Vec<Marker>), String
     Ok((axes, markers))
 }
 
-/// What a marker should be: a configuration of a panel, its median hold p99 in µs, and how
+/// What a marker should be: a configuration of a panel, its mean hold p99 in µs, and how
 /// it stands in the recommendation.
 #[derive(Clone, Debug)]
 struct Expected {
@@ -173,12 +173,12 @@ struct Expected {
     policy: String,
     segment: u64,
     chunk: u64,
-    median_us: f64,
+    mean_us: f64,
     status: ConfigStatus,
 }
 
 /// Checks a hold-latency-by-chunk SVG against the configurations it should show: exactly
-/// the expected picks are ringed, each ring where its chunk and median are drawn in its
+/// the expected picks are ringed, each ring where its chunk and mean are drawn in its
 /// panel; every expected configuration has its marker, hollow exactly when ruled out.
 fn check_chart(svg: &str, expected: &[Expected]) -> Result<(), String> {
     let (axes, markers) = read_chart(svg)?;
@@ -213,9 +213,9 @@ fn check_chart(svg: &str, expected: &[Expected]) -> Result<(), String> {
             }
             continue;
         }
-        let value = e.median_us / microseconds_in(&m.unit);
-        if (m.median - value).abs() > 1e-9 * value.abs() {
-            return Err(format!("pick {e:?} is labelled {} {}", m.median, m.unit));
+        let value = e.mean_us / microseconds_in(&m.unit);
+        if (m.mean - value).abs() > 1e-9 * value.abs() {
+            return Err(format!("pick {e:?} is labelled {} {}", m.mean, m.unit));
         }
         let panel = axes
             .get(&e.panel)
@@ -224,7 +224,7 @@ fn check_chart(svg: &str, expected: &[Expected]) -> Result<(), String> {
         let ring = m.ring.ok_or(format!("pick {e:?} has no ring"))?;
         if (ring.0 - x).abs() > 1.5 || (ring.1 - y).abs() > 1.5 {
             return Err(format!(
-                "pick {e:?} is ringed at {ring:?}, its chunk and median are at ({x:.1}, {y:.1})"
+                "pick {e:?} is ringed at {ring:?}, its chunk and mean are at ({x:.1}, {y:.1})"
             ));
         }
     }
@@ -281,7 +281,7 @@ fn the_hold_latency_chart_rings_the_tables_pick_and_draws_ruled_out_points_hollo
                 policy: c.policy.clone(),
                 segment: c.segment,
                 chunk: c.chunk,
-                median_us: spread.median,
+                mean_us: spread.mean.mean,
                 status: rec.status(c),
             });
         }
@@ -368,7 +368,7 @@ fn small_expected(statuses: [ConfigStatus; 3]) -> Vec<Expected> {
             policy: "out-of-turn".into(),
             segment: 1 << 20,
             chunk,
-            median_us: 1000.0 * (i + 1) as f64,
+            mean_us: 1000.0 * (i + 1) as f64,
             status,
         })
         .collect()
@@ -394,10 +394,10 @@ fn the_checker_fails_on_a_pick_drawn_at_another_configuration() {
     // The table picks the 256 KiB chunk, the chart rings the 64 KiB one.
     let moved = small_expected([Excluded, Eligible, Pick]);
     assert!(check_chart(&svg, &moved).is_err());
-    // The ringed marker names the 256 KiB chunk and its median but is drawn at the 64 KiB
+    // The ringed marker names the 256 KiB chunk and its mean but is drawn at the 64 KiB
     // one (and the plain marker the other way round): only the position check catches it.
-    let names = |chunk: u64, median: u32| {
-        format!(r#"data-chunk="{chunk}" data-segment="1048576" data-median="{median}""#)
+    let names = |chunk: u64, mean: u32| {
+        format!(r#"data-chunk="{chunk}" data-segment="1048576" data-mean="{mean}""#)
     };
     let swapped = svg
         .replacen(&names(64 << 10, 2000), "SWAP", 1)

@@ -215,7 +215,7 @@ fn point_of(c: &Config, rec: &Recommendation, metric: &Metric, axis: Axis) -> Op
         x: axis.x_of(c),
         other: axis.other_of(c),
         lo: sp.min,
-        mid: sp.median,
+        mid: sp.mean.mean,
         hi: sp.max,
         mark: mark(rec, c),
     })
@@ -307,10 +307,9 @@ pub(super) fn chart_of(results: &Results, metric: &Metric, axis: Axis) -> Chart 
     };
     let chart = Chart {
         title: format!(
-            "{} by {} size ({fixed}; line: median of {} seeds, band: min to max)",
+            "{} by {} size ({fixed}; line: mean over the seeds, band: min to max)",
             metric.title,
             axis.name(),
-            s.seeds
         ),
         x_label: x_label.into(),
         x_name: axis.name().into(),
@@ -365,10 +364,9 @@ pub(super) fn topology_chart(panel: &Results, metric: &Metric) -> Chart {
     }
     let chart = Chart {
         title: format!(
-            "{} by chunk size per topology (segment = max(chunk, {}); each topology's recommended policy; seed {})",
+            "{} by chunk size per topology (segment = max(chunk, {}); each topology's recommended policy; line: mean over the seeds)",
             metric.title,
-            format_bytes(s.granularity.segment_for_chunks),
-            s.seed
+            format_bytes(s.granularity.segment_for_chunks)
         ),
         x_label: "copy-on-write chunk size".into(),
         x_name: Axis::Chunk.name().into(),

@@ -37,7 +37,10 @@ fn cost_figure(p: &Pick, results: &Results) -> String {
 /// How far to trust a pick, for the table: stable, or unstable and why; and a tie.
 pub fn trust(r: &Recommendation) -> String {
     let share = format!("{:.0}%", 100.0 * r.stability.share);
-    let few = |p: &Option<Pick>| p.as_ref().is_some_and(|p| p.config.seeds < MIN_SEEDS_STABLE);
+    let few = |p: &Option<Pick>| {
+        p.as_ref()
+            .is_some_and(|p| p.config.seeds < MIN_SEEDS_STABLE)
+    };
     let word = match (r.is_stable(), r.stability.stable()) {
         (true, _) => format!("stable ({share})"),
         (false, false) => format!("**unstable** ({share})"),
@@ -97,8 +100,13 @@ pub fn limits_missed(results: &Results, recs: &[Recommendation], md: &mut String
                         "no online policy meets the {l}× copy-time limit, so the pick is offline \
                          (every write waits for the whole copy)"
                     ),
-                    (true, None) => "no online policy meets the cost's limits, so the pick is offline".into(),
-                    (false, _) => format!("none of {} configurations meets the cost's limits", r.configs),
+                    (true, None) => {
+                        "no online policy meets the cost's limits, so the pick is offline".into()
+                    }
+                    (false, _) => format!(
+                        "none of {} configurations meets the cost's limits",
+                        r.configs
+                    ),
                 };
                 format!(
                     "{what}. The closest online configuration, {}, copies in {:.2}× the fastest \
@@ -108,7 +116,10 @@ pub fn limits_missed(results: &Results, recs: &[Recommendation], md: &mut String
                     latency(c.config.mean("hold_p99_us"))
                 )
             }
-            (None, None, _) => format!("none of {} configurations meets the cost's limits", r.configs),
+            (None, None, _) => format!(
+                "none of {} configurations meets the cost's limits",
+                r.configs
+            ),
         };
         let _ = writeln!(md, "- **{}**: {text}.", r.title());
     }

@@ -110,17 +110,28 @@ pub fn summary(results: &Results, charts: &[PathBuf], out: &Path) -> String {
     let recs = recommend(results);
     recommendations(results, &recs, &mut md);
     md.push_str("## Charts\n\n");
-    md.push_str(if s.by_topology() {
-        "Each chart has a panel per workload, disk and topology and a line per policy: the line is the \
-         median over the seeds, the band their minimum to maximum. The x axis is the chunk \
-         size (with the segment at its sweep's rule) or the segment size, doubling at each \
-         step; y axes are logarithmic. Every chart is also an SVG beside its PNG.\n\n"
-    } else {
-        "Each chart has a panel per workload and disk and a line per policy: the line is the \
-         median over the seeds, the band their minimum to maximum. The x axis is the chunk \
-         size (with the segment at its sweep's rule) or the segment size, doubling at each \
-         step; y axes are logarithmic. Every chart is also an SVG beside its PNG.\n\n"
-    });
+    let _ =
+        writeln!(
+        md,
+        "Each chart has a panel per workload and disk{} and a line per policy: the line is the \
+         mean over the seeds, the band their minimum to maximum. The x axis is the chunk size \
+         (with the segment at its sweep's rule) or the segment size, doubling at each step. The \
+         configuration the table recommends is **ringed in black**; a panel whose pick lies on \
+         the other chart's axis says \"pick not on this axis\". Configurations the cost's limits \
+         rule out have **hollow markers**, and the stretches of line touching them are faded. \
+         Where a line has the same values as one drawn before it, it is dashed and its markers \
+         are smaller, so the line beneath shows. Each panel has its own y range; the axis label \
+         gives the unit (µs, ms or s for hold latency, chosen per chart; s for copy time; B to \
+         GiB for bytes) and the scale: log for hold latency, copy time, preserved bytes and \
+         snapshot peak, linear for the two amplifications. On a log axis a 0 (offline preserves \
+         nothing) is drawn at a floor the panel title names. *Write amplification* counts every \
+         device byte written, the copy's included, per application byte; *copy-on-write \
+         amplification* only the extra bytes copy-on-write wrote (0 for offline, and for copies \
+         out of turn, which only move the copier's work earlier). Every chart is also an SVG \
+         beside its PNG, whose markers carry `data-` attributes (panel, policy, segment, chunk, \
+         mean, unit) for tools.\n",
+        if s.by_topology() { " (and topology)" } else { "" }
+    );
     for c in charts {
         let rel = c
             .strip_prefix(out)
