@@ -144,18 +144,23 @@ pub struct Decision {
     /// The tie rule's choice among `tied`: the fewest extra device bytes per application
     /// byte (copy-on-write amplification), then the ranking (the lower mean cost).
     pub pick: Option<usize>,
-    /// Configurations that missed a limit by less than their figure's confidence interval
-    /// and would cost less than the pick: other seeds could let them in, and they would win.
+    /// The configurations at a limit's edge that decide the pick: the pick itself when it
+    /// meets a limit within the edge (other seeds could rule it out), and those that miss
+    /// one within the edge and would cost less (other seeds could let them in to win).
     pub borderline: Vec<usize>,
     /// The draw's weights per seed, for [`Decision::difference`].
     weights: Vec<f64>,
 }
 
-/// Where a configuration stands against the limits under a draw.
+/// Where a configuration stands against the limits under a draw. A limit's *edge* is the
+/// figure's confidence interval, or `tie_within` of the limit if that is wider: a figure
+/// that close to a limit could fall on its other side on other seeds.
 #[derive(Clone, Copy, PartialEq)]
 enum Limits {
     Meets,
-    /// Misses, but every limit it misses lies within its figure's interval.
+    /// Meets them, but one within its edge.
+    MeetsAtEdge,
+    /// Misses, but every limit it misses within its edge.
     Near,
     Misses,
 }
@@ -176,16 +181,24 @@ fn limits(t: &Table, i: usize, terms: &Terms, draw: &[f64], ones: &[f64]) -> Lim
         (cost.max_preserved_bytes.map(|b| b as f64), PRESERVED),
         (cost.max_snapshot_bytes.map(|b| b as f64), SNAPSHOT),
     ];
-    let mut out = Limits::Meets;
+    let (mut missed, mut edge) = (false, false);
     for (limit, m) in checks {
         let Some(l) = limit else { continue };
-        match t.figure(i, m, draw, ones) {
-            Some(e) if e.mean <= l => {}
-            Some(e) if e.lo <= l => out = Limits::Near,
-            _ => return Limits::Misses,
+        let Some(e) = t.figure(i, m, draw, ones) else {
+            return Limits::Misses;
+        };
+        let margin = e.half_width().max(cost.tie_within * l.abs());
+        match e.mean <= l {
+            true => edge |= l - e.mean <= margin,
+            false if e.mean - margin <= l => missed = true,
+            false => return Limits::Misses,
         }
     }
-    out
+    match (missed, edge) {
+        (true, _) => Limits::Near,
+        (false, true) => Limits::MeetsAtEdge,
+        (false, false) => Limits::Meets,
+    }
 }
 
 /// Decides a group under `terms`, its seeds weighted by `draw` (one weight per seed of the
@@ -195,7 +208,9 @@ pub fn decide(t: &Table, terms: &Terms, draw: &[f64]) -> Decision {
     let n = t.group.configs.len();
     let ones = t.as_run();
     let standing: Vec<Limits> = (0..n).map(|i| limits(t, i, terms, draw, &ones)).collect();
-    let eligible: Vec<usize> = (0..n).filter(|i| standing[*i] == Limits::Meets).collect();
+    let eligible: Vec<usize> = (0..n)
+        .filter(|i| matches!(standing[*i], Limits::Meets | Limits::MeetsAtEdge))
+        .collect();
     let near: Vec<usize> = (0..n).filter(|i| standing[*i] == Limits::Near).collect();
     let cost_metrics = FIXED.len()..t.metrics.len();
     // Each weighted metric over its median among the eligible configurations.
@@ -276,7 +291,12 @@ pub fn decide(t: &Table, terms: &Terms, draw: &[f64]) -> Decision {
         _ => false,
     };
     let borderline = match pick {
-        Some(p) => near.into_iter().filter(|i| beats(*i, p)).collect(),
+        Some(p) => {
+            let edge = (standing[p] == Limits::MeetsAtEdge).then_some(p);
+            edge.into_iter()
+                .chain(near.into_iter().filter(|i| beats(*i, p)))
+                .collect()
+        }
         None => near,
     };
     Decision {

@@ -79,8 +79,8 @@ pub struct Recommendation {
     pub tied: Vec<Pick>,
     /// The pick over resamples of the seeds.
     pub stability: Stability,
-    /// Configurations that missed a limit by less than their interval and would cost less
-    /// than the pick: other seeds could make them the pick.
+    /// The configurations at a limit's edge that decide the pick: the pick itself when it
+    /// meets a limit only just, and those that miss one only just and would cost less.
     pub borderline: Vec<Config>,
     /// The pick under each of [`OTHER_LIMITS`] and the cost's own copy-time limit (none
     /// when the cost has no copy-time limit).
@@ -118,8 +118,8 @@ impl Recommendation {
         self.tied.len() > 1
     }
 
-    /// Stable: it wins at least [`stability::STABLE_SHARE`] of the resamples, no
-    /// configuration that would beat it missed a limit by less than its interval, and it and
+    /// Stable: it wins at least [`stability::STABLE_SHARE`] of the resamples, neither it nor
+    /// a configuration that would beat it sits at a limit's edge, and it and
     /// its runner-up each ran at least [`MIN_SEEDS_STABLE`] seeds (fewer seeds give too
     /// few distinct resamples to tell).
     pub fn is_stable(&self) -> bool {
@@ -254,7 +254,8 @@ pub fn recommend(results: &Results) -> Vec<Recommendation> {
 
 /// Per group (in [`groups`]' order), the configurations whose pick more seeds would settle:
 /// none where the pick is stable, else the pick, its runner-up, every configuration tied
-/// with the best, every borderline one and every one a resample picked.
+/// with the best or whose interval meets the pick's, every one at a limit's edge and every
+/// one a resample picked.
 pub fn contenders(results: &Results) -> Vec<Vec<Config>> {
     recommend(results)
         .into_iter()
@@ -264,7 +265,14 @@ pub fn contenders(results: &Results) -> Vec<Vec<Config>> {
             }
             let mut out: Vec<Config> = Vec::new();
             let named = [&r.best, &r.runner_up].into_iter().flatten();
-            let listed = named.chain(&r.tied).map(|p| p.config.clone());
+            // Every configuration whose interval meets the pick's: a rival on other seeds,
+            // though no resample of too few seeds made it win.
+            let near = r.ranked.iter().filter(|p| {
+                r.best
+                    .as_ref()
+                    .is_some_and(|b| p.estimate.lo <= b.estimate.hi)
+            });
+            let listed = named.chain(&r.tied).chain(near).map(|p| p.config.clone());
             let wins = r.stability.wins.into_iter().map(|(c, _)| c);
             for c in listed.chain(r.borderline).chain(wins) {
                 if !out.iter().any(|o| o.same(&c)) {

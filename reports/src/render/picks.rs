@@ -44,10 +44,9 @@ pub fn trust(r: &Recommendation) -> String {
     let word = match (r.is_stable(), r.stability.stable()) {
         (true, _) => format!("stable ({share})"),
         (false, false) => format!("**unstable** ({share})"),
-        (false, true) if !r.borderline.is_empty() => format!(
-            "**unstable** ({share}, but {} just over a limit could win)",
-            r.borderline.len()
-        ),
+        (false, true) if !r.borderline.is_empty() => {
+            format!("**unstable** ({share}, but at a limit's edge)")
+        }
         (false, true) if few(&r.best) || few(&r.runner_up) => format!(
             "**unstable** ({share} on {} seeds; stable needs {MIN_SEEDS_STABLE})",
             r.seeds.0

@@ -223,7 +223,7 @@ fn doubling(from: u64, to: u64) -> Vec<u64> {
 impl Default for Sweep {
     /// The built-in sweep: every policy (offline as the baseline), the four workloads, the
     /// three disk models, three seeds (up to 12 for the contenders of unstable picks); chunks
-    /// from 4 KiB to 4 MiB and segments from 16 KiB to 64 MiB, over a 1 GiB volume with
+    /// from 4 KiB to 4 MiB and segments from 32 KiB to 64 MiB, over a 1 GiB volume with
     /// 5,000 writes per run at a rate each disk can serve (the writes last about a third of
     /// an NVMe or SSD copy, and an HDD copy's length); and the topology panel.
     fn default() -> Self {
@@ -260,7 +260,7 @@ impl Default for Sweep {
             granularity: Granularity {
                 mode: Mode::Sweeps,
                 chunk_sizes: doubling(4 << 10, 4 << 20),
-                segment_sizes: doubling(16 << 10, 64 << 20),
+                segment_sizes: doubling(32 << 10, 64 << 20),
                 segment_for_chunks: 1 << 20,
                 chunk_for_segments: 64 << 10,
             },
