@@ -6,6 +6,7 @@ use cowlab_model::names::joined;
 use cowlab_model::policy;
 use cowlab_reports::chart::format_bytes;
 use cowlab_reports::recommend::{self, Recommendation};
+use cowlab_reports::render::{figures, picks};
 use cowlab_reports::run::{self, Options, Shard};
 use cowlab_reports::shard::{self, ShardFile};
 use cowlab_reports::{sweep, Report, Sweep};
@@ -280,7 +281,7 @@ fn table(recs: &[Recommendation]) -> String {
         "policy",
         "segment",
         "chunk",
-        "hold p99 (us)",
+        "hold p99",
         "copy (s)",
         "trust"
     );
@@ -289,15 +290,15 @@ fn table(recs: &[Recommendation]) -> String {
             Some(b) => {
                 let c = &b.config;
                 out.push_str(&format!(
-                    "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13.1} {:>10.3}  {}\n",
+                    "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10.3}  {}\n",
                     r.workload,
                     disk(r),
                     c.policy,
                     format_bytes(c.segment),
                     format_bytes(c.chunk),
-                    c.mean("hold_p99_us").unwrap_or(f64::NAN),
+                    figures::latency(c.mean("hold_p99_us")),
                     c.mean("copy_seconds").unwrap_or(f64::NAN),
-                    trust(r)
+                    picks::trust_words(r)
                 ));
             }
             None => out.push_str(&format!(
@@ -308,21 +309,4 @@ fn table(recs: &[Recommendation]) -> String {
         }
     }
     out
-}
-
-/// How far to trust a pick, in a few words: stable or not (the share of resamples of the
-/// seeds it wins), and whether the tie rule chose it.
-fn trust(r: &Recommendation) -> String {
-    format!(
-        "{} ({:.0}% of resamples{})",
-        match r.is_stable() {
-            true => "stable",
-            false => "unstable",
-        },
-        100.0 * r.stability.share,
-        match r.is_tie() {
-            true => format!(", tie of {}", r.tied.len()),
-            false => String::new(),
-        }
-    )
 }

@@ -36,6 +36,15 @@ fn cost_figure(p: &Pick, results: &Results) -> String {
 
 /// How far to trust a pick, for the table: stable, or unstable and why; and a tie.
 pub fn trust(r: &Recommendation) -> String {
+    let words = trust_words(r);
+    match r.is_stable() {
+        true => words,
+        false => words.replacen("unstable", "**unstable**", 1),
+    }
+}
+
+/// [`trust`] as plain words (for the command line).
+pub fn trust_words(r: &Recommendation) -> String {
     let share = format!("{:.0}%", 100.0 * r.stability.share);
     let few = |p: &Option<Pick>| {
         p.as_ref()
@@ -43,15 +52,15 @@ pub fn trust(r: &Recommendation) -> String {
     };
     let word = match (r.is_stable(), r.stability.stable()) {
         (true, _) => format!("stable ({share})"),
-        (false, false) => format!("**unstable** ({share})"),
+        (false, false) => format!("unstable ({share})"),
         (false, true) if !r.borderline.is_empty() => {
-            format!("**unstable** ({share}, but at a limit's edge)")
+            format!("unstable ({share}, but at a limit's edge)")
         }
         (false, true) if few(&r.best) || few(&r.runner_up) => format!(
-            "**unstable** ({share} on {} seeds; stable needs {MIN_SEEDS_STABLE})",
+            "unstable ({share} on {} seeds; stable needs {MIN_SEEDS_STABLE})",
             r.seeds.0
         ),
-        (false, true) => format!("**unstable** ({share})"),
+        (false, true) => format!("unstable ({share})"),
     };
     match r.is_tie() {
         true => format!("{word}, tie of {}", r.tied.len()),
