@@ -160,6 +160,25 @@ pub fn table(results: &Results, recs: &[Recommendation], md: &mut String) {
         let _ = writeln!(md, "| {} | {disk} | {} |", r.workload, cells(results, r));
     }
     md.push('\n');
+    faster_than_alone(results, recs, md);
+}
+
+/// A pick whose copy beat the copy with no writes needs a word: the copies made for writes
+/// ran beside the copier's.
+pub fn faster_than_alone(results: &Results, recs: &[Recommendation], md: &mut String) {
+    let faster = recs.iter().any(|r| {
+        r.best
+            .as_ref()
+            .and_then(|b| copy_ratio(results, r, &b.config))
+            .is_some_and(|x| x < 1.0)
+    });
+    if faster {
+        md.push_str(
+            "A copy / fastest copy below 1: the copies made for writes (out of turn, or to the \
+             snapshot) ran beside the copier's own, on devices or disks the copier was not \
+             using at that moment, so the volume was copied sooner than with no writes.\n\n",
+        );
+    }
 }
 
 /// A pick's cells of a table row (from the policy on).

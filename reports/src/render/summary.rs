@@ -86,6 +86,7 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
         let _ = writeln!(md, "| {topology} | {} |", picks::cells(panel, r));
     }
     md.push('\n');
+    picks::faster_than_alone(panel, &recs, md);
     picks::why(panel, &recs, md);
     let rel = chart
         .strip_prefix(out)
