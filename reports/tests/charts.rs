@@ -8,46 +8,14 @@
 //! `<g class="marker …">` elements that `reports/src/chart.rs` writes. The last tests show it
 //! fails on a chart whose pick is drawn at another configuration.
 
+mod common;
+use common::{quick, scratch};
 use cowlab_reports::chart::{self, Chart, Line, Mark, Panel, Point};
 use cowlab_reports::recommend::{self, ConfigStatus};
 use cowlab_reports::report;
 use cowlab_reports::run::Options;
-use cowlab_reports::sweep::{Granularity, Mode, Sweep};
-use cowlab_sim::config::CheckLevel;
 use resvg::usvg::roxmltree;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-/// Three policies, two workloads, two disks, the chunk and segment lines, two seeds (the
-/// quick sweep of `reports/tests/report.rs`), under the default cost.
-fn quick() -> Sweep {
-    Sweep {
-        volume: 16 << 20,
-        writes: 300,
-        hot_size: 1 << 20,
-        check: CheckLevel::End,
-        seeds: 2,
-        policies: ["snapshot-overlay", "out-of-turn", "offline"]
-            .map(|p| p.parse().unwrap())
-            .to_vec(),
-        workloads: ["uniform", "hotspot"].map(|w| w.parse().unwrap()).to_vec(),
-        disks: ["nvme", "hdd"].map(|d| d.parse().unwrap()).to_vec(),
-        granularity: Granularity {
-            mode: Mode::Sweeps,
-            chunk_sizes: vec![16 << 10, 64 << 10, 256 << 10],
-            segment_sizes: vec![64 << 10, 256 << 10, 1 << 20],
-            segment_for_chunks: 256 << 10,
-            chunk_for_segments: 64 << 10,
-        },
-        ..Sweep::default()
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 /// Microseconds in one of a chart's time units.
 fn microseconds_in(unit: &str) -> f64 {

@@ -8,6 +8,7 @@
 //! profile folder, home and temporary folder, all under one temporary folder removed after,
 //! no way to resolve a host name, and is killed (its whole process group) on every way out.
 
+mod common;
 use cowlab_reports::page::{chart_stem, markdown_options, PAGE_FILE};
 use cowlab_reports::report;
 use cowlab_reports::run::Options;
@@ -305,9 +306,7 @@ fn small() -> Sweep {
 }
 
 fn out(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch(name)
 }
 
 #[test]

@@ -3,48 +3,20 @@
 //! are checked: the same bytes whatever the thread count, shards that merge into the same
 //! report, a recommendation that follows the stated cost, violations at the top.
 
+mod common;
+use common::quick;
 use cowlab_reports::recommend;
 use cowlab_reports::results::{NoWrites, Record, Results};
 use cowlab_reports::run::{Options, Shard, Timing};
-use cowlab_reports::sweep::{self, Cost, Granularity, Mode, RunKey, Sweep};
+use cowlab_reports::sweep::{self, Cost, RunKey, Sweep};
 use cowlab_reports::{report, shard};
 use cowlab_sim::config::CheckLevel;
 use cowlab_sim::metrics::Metrics;
 use cowlab_sim::workload::PatternName;
 use std::path::{Path, PathBuf};
 
-/// Three policies, two workloads, two disks, five (segment, chunk) pairs, two seeds over a
-/// 16 MiB volume, with every stamp kept and checked at the end of each run.
-fn quick() -> Sweep {
-    Sweep {
-        volume: 16 << 20,
-        writes: 300,
-        hot_size: 1 << 20,
-        check: CheckLevel::End,
-        seeds: 2,
-        // No more seeds for unstable picks: the run counts below stay exact (growth has
-        // tests of its own).
-        max_seeds: 2,
-        policies: ["snapshot-overlay", "out-of-turn", "offline"]
-            .map(|p| p.parse().unwrap())
-            .to_vec(),
-        workloads: ["uniform", "hotspot"].map(|w| w.parse().unwrap()).to_vec(),
-        disks: ["nvme", "hdd"].map(|d| d.parse().unwrap()).to_vec(),
-        granularity: Granularity {
-            mode: Mode::Sweeps,
-            chunk_sizes: vec![16 << 10, 64 << 10, 256 << 10],
-            segment_sizes: vec![64 << 10, 256 << 10, 1 << 20],
-            segment_for_chunks: 256 << 10,
-            chunk_for_segments: 64 << 10,
-        },
-        ..Sweep::default()
-    }
-}
-
 fn out(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch(name)
 }
 
 fn read(dir: &Path, file: &str) -> String {
