@@ -83,6 +83,14 @@ impl Config {
     }
 }
 
+/// A group's name: "workload, disk" or "workload, disk, topology".
+pub fn title(workload: PatternName, disk: DiskName, topology: Option<&str>) -> String {
+    match topology {
+        Some(t) => format!("{workload}, {disk}, {t}"),
+        None => format!("{workload}, {disk}"),
+    }
+}
+
 /// Every configuration of one workload and disk (and topology).
 #[derive(Clone, Debug)]
 pub struct Group {
@@ -96,10 +104,7 @@ pub struct Group {
 impl Group {
     /// "workload, disk" or "workload, disk, topology".
     pub fn title(&self) -> String {
-        match &self.topology {
-            Some(t) => format!("{}, {}, {t}", self.workload, self.disk),
-            None => format!("{}, {}", self.workload, self.disk),
-        }
+        title(self.workload, self.disk, self.topology.as_deref())
     }
 
     /// Every seed any of its configurations ran.

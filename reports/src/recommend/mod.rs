@@ -136,10 +136,7 @@ impl Recommendation {
 
     /// "workload, disk" or "workload, disk, topology".
     pub fn title(&self) -> String {
-        match &self.topology {
-            Some(t) => format!("{}, {}, {t}", self.workload, self.disk),
-            None => format!("{}, {}", self.workload, self.disk),
-        }
+        groups::title(self.workload, self.disk, self.topology.as_deref())
     }
 }
 
