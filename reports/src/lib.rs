@@ -3,9 +3,11 @@
 //! recommends a segment size, a chunk size and a policy per workload and disk.
 //!
 //! - [`sweep`]: the sweep file, the built-in sweep, and the jobs a sweep expands to.
-//! - [`run`]: running the jobs over threads, or one shard's slice of them.
+//! - [`run`]: running the jobs over threads, or one shard's slice of them, and growing
+//!   the seeds of unstable picks.
 //! - [`results`]: one record per run, written as JSON and CSV.
-//! - [`recommend`]: the cost and the recommendation.
+//! - [`recommend`]: the recommendation: statistics, ties, stability, and more seeds where a
+//!   pick is unstable.
 //! - [`knobs`]: a recommended configuration in the settings of the real systems.
 //! - [`render`]: `summary.md` and the charts ([`chart`]).
 //! - [`page`]: `report.html`, the summary and its charts as one self-contained page.
