@@ -245,7 +245,8 @@ fn same_folder(a: &Path, b: &Path) -> bool {
 fn announce(report: &Report, out: &Path) -> u8 {
     let broken = report.results.runs.iter().filter(|r| !r.sound()).count();
     println!(
-        "report: {} ({} runs in {:.1} s; charts in {})",
+        "report: {} and {} ({} runs in {:.1} s; charts in {})",
+        out.join("report.html").display(),
         out.join("summary.md").display(),
         report.results.runs.len(),
         report.timing.seconds,
