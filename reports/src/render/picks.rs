@@ -34,6 +34,19 @@ fn cost_figure(p: &Pick, results: &Results) -> String {
     }
 }
 
+/// A metric's mean and the half width of its interval: `0.827 ± 0.001`.
+fn mean_ci(c: &Config, metric: &str) -> String {
+    match c.spread(metric) {
+        Some(s) if s.mean.half_width().is_finite() => format!(
+            "{} ± {}",
+            num(Some(s.mean.mean)),
+            num(Some(s.mean.half_width()))
+        ),
+        Some(s) => num(Some(s.mean.mean)),
+        None => num(None),
+    }
+}
+
 /// How far to trust a pick, for the table: stable, or unstable and why; and a tie.
 pub fn trust(r: &Recommendation) -> String {
     let words = trust_words(r);
@@ -204,7 +217,7 @@ pub fn cells(results: &Results, r: &Recommendation) -> String {
         size(c.segment),
         size(c.chunk),
         cost_figure(best, results),
-        num(c.mean("copy_seconds")),
+        mean_ci(c, "copy_seconds"),
         num(copy_ratio(results, r, c)),
         trust(r),
         runner,
