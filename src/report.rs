@@ -5,7 +5,7 @@ use crate::CliError;
 use cowlab_model::names::joined;
 use cowlab_model::policy;
 use cowlab_reports::chart::format_bytes;
-use cowlab_reports::recommend::{self, Recommendation};
+use cowlab_reports::recommend::Recommendation;
 use cowlab_reports::render::{figures, picks};
 use cowlab_reports::run::{self, Options, Shard};
 use cowlab_reports::shard::{self, ShardFile};
@@ -256,12 +256,12 @@ fn announce(report: &Report, out: &Path) -> u8 {
         println!("INVARIANT VIOLATED in {broken} runs: see the top of summary.md");
     }
     println!("\n{}", table(&report.recommendations));
-    if let Some(p) = &report.panel {
+    if let (Some(p), Some(recs)) = (&report.panel, &report.panel_recommendations) {
         println!(
             "granularity by topology ({} on {}):\n{}",
             joined(&p.sweep.workloads),
             joined(&p.sweep.disks),
-            table(&recommend::recommend(p))
+            table(recs)
         );
     }
     u8::from(broken > 0)

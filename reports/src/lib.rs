@@ -74,6 +74,8 @@ pub struct Report {
     /// The topology panel's results (the second sweep), when the report has one
     /// ([`Sweep::topology_panel`]).
     pub panel: Option<Results>,
+    /// The topology panel's recommendation per topology, when the report has one.
+    pub panel_recommendations: Option<Vec<recommend::Recommendation>>,
     /// The PNG charts written (each has an SVG beside it).
     pub charts: Vec<PathBuf>,
 }
@@ -112,12 +114,17 @@ pub fn write(results: Vec<Results>, timing: Timing, out: &Path) -> Result<Report
     let results = sweeps.next().expect("a sweep's results, counted");
     let panel = sweeps.next();
     out::clear(out)?;
-    let charts = render::write(&results, panel.as_ref(), out)?;
+    let decided = recommend::Decided::new(&results);
+    let decided_panel = panel.as_ref().map(recommend::Decided::new);
+    let charts = render::write(&decided, decided_panel.as_ref(), out)?;
     page::write(out)?;
     let text = serde_json::to_string_pretty(&timing).expect("timing serialises");
     render::write_file(&out.join("timing.json"), &text)?;
+    let recommendations = decided.recs;
+    let panel_recommendations = decided_panel.map(|d| d.recs);
     Ok(Report {
-        recommendations: recommend::recommend(&results),
+        recommendations,
+        panel_recommendations,
         results,
         panel,
         timing,

@@ -194,10 +194,8 @@ pub fn grow(
     let (mut made, mut done) = (0, 0);
     loop {
         let mut jobs: Vec<(usize, Job)> = Vec::new();
-        for (group, contenders) in recommend::groups(results)
-            .iter()
-            .zip(recommend::contenders(results))
-        {
+        let decided = recommend::Decided::new(results);
+        for (group, contenders) in decided.groups.iter().zip(recommend::contenders(&decided)) {
             for c in &contenders {
                 let Some(first) = results.runs.iter().find(|r| {
                     r.workload == group.workload

@@ -278,7 +278,20 @@ pub fn decide(t: &Table, terms: &Terms, draw: &[f64]) -> Decision {
         Some(&best) => ranked
             .iter()
             .copied()
-            .filter(|i| *i == best || indistinguishable(t, &costs, best, *i, cost, draw))
+            .filter(|i| {
+                *i == best
+                    || match (score[best], score[*i]) {
+                        (Some(b), Some(o)) => indistinguishable(
+                            t,
+                            &costs,
+                            (best, b),
+                            (*i, o),
+                            cost.tie_within,
+                            (draw, &ones),
+                        ),
+                        _ => false,
+                    }
+            })
             .collect(),
     };
     let pick = tied.iter().copied().min_by(|a, b| {
@@ -319,28 +332,22 @@ fn paired(costs: &[Vec<f64>], best: usize, other: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Whether `other` cannot be told apart from `best`: their cost differs by at most
-/// `tie_within` of the best's, or the confidence interval of the difference, paired over
-/// the seeds both ran, holds zero (unpaired, without common seeds: their intervals meet).
+/// Whether `other` cannot be told apart from `best` (their mean costs `o` and `b`): they
+/// differ by at most `tie_within` of the best's, or the confidence interval of the
+/// difference, paired over the seeds both ran, holds zero (unpaired, without common seeds:
+/// their intervals meet).
 fn indistinguishable(
     t: &Table,
     costs: &[Vec<f64>],
-    best: usize,
-    other: usize,
-    cost: &Cost,
-    draw: &[f64],
+    (best, b): (usize, Estimate),
+    (other, o): (usize, Estimate),
+    tie_within: f64,
+    (draw, ones): (&[f64], &[f64]),
 ) -> bool {
-    let ones = t.as_run();
-    let (Some(b), Some(o)) = (
-        t.estimate_of(&costs[best], draw, &ones),
-        t.estimate_of(&costs[other], draw, &ones),
-    ) else {
-        return false;
-    };
-    if (o.mean - b.mean).abs() <= cost.tie_within * b.mean.abs() {
+    if (o.mean - b.mean).abs() <= tie_within * b.mean.abs() {
         return true;
     }
-    match t.estimate_of(&paired(costs, best, other), draw, &ones) {
+    match t.estimate_of(&paired(costs, best, other), draw, ones) {
         Some(d) => d.holds(0.0),
         None => o.lo <= b.hi && b.lo <= o.hi,
     }

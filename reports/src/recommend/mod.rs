@@ -149,23 +149,6 @@ fn pick(group: &Group, d: &Decision, i: usize) -> Option<Pick> {
     })
 }
 
-/// The decision of a group on its seeds as run, under the cost's own limits.
-pub fn decision(group: &Group, results: &Results) -> Decision {
-    let fastest = results.fastest_copy(group.disk, group.topology.as_deref());
-    let cost = &results.sweep.cost;
-    let table = Table::new(group, cost);
-    decide::decide(&table, &Terms::of(cost, fastest), &table.as_run())
-}
-
-/// The cost of every eligible configuration of a group, best first.
-pub fn ranked(group: &Group, results: &Results) -> Vec<Pick> {
-    let d = decision(group, results);
-    d.ranked
-        .iter()
-        .filter_map(|i| pick(group, &d, *i))
-        .collect()
-}
-
 /// The online configuration whose mean copy time comes closest to the fastest copy.
 fn closest_online(group: &Group, fastest: Option<f64>) -> Option<Closest> {
     let fastest = fastest?;
@@ -201,14 +184,18 @@ pub fn recommend_group(group: &Group, results: &Results, salt: u64) -> Recommend
     limits.dedup();
     let by_limit = match cost.copy_within {
         None => Vec::new(),
-        Some(_) => limits
+        Some(own) => limits
             .into_iter()
             .map(|l| {
                 let t = Terms {
                     copy_within: Some(l),
                     ..terms
                 };
-                let p = decide::decide(&table, &t, &table.as_run()).pick;
+                // The cost's own limit was decided above.
+                let p = match l == own {
+                    true => d.pick,
+                    false => decide::decide(&table, &t, &table.as_run()).pick,
+                };
                 (l, p.map(|i| group.configs[i].clone()))
             })
             .collect(),
@@ -242,20 +229,47 @@ pub fn recommend_group(group: &Group, results: &Results, salt: u64) -> Recommend
 
 /// The recommendation of every workload and disk (and topology) of the results.
 pub fn recommend(results: &Results) -> Vec<Recommendation> {
-    groups(results)
-        .par_iter()
-        .enumerate()
-        .map(|(i, g)| recommend_group(g, results, i as u64))
-        .collect()
+    Decided::new(results).recs
+}
+
+/// A sweep's results with their groups and the recommendation of each, worked out once for
+/// every part of a report that shows them (the tables, the charts, the command line).
+pub struct Decided<'a> {
+    pub results: &'a Results,
+    pub groups: Vec<Group>,
+    /// One per group, in the same order.
+    pub recs: Vec<Recommendation>,
+}
+
+impl<'a> Decided<'a> {
+    pub fn new(results: &'a Results) -> Decided<'a> {
+        let groups = groups(results);
+        let recs = groups
+            .par_iter()
+            .enumerate()
+            .map(|(i, g)| recommend_group(g, results, i as u64))
+            .collect();
+        Decided {
+            results,
+            groups,
+            recs,
+        }
+    }
+
+    /// Each group with its recommendation.
+    pub fn cells(&self) -> impl Iterator<Item = (&Group, &Recommendation)> {
+        self.groups.iter().zip(&self.recs)
+    }
 }
 
 /// Per group (in [`groups`]' order), the configurations whose pick more seeds would settle:
 /// none where the pick is stable, else the pick, its runner-up, every configuration tied
 /// with the best or whose interval meets the pick's, every one at a limit's edge and every
 /// one a resample picked.
-pub fn contenders(results: &Results) -> Vec<Vec<Config>> {
-    recommend(results)
-        .into_iter()
+pub fn contenders(decided: &Decided) -> Vec<Vec<Config>> {
+    decided
+        .recs
+        .iter()
         .map(|r| {
             if r.is_stable() {
                 return Vec::new();
@@ -269,11 +283,11 @@ pub fn contenders(results: &Results) -> Vec<Vec<Config>> {
                     .as_ref()
                     .is_some_and(|b| p.estimate.lo <= b.estimate.hi)
             });
-            let listed = named.chain(&r.tied).chain(near).map(|p| p.config.clone());
-            let wins = r.stability.wins.into_iter().map(|(c, _)| c);
-            for c in listed.chain(r.borderline).chain(wins) {
-                if !out.iter().any(|o| o.same(&c)) {
-                    out.push(c);
+            let listed = named.chain(&r.tied).chain(near).map(|p| &p.config);
+            let wins = r.stability.wins.iter().map(|(c, _)| c);
+            for c in listed.chain(&r.borderline).chain(wins) {
+                if !out.iter().any(|o| o.same(c)) {
+                    out.push(c.clone());
                 }
             }
             out

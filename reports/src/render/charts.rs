@@ -7,8 +7,7 @@
 //! table. Values are written in a unit chosen per chart from its largest value ([`Unit`]).
 
 use crate::chart::{format_bytes, Chart, Line, Mark, Panel, Point};
-use crate::recommend::{groups, recommend, Config, ConfigStatus, Group, Recommendation};
-use crate::results::Results;
+use crate::recommend::{Config, ConfigStatus, Decided, Group, Recommendation};
 use crate::sweep::Sweep;
 use cowlab_sim::topology::TopologyPreset;
 
@@ -263,14 +262,12 @@ fn in_unit(mut chart: Chart, metric: &Metric) -> Chart {
 
 /// One chart: a panel per workload and disk, a line per policy, the spread over seeds; each
 /// group's pick ringed and the configurations its cost rules out hollow.
-pub(super) fn chart_of(results: &Results, metric: &Metric, axis: Axis) -> Chart {
-    let s = &results.sweep;
+pub(super) fn chart_of(decided: &Decided, metric: &Metric, axis: Axis) -> Chart {
+    let s = &decided.results.sweep;
     let g = &s.granularity;
     let points = g.points();
-    let recs = recommend(results);
-    let panels = groups(results)
-        .into_iter()
-        .zip(&recs)
+    let panels = decided
+        .cells()
         .map(|(group, rec)| Panel {
             title: group.title(),
             note: pick_note(rec, &points, axis),
@@ -335,13 +332,12 @@ pub(super) fn panel_metric(s: &Sweep) -> &'static Metric {
 
 /// The topology panel's chart: one line per topology, each for its recommended policy,
 /// along the chunk sweep, each topology's pick ringed.
-pub(super) fn topology_chart(panel: &Results, metric: &Metric) -> Chart {
-    let s = &panel.sweep;
+pub(super) fn topology_chart(panel: &Decided, metric: &Metric) -> Chart {
+    let s = &panel.results.sweep;
     let points = s.granularity.points();
-    let recs = recommend(panel);
     let mut lines = Vec::new();
     let mut titles = Vec::new();
-    for (group, rec) in groups(panel).into_iter().zip(&recs) {
+    for (group, rec) in panel.cells() {
         let topology = group
             .topology
             .clone()
@@ -359,7 +355,7 @@ pub(super) fn topology_chart(panel: &Results, metric: &Metric) -> Chart {
         }
         lines.push(Line {
             label: format!("{topology}: {}", best.config.policy),
-            points: chunk_line(&group, rec, &best.config.policy, &points, metric),
+            points: chunk_line(group, rec, &best.config.policy, &points, metric),
         });
     }
     let chart = Chart {

@@ -12,7 +12,7 @@ pub mod picks;
 pub mod summary;
 
 use crate::chart;
-use crate::results::Results;
+use crate::recommend::Decided;
 use crate::ReportError;
 use charts::{chart_of, panel_metric, topology_chart, Axis, CHARTED};
 use std::path::{Path, PathBuf};
@@ -25,10 +25,11 @@ pub const PANEL_DIR: &str = "panel";
 /// chart and files (under [`PANEL_DIR`]) when `panel` is given; returns the chart files'
 /// paths.
 pub fn write(
-    results: &Results,
-    panel: Option<&Results>,
+    decided: &Decided,
+    panel: Option<&Decided>,
     out: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
+    let results = decided.results;
     let charts = out.join("charts");
     std::fs::create_dir_all(&charts).map_err(|e| ReportError::io(&charts, e))?;
     write_file(&out.join("results.json"), &results.to_json())?;
@@ -36,7 +37,7 @@ pub fn write(
     let mut drawn = Vec::new();
     for metric in &CHARTED {
         for axis in [Axis::Chunk, Axis::Segment] {
-            let c = chart_of(results, metric, axis);
+            let c = chart_of(decided, metric, axis);
             if c.panels
                 .iter()
                 .all(|p| p.lines.iter().all(|l| l.points.is_empty()))
@@ -53,7 +54,8 @@ pub fn write(
         }
     }
     let mut panel_chart = None;
-    if let Some(p) = panel {
+    if let Some(d) = panel {
+        let p = d.results;
         let dir = out.join(PANEL_DIR);
         std::fs::create_dir_all(&dir).map_err(|e| ReportError::io(&dir, e))?;
         write_file(&dir.join("results.json"), &p.to_json())?;
@@ -65,10 +67,10 @@ pub fn write(
             charts.join(format!("{stem}.svg")),
             charts.join(format!("{stem}.png")),
         );
-        chart::render(&topology_chart(p, metric), &svg, &png)?;
+        chart::render(&topology_chart(d, metric), &svg, &png)?;
         panel_chart = Some(png);
     }
-    let text = summary(results, &drawn, out);
+    let text = summary(decided, &drawn, out);
     let text = match (panel, &panel_chart) {
         (Some(p), Some(png)) => with_panel(text, p, png, out),
         _ => text,

@@ -3,7 +3,7 @@
 
 use super::figures::{latency, mib, num, size, sizes};
 use super::{picks, PANEL_DIR};
-use crate::recommend::{groups, ranked, recommend, Recommendation};
+use crate::recommend::{Decided, Recommendation};
 use crate::results::Results;
 use crate::sweep::{Mode, Sweep};
 use cowlab_model::names::joined;
@@ -35,7 +35,7 @@ fn topology_words(name: &str) -> String {
 }
 
 /// The summary with the "Granularity by topology" section inserted before "## Charts".
-pub(super) fn with_panel(text: String, panel: &Results, chart: &Path, out: &Path) -> String {
+pub(super) fn with_panel(text: String, panel: &Decided, chart: &Path, out: &Path) -> String {
     let mut md = String::new();
     granularity_by_topology(panel, chart, out, &mut md);
     match text.find("## Charts\n") {
@@ -45,7 +45,8 @@ pub(super) fn with_panel(text: String, panel: &Results, chart: &Path, out: &Path
 }
 
 /// The topology panel: per topology, the recommendation and the runner-up.
-fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut String) {
+fn granularity_by_topology(decided: &Decided, chart: &Path, out: &Path, md: &mut String) {
+    let (panel, recs) = (decided.results, &decided.recs);
     let s = &panel.sweep;
     md.push_str("## Granularity by topology\n\n");
     let described: Vec<String> = s
@@ -77,8 +78,7 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
     );
     md.push_str("| topology | policy | segment | chunk | hold p99 | copy (s) | copy / fastest copy | trust | runner-up | runner-up costs |\n");
     md.push_str("|---|---|---|---|---:|---:|---:|---|---|---|\n");
-    let recs = recommend(panel);
-    for r in &recs {
+    for r in recs {
         let topology = r
             .topology
             .as_deref()
@@ -86,8 +86,8 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
         let _ = writeln!(md, "| {topology} | {} |", picks::cells(panel, r));
     }
     md.push('\n');
-    picks::faster_than_alone(panel, &recs, md);
-    picks::why(panel, &recs, md);
+    picks::faster_than_alone(panel, recs, md);
+    picks::why(panel, recs, md);
     let rel = chart
         .strip_prefix(out)
         .unwrap_or(chart)
@@ -103,13 +103,13 @@ fn granularity_by_topology(panel: &Results, chart: &Path, out: &Path, md: &mut S
 
 /// The summary: violations first, what was swept, the recommendations, the charts, a
 /// table per workload, and every run's invariant status.
-pub fn summary(results: &Results, charts: &[PathBuf], out: &Path) -> String {
+pub fn summary(decided: &Decided, charts: &[PathBuf], out: &Path) -> String {
+    let results = decided.results;
     let s = &results.sweep;
     let mut md = String::from("# Granularity report\n\n");
     violations(results, &mut md);
     swept(s, results, &mut md);
-    let recs = recommend(results);
-    recommendations(results, &recs, &mut md);
+    recommendations(results, &decided.recs, &mut md);
     md.push_str("## Charts\n\n");
     let _ =
         writeln!(
@@ -145,7 +145,7 @@ pub fn summary(results: &Results, charts: &[PathBuf], out: &Path) -> String {
         let _ = writeln!(md, "![{name}]({rel})\n");
     }
     for w in &s.workloads {
-        workload_table(results, *w, &mut md);
+        workload_table(decided, *w, &mut md);
     }
     faults(results, &mut md);
     invariants(results, &mut md);
@@ -350,8 +350,8 @@ fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) 
 }
 
 /// Per disk and policy of a workload: that policy's best configuration under the cost.
-fn workload_table(results: &Results, workload: PatternName, md: &mut String) {
-    let s = &results.sweep;
+fn workload_table(decided: &Decided, workload: PatternName, md: &mut String) {
+    let s = &decided.results.sweep;
     let _ = writeln!(md, "## Workload: {workload}\n");
     md.push_str(
         "Each policy's best segment and chunk under the cost (means over the seeds). *Extra \
@@ -364,11 +364,8 @@ fn workload_table(results: &Results, workload: PatternName, md: &mut String) {
         true => "| disk | topology | policy | segment | chunk | hold p99 | copy (s) | preserved (MiB) | extra bytes per byte written | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
         false => "| disk | policy | segment | chunk | hold p99 | copy (s) | preserved (MiB) | extra bytes per byte written | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
     });
-    for g in groups(results)
-        .into_iter()
-        .filter(|g| g.workload == workload)
-    {
-        let picks = ranked(&g, results);
+    for (g, rec) in decided.cells().filter(|(g, _)| g.workload == workload) {
+        let picks = &rec.ranked;
         let disk = match &g.topology {
             Some(t) => format!("{} | {t}", g.disk),
             None => g.disk.to_string(),
