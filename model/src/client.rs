@@ -182,12 +182,6 @@ impl Client {
     /// What the client waits for with the range it holds (chosen or fixed).
     pub(crate) fn wait_for<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
         let chunks = || spec.geometry.chunks_touching(&self.req.blocks);
-        let busy = |chunks: Range<Chunk>| {
-            let flying = meta.in_flight().first_in(chunks.clone());
-            flying
-                .or_else(|| meta.tracked.first_in(chunks))
-                .map(Wait::Chunk)
-        };
         match self.pc {
             ClientPc::Start if self.req.op == Op::ReadImage => {
                 let waits = spec.rules.image_reads_wait_for_claims;
@@ -207,7 +201,11 @@ impl Client {
                 } else if copy_pending {
                     Some(Wait::CopyComplete)
                 } else {
-                    busy(chunks())
+                    let chunks = chunks();
+                    let flying = spec.rules.in_flight_conflict(meta, chunks.clone());
+                    flying
+                        .or_else(|| meta.tracked.first_in(chunks))
+                        .map(Wait::Chunk)
                 }
             }
             _ => None,
@@ -312,17 +310,18 @@ impl Client {
         }
     }
 
-    /// Before a held write is applied, when I/O can fail: a preservation it waited for may
-    /// have failed and left its chunk unsettled, so it claims such chunks to preserve itself.
-    /// (Without faults every chunk it waited for is settled by now: nothing to do.)
+    /// Before a held write is applied, when a claim can end unsettled (I/O can fail, a task
+    /// can be handed back): a preservation or copy it waited for may have left its chunk
+    /// unsettled, so it claims such chunks to preserve itself. (Otherwise every chunk it
+    /// waited for is settled by now: nothing to do.)
     fn reclaim<G: Ghost>(
         &mut self,
         spec: &Spec,
         meta: &mut Meta<G>,
         req: &Resolved,
     ) -> Option<Event> {
-        // A failed copy needs nothing preserved.
-        if !spec.faults || meta.copy_failed {
+        // A failed copy needs nothing preserved; the mistake looks no more.
+        if !spec.claims_can_end_unsettled() || meta.copy_failed || !spec.rules.recheck_after_wait {
             return None;
         }
         let g = &spec.geometry;

@@ -1,14 +1,19 @@
 //! The copier (the "first process"): copies the volume to the destination segment by segment.
+//! It runs as one or more workers (`Spec::workers`), each a process of this step machine,
+//! taking segments from one claim structure ([`crate::progress::CopyProgress`] and the
+//! chunks in flight), as QEMU's block-copy runs several copy tasks.
 //!
-//! Per segment it claims the chunks it will read from the source (so no write can modify
-//! them under it), copies, then marks the segment copied and releases its claims.
+//! Per segment a worker takes the segment and claims the chunks it will read from the source
+//! (so no write can modify them under it), copies, then marks the segment copied and
+//! releases its claims. A worker that finds nothing to take while other tasks are in flight
+//! waits and looks again: a task in flight can still be handed back. "Nothing to take and
+//! nothing in flight" is decided in one step under the metadata lock.
 
 use crate::disk::{Copied, Device};
 use crate::env::{perform_all, Env, Io, IoList, IoResults};
 use crate::event::Event;
 use crate::event::Wait;
 use crate::fault::{ErrorKind, IoError};
-use crate::geometry::ChunkSet;
 use crate::geometry::{Chunk, Geometry, Segment};
 use crate::ghost::Ghost;
 use crate::meta::Meta;
@@ -16,10 +21,9 @@ use crate::order::CopyOrder;
 use crate::rules::{Cursor, Phase};
 use crate::spec::Spec;
 use std::ops::Range;
-use std::sync::Arc;
 
 /// Where the copier reads one chunk of its segment, decided when it claims the segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Route {
     /// Already at the destination (copied out of turn).
     Skip,
@@ -42,9 +46,12 @@ impl Route {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CopierPc {
     Claim,
+    /// Take the segment picked in an earlier step (only when claims do not re-check,
+    /// the `claim-without-recheck` mutant).
+    Take,
     Copy,
     Mark,
     /// The overlay pass: the next snapshot-map chunk at or after `next`.
@@ -61,30 +68,25 @@ pub enum CopierPc {
     Finished,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// One worker of the copier.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Copier {
     pub pc: CopierPc,
     segment: Segment,
-    /// Segments marked copied. Shared until changed, so that copying a copier (a state of
-    /// the checkers, a trial step of the timed driver) does not copy a bitmap of every
-    /// segment.
-    done: Arc<ChunkSet>,
-    done_count: u32,
-    /// The first segment not yet done (follows `done`; written-first falls back to it).
-    sweep: Segment,
+    /// Segments done when this worker last looked (at its last step under the lock): what
+    /// a copy step, taken without the lock, goes on from.
+    done_seen: u32,
     routes: Vec<Route>,
     /// Failed attempts of the current I/O.
     retries: u8,
 }
 
 impl Copier {
-    pub fn new(g: &Geometry) -> Self {
+    pub fn new(_: &Geometry) -> Self {
         Copier {
             pc: CopierPc::Claim,
             segment: 0,
-            done: Arc::new(ChunkSet::new(g.segments())),
-            done_count: 0,
-            sweep: 0,
+            done_seen: 0,
             routes: Vec::new(),
             retries: 0,
         }
@@ -100,26 +102,23 @@ impl Copier {
         matches!(self.pc, CopierPc::Copy | CopierPc::Mark).then_some(self.segment)
     }
 
-    /// Segments the copier has marked copied.
-    pub fn segments_done(&self) -> u32 {
-        self.done_count
-    }
-
     pub fn needs_meta(&self) -> bool {
         !matches!(self.pc, CopierPc::Copy | CopierPc::Finished)
     }
 
-    /// The segment to copy next: the plan's, or for written-first the lowest segment not
-    /// yet copied in which a chunk was preserved, else the lowest not yet copied.
-    fn next_segment<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Segment {
+    /// The segment to take next, if one is left: the plan's first not taken, or for
+    /// written-first the lowest segment not taken in which a chunk was preserved, else the
+    /// lowest not taken.
+    fn next_segment<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Segment> {
+        let p = &meta.progress;
         let pending = |r: Range<Segment>| {
             meta.preserved_segments
                 .range(r)
                 .copied()
-                .filter(|s| !self.done.contains(*s))
+                .filter(|s| !p.is_taken(*s))
         };
         match spec.order {
-            CopyOrder::WrittenFirst => pending(0..Segment::MAX).next().unwrap_or(self.sweep),
+            CopyOrder::WrittenFirst => pending(0..Segment::MAX).next().or(p.sweep()),
             CopyOrder::MostWrittenFirst => {
                 // The volume with the most such segments (the first on a tie).
                 let (most, first) = spec
@@ -127,18 +126,26 @@ impl Copier {
                     .iter()
                     .map(|v| (pending(v.clone()).count(), pending(v.clone()).next()))
                     .fold((0, None), |best, v| if v.0 > best.0 { v } else { best });
-                first.filter(|_| most > 0).unwrap_or(self.sweep)
+                first.filter(|_| most > 0).or(p.sweep())
             }
-            _ => spec.planned_segment(self.done_count),
+            _ => p.plan_next().map(|n| spec.planned_segment(n)),
         }
     }
 
-    /// Before a claim, the copier waits for chunks of its next segment being preserved.
+    /// Before a claim, a worker waits for chunks of its next segment being preserved; with
+    /// nothing left to take, it waits while other tasks are in flight (one may be handed
+    /// back).
     pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
-        if self.pc != CopierPc::Claim || !spec.rules.copier_waits_for_claims || meta.copy_failed {
+        if self.pc != CopierPc::Claim || meta.copy_failed {
             return None;
         }
-        let chunks = spec.geometry.segment_chunks(self.next_segment(spec, meta));
+        let Some(next) = self.next_segment(spec, meta) else {
+            return meta.progress.in_progress().then_some(Wait::AnyStep);
+        };
+        if !spec.rules.copier_waits_for_claims {
+            return None;
+        }
+        let chunks = spec.geometry.segment_chunks(next);
         let busy = meta.in_flight().first_in(chunks)?;
         // When the order follows writes, a preservation elsewhere can change the next
         // segment.
@@ -150,7 +157,9 @@ impl Copier {
 
     pub fn waiting_for(&self) -> String {
         match self.pc {
-            CopierPc::Claim => "chunks of its next segment being preserved".into(),
+            CopierPc::Claim => {
+                "chunks of its next segment being preserved, or other tasks in flight".into()
+            }
             _ => "nothing".into(),
         }
     }
@@ -162,6 +171,7 @@ impl Copier {
         }
         match &self.pc {
             CopierPc::Claim => self.claim(spec, env.meta()),
+            CopierPc::Take => self.take(spec, env.meta(), self.segment),
             CopierPc::Copy => {
                 let results = perform_all(env, self.planned_io(spec));
                 self.complete(spec, results)
@@ -190,7 +200,8 @@ impl Copier {
         Event::CopyStopped
     }
 
-    /// Gives up the claims of the segment in progress, if any, without settling its chunks.
+    /// Gives up the claims of the segment in progress, if any, without settling its chunks,
+    /// and gives the segment back.
     fn release_claims<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) {
         let holds = match self.pc {
             CopierPc::Copy | CopierPc::Mark => true,
@@ -200,13 +211,52 @@ impl Copier {
         if !holds {
             return;
         }
+        self.give_back(spec, meta, true);
+    }
+
+    /// Gives the segment in progress back to the claim structure: its claimed chunks leave
+    /// flight (when `wake`: the chunks' waiters look again) and the segment may be taken
+    /// again.
+    fn give_back<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>, wake: bool) -> usize {
         let first = spec.geometry.segment_chunks(self.segment).start;
+        let mut claimed = 0;
         for (i, route) in self.routes.iter().enumerate() {
             if *route == Route::Claimed {
-                meta.unclaim(first + i as Chunk);
+                claimed += 1;
+                if wake {
+                    meta.unclaim(first + i as Chunk);
+                }
             }
         }
         self.routes.clear();
+        meta.progress
+            .untake(self.segment, |n| spec.planned_segment(n));
+        claimed
+    }
+
+    /// Whether the worker holds a task it may hand back now: a segment claimed and not yet
+    /// copied, with chunks it claimed.
+    pub fn can_hand_back(&self, spec: &Spec) -> bool {
+        self.pc == CopierPc::Copy
+            && spec.rules.segment_phases[0] == Phase::Copy
+            && self.routes.contains(&Route::Claimed)
+    }
+
+    /// Hands the task back before copying it (QEMU's block-copy ends a task at once when the
+    /// rate limit's slice is spent): the segment and its chunks go back to the claim
+    /// structure, and the worker claims again. A step under the metadata lock.
+    pub fn hand_back<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
+        debug_assert!(self.can_hand_back(spec));
+        let woken = spec.rules.hand_back_wakes;
+        let chunks = self.give_back(spec, meta, woken);
+        self.retries = 0;
+        self.done_seen = meta.progress.done_count();
+        self.pc = CopierPc::Claim;
+        Event::TaskHandedBack {
+            segment: self.segment,
+            chunks,
+            woken,
+        }
     }
 
     /// The copier crashes and restarts: what it held in memory (its place in the segment
@@ -215,25 +265,31 @@ impl Copier {
     /// cursor says is done.
     pub fn crash<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
         let lost = self.segment_in_progress();
-        self.release_claims(spec, meta);
+        let mut trusted = false;
+        match (lost, spec.rules.cursor) {
+            (Some(s), Cursor::AtClaim) => {
+                // The cursor was persisted at the claim: it says the segment is done.
+                self.release_claims(spec, meta);
+                meta.set_copied_range(spec.geometry.segment_chunks(s));
+                meta.progress.note_done(s, |n| spec.planned_segment(n));
+                trusted = true;
+            }
+            _ => self.release_claims(spec, meta),
+        }
         self.routes.clear();
         self.retries = 0;
-        let mut trusted = false;
-        if let (Some(s), Cursor::AtClaim) = (lost, spec.rules.cursor) {
-            // The cursor was persisted at the claim: it says the segment is done.
-            meta.set_copied_range(spec.geometry.segment_chunks(s));
-            self.note_done(spec, s);
-            trusted = true;
-        }
+        self.done_seen = meta.progress.done_count();
         self.pc = match &self.pc {
             CopierPc::Finished | CopierPc::Complete | CopierPc::Failed { .. } => self.pc.clone(),
             CopierPc::Overlay { .. } => CopierPc::Overlay { next: 0 },
-            CopierPc::Claim | CopierPc::Copy | CopierPc::Mark => self.after_segment(spec),
+            CopierPc::Claim | CopierPc::Take | CopierPc::Copy | CopierPc::Mark => {
+                self.after_segment(spec)
+            }
         };
         Event::CopierRestarted {
             lost,
             trusted,
-            done: self.done_count,
+            done: self.done_seen,
         }
     }
 
@@ -245,21 +301,31 @@ impl Copier {
         )
     }
 
-    fn note_done(&mut self, spec: &Spec, s: Segment) {
-        Arc::make_mut(&mut self.done).insert(s);
-        self.done_count += 1;
-        while self.sweep < spec.geometry.segments() && self.done.contains(self.sweep) {
-            self.sweep += 1;
+    /// Takes the next segment, in the same step that finds it (the claim re-checks inside
+    /// the critical section), or only picks it when claims do not re-check; or, with
+    /// nothing left to take and nothing in flight (`wait` holds the worker otherwise), ends.
+    fn claim<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
+        let Some(s) = self.next_segment(spec, meta) else {
+            self.pc = CopierPc::Finished;
+            return Event::WorkerDone;
+        };
+        if !spec.rules.claim_rechecks {
+            self.segment = s;
+            self.pc = CopierPc::Take;
+            return Event::SegmentPicked { segment: s };
         }
+        self.take(spec, meta, s)
     }
 
-    fn claim<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
-        let s = self.next_segment(spec, meta);
+    /// Takes segment `s` and claims the chunks it will read from the source.
+    fn take<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>, s: Segment) -> Event {
         debug_assert!(
-            !self.done.contains(s),
-            "segment {s} is done: never copied again"
+            !spec.rules.claim_rechecks || !meta.progress.is_taken(s),
+            "segment {s} is taken: never copied twice"
         );
         self.segment = s;
+        meta.progress.take(s, |n| spec.planned_segment(n));
+        self.done_seen = meta.progress.done_count();
         meta.preserved_segments.remove(&s);
         self.routes.clear();
         for c in spec.geometry.segment_chunks(s) {
@@ -324,7 +390,17 @@ impl Copier {
             match result {
                 Ok(done) => copied.append(done.copied()),
                 // The whole segment is copied again on a retry: copies are idempotent.
-                Err(error) => return self.failed_io(spec, error, CopierPc::Copy),
+                Err(error) if spec.rules.failed_task_redirties => {
+                    return self.failed_io(spec, error, CopierPc::Copy)
+                }
+                // The mistake: the task ends as if its range were copied.
+                Err(error) => {
+                    self.pc = self.after(spec, Phase::Copy);
+                    return Event::TaskDropped {
+                        segment: self.segment,
+                        error,
+                    };
+                }
             }
         }
         let from_preserved = self.routes.iter().rev().find_map(|r| match r {
@@ -368,7 +444,9 @@ impl Copier {
             }
         }
         meta.set_copied_range(chunks);
-        self.note_done(spec, self.segment);
+        meta.progress
+            .note_done(self.segment, |n| spec.planned_segment(n));
+        self.done_seen = meta.progress.done_count();
         self.pc = self.after(spec, Phase::Mark);
         Event::SegmentMarked {
             segment: self.segment,
@@ -386,7 +464,7 @@ impl Copier {
     }
 
     fn after_segment(&self, spec: &Spec) -> CopierPc {
-        if self.done_count < spec.geometry.segments() {
+        if self.done_seen < spec.geometry.segments() {
             CopierPc::Claim
         } else if spec.rules.overlay_pass {
             CopierPc::Overlay { next: 0 }

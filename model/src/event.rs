@@ -123,6 +123,25 @@ pub enum Event {
         trusted: bool,
         done: u32,
     },
+    /// A worker picked the next free segment without taking it (claims that do not
+    /// re-check: it takes the segment at its next step, whoever took it meanwhile).
+    SegmentPicked {
+        segment: Segment,
+    },
+    /// A worker found nothing left to take and no task in flight: it ends.
+    WorkerDone,
+    /// A worker handed its task back before copying it: the segment is free again, and
+    /// its `chunks` claimed chunks left flight (`woken`) or, by mistake, stayed in flight.
+    TaskHandedBack {
+        segment: Segment,
+        chunks: usize,
+        woken: bool,
+    },
+    /// A task's copy failed and, by mistake, the task ended as if it had copied its range.
+    TaskDropped {
+        segment: Segment,
+        error: IoError,
+    },
 }
 
 /// What a step freed, for drivers that park blocked processes instead of polling them
@@ -154,7 +173,8 @@ impl Event {
             | Event::CopyFailed { .. }
             | Event::PreservationDropped { .. }
             | Event::CopyStopped
-            | Event::CopierRestarted { .. } => Some(Freed::Everything),
+            | Event::CopierRestarted { .. }
+            | Event::TaskHandedBack { .. } => Some(Freed::Everything),
             _ => None,
         }
     }
@@ -299,6 +319,26 @@ impl Event {
                 };
                 format!("crash and restart from the persisted cursor ({done} segment(s) done){lost}")
             }
+            Event::SegmentPicked { segment } => {
+                format!("pick {} to take next (not taken yet)", seg(*segment))
+            }
+            Event::WorkerDone => "nothing left to take and no task in flight: done".into(),
+            Event::TaskHandedBack {
+                segment,
+                chunks,
+                woken,
+            } => format!(
+                "hand back the task of {} before copying it: {chunks} claimed chunk(s) {}",
+                seg(*segment),
+                match woken {
+                    true => "leave flight, waiters woken",
+                    false => "stay in flight, waiters never woken",
+                }
+            ),
+            Event::TaskDropped { segment, error } => format!(
+                "copy of {} failed ({error}); the task ends as if it were copied",
+                seg(*segment)
+            ),
         }
     }
 }

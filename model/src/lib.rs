@@ -27,6 +27,7 @@ pub mod names;
 pub mod order;
 pub mod policy;
 pub mod preserver;
+pub mod progress;
 pub mod random;
 pub mod rules;
 pub mod spec;

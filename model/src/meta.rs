@@ -13,6 +13,7 @@ pub use crate::disk::{map_stamp, stamp_of, write_of, WriteId};
 pub use crate::geometry::ChunkSet;
 use crate::geometry::{Block, Chunk, Geometry, Segment};
 use crate::ghost::{Ghost, GhostImage};
+use crate::progress::CopyProgress;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -519,6 +520,8 @@ pub struct Meta<G: Ghost = GhostImage> {
     /// Segments in which a chunk was preserved and that the copier has not claimed yet, for
     /// the written-first copy order (empty under any other order).
     pub preserved_segments: BTreeSet<Segment>,
+    /// Which segments the copier's workers have taken and done.
+    pub progress: CopyProgress,
     pub ghost: G,
     chunks_per_segment: u32,
     notes_preserved_segments: bool,
@@ -543,6 +546,7 @@ impl<G: Ghost> Meta<G> {
             copy_complete: false,
             copy_failed: false,
             preserved_segments: BTreeSet::new(),
+            progress: CopyProgress::new(g.segments()),
             ghost: G::new(g.blocks, chunks),
             chunks_per_segment: g.chunks_per_segment(),
             notes_preserved_segments,

@@ -24,10 +24,15 @@ pub enum Mutant {
     CursorBeforeData,
     BrokenImageServed,
     FailedWriteApplied,
+    ClaimWithoutRecheck,
+    FailedTaskNotRedirtied,
+    HandBackWithoutWake,
+    NoRecheckAfterWait,
+    ConflictMissesOffsetZero,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 15] = [
+    pub const ALL: [Mutant; 20] = [
         Mutant::ApplyBeforePreserve,
         Mutant::CheckThenAct,
         Mutant::MarkBeforeCopy,
@@ -43,16 +48,34 @@ impl Mutant {
         Mutant::CursorBeforeData,
         Mutant::BrokenImageServed,
         Mutant::FailedWriteApplied,
+        Mutant::ClaimWithoutRecheck,
+        Mutant::FailedTaskNotRedirtied,
+        Mutant::HandBackWithoutWake,
+        Mutant::NoRecheckAfterWait,
+        Mutant::ConflictMissesOffsetZero,
     ];
 
-    /// The mutants a fault-free run can show (all but those of [`Mutant::needs_faults`]).
+    /// The mutants a fault-free run of one worker can show (all but those of
+    /// [`Mutant::needs_faults`] and of the claim structure).
     pub fn fault_free() -> impl Iterator<Item = Mutant> {
-        Mutant::ALL.into_iter().filter(|m| !m.needs_faults())
+        Mutant::ALL
+            .into_iter()
+            .filter(|m| !m.needs_faults() && m.facts().claims.is_none())
     }
 
-    /// The mistakes in handling faults.
+    /// The mistakes in handling faults (those of the claim structure aside).
     pub fn of_faults() -> impl Iterator<Item = Mutant> {
-        Mutant::ALL.into_iter().filter(|m| m.needs_faults())
+        Mutant::ALL
+            .into_iter()
+            .filter(|m| m.needs_faults() && m.facts().claims.is_none())
+    }
+
+    /// The mistakes in the claim structure the copier's workers share, each shown by the
+    /// run its [`Facts::claims`] describes.
+    pub fn of_claims() -> impl Iterator<Item = Mutant> {
+        Mutant::ALL
+            .into_iter()
+            .filter(|m| m.facts().claims.is_some())
     }
 
     /// Everything cowlab states about the mutant: its row of [`CATALOGUE`].
@@ -115,6 +138,19 @@ pub struct Facts {
     /// For a fault mutant the threaded driver can show: the error policy whose path it
     /// breaks (cursor-before-data needs a copier crash, which that driver does not inject).
     pub breaks: Option<ErrorPolicy>,
+    /// For a mistake in the claim structure: the smallest run that shows it.
+    pub claims: Option<ClaimRun>,
+}
+
+/// What a run needs beyond the defaults to show a mistake of the claim structure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimRun {
+    /// Copy workers.
+    pub workers: u32,
+    /// Tasks the checker may make a worker hand back, per path.
+    pub hand_backs: u8,
+    /// I/O faults the checker may inject, per path.
+    pub faults: u8,
 }
 
 fn everywhere(_: &dyn Policy) -> bool {
@@ -146,7 +182,7 @@ fn out_of_turn() -> Arc<dyn Policy> {
 }
 
 /// The catalogue, one row per mutant in the order of [`Mutant::ALL`].
-pub const CATALOGUE: [Facts; 15] = [
+pub const CATALOGUE: [Facts; 20] = [
     Facts {
         mutant: Mutant::ApplyBeforePreserve,
         name: "apply-before-preserve",
@@ -157,6 +193,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::CheckThenAct,
@@ -168,6 +205,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::MarkBeforeCopy,
@@ -179,6 +217,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: out_of_turn,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::ReleaseOutOfOrder,
@@ -190,6 +229,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::SkipOverlay,
@@ -201,6 +241,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::PreserveTwice,
@@ -212,6 +253,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_redirect,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::ImageReadDuringPreserve,
@@ -223,6 +265,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::CopierIgnoresInFlight,
@@ -234,6 +277,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: out_of_turn,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::PartialChunkCopy,
@@ -245,6 +289,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 2,
         exercised_under: out_of_turn,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::FirstSegmentOnly,
@@ -256,6 +301,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: out_of_turn,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::FailedPreserveKeepsMapBit,
@@ -267,6 +313,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_GUEST_WRITE),
+        claims: None,
     },
     Facts {
         mutant: Mutant::HeldWritesHangOnCopyError,
@@ -278,6 +325,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_SNAPSHOT),
+        claims: None,
     },
     Facts {
         mutant: Mutant::CursorBeforeData,
@@ -289,6 +337,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: None,
+        claims: None,
     },
     Facts {
         mutant: Mutant::BrokenImageServed,
@@ -300,6 +349,7 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_SNAPSHOT),
+        claims: None,
     },
     Facts {
         mutant: Mutant::FailedWriteApplied,
@@ -311,6 +361,87 @@ pub const CATALOGUE: [Facts; 15] = [
         min_cow_blocks: 1,
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_GUEST_WRITE),
+        claims: None,
+    },
+    Facts {
+        mutant: Mutant::ClaimWithoutRecheck,
+        name: "claim-without-recheck",
+        mistake: "a copy worker finds a free segment in one critical section and takes it in another, without looking again (two tasks on one region: why QEMU's block-copy took a lock)",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+        claims: Some(ClaimRun {
+            workers: 2,
+            hand_backs: 0,
+            faults: 0,
+        }),
+    },
+    Facts {
+        mutant: Mutant::FailedTaskNotRedirtied,
+        name: "failed-task-not-redirtied",
+        mistake: "a copy task whose I/O failed ends as if its range were copied, instead of making it dirty again (a chunk never copied)",
+        needs_faults: true,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+        claims: Some(ClaimRun {
+            workers: 1,
+            hand_backs: 0,
+            faults: 1,
+        }),
+    },
+    Facts {
+        mutant: Mutant::HandBackWithoutWake,
+        name: "hand-back-without-wake",
+        mistake: "a copy task handed back leaves its chunks in flight: whoever waits on them is never woken (a hang)",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+        claims: Some(ClaimRun {
+            workers: 1,
+            hand_backs: 1,
+            faults: 0,
+        }),
+    },
+    Facts {
+        mutant: Mutant::NoRecheckAfterWait,
+        name: "no-recheck-after-wait",
+        mistake: "a held write whose wait for a chunk in flight ends is applied without looking again (the task it waited for was handed back, the chunk is not preserved)",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+        claims: Some(ClaimRun {
+            workers: 1,
+            hand_backs: 1,
+            faults: 0,
+        }),
+    },
+    Facts {
+        mutant: Mutant::ConflictMissesOffsetZero,
+        name: "conflict-misses-offset-0",
+        mistake: "the re-check for chunks in flight before a held write is applied misses a chunk at offset 0 (the `> 0` for `>= 0` a review caught in QEMU's block-copy)",
+        needs_faults: false,
+        concurrency: true,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: out_of_turn,
+        breaks: None,
+        claims: Some(ClaimRun {
+            workers: 1,
+            hand_backs: 0,
+            faults: 0,
+        }),
     },
 ];
 

@@ -9,9 +9,9 @@ use crate::invariants::{check_safety, progress, Invariant, Violation};
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy::Policy;
-use crate::spec::Spec;
+use crate::spec::{Pid, Spec};
 use crate::workload::{Request, Role, Workload};
-use crate::world::World;
+use crate::world::{Process, World};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -78,6 +78,7 @@ pub fn run_faulty(
     );
     let mut faults = PlanFaults::new(plan.clone());
     let mut copier_steps = 0;
+    let mut hand_backs = HAND_BACKS;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut trace = Vec::new();
     let mut steps = 0;
@@ -97,13 +98,18 @@ pub fn run_faulty(
                 detail: format!("not finished after {steps} steps"),
             });
         }
-        let pid = pick(rng.next_u64(), &runnable);
-        if pid == 0 {
+        let draw = rng.next_u64();
+        let pid = pick(draw, &runnable);
+        let worker = spec.is_worker(pid);
+        if worker {
             copier_steps += 1;
         }
-        let event = match pid == 0 && faults.crashes_at(copier_steps) {
-            true => world.crash_copier(spec),
-            false => world.step_with(spec, pid, &mut faults),
+        let event = if worker && faults.crashes_at(copier_steps) {
+            world.crash_copier(spec)
+        } else if worker && hands_back(spec, &world, pid, draw, &mut hand_backs) {
+            world.hand_back(spec, pid)
+        } else {
+            world.step_with(spec, pid, &mut faults)
         };
         if keep_trace {
             trace.push(TraceStep { pid, event });
@@ -141,10 +147,29 @@ fn pick(draw: u64, runnable: &[usize]) -> usize {
 fn step_bound(spec: &Spec) -> usize {
     let g = &spec.geometry;
     let per_request = 8 + 2 * (2 * g.chunks_per_segment() as usize + 2);
-    let requests: usize = (1..spec.processes()).map(|p| spec.requests(p).len()).sum();
-    // Faults add retries and re-copies: a generous margin when I/O can fail.
-    let slack = if spec.faults { 4 } else { 1 };
-    slack * (4 * g.segments() as usize + g.chunks() as usize + 8 + requests * per_request)
+    let requests: usize = spec.clients().map(|p| spec.requests(p).len()).sum();
+    // Faults and hand-backs add retries and re-copies: a generous margin.
+    let slack = if spec.claims_can_end_unsettled() {
+        4
+    } else {
+        1
+    };
+    let copier = 4 * g.segments() as usize + g.chunks() as usize + 8 * spec.workers() as usize;
+    slack * (copier + requests * per_request)
+}
+
+/// Tasks a random run may make its workers hand back.
+const HAND_BACKS: u8 = 2;
+
+/// Whether worker `pid` hands its task back instead of stepping: in a spec with hand-backs,
+/// one time in eight that it could, at most [`HAND_BACKS`] times a run.
+fn hands_back(spec: &Spec, world: &World, pid: Pid, draw: u64, left: &mut u8) -> bool {
+    let Process::Copier(c) = &world.procs[pid] else {
+        return false;
+    };
+    let yes = spec.hand_backs && *left > 0 && c.can_hand_back(spec) && (draw >> 61) == 0;
+    *left -= yes as u8;
+    yes
 }
 
 /// Runs a spec under a run of scheduler seeds and returns the first failure, replayed with

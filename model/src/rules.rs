@@ -111,6 +111,18 @@ pub struct Rules {
     pub image_fails_after_copy_error: bool,
     /// Whether a write failed back to its writer is applied all the same.
     pub apply_failed_write: bool,
+    /// Whether a worker takes a segment in the same critical section that finds it free.
+    pub claim_rechecks: bool,
+    /// Whether a copy task whose I/O failed gives its range back (dirty again) rather than
+    /// ending as if it were copied.
+    pub failed_task_redirties: bool,
+    /// Whether a task handed back takes its chunks out of flight, waking their waiters.
+    pub hand_back_wakes: bool,
+    /// Whether a held write whose wait ended looks again for chunks left unsettled.
+    pub recheck_after_wait: bool,
+    /// Whether the re-check for chunks in flight before a held write is applied sees a
+    /// chunk at offset 0.
+    pub conflict_sees_offset_zero: bool,
 }
 
 impl Rules {
@@ -138,6 +150,11 @@ impl Rules {
             cursor: Cursor::AtMark,
             image_fails_after_copy_error: true,
             apply_failed_write: false,
+            claim_rechecks: true,
+            failed_task_redirties: true,
+            hand_back_wakes: true,
+            recheck_after_wait: true,
+            conflict_sees_offset_zero: true,
         };
         match mutant {
             None => {}
@@ -156,6 +173,11 @@ impl Rules {
             Some(Mutant::CursorBeforeData) => r.cursor = Cursor::AtClaim,
             Some(Mutant::BrokenImageServed) => r.image_fails_after_copy_error = false,
             Some(Mutant::FailedWriteApplied) => r.apply_failed_write = true,
+            Some(Mutant::ClaimWithoutRecheck) => r.claim_rechecks = false,
+            Some(Mutant::FailedTaskNotRedirtied) => r.failed_task_redirties = false,
+            Some(Mutant::HandBackWithoutWake) => r.hand_back_wakes = false,
+            Some(Mutant::NoRecheckAfterWait) => r.recheck_after_wait = false,
+            Some(Mutant::ConflictMissesOffsetZero) => r.conflict_sees_offset_zero = false,
         }
         r
     }
@@ -205,6 +227,21 @@ impl Rules {
             }
             _ => chunk,
         }
+    }
+
+    /// The first chunk of `chunks` in flight, as the re-check before a held write is
+    /// applied sees it.
+    pub fn in_flight_conflict<G: Ghost>(
+        &self,
+        meta: &Meta<G>,
+        chunks: Range<Chunk>,
+    ) -> Option<Chunk> {
+        let from = match self.conflict_sees_offset_zero {
+            true => chunks.start,
+            // The slip: a conflict is looked for strictly after offset 0.
+            false => chunks.start.max(1),
+        };
+        meta.in_flight().first_in(from..chunks.end.max(from))
     }
 
     /// Whether a held write's turn has come to leave the queue, given the head of its

@@ -16,7 +16,8 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// Index of a process: 0 is the copier, then the clients in workload order.
+/// Index of a process: the copier's workers first (one unless [`Spec::with_workers`] says
+/// more), then the clients in workload order.
 pub type Pid = usize;
 
 /// Why a configuration is refused.
@@ -36,7 +37,12 @@ pub enum SpecError {
         sizes: Vec<Segment>,
         segments: Segment,
     },
+    #[error("{workers} copy workers: there must be at least 1 and at most {max}")]
+    Workers { workers: u32, max: u32 },
 }
+
+/// The most copy workers a copy may run (QEMU's `x-perf.max-workers` defaults to 64).
+pub const MAX_WORKERS: u32 = 1024;
 
 /// A request resolved against the geometry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -106,6 +112,12 @@ pub struct Spec {
     pub faults: bool,
     /// What the copy does when its I/O fails.
     pub on_error: ErrorPolicy,
+    /// Whether a driver may make a copy worker hand its task back before copying it (the
+    /// exhaustive checker's `hand_backs`): a chunk a write waited for may then be unsettled
+    /// when its wait ends, as after a failed I/O.
+    pub hand_backs: bool,
+    /// The copier's workers: processes `0..workers`.
+    workers: u32,
     /// The volumes one copy engine copies: consecutive runs of whole segments of the
     /// address space, each with its own hold queue (one volume, the whole space, unless a
     /// driver asks for more). The maps are per chunk, so each volume's are its own.
@@ -176,7 +188,54 @@ impl Spec {
             open_ranges: None,
             faults: false,
             on_error: ErrorPolicy::default(),
+            hand_backs: false,
+            workers: 1,
         })
+    }
+
+    /// The same spec with the copy run by `n` workers over one claim structure.
+    pub fn with_workers(mut self, n: u32) -> Result<Spec, SpecError> {
+        if !(1..=MAX_WORKERS).contains(&n) {
+            return Err(SpecError::Workers {
+                workers: n,
+                max: MAX_WORKERS,
+            });
+        }
+        let clients = self.names.split_off(self.workers as usize);
+        self.names = match n {
+            1 => vec!["copier".to_string()],
+            _ => (1..=n).map(|i| format!("copier worker {i}")).collect(),
+        };
+        self.names.extend(clients);
+        self.workers = n;
+        Ok(self)
+    }
+
+    /// The copier's workers.
+    pub fn workers(&self) -> u32 {
+        self.workers
+    }
+
+    /// Whether process `pid` is one of the copier's workers.
+    pub fn is_worker(&self, pid: Pid) -> bool {
+        pid < self.workers as Pid
+    }
+
+    /// The first client's process id.
+    pub fn first_client(&self) -> Pid {
+        self.workers as Pid
+    }
+
+    /// The same spec in a run whose driver may make workers hand their tasks back.
+    pub fn with_hand_backs(mut self) -> Spec {
+        self.hand_backs = true;
+        self
+    }
+
+    /// Whether a chunk in flight can leave flight unsettled (a failed I/O, a task handed
+    /// back): a write that waited for it must then look again before it is applied.
+    pub fn claims_can_end_unsettled(&self) -> bool {
+        self.faults || self.hand_backs
     }
 
     /// The same spec with every request's range chosen when it arrives.
@@ -258,10 +317,15 @@ impl Spec {
         (0..blocks).flat_map(move |s| (1..=max.min(blocks - s)).map(move |n| s..s + n))
     }
 
-    /// Processes of the fixed workload (the copier and the clients). A driver may add
-    /// clients of its own after these (see [`crate::client::Client::with_request`]).
+    /// Processes of the fixed workload (the copier's workers and the clients). A driver may
+    /// add clients of its own after these (see [`crate::client::Client::with_request`]).
     pub fn processes(&self) -> usize {
-        1 + self.requests.len()
+        self.workers as usize + self.requests.len()
+    }
+
+    /// The fixed workload's clients.
+    pub fn clients(&self) -> std::ops::Range<Pid> {
+        self.first_client()..self.processes()
     }
 
     pub fn process_name(&self, pid: Pid) -> Cow<'_, str> {
@@ -273,7 +337,7 @@ impl Spec {
 
     /// The fixed requests of a client (none for a client a driver added).
     pub fn requests(&self, pid: Pid) -> &[Resolved] {
-        pid.checked_sub(1)
+        pid.checked_sub(self.workers as Pid)
             .and_then(|i| self.requests.get(i))
             .map_or(&[], |r| r.as_slice())
     }
@@ -333,6 +397,9 @@ impl fmt::Display for Spec {
         if self.faults {
             writeln!(f, "on error: {}", self.on_error)?;
         }
+        if self.workers > 1 {
+            writeln!(f, "workers:  {}", self.workers)?;
+        }
         if self.volumes.len() > 1 {
             let sizes: Vec<String> = self.volumes.iter().map(|v| v.len().to_string()).collect();
             writeln!(
@@ -365,7 +432,12 @@ impl fmt::Display for Spec {
                     }
                 })
                 .collect();
-            writeln!(f, "{}: {}", self.names[i + 1], reqs.join(", "))?;
+            writeln!(
+                f,
+                "{}: {}",
+                self.names[self.workers as usize + i],
+                reqs.join(", ")
+            )?;
         }
         Ok(())
     }

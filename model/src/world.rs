@@ -97,6 +97,8 @@ pub struct World<S: BlockStore = Disk, G: Ghost = GhostImage> {
     pub procs: Vec<Process>,
     /// Faults the exhaustive checker may still inject on this path (0 for other drivers).
     pub faults_left: u8,
+    /// Tasks the exhaustive checker may still make a worker hand back on this path.
+    pub hand_backs_left: u8,
 }
 
 impl World {
@@ -110,8 +112,10 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
     /// The begin-time state over a block store and ghost state of the caller's choice.
     pub fn begin(spec: &Spec) -> Self {
         let g = &spec.geometry;
-        let mut procs = vec![Process::Copier(Copier::new(g))];
-        for pid in 1..spec.processes() {
+        let mut procs: Vec<Process> = (0..spec.workers())
+            .map(|_| Process::Copier(Copier::new(g)))
+            .collect();
+        for pid in spec.clients() {
             procs.push(Process::Client(Client::new(spec, pid)));
         }
         World {
@@ -119,6 +123,7 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
             meta: Meta::new(g, spec.order.follows_writes()),
             procs,
             faults_left: 0,
+            hand_backs_left: 0,
         }
     }
 
@@ -128,8 +133,10 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
         let mut w = World::begin(spec);
         w.meta.set_all_copied();
         w.meta.copy_complete = true;
-        if let Process::Copier(c) = &mut w.procs[0] {
-            c.pc = CopierPc::Finished;
+        for p in &mut w.procs {
+            if let Process::Copier(c) = p {
+                c.pc = CopierPc::Finished;
+            }
         }
         w
     }
@@ -191,13 +198,45 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
         self.procs[pid].step(spec, &mut Faulty { env, faults })
     }
 
-    /// The copier crashes and restarts from what it persisted (a step of process 0, taken
-    /// under the metadata lock).
+    /// The copier crashes and restarts from what it persisted: every worker loses what it
+    /// held in memory (one step, taken under the metadata lock). The event is that of the
+    /// first worker that lost work, else the first worker's.
     pub fn crash_copier(&mut self, spec: &Spec) -> Event {
-        match &mut self.procs[0] {
-            Process::Copier(c) => c.crash(spec, &mut self.meta),
-            Process::Client(_) => unreachable!("process 0 is the copier"),
+        let mut events: Vec<Event> = Vec::new();
+        for p in &mut self.procs[..spec.workers() as usize] {
+            match p {
+                Process::Copier(c) => events.push(c.crash(spec, &mut self.meta)),
+                Process::Client(_) => unreachable!("the first processes are the workers"),
+            }
         }
+        let lost = events
+            .iter()
+            .position(|e| matches!(e, Event::CopierRestarted { lost: Some(_), .. }));
+        events.swap_remove(lost.unwrap_or(0))
+    }
+
+    /// Whether a crash of the copier now would lose work of any worker.
+    pub fn crash_loses_work(&self, spec: &Spec) -> bool {
+        self.workers(spec).any(|(_, c)| c.crash_loses_work())
+    }
+
+    /// Worker `pid` hands its task back (see [`Copier::hand_back`]).
+    pub fn hand_back(&mut self, spec: &Spec, pid: Pid) -> Event {
+        match &mut self.procs[pid] {
+            Process::Copier(c) => c.hand_back(spec, &mut self.meta),
+            Process::Client(_) => unreachable!("process {pid} is a client"),
+        }
+    }
+
+    /// The copier's workers.
+    pub fn workers<'a>(&'a self, spec: &Spec) -> impl Iterator<Item = (Pid, &'a Copier)> + 'a {
+        self.procs[..spec.workers() as usize]
+            .iter()
+            .enumerate()
+            .map(|(pid, p)| match p {
+                Process::Copier(c) => (pid, c),
+                Process::Client(_) => unreachable!("the first processes are the workers"),
+            })
     }
 
     /// Every process has finished: the copy is complete and every request answered.
@@ -205,11 +244,25 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
         self.procs.iter().all(Process::finished)
     }
 
+    /// The copier's first worker (the whole copier when it has one).
     pub fn copier(&self) -> &Copier {
         match &self.procs[0] {
             Process::Copier(c) => c,
             Process::Client(_) => unreachable!("process 0 is the copier"),
         }
+    }
+
+    /// Whether every worker of the copier has finished.
+    pub fn copier_finished(&self) -> bool {
+        self.procs.iter().all(|p| match p {
+            Process::Copier(c) => c.finished(),
+            Process::Client(_) => true,
+        })
+    }
+
+    /// Segments the copier has marked copied.
+    pub fn segments_done(&self) -> u32 {
+        self.meta.progress.done_count()
     }
 
     pub fn clients(&self) -> impl Iterator<Item = (Pid, &Client)> {

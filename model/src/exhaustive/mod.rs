@@ -48,6 +48,8 @@ pub struct CowModel {
     stop: Option<Arc<AtomicU8>>,
     /// Faults each path may inject.
     faults: u8,
+    /// Tasks each path may make a worker hand back.
+    hand_backs: u8,
 }
 
 /// A state of the model: the engine's whole world. It carries a pointer to the spec only so
@@ -98,6 +100,8 @@ pub enum Fault {
     Io,
     /// The copier crashes and restarts instead of stepping.
     Crash,
+    /// The worker hands its task back instead of copying it.
+    HandBack,
 }
 
 impl Step {
@@ -124,6 +128,10 @@ impl Step {
                 world.faults_left -= 1;
                 world.crash_copier(spec)
             }
+            Fault::HandBack => {
+                world.hand_backs_left -= 1;
+                world.hand_back(spec, self.0)
+            }
         }
     }
 }
@@ -134,6 +142,7 @@ impl fmt::Debug for Step {
             Fault::None => "",
             Fault::Io => ", its I/O failing",
             Fault::Crash => ", crashing",
+            Fault::HandBack => ", handing its task back",
         };
         match self.1 {
             None => write!(f, "process {} steps{fault}", self.0),
@@ -170,7 +179,20 @@ impl CowModel {
             budget: None,
             stop: None,
             faults: 0,
+            hand_backs: 0,
         }
+    }
+
+    /// Lets every path make workers hand back up to `k` tasks before copying them. The spec
+    /// must be one whose writes look again after a wait ([`Spec::with_hand_backs`]).
+    pub fn with_hand_backs(mut self, k: u8) -> Self {
+        assert!(k == 0 || self.spec.hand_backs, "a spec without hand-backs");
+        self.hand_backs = k;
+        self
+    }
+
+    pub fn hand_backs(&self) -> u8 {
+        self.hand_backs
     }
 
     /// Lets every path inject up to `k` faults: a step whose first I/O fails, or a crash of
@@ -232,6 +254,7 @@ impl CowModel {
     pub fn init(&self) -> State {
         let mut world = self.init.clone().unwrap_or_else(|| World::new(self.spec));
         world.faults_left = self.faults;
+        world.hand_backs_left = self.hand_backs;
         State::from_world(self.spec, world)
     }
 
@@ -317,15 +340,17 @@ fn held_while_preserved(_: &CowModel, s: &State) -> bool {
 /// overlaps that segment has arrived and is held or preserving.
 fn lands_in_segment(m: &CowModel, s: &State) -> bool {
     let spec = m.spec;
-    let Some(seg) = s.world.copier().segment_in_progress() else {
-        return false;
-    };
-    let seg = spec.geometry.segment_blocks_range(seg);
-    s.world.clients().any(|(_, c)| {
-        matches!(c.pc, ClientPc::Preserving { .. } | ClientPc::Release)
-            && c.current().is_some_and(|r| {
-                r.op == Op::Write && r.blocks.start < seg.end && seg.start < r.blocks.end
-            })
+    s.world.workers(spec).any(|(_, w)| {
+        let Some(seg) = w.segment_in_progress() else {
+            return false;
+        };
+        let seg = spec.geometry.segment_blocks_range(seg);
+        s.world.clients().any(|(_, c)| {
+            matches!(c.pc, ClientPc::Preserving { .. } | ClientPc::Release)
+                && c.current().is_some_and(|r| {
+                    r.op == Op::Write && r.blocks.start < seg.end && seg.start < r.blocks.end
+                })
+        })
     })
 }
 
@@ -373,8 +398,15 @@ impl Model for CowModel {
                     actions.push(Step(pid, choice, Fault::Io));
                 }
             }
+            if w.hand_backs_left > 0 {
+                if let Process::Copier(c) = &w.procs[pid] {
+                    if c.can_hand_back(self.spec) {
+                        actions.push(Step(pid, None, Fault::HandBack));
+                    }
+                }
+            }
         }
-        if w.faults_left > 0 && w.copier().crash_loses_work() {
+        if w.faults_left > 0 && w.crash_loses_work(self.spec) {
             actions.push(Step(0, None, Fault::Crash));
         }
     }
@@ -394,6 +426,7 @@ impl Model for CowModel {
             Fault::None => "",
             Fault::Io => " (I/O fails)",
             Fault::Crash => " (crashes)",
+            Fault::HandBack => " (hands its task back)",
         };
         match action.1 {
             None => format!("{name}{fault}"),
@@ -446,10 +479,12 @@ impl Model for CowModel {
                 |m: &CowModel, _: &State| m.budget_spent(),
             ));
         }
-        let writes = (1..spec.processes())
+        let writes = spec
+            .clients()
             .flat_map(|p| spec.requests(p))
             .any(|r| r.op == Op::Write);
-        let reads = (1..spec.processes())
+        let reads = spec
+            .clients()
             .flat_map(|p| spec.requests(p))
             .any(|r| r.op == Op::Read);
         if writes && spec.target().is_some() {
@@ -521,12 +556,12 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
             Process::Copier(c) => match (&c.pc, c.segment_in_progress()) {
                 (_, Some(s)) => format!(
                     "copying segment {s} ({} of {} segments done)",
-                    c.segments_done(),
+                    w.segments_done(),
                     g.segments()
                 ),
                 (CopierPc::Claim, _) => format!(
                     "next: claim a segment ({} of {} done)",
-                    c.segments_done(),
+                    w.segments_done(),
                     g.segments()
                 ),
                 (CopierPc::Overlay { next }, _) => {

@@ -1,4 +1,8 @@
-//! Symmetry reduction over identical writers.
+//! Symmetry reduction over identical writers, and over the copier's workers.
+//!
+//! The copier's workers are interchangeable too: they run one step machine, hold no write
+//! ids and nothing in the metadata names a worker, so sorting their states renames one
+//! execution into another.
 //!
 //! Two clients whose request lists are the same list of writes are interchangeable: renaming
 //! one into the other (its process id, and each of its write ids into the other's write id of
@@ -32,7 +36,7 @@ pub fn writer_groups(spec: &Spec) -> Vec<Vec<Pid>> {
                 .zip(rb)
                 .all(|(x, y)| x.op == y.op && x.blocks == y.blocks)
     };
-    for pid in 1..spec.processes() {
+    for pid in spec.clients() {
         let reqs = spec.requests(pid);
         if reqs.is_empty() || reqs.iter().any(|r| r.op != Op::Write) {
             continue;
@@ -68,7 +72,7 @@ impl Renamer {
         }
         let mut owner = vec![(0, 0); spec.write_count()];
         let mut writes = vec![Vec::new(); n];
-        for (pid, ws) in writes.iter_mut().enumerate().skip(1) {
+        for (pid, ws) in writes.iter_mut().enumerate().skip(spec.first_client()) {
             for r in spec.requests(pid).iter().filter(|r| r.op == Op::Write) {
                 owner[r.write as usize] = (pid, ws.len());
                 ws.push(r.write);
@@ -105,8 +109,20 @@ impl Renamer {
     pub fn renaming(&self, spec: &Spec, w: &World) -> Vec<Pid> {
         let n = spec.processes();
         let identity: Vec<Pid> = (0..n).collect();
+        let mut perm = identity.clone();
+        let workers = spec.workers() as usize;
+        if workers > 1 {
+            let mut keyed: Vec<(&Process, Pid)> = (0..workers).map(|p| (&w.procs[p], p)).collect();
+            keyed.sort_by(|a, b| match (a.0, b.0) {
+                (Process::Copier(x), Process::Copier(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
+                _ => unreachable!("the first processes are the workers"),
+            });
+            for (i, (_, old)) in keyed.iter().enumerate() {
+                perm[*old] = i;
+            }
+        }
         if self.groups.is_empty() {
-            return identity;
+            return perm;
         }
         // Where each writer's stamps appear: (place, rank of the write).
         let mut places: Vec<Vec<(u32, u16)>> = vec![Vec::new(); n];
@@ -143,7 +159,6 @@ impl Renamer {
             }
             place += 2;
         }
-        let mut perm = identity.clone();
         for g in &self.groups {
             type Key<'a> = (Client, &'a Vec<(u32, u16)>, Pid);
             let mut keyed: Vec<Key> = g

@@ -282,6 +282,7 @@ impl<P: Platform, S: Store> Running<P, S> {
             meta: P::into_inner(shared.board).meta,
             procs,
             faults_left: 0,
+            hand_backs_left: 0,
         };
         let violation = check_safety(&spec, &world)
             .and_then(|()| progress(&spec, &world))

@@ -382,7 +382,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             volume_marked: vec![0; spec.volumes().len() * (spec.volumes().len() > 1) as usize],
             volume_done: vec![None; spec.volumes().len() * (spec.volumes().len() > 1) as usize],
         };
-        if sim.world.copier().finished() {
+        if sim.world.copier_finished() {
             sim.copy_end = Some(0);
         }
         Ok(sim)
@@ -400,8 +400,10 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
     }
 
     fn run(mut self, progress: &mut dyn FnMut(&Progress)) -> Result<Run, SimError> {
-        if !self.world.copier().finished() {
-            self.at(0, Due::Ready(0));
+        if !self.world.copier_finished() {
+            for pid in 0..self.spec.workers() {
+                self.at(0, Due::Ready(pid));
+            }
         }
         self.start_source()?;
         while let Some(Reverse((t, _, due))) = self.heap.pop() {
@@ -428,7 +430,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 progress(&Progress {
                     now_ns: self.now,
                     events: self.events,
-                    segments_done: self.world.copier().segments_done(),
+                    segments_done: self.world.segments_done(),
                     segments: self.spec.geometry.segments(),
                 });
             }
@@ -489,7 +491,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         if proc.finished() {
             return None;
         }
-        if pid == 0 && self.faults.crashes_at(self.copier_steps + 1) {
+        if self.spec.is_worker(pid) && self.faults.crashes_at(self.copier_steps + 1) {
             return Some(self.crash());
         }
         let meta_step = proc.needs_meta();
@@ -588,7 +590,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             }
         };
         self.steps += 1;
-        if pid == 0 {
+        if self.spec.is_worker(pid) {
             self.copier_steps += 1;
         }
         let finished = self.world.procs[pid].finished();
@@ -646,7 +648,8 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         let io = slot.ios[slot.next_io as usize];
         let bs = self.spec.geometry.block_size as u64;
         let bytes = io.len as u64 * bs;
-        if pid == 0 && !io.write {
+        let worker = self.spec.is_worker(pid);
+        if worker && !io.write {
             if let Some(speed) = self.cfg.speed {
                 let earliest = (self.charged as u128 * 1_000_000_000 / speed as u128) as u64;
                 if earliest > self.now {
@@ -656,7 +659,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 self.charged += bytes;
             }
         }
-        match (pid == 0, io.write) {
+        match (worker, io.write) {
             (true, true) => self.tally.copier_written += bytes,
             (true, false) => self.tally.copier_read += bytes,
             _ => {}

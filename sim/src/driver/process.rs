@@ -134,8 +134,10 @@ impl<S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'_, S, G, V> {
 
     /// The process finished at `t`: the copy is complete, or a request is acknowledged.
     pub(super) fn finished(&mut self, pid: Pid, t: u64) {
-        if pid == 0 {
-            self.copy_end = Some(t);
+        if self.spec.is_worker(pid) {
+            if self.world.copier_finished() {
+                self.copy_end = Some(t);
+            }
             return;
         }
         let slot = &self.slots[pid];
