@@ -68,6 +68,14 @@ pub struct ModelArgs {
     /// (then break-guest-write) or retry:N:break-snapshot.
     #[arg(long, default_value = "break-guest-write")]
     pub on_error: String,
+    /// Copy workers: tasks that take segments from one claim structure, as QEMU's
+    /// block-copy runs several (interchangeable: --symmetry explores one order of them).
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
+    /// Tasks each path may make a worker hand back before copying them (as QEMU's
+    /// block-copy ends a task its rate limit cannot pay for), wherever one can be.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=8))]
+    pub hand_backs: u8,
     /// Explore one representative of each class of states that differ only by a renaming
     /// of the writers.
     #[arg(long)]
@@ -100,6 +108,8 @@ impl ModelArgs {
             on_error: parse_error_policy(&self.on_error)
                 .map_err(|e| CliError::refused("--on-error", &self.on_error, e))?,
             volumes: self.volumes,
+            workers: self.workers,
+            hand_backs: self.hand_backs,
         })
     }
 
@@ -109,7 +119,9 @@ impl ModelArgs {
             .config()?
             .spec()
             .map_err(|e| CliError::usage(e.to_string()))?;
-        Ok(CowModel::new(spec, self.symmetry).with_faults(self.faults))
+        Ok(CowModel::new(spec, self.symmetry)
+            .with_faults(self.faults)
+            .with_hand_backs(self.hand_backs))
     }
 }
 

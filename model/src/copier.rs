@@ -136,10 +136,16 @@ impl Copier {
     /// nothing left to take, it waits while other tasks are in flight (one may be handed
     /// back).
     pub fn wait<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> Option<Wait> {
-        if self.pc != CopierPc::Claim || meta.copy_failed {
+        if meta.copy_failed {
             return None;
         }
-        let Some(next) = self.next_segment(spec, meta) else {
+        let next = match self.pc {
+            CopierPc::Claim => self.next_segment(spec, meta),
+            // A segment picked: its chunks are waited for as at any claim.
+            CopierPc::Take => Some(self.segment),
+            _ => return None,
+        };
+        let Some(next) = next else {
             return meta.progress.in_progress().then_some(Wait::AnyStep);
         };
         if !spec.rules.copier_waits_for_claims {

@@ -151,6 +151,9 @@ pub struct ClaimRun {
     pub hand_backs: u8,
     /// I/O faults the checker may inject, per path.
     pub faults: u8,
+    /// Whether writes must be free to choose their ranges (the checkers' fixed writes never
+    /// touch the volume's first chunk).
+    pub any_writes: bool,
 }
 
 fn everywhere(_: &dyn Policy) -> bool {
@@ -377,6 +380,7 @@ pub const CATALOGUE: [Facts; 20] = [
             workers: 2,
             hand_backs: 0,
             faults: 0,
+            any_writes: false,
         }),
     },
     Facts {
@@ -393,6 +397,7 @@ pub const CATALOGUE: [Facts; 20] = [
             workers: 1,
             hand_backs: 0,
             faults: 1,
+            any_writes: false,
         }),
     },
     Facts {
@@ -409,6 +414,7 @@ pub const CATALOGUE: [Facts; 20] = [
             workers: 1,
             hand_backs: 1,
             faults: 0,
+            any_writes: false,
         }),
     },
     Facts {
@@ -425,6 +431,7 @@ pub const CATALOGUE: [Facts; 20] = [
             workers: 1,
             hand_backs: 1,
             faults: 0,
+            any_writes: false,
         }),
     },
     Facts {
@@ -441,6 +448,7 @@ pub const CATALOGUE: [Facts; 20] = [
             workers: 1,
             hand_backs: 0,
             faults: 0,
+            any_writes: true,
         }),
     },
 ];

@@ -45,6 +45,10 @@ pub struct Config {
     /// Volumes copied by the one copier, each of `segments` segments; writer i writes
     /// volume i mod `volumes` (the readers read volume 0).
     pub volumes: u32,
+    /// The copier's workers (copy tasks over one claim structure).
+    pub workers: u32,
+    /// Tasks each path may make a worker hand back before copying them.
+    pub hand_backs: u8,
 }
 
 impl Default for Config {
@@ -69,6 +73,8 @@ impl Default for Config {
             faults: 0,
             on_error: ErrorPolicy::BREAK_GUEST_WRITE,
             volumes: 1,
+            workers: 1,
+            hand_backs: 0,
         }
     }
 }
@@ -89,6 +95,8 @@ impl std::error::Error for ConfigError {}
 /// can finish, but small enough that no size computation overflows.
 const MAX_BLOCKS: u64 = 1 << 16;
 const MAX_CLIENTS: u32 = 64;
+/// Workers a check accepts (each one multiplies the interleavings).
+pub const MAX_CHECKED_WORKERS: u32 = 8;
 
 impl Config {
     /// Validates the configuration and builds the engine's spec.
@@ -176,12 +184,37 @@ impl Config {
                 "mutant '{m}' is a mistake in handling faults: give --faults 1 or more to check it"
             ));
         }
+        if !(1..=MAX_CHECKED_WORKERS).contains(&self.workers) {
+            return err(format!(
+                "--workers must be from 1 to {MAX_CHECKED_WORKERS}, got {}",
+                self.workers
+            ));
+        }
+        if let Some((m, run)) = mutant.and_then(|m| Some((m, m.facts().claims?))) {
+            if self.workers < run.workers {
+                return err(format!(
+                    "mutant '{m}' needs several copy workers to show: give --workers {} or more",
+                    run.workers
+                ));
+            }
+            if self.hand_backs < run.hand_backs {
+                return err(format!(
+                    "mutant '{m}' shows when a task is handed back: give --hand-backs {} or more",
+                    run.hand_backs
+                ));
+            }
+        }
         let spec = Spec::new(geometry, policy, order, mutant, self.workload(&geometry))
             .and_then(|s| s.with_volumes(&vec![self.segments; self.volumes as usize]))
+            .and_then(|s| s.with_workers(self.workers))
             .map_err(|e| ConfigError(e.to_string()))?;
         let spec = match self.faults {
             0 => spec,
             _ => spec.with_faults(self.on_error),
+        };
+        let spec = match self.hand_backs {
+            0 => spec,
+            _ => spec.with_hand_backs(),
         };
         Ok(match self.any_writes {
             true => spec.with_open_ranges(OpenRanges {
@@ -266,6 +299,12 @@ impl fmt::Display for Config {
                 ", up to {} fault(s), on error {}",
                 self.faults, self.on_error
             )?;
+        }
+        if self.workers > 1 {
+            write!(f, ", {} copy workers", self.workers)?;
+        }
+        if self.hand_backs > 0 {
+            write!(f, ", up to {} task(s) handed back", self.hand_backs)?;
         }
         Ok(())
     }
