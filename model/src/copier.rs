@@ -161,11 +161,12 @@ impl Copier {
         })
     }
 
-    pub fn waiting_for(&self) -> String {
+    pub fn waiting_for<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> String {
         match self.pc {
-            CopierPc::Claim => {
-                "chunks of its next segment being preserved, or other tasks in flight".into()
-            }
+            CopierPc::Claim | CopierPc::Take => match self.wait(spec, meta) {
+                Some(Wait::Chunk(_)) | None => "chunks of its next segment being preserved".into(),
+                Some(_) => "the other copy tasks in flight (one may be handed back)".into(),
+            },
             _ => "nothing".into(),
         }
     }

@@ -92,12 +92,18 @@ pub fn point_in_time_copy(spec: &Spec, w: &World) -> Result<(), Violation> {
 /// The destination holds the begin image over these blocks (once the copy is complete).
 pub fn copy_in(_spec: &Spec, w: &World, blocks: Range<Block>) -> Result<(), Violation> {
     let dest = &w.disk.device(Device::Destination)[blocks.start as usize..blocks.end as usize];
+    destination_holds_begin(dest, blocks.start)
+}
+
+/// Point-in-time copy on the destination's stamps from block `first` on, as a driver that
+/// reads its devices itself checks it when the copy declares itself complete.
+pub fn destination_holds_begin(dest: &[Stamp], first: Block) -> Result<(), Violation> {
     match dest.iter().position(|s| *s != BEGIN) {
         None => Ok(()),
         Some(i) => Err(stamp_mismatch(
             Invariant::PointInTimeCopy,
             "copy complete but destination differs".into(),
-            blocks.start + i as Block,
+            first + i as Block,
             BEGIN,
             dest[i],
         )),
@@ -265,7 +271,13 @@ pub fn progress<S: BlockStore, G: Ghost>(spec: &Spec, w: &World<S, G>) -> Result
         .iter()
         .enumerate()
         .filter(|(_, p)| !p.finished())
-        .map(|(pid, p)| format!("{} waits for {}", spec.process_name(pid), p.waiting_for()))
+        .map(|(pid, p)| {
+            format!(
+                "{} waits for {}",
+                spec.process_name(pid),
+                p.waiting_for(spec, &w.meta)
+            )
+        })
         .collect();
     Err(Violation {
         invariant: Invariant::Progress,

@@ -52,9 +52,9 @@ impl Process {
     }
 
     /// What the process waits for, in words (for deadlock reports).
-    pub fn waiting_for(&self) -> String {
+    pub fn waiting_for<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> String {
         match self {
-            Process::Copier(c) => c.waiting_for(),
+            Process::Copier(c) => c.waiting_for(spec, meta),
             Process::Client(c) => c.waiting_for(),
         }
     }

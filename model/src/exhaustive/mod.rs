@@ -611,7 +611,7 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
             }
         };
         let blocked = if !p.finished() && p.blocked(spec, &w.meta) {
-            format!(" [waits for {}]", p.waiting_for())
+            format!(" [waits for {}]", p.waiting_for(spec, &w.meta))
         } else {
             String::new()
         };

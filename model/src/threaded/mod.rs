@@ -50,10 +50,11 @@ pub use store::{Bytes, Stamps, Store};
 use crate::disk::{BlockStore, Device, Disk, Stamp};
 use crate::env::Env;
 use crate::env::{Access, Io, IoDone};
+use crate::event::Event;
 use crate::fault::{self, FaultPlan, IoError, PlanFaults};
 use crate::geometry::Block;
 use crate::ghost::GhostImage;
-use crate::invariants::{check_safety, progress, Violation};
+use crate::invariants::{check_safety, destination_holds_begin, progress, Violation};
 use crate::meta::Meta;
 use crate::spec::{Pid, Spec};
 use crate::world::{Process, World};
@@ -156,6 +157,7 @@ pub fn spawn<P: Platform, S: Store>(
         parked: vec![None; start.procs.len()],
         meta: start.meta,
         deadlock: false,
+        at_completion: None,
     };
     let shared = P::arc(Shared::<P, S> {
         spec: spec.clone(),
@@ -215,7 +217,7 @@ impl<P: Platform, S: Store> Running<P, S> {
             .map(|pid| match (&board.parked[pid], board.done[pid]) {
                 (_, true) => ThreadState::Finished,
                 (Some(p), false) => ThreadState::Asleep {
-                    waits_for: p.waiting_for(),
+                    waits_for: p.waiting_for(spec, &board.meta),
                     could_step: !p.blocked(spec, &board.meta),
                 },
                 (None, false) => ThreadState::Awake,
@@ -277,16 +279,20 @@ impl<P: Platform, S: Store> Running<P, S> {
             disk.load(d, &slot.store.stamps());
             injected[d as usize] = slot.faults.injected[d as usize];
         }
+        let board = P::into_inner(shared.board);
+        let at_completion = board.at_completion;
         let world = World {
             disk,
-            meta: P::into_inner(shared.board).meta,
+            meta: board.meta,
             procs,
             faults_left: 0,
             hand_backs_left: 0,
         };
-        let violation = check_safety(&spec, &world)
-            .and_then(|()| progress(&spec, &world))
-            .err();
+        let violation = at_completion.or_else(|| {
+            check_safety(&spec, &world)
+                .and_then(|()| progress(&spec, &world))
+                .err()
+        });
         ThreadedRun {
             world,
             steps,
@@ -331,6 +337,9 @@ struct Board {
     parked: Vec<Option<Process>>,
     /// Set when every live thread sleeps on a condition no one can change.
     deadlock: bool,
+    /// The destination was not the begin image when the copy declared itself complete
+    /// (another thread's later copy may hide it by the end of the run).
+    at_completion: Option<Violation>,
 }
 
 impl Board {
@@ -381,8 +390,15 @@ fn drive<P: Platform, S: Store>(shared: &Shared<P, S>, pid: Pid, mut proc: Proce
                 devices: &shared.devices,
                 deferred: (shared.flaw == Some(Flaw::WriteAfterUnlock)).then(Vec::new),
             };
-            proc.step(spec, &mut env);
+            let event = proc.step(spec, &mut env);
             let deferred = env.deferred.take();
+            if event == Event::CopyComplete && b.at_completion.is_none() {
+                // Point-in-time copy when the copy says it is complete, not only at the end.
+                let dest = P::lock(&shared.devices[Device::Destination as usize])
+                    .store
+                    .stamps();
+                b.at_completion = destination_holds_begin(&dest, 0).err();
+            }
             if proc.finished() {
                 finish(b, spec, pid);
             }
