@@ -110,6 +110,10 @@ pub struct Args {
     /// Copier speed limit, bytes per second, e.g. 100MiB/s (copies made for writes count too).
     #[arg(long, allow_hyphen_values = true)]
     pub speed: Option<String>,
+    /// Copy workers: tasks taking segments from one claim structure, each with its own I/O
+    /// in flight (QEMU's x-perf.max-workers) [default: 1].
+    #[arg(long)]
+    pub workers: Option<u32>,
     /// CPU time of a metadata step [default: 1us].
     #[arg(long, allow_hyphen_values = true)]
     pub cpu_time: Option<String>,
@@ -276,6 +280,9 @@ pub fn config(a: &Args) -> Result<SimConfig, CliError> {
     c.disks = disks(a)?;
     if let Some(s) = &a.speed {
         c.speed = Some(bytes_per_second("--speed", s)?);
+    }
+    if let Some(n) = a.workers {
+        c.workers = n;
     }
     if let Some(t) = &a.cpu_time {
         c.cpu_ns = duration_arg("--cpu-time", t)?;

@@ -8,6 +8,7 @@ use crate::trace::TraceFormat;
 use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
 use cowlab_model::names::Named;
+use cowlab_model::spec::MAX_WORKERS;
 use cowlab_model::{
     Geometry, GeometryError, Mutant, OrderName, Policy, PolicyName, Spec, Workload,
 };
@@ -103,6 +104,11 @@ pub struct SimConfig {
     pub disks: Disks,
     /// Copier speed limit in bytes per second (its own reads are paced).
     pub speed: Option<u64>,
+    /// The copier's workers: copy tasks taking segments from one claim structure, each with
+    /// its own I/O in flight (QEMU's `x-perf.max-workers`). Not written when 1, so a run of
+    /// one worker prints as it always did.
+    #[serde(default = "one_worker", skip_serializing_if = "is_one_worker")]
+    pub workers: u32,
     /// CPU time of a metadata step.
     pub cpu_ns: u64,
     /// `None`: the default for the volume ([`CheckLevel::for_volume`]).
@@ -117,6 +123,14 @@ pub struct SimConfig {
     pub retry_backoff_ns: u64,
     /// How long the copier is down after a crash, before it resumes.
     pub restart_ns: u64,
+}
+
+fn one_worker() -> u32 {
+    1
+}
+
+fn is_one_worker(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Volumes up to this many bytes of stamps may keep their data (about 20 bytes per block).
@@ -150,6 +164,7 @@ impl Default for SimConfig {
             topology: None,
             disks: Disks::preset(DiskName::Nvme),
             speed: None,
+            workers: 1,
             cpu_ns: 1_000,
             check: None,
             seed: 0,
@@ -302,9 +317,11 @@ impl SimConfig {
             let reason = "a mistake in handling faults: give a fault plan (--fail, --store-capacity, --crash-at or --fault-plan) to see it";
             return Err(ConfigError::of(Field::Mutant, m.name(), reason));
         }
-        let spec =
-            Spec::new(geometry, policy, order, mutant, Workload::default()).map_err(|e| {
-                ConfigError::of(Field::Workload(WorkloadField::Whole), "", e.to_string())
+        let spec = Spec::new(geometry, policy, order, mutant, Workload::default())
+            .map_err(|e| ConfigError::of(Field::Workload(WorkloadField::Whole), "", e.to_string()))?
+            .with_workers(self.workers)
+            .map_err(|e| {
+                ConfigError::of(Field::Workers, self.workers.to_string(), e.to_string())
             })?;
         let spec = match volumes {
             None => spec,
@@ -395,6 +412,11 @@ impl SimConfig {
                 "steps are counted from 1",
             ));
         }
+        if let (Some(n), true) = (self.faults.crashes.first(), self.workers > 1) {
+            // A crash resets every worker, but the timed driver has their I/O in flight.
+            let reason = "a copier crash is simulated with one worker only (give --workers 1)";
+            return Err(ConfigError::of(Field::CrashAt, n.to_string(), reason));
+        }
         Ok(())
     }
 
@@ -470,6 +492,14 @@ impl SimConfig {
         if self.speed == Some(0) {
             return Err(ConfigError::of(Field::Speed, "0", "must be positive"));
         }
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            let reason = format!("must be from 1 to {MAX_WORKERS}");
+            return Err(ConfigError::of(
+                Field::Workers,
+                self.workers.to_string(),
+                reason,
+            ));
+        }
         Ok(())
     }
 
@@ -544,6 +574,7 @@ pub enum Field {
     Mutant,
     Check,
     Speed,
+    Workers,
     QueueDepth,
     DiskBandwidth,
     Topology,
@@ -583,6 +614,7 @@ impl Field {
             Field::Mutant => "--mutant",
             Field::Check => "--check",
             Field::Speed => "--speed",
+            Field::Workers => "--workers",
             Field::QueueDepth => "--queue-depth",
             Field::DiskBandwidth => "--disk-bandwidth",
             Field::Topology => "--topology",

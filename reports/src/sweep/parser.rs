@@ -564,9 +564,11 @@ fn key_of<'a>(f: &File, field: &'a Field) -> (&'a str, Option<std::ops::Range<us
             WorkloadField::Writers | WorkloadField::Whole => ("workloads", list(&f.workloads)),
         },
         // Not set by a sweep file: no run of a sweep has them.
-        Field::Volumes | Field::SegmentSize | Field::CowSize | Field::DiskBandwidth => {
-            (field.flag(), None)
-        }
+        Field::Volumes
+        | Field::SegmentSize
+        | Field::CowSize
+        | Field::DiskBandwidth
+        | Field::Workers => (field.flag(), None),
         Field::Flag(flag) => (flag.as_str(), None),
     }
 }
