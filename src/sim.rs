@@ -114,6 +114,15 @@ pub struct Args {
     /// in flight (QEMU's x-perf.max-workers) [default: 1].
     #[arg(long)]
     pub workers: Option<u32>,
+    /// How --speed paces the workers: smooth (each read waits its turn at the rate, holding
+    /// its claims) or slices[:DURATION] (QEMU's: a byte quota per 100 ms slice, asked before
+    /// a segment is taken) [default: smooth; slices with the qemu presets].
+    #[arg(long)]
+    pub pacing: Option<String>,
+    /// Preservations do not count against --speed (the preserver is a component of its
+    /// own, as QEMU's fleecing filter) [default: they count, except with qemu-fleecing].
+    #[arg(long)]
+    pub unpaced_preserver: bool,
     /// CPU time of a metadata step [default: 1us].
     #[arg(long, allow_hyphen_values = true)]
     pub cpu_time: Option<String>,
@@ -283,6 +292,14 @@ pub fn config(a: &Args) -> Result<SimConfig, CliError> {
     }
     if let Some(n) = a.workers {
         c.workers = n;
+    }
+    if let Some(p) = &a.pacing {
+        c.pacing = p
+            .parse()
+            .map_err(|e: String| usage(ConfigError::new("--pacing", p, e)))?;
+    }
+    if a.unpaced_preserver {
+        c.preserver_paced = false;
     }
     if let Some(t) = &a.cpu_time {
         c.cpu_ns = duration_arg("--cpu-time", t)?;

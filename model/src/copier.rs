@@ -308,6 +308,12 @@ impl Copier {
         )
     }
 
+    /// Whether this worker's next step takes (or picks) a segment: what a rate limit that
+    /// hands out work before it is taken, as QEMU's block-copy, is asked about.
+    pub fn about_to_take<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> bool {
+        self.pc == CopierPc::Claim && self.next_segment(spec, meta).is_some()
+    }
+
     /// Takes the next segment, in the same step that finds it (the claim re-checks inside
     /// the critical section), or only picks it when claims do not re-check; or, with
     /// nothing left to take and nothing in flight (`wait` holds the worker otherwise), ends.

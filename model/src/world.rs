@@ -30,6 +30,11 @@ impl Process {
         }
     }
 
+    /// Whether the process is a copy worker whose next step takes a segment.
+    pub fn about_to_take<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> bool {
+        matches!(self, Process::Copier(c) if c.about_to_take(spec, meta))
+    }
+
     /// Whether the next step takes the metadata lock.
     pub fn needs_meta(&self) -> bool {
         match self {

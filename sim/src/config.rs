@@ -2,6 +2,7 @@
 //! runs: the engine's `Spec`, the request source and the devices.
 
 use crate::device::{DeviceModel, DiskName};
+use crate::pacing::{Pacing, QEMU_SLICE_NS};
 use crate::size::{format_size, parse_size};
 use crate::topology::{Topology, TopologyChoice, TopologyPreset};
 use crate::trace::TraceFormat;
@@ -109,6 +110,14 @@ pub struct SimConfig {
     /// one worker prints as it always did.
     #[serde(default = "one_worker", skip_serializing_if = "is_one_worker")]
     pub workers: u32,
+    /// How the speed limit paces the workers ([`Pacing`]). Not written when smooth.
+    #[serde(default, skip_serializing_if = "Pacing::is_smooth")]
+    pub pacing: Pacing,
+    /// Whether a write's preservation counts against the speed limit: it does where the
+    /// preserver shares the copier's claim structure and budget (QEMU's backup job), not
+    /// where it is a component of its own (QEMU's fleecing filter). Not written when true.
+    #[serde(default = "counted", skip_serializing_if = "is_counted")]
+    pub preserver_paced: bool,
     /// CPU time of a metadata step.
     pub cpu_ns: u64,
     /// `None`: the default for the volume ([`CheckLevel::for_volume`]).
@@ -132,6 +141,17 @@ fn one_worker() -> u32 {
 fn is_one_worker(n: &u32) -> bool {
     *n == 1
 }
+
+fn counted() -> bool {
+    true
+}
+
+fn is_counted(b: &bool) -> bool {
+    *b
+}
+
+/// QEMU's block-copy runs up to this many copy tasks at once (`x-perf.max-workers`).
+pub const QEMU_WORKERS: u32 = 64;
 
 /// Volumes up to this many bytes of stamps may keep their data (about 20 bytes per block).
 pub const MAX_DATA_BYTES: u64 = 8 << 30;
@@ -165,6 +185,8 @@ impl Default for SimConfig {
             disks: Disks::preset(DiskName::Nvme),
             speed: None,
             workers: 1,
+            pacing: Pacing::Smooth,
+            preserver_paced: true,
             cpu_ns: 1_000,
             check: None,
             seed: 0,
@@ -212,9 +234,9 @@ impl Preset {
     pub fn about(self) -> &'static str {
         match self {
             Preset::QemuBackup => {
-                "out-of-turn, 64 KiB chunks (QEMU's default cluster), 1 MiB copier segments"
+                "out-of-turn, 64 KiB chunks (QEMU's default cluster), 1 MiB copier segments (its max-chunk), 64 workers, a speed limit paced in 100 ms slices that preservations count against"
             }
-            Preset::QemuFleecing => "snapshot-redirect, 64 KiB chunks, 1 MiB segments",
+            Preset::QemuFleecing => "snapshot-redirect, 64 KiB chunks, 1 MiB segments, 64 workers, a speed limit paced in 100 ms slices that preservations do not count against (the filter is a node of its own)",
             Preset::LvmSnapshot => {
                 "snapshot-redirect, 4 KiB chunks, 1 MiB segments (a dd of an LVM snapshot)"
             }
@@ -237,13 +259,22 @@ impl Preset {
 }
 
 impl SimConfig {
-    /// Applies a preset: policy, chunk and segment size, sequential order.
+    /// Applies a preset: policy, chunk and segment size, sequential order; QEMU's also its
+    /// workers and its pacing.
     pub fn preset(mut self, preset: Preset) -> SimConfig {
         let (policy, cow) = preset.policy_and_chunk();
         self.policy = PolicyName::of(policy.as_ref());
         self.cow_size = cow;
         self.segment_size = 1 << 20;
         self.order = OrderName::Sequential;
+        if let Preset::QemuBackup | Preset::QemuFleecing = preset {
+            self.workers = QEMU_WORKERS;
+            self.pacing = Pacing::Slices {
+                slice_ns: QEMU_SLICE_NS,
+            };
+            // The fleecing filter's copies are its own block-copy state's, unpaced.
+            self.preserver_paced = preset == Preset::QemuBackup;
+        }
         self
     }
 
@@ -492,6 +523,13 @@ impl SimConfig {
         if self.speed == Some(0) {
             return Err(ConfigError::of(Field::Speed, "0", "must be positive"));
         }
+        if self.pacing == (Pacing::Slices { slice_ns: 0 }) {
+            return Err(ConfigError::of(
+                Field::Pacing,
+                "slices:0s",
+                "a slice must last",
+            ));
+        }
         if !(1..=MAX_WORKERS).contains(&self.workers) {
             let reason = format!("must be from 1 to {MAX_WORKERS}");
             return Err(ConfigError::of(
@@ -575,6 +613,7 @@ pub enum Field {
     Check,
     Speed,
     Workers,
+    Pacing,
     QueueDepth,
     DiskBandwidth,
     Topology,
@@ -615,6 +654,7 @@ impl Field {
             Field::Check => "--check",
             Field::Speed => "--speed",
             Field::Workers => "--workers",
+            Field::Pacing => "--pacing",
             Field::QueueDepth => "--queue-depth",
             Field::DiskBandwidth => "--disk-bandwidth",
             Field::Topology => "--topology",
@@ -763,5 +803,29 @@ mod tests {
         );
         let c = SimConfig::default().preset(Preset::QemuBackup);
         assert_eq!((c.policy.as_str(), c.cow_size), ("out-of-turn", 65536));
+        let slices = Pacing::Slices {
+            slice_ns: 100_000_000,
+        };
+        assert_eq!((c.workers, c.pacing, c.preserver_paced), (64, slices, true));
+        let c = SimConfig::default().preset(Preset::QemuFleecing);
+        assert_eq!(
+            (c.workers, c.pacing, c.preserver_paced),
+            (64, slices, false)
+        );
+        let c = SimConfig::default().preset(Preset::Mercier);
+        assert_eq!(
+            (c.workers, c.pacing, c.preserver_paced),
+            (1, Pacing::Smooth, true)
+        );
+    }
+
+    #[test]
+    fn a_slice_must_last() {
+        let c = SimConfig {
+            pacing: Pacing::Slices { slice_ns: 0 },
+            ..SimConfig::default().with_volume(64 << 20)
+        };
+        let e = c.spec().err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(e, "--pacing slices:0s: a slice must last");
     }
 }

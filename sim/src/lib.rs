@@ -15,6 +15,7 @@ pub mod driver;
 pub mod faults;
 pub mod latency;
 pub mod metrics;
+pub mod pacing;
 mod permutation;
 pub mod size;
 pub mod step;
@@ -29,6 +30,7 @@ pub use device::{DeviceModel, DeviceModelError, DeviceQueue, DeviceStats, DiskNa
 pub use driver::{simulate, simulate_with, Progress, SimError, SimOutcome, TimedViolation};
 pub use latency::Latencies;
 pub use metrics::Metrics;
+pub use pacing::{Pacing, SliceLimit};
 pub use size::SizeError;
 pub use trace::blkparse::{write_blkparse, BlkparseReader};
 pub use trace::scsi::{write_scsi, ScsiReader};

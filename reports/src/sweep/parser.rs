@@ -568,7 +568,8 @@ fn key_of<'a>(f: &File, field: &'a Field) -> (&'a str, Option<std::ops::Range<us
         | Field::SegmentSize
         | Field::CowSize
         | Field::DiskBandwidth
-        | Field::Workers => (field.flag(), None),
+        | Field::Workers
+        | Field::Pacing => (field.flag(), None),
         Field::Flag(flag) => (flag.as_str(), None),
     }
 }

@@ -20,6 +20,7 @@ use crate::config::{CheckLevel, ConfigError, SimConfig};
 use crate::device::Io;
 use crate::latency::Latencies;
 use crate::metrics::Metrics;
+use crate::pacing::{Pacing, SliceLimit};
 use crate::step::{IoPlan, StepInfo};
 use crate::topology::{ControlPath, Fabric, LinkStats, Topology};
 use crate::trace::{Trace, TraceError};
@@ -297,8 +298,10 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     tally: Tally,
     steps: u64,
     events: u64,
-    /// Bytes charged against the copier's speed limit.
+    /// Bytes charged against the copier's speed limit (smooth pacing).
     charged: u64,
+    /// The speed limit's slices (slice pacing).
+    limit: Option<SliceLimit>,
     copy_end: Option<u64>,
     /// The baseline stops once simulated time passes this.
     stop_after: Option<u64>,
@@ -371,6 +374,12 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             steps: 0,
             events: 0,
             charged: 0,
+            limit: match (cfg.speed, cfg.pacing) {
+                (Some(speed), Pacing::Slices { slice_ns }) => {
+                    Some(SliceLimit::new(speed, slice_ns))
+                }
+                _ => None,
+            },
             copy_end: None,
             stop_after: None,
             failure: None,
@@ -499,6 +508,16 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             if let Some(wait) = proc.wait(self.spec, &self.world.meta) {
                 self.park(pid, wait);
                 return None;
+            }
+            if let Some(limit) = &mut self.limit {
+                // Slice pacing: a worker asks before it takes anything, and sleeps holding
+                // nothing while the slice's quota is spent.
+                if proc.about_to_take(self.spec, &self.world.meta) {
+                    let wait = limit.charge(self.now, 0);
+                    if wait > 0 {
+                        return Some(self.now.saturating_add(wait));
+                    }
+                }
             }
         }
         if !meta_step && self.verify.checks() {
@@ -649,7 +668,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         let bs = self.spec.geometry.block_size as u64;
         let bytes = io.len as u64 * bs;
         let worker = self.spec.is_worker(pid);
-        if worker && !io.write {
+        if worker && !io.write && self.cfg.pacing.is_smooth() {
             if let Some(speed) = self.cfg.speed {
                 let earliest = (self.charged as u128 * 1_000_000_000 / speed as u128) as u64;
                 if earliest > self.now {

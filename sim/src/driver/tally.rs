@@ -115,8 +115,26 @@ impl<S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'_, S, G, V> {
             Event::Preserved { blocks, .. } => {
                 let bytes = (blocks.end - blocks.start) * bs;
                 self.tally.preserved += bytes;
-                if self.cfg.speed.is_some() {
-                    self.charged += bytes;
+                if self.cfg.speed.is_some() && self.cfg.preserver_paced {
+                    match &mut self.limit {
+                        Some(limit) => _ = limit.charge(self.now, bytes),
+                        None => self.charged += bytes,
+                    }
+                }
+            }
+            Event::SegmentClaimed {
+                segment,
+                from_source,
+                from_preserved,
+                ..
+            } if self.limit.is_some() => {
+                // Slice pacing charges what a worker takes when it takes it.
+                let chunks = g.segment_chunks(*segment);
+                let bytes = (*from_source + *from_preserved) as u64 * g.chunk_bytes(chunks.start);
+                let r = g.segment_blocks_range(*segment);
+                let bytes = bytes.min((r.end - r.start) * bs);
+                if let Some(limit) = &mut self.limit {
+                    _ = limit.charge(self.now, bytes);
                 }
             }
             Event::Marked { chunk, to, .. } if *to != Device::Destination => {
