@@ -46,9 +46,6 @@ pub struct Args {
     /// the writes run). Each must be caught breaking the point-in-time copy.
     #[arg(long)]
     pub control: Option<String>,
-    /// x-perf.max-workers: copy tasks the job runs at once [default: QEMU's, 64].
-    #[arg(long)]
-    pub max_workers: Option<u32>,
     /// The copy-before-write filter's cbw-timeout, whole seconds, e.g. 5s (fleecing; the
     /// backup job's own filter takes it only if the installed QEMU's blockdev-backup does).
     #[arg(long, allow_hyphen_values = true)]
@@ -104,7 +101,6 @@ pub fn config(a: &Args) -> Result<QemuConfig, CliError> {
             ))
         })?);
     }
-    c.max_workers = a.max_workers;
     if let Some(t) = &a.cbw_timeout {
         let ns = parse_duration(t).map_err(|e| usage(ConfigError::new("--cbw-timeout", t, e)))?;
         if ns == 0 || ns % 1_000_000_000 != 0 || ns / 1_000_000_000 > u64::from(u32::MAX) {
@@ -237,7 +233,6 @@ fn text(cfg: &QemuConfig, o: &RealOutcome, predicted: Option<&Metrics>) -> Strin
                 show_error(r.error)
             ));
         }
-        out.push_str("(the simulator's copier has one worker, QEMU's up to x-perf.max-workers)\n");
     }
     if !o.verdict.holds() {
         let args: Vec<String> = std::env::args().skip(1).map(|a| shell_word(&a)).collect();

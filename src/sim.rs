@@ -111,7 +111,7 @@ pub struct Args {
     #[arg(long, allow_hyphen_values = true)]
     pub speed: Option<String>,
     /// Copy workers: tasks taking segments from one claim structure, each with its own I/O
-    /// in flight (QEMU's x-perf.max-workers) [default: 1].
+    /// in flight (QEMU's x-perf.max-workers) [default: 1; 64 with the qemu presets].
     #[arg(long)]
     pub workers: Option<u32>,
     /// How --speed paces the workers: smooth (each read waits its turn at the rate, holding

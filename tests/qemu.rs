@@ -235,7 +235,7 @@ fn an_injected_error_strikes_exactly_the_write_the_plan_names() {
     let quiet = |when: When| {
         let mut cfg = small("qemu-backup", 64 << 10, 0, Pattern::Uniform);
         cfg.sim.workload.stop = Stop::Writes(0);
-        cfg.max_workers = Some(1);
+        cfg.sim.workers = 1;
         cfg.sim.faults.errors = vec![fail(Device::Destination, when)];
         run(&cfg)
     };

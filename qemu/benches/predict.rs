@@ -6,12 +6,13 @@
 //! qemu-storage-daemon). `COWLAB_REPS=N` repeats each real run N times (default 2), for the
 //! spread of its latencies; bytes and counts are printed exactly for every run. Each run's
 //! raw records (every request, QEMU's trace, its QMP conversation) are kept under
-//! `target/qemu-predict/`.
+//! `target/qemu-predict/`. The summaries also give the error of the simulator's earlier
+//! model of the job (one worker, smooth pacing, every preservation paced), in the same run.
 
 use cowlab_qemu::config::QemuConfig;
 use cowlab_qemu::{JobEnd, RealOutcome};
 use cowlab_sim::workload::{Arrivals, Pattern, Sizes, Stop};
-use cowlab_sim::{simulate, Metrics, SimConfig};
+use cowlab_sim::{simulate, Metrics, Pacing, SimConfig};
 use std::path::PathBuf;
 
 const MIB: u64 = 1 << 20;
@@ -53,8 +54,33 @@ fn workloads() -> Vec<(&'static str, Pattern)> {
     ]
 }
 
+/// The simulator's model of the job before it had workers and slices: one worker whose
+/// paced reads wait holding their claims, and every preservation counted against the speed.
+fn earlier_model(s: &SimConfig) -> SimConfig {
+    SimConfig {
+        workers: 1,
+        pacing: Pacing::Smooth,
+        preserver_paced: true,
+        ..s.clone()
+    }
+}
+
 fn pct(measured: f64, predicted: f64) -> Option<f64> {
     (measured != 0.0).then(|| 100.0 * (predicted - measured) / measured)
+}
+
+/// The mean and the range of a set of errors, as two table cells.
+fn summary(errors: &[f64]) -> String {
+    if errors.is_empty() {
+        return "- | -".into();
+    }
+    let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+    format!(
+        "{} | {} to {}",
+        show_pct(Some(mean)),
+        show_pct(errors.iter().cloned().reduce(f64::min)),
+        show_pct(errors.iter().cloned().reduce(f64::max))
+    )
 }
 
 fn show_pct(e: Option<f64>) -> String {
@@ -92,8 +118,10 @@ fn main() {
         ("qemu-backup", "backup (out-of-turn)"),
         ("qemu-fleecing", "fleecing (snapshot-redirect)"),
     ] {
-        let mut by_cluster: Vec<(u64, Vec<f64>)> =
-            clusters.iter().map(|c| (*c, Vec::new())).collect();
+        let mut by_cluster: Vec<(u64, Vec<f64>, Vec<f64>)> = clusters
+            .iter()
+            .map(|c| (*c, Vec::new(), Vec::new()))
+            .collect();
         println!("### {title}\n");
         println!("| cluster | workload | seed | copy-before-write bytes, QEMU | sim | error | job s, QEMU | sim | held writes, QEMU | sim | held p50 us, QEMU | sim | held p99 us, QEMU | sim |");
         println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -131,6 +159,14 @@ fn main() {
                         .filter_map(|o| pct(o.copies.cbw.bytes as f64, sim.preserved_bytes as f64))
                         .collect();
                     by_cluster[ci].1.extend(&errors);
+                    let before = simulate(&earlier_model(&cfg.sim), &mut |_| {})
+                        .expect("a prediction")
+                        .metrics
+                        .preserved_bytes;
+                    by_cluster[ci].2.extend(
+                        real.iter()
+                            .filter_map(|o| pct(o.copies.cbw.bytes as f64, before as f64)),
+                    );
                     let f = |g: &dyn Fn(&RealOutcome) -> f64, d| {
                         spread(&real.iter().map(g).collect::<Vec<_>>(), d)
                     };
@@ -152,23 +188,15 @@ fn main() {
                 }
             }
         }
-        println!("\nThe simulator's copy-before-write bytes against QEMU's, per cluster (every workload, seed and run):\n");
-        println!("| cluster | mean error | range |");
-        println!("|---|---|---|");
-        for (cluster, errors) in &by_cluster {
-            let mean = errors.iter().sum::<f64>() / errors.len().max(1) as f64;
+        println!("\nThe simulator's copy-before-write bytes against QEMU's, per cluster (every workload, seed and run), and the earlier model's (one worker, smooth pacing, every preservation paced):\n");
+        println!("| cluster | mean error | range | earlier model: mean error | range |");
+        println!("|---|---|---|---|---|");
+        for (cluster, errors, before) in &by_cluster {
             println!(
                 "| {} KiB | {} | {} |",
                 cluster / KIB,
-                show_pct(Some(mean)),
-                match errors.is_empty() {
-                    true => "-".into(),
-                    false => format!(
-                        "{} to {}",
-                        show_pct(errors.iter().cloned().reduce(f64::min)),
-                        show_pct(errors.iter().cloned().reduce(f64::max))
-                    ),
-                }
+                summary(errors),
+                summary(before)
             );
         }
         println!();

@@ -8,6 +8,7 @@ use cowlab_model::fault::{Break, PlannedError, When};
 use cowlab_model::policy::{OutOfTurn, SnapshotRedirect};
 use cowlab_model::{Device, OrderName, PolicyName};
 use cowlab_sim::config::ConfigError;
+use cowlab_sim::config::QEMU_WORKERS;
 use cowlab_sim::size::format_size;
 use cowlab_sim::workload::Arrivals;
 use cowlab_sim::SimConfig;
@@ -61,8 +62,6 @@ pub struct QemuConfig {
     pub sim: SimConfig,
     /// A negative control instead of the copy the policy names.
     pub control: Option<Copy>,
-    /// `x-perf.max-workers` (QEMU's default: 64).
-    pub max_workers: Option<u32>,
     /// The copy-before-write filter's `cbw-timeout`, in seconds.
     pub cbw_timeout_s: Option<u32>,
     /// NBD connections the guest's requests are spread over.
@@ -80,7 +79,6 @@ impl QemuConfig {
         QemuConfig {
             sim,
             control: None,
-            max_workers: None,
             cbw_timeout_s: None,
             connections: 8,
             hold_bound_ns: 10_000_000_000,
@@ -267,9 +265,6 @@ impl QemuConfig {
         if self.connections == 0 {
             return Err(refuse("--connections", 0, "must be at least 1"));
         }
-        if self.max_workers == Some(0) {
-            return Err(refuse("--max-workers", 0, "must be at least 1"));
-        }
         if self.cbw_timeout_s.is_some() && !copy.is_point_in_time() {
             return Err(refuse(
                 "--cbw-timeout",
@@ -284,7 +279,8 @@ impl QemuConfig {
             max_chunk: s.segment_size,
             speed: s.speed,
             on_error: s.on_error.then,
-            max_workers: self.max_workers,
+            // The simulator's workers are the job's: QEMU's default left unsaid.
+            max_workers: (s.workers != QEMU_WORKERS).then_some(s.workers),
             cbw_timeout_s: self.cbw_timeout_s,
             injections,
             connections: self.connections,

@@ -248,11 +248,7 @@ pub fn needs(setup: &Setup) -> Vec<(Need, &'static str, &'static str)> {
             ));
         }
         if setup.max_workers.is_some() {
-            out.push((
-                Command(job, &["x-perf", "max-workers"]),
-                "--max-workers",
-                "",
-            ));
+            out.push((Command(job, &["x-perf", "max-workers"]), "--workers", ""));
         }
     }
     if !setup.injections.is_empty() {
