@@ -49,6 +49,48 @@ impl Case {
     }
 }
 
+/// A case whose copier runs as several workers, which may hand tasks back (the random
+/// driver then hands back at most a few, when its draw says so).
+#[derive(Clone, Debug)]
+pub struct WorkersCase {
+    pub case: Case,
+    pub workers: u32,
+    pub hand_backs: bool,
+}
+
+impl WorkersCase {
+    pub fn spec(&self, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> Result<Spec, SpecError> {
+        let spec = self.case.spec(policy, mutant)?.with_workers(self.workers)?;
+        Ok(match self.hand_backs {
+            true => spec.with_hand_backs(),
+            false => spec,
+        })
+    }
+
+    /// Runs the case under every built-in policy; the first failing run, with its trace.
+    pub fn first_failure(&self, mutant: Option<Mutant>) -> Option<(Spec, Run)> {
+        policy::builtins().into_iter().find_map(|p| {
+            let spec = self
+                .spec(p, mutant)
+                .expect("generated requests lie inside the volume");
+            let schedule = self.case.schedule;
+            let run = random::run(&spec, schedule, false);
+            run.violation
+                .is_some()
+                .then(|| (spec.clone(), random::run(&spec, schedule, true)))
+        })
+    }
+}
+
+/// A [`case`] with 1-3 copy workers, handing tasks back or not.
+pub fn workers_case() -> impl Strategy<Value = WorkersCase> {
+    (case(), 1u32..=3, any::<bool>()).prop_map(|(case, workers, hand_backs)| WorkersCase {
+        case,
+        workers,
+        hand_backs,
+    })
+}
+
 /// Small geometries: 1-4 segments of 1-4 blocks, any chunk size dividing the segment, an
 /// optional short last segment, blocks of 1, 512 or 4096 bytes.
 pub fn geometry() -> impl Strategy<Value = Geometry> {

@@ -1,8 +1,8 @@
 //! proptest over geometries, copy orders, workloads and scheduler seeds: with no mutant every
-//! invariant holds under every policy; with each mutant proptest finds a failing case and
-//! shrinks it.
+//! invariant holds under every policy, also with several copy workers handing tasks back;
+//! with each mutant proptest finds a failing case and shrinks it.
 
-use cowlab_model::strategy::{self, Case};
+use cowlab_model::strategy::{self, Case, WorkersCase};
 use cowlab_model::{render_trace, Invariant, Mutant};
 use proptest::prelude::*;
 use proptest::test_runner::{TestError, TestRunner};
@@ -17,6 +17,63 @@ proptest! {
             prop_assert!(false, "{}", run.report(&spec));
         }
     }
+
+    #[test]
+    fn several_workers_keep_every_invariant(case in strategy::workers_case()) {
+        if let Some((spec, run)) = case.first_failure(None) {
+            prop_assert!(false, "{}", run.report(&spec));
+        }
+    }
+}
+
+/// Runs proptest over cases with workers against one mutant of the claim structure; the
+/// case it shrank a failure to.
+fn hunt_with_workers(m: Mutant, cases: u32) -> Option<WorkersCase> {
+    let mut config = strategy::config(cases, 0xC0C0_0003);
+    config.failure_persistence = None;
+    config.max_shrink_iters = SHRINK_ITERS;
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&strategy::workers_case(), |case| {
+        prop_assert!(case.first_failure(Some(m)).is_none());
+        Ok(())
+    });
+    match result {
+        Err(TestError::Fail(_, shrunk)) => Some(shrunk),
+        Err(TestError::Abort(why)) => panic!("{m}: proptest aborted: {why}"),
+        Ok(()) => None,
+    }
+}
+
+/// Each mistake of the claim structure that needs no fault is found by proptest over cases
+/// with workers, and shrunk to a case that still needs what shows it: two workers for two
+/// tasks on one region, a task handed back for the mistakes of a hand-back.
+#[test]
+fn every_claim_mistake_is_caught_and_shrunk_by_proptest() {
+    let mut missed = Vec::new();
+    for m in Mutant::of_claims().filter(|m| m.facts().claims.is_some_and(|c| c.faults == 0)) {
+        let Some(shrunk) = hunt_with_workers(m, 1024) else {
+            missed.push(m.name());
+            continue;
+        };
+        let (spec, run) = shrunk.first_failure(Some(m)).expect("still fails");
+        let needs = m.facts().claims.expect("a claim mistake");
+        assert!(shrunk.workers >= needs.workers, "{m}: {shrunk:?}");
+        assert!(
+            shrunk.hand_backs || needs.hand_backs == 0,
+            "{m}: {shrunk:?}"
+        );
+        assert!(
+            Size::of(&shrunk.case).within(Size {
+                clients: 3,
+                requests: 6,
+                blocks: 16
+            }),
+            "{m}: shrunk only to {:?}:\n{}",
+            Size::of(&shrunk.case),
+            run.report(&spec)
+        );
+    }
+    assert!(missed.is_empty(), "proptest missed {missed:?}");
 }
 
 /// How large a case is, in the measures shrinking reduces.

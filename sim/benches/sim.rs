@@ -31,6 +31,11 @@ fn one_gib(check: CheckLevel) -> SimConfig {
     }
 }
 
+/// The same run with `n` copy workers.
+fn workers(c: SimConfig, n: u32) -> SimConfig {
+    SimConfig { workers: n, ..c }
+}
+
 fn timed(c: &SimConfig) -> (f64, cowlab_sim::SimOutcome) {
     let start = Instant::now();
     let o = simulate(c, &mut |_| {}).expect("a valid configuration");
@@ -65,9 +70,9 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     println!("### Speed of the timed driver\n");
     println!(
-        "| run | check | wall: fastest of 11 | median | events | steps | events/s (fastest) |"
+        "| run | workers | check | wall: fastest of 11 | median | events | steps | events/s (fastest) | simulated copy |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|");
     let mut off = 0.0;
     for (name, c) in [
         ("1 GiB, 100,000 writes", one_gib(CheckLevel::Off)),
@@ -76,6 +81,14 @@ fn main() {
         (
             "64 GiB, 100,000 writes",
             one_gib(CheckLevel::Off).with_volume(64 * GIB),
+        ),
+        (
+            "1 GiB, 100,000 writes",
+            workers(one_gib(CheckLevel::Off), 64),
+        ),
+        (
+            "1 GiB, 100,000 writes",
+            workers(one_gib(CheckLevel::End), 64),
         ),
     ] {
         let runs: Vec<(f64, cowlab_sim::SimOutcome)> = (0..11).map(|_| timed(&c)).collect();
@@ -86,14 +99,16 @@ fn main() {
             off = fastest;
         }
         println!(
-            "| {name} | {} | {:.1} ms ({:.2}x off) | {:.1} ms | {} | {} | {:.2} M |",
+            "| {name} | {} | {} | {:.1} ms ({:.2}x off) | {:.1} ms | {} | {} | {:.2} M | {:.3} s |",
+            c.workers,
             c.check_level(),
             fastest * 1e3,
             fastest / off,
             median(walls) * 1e3,
             o.events,
             o.steps,
-            o.events as f64 / fastest / 1e6
+            o.events as f64 / fastest / 1e6,
+            o.metrics.copy_seconds
         );
     }
     if quick {
