@@ -120,7 +120,7 @@ fn bad_input_is_one_line_and_exit_code_two() {
         &["sim", "--trace", "/no/such/trace.csv"],
         &["--trace /no/such/trace.csv"],
     );
-    let dir = std::env::temp_dir().join(format!("cowlab-sim-cli-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cowlab-sim-cli");
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.csv");
     std::fs::write(&bad, "128166372003061629,hm,1,Write,3206144,4096,1043\n128166372003061630,hm,1,Write,12x,4096,1\n").unwrap();

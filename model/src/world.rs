@@ -30,6 +30,19 @@ impl Process {
         }
     }
 
+    /// Whether the process is a copy worker that may hand its task back now.
+    pub fn can_hand_back(&self, spec: &Spec) -> bool {
+        matches!(self, Process::Copier(c) if c.can_hand_back(spec))
+    }
+
+    /// The worker hands its task back (see [`Copier::hand_back`]).
+    pub fn hand_back<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) -> Event {
+        match self {
+            Process::Copier(c) => c.hand_back(spec, meta),
+            Process::Client(_) => unreachable!("only a copy worker hands a task back"),
+        }
+    }
+
     /// Whether the process is a copy worker whose next step takes a segment.
     pub fn about_to_take<G: Ghost>(&self, spec: &Spec, meta: &Meta<G>) -> bool {
         matches!(self, Process::Copier(c) if c.about_to_take(spec, meta))
@@ -227,10 +240,7 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
 
     /// Worker `pid` hands its task back (see [`Copier::hand_back`]).
     pub fn hand_back(&mut self, spec: &Spec, pid: Pid) -> Event {
-        match &mut self.procs[pid] {
-            Process::Copier(c) => c.hand_back(spec, &mut self.meta),
-            Process::Client(_) => unreachable!("process {pid} is a client"),
-        }
+        self.procs[pid].hand_back(spec, &mut self.meta)
     }
 
     /// The copier's workers.

@@ -278,8 +278,8 @@ fn lost_wakeup_is_caught() {
 /// [`LOOM_TIME_LIMIT`] hangs, and is killed so that the test fails instead.
 fn run_child(test: &str) -> (std::process::ExitStatus, String) {
     let exe = std::env::current_exe().expect("the test binary");
-    let log =
-        std::env::temp_dir().join(format!("cowlab-loom-{}-{test}.stderr", std::process::id()));
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cowlab-loom-{test}.stderr"));
     let mut child = std::process::Command::new(exe)
         .args([
             "--exact",

@@ -145,6 +145,51 @@ fn two_copy_workers_keep_every_invariant_on_shaken_threads() {
     }
 }
 
+/// One stress run with two copy workers, each handing back the first task it can, on
+/// [`Shaky`] threads.
+fn handing_back(policy: &str, mutant: Option<Mutant>, seed: u64) -> Result<ThreadedRun, Hang> {
+    let spec = stress(policy::by_name(policy).expect("built in"), mutant, seed)
+        .with_workers(2)
+        .expect("two workers")
+        .with_hand_backs();
+    Shaky::seed(seed);
+    run_watched::<Shaky, Stamps>(&spec, World::new(&spec), None, LIMIT)
+}
+
+#[test]
+fn copy_workers_handing_tasks_back_keep_every_invariant_on_shaken_threads() {
+    for name in policy::names() {
+        for seed in 0..RUNS_PER_POLICY / 5 {
+            let out = handing_back(name, None, seed)
+                .unwrap_or_else(|hang| panic!("{name} seed {seed}: {hang}"));
+            assert_eq!(out.violation, None, "{name} seed {seed}");
+            assert!(out.world.finished(), "{name} seed {seed}");
+        }
+    }
+}
+
+/// A task handed back without waking its waiters leaves its chunks in flight for ever:
+/// whoever waits on them (a write, or the worker itself when it comes back for the
+/// segment) sleeps on, and the run is reported stuck with who waits for what.
+#[test]
+fn a_hand_back_without_wake_is_named_as_a_hang_on_shaken_threads() {
+    let m = Mutant::HandBackWithoutWake;
+    let p = policy_for(m).name();
+    let (seed, result) = (0..CATCH_SEEDS)
+        .map(|seed| (seed, handing_back(p, Some(m), seed)))
+        .find(|(_, r)| r.as_ref().map_or(true, |out| out.violation.is_some()))
+        .unwrap_or_else(|| panic!("{m} under {p} survived {CATCH_SEEDS} shaken runs"));
+    match result {
+        Ok(out) => {
+            let v = out.violation.expect("caught");
+            assert_eq!(v.invariant, Invariant::Progress, "{m} seed {seed}: {v}");
+            assert!(v.to_string().contains("wait"), "{m} seed {seed}: {v}");
+            println!("{m} seed {seed}: {v}");
+        }
+        Err(hang) => assert!(!hang.stuck.is_empty(), "{m} seed {seed}: {hang}"),
+    }
+}
+
 /// Two tasks on one region, with two copy workers: the segment is marked twice, and the copy
 /// says it is complete with a segment never copied (seen at that moment: a worker copies it
 /// later). (The offset-0 slip needs a write to the volume's first chunk while the copier

@@ -99,7 +99,7 @@ fn writes(name: &str, at: &[(u64, u64)]) -> PathBuf {
             },
         })
         .collect();
-    let dir = std::env::temp_dir().join(format!("cowlab-knobs-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cowlab-knobs");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.csv"));
     let mut file = std::fs::File::create(&path).unwrap();

@@ -45,7 +45,7 @@ fn trace(name: &str, requests: &[(u64, Op, u64, u64)]) -> PathBuf {
             },
         })
         .collect();
-    let dir = std::env::temp_dir().join(format!("cowlab-timed-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cowlab-timed");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.csv"));
     let mut file = std::fs::File::create(&path).unwrap();

@@ -69,7 +69,7 @@ fn most_written_first_copies_the_written_volume_first() {
             },
         })
         .collect();
-    let dir = std::env::temp_dir().join(format!("cowlab-volumes-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cowlab-volumes");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("volume2.csv");
     write_msr(

@@ -92,7 +92,7 @@ fn out_of_band_control_takes_the_commands_off_the_data_links() {
         }),
         command_bytes: 512,
     };
-    let dir = std::env::temp_dir().join(format!("cowlab-topology-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cowlab-topology");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("oob.toml");
     std::fs::write(&path, t.to_toml()).unwrap();

@@ -360,8 +360,22 @@ impl Board {
 fn drive<P: Platform, S: Store>(shared: &Shared<P, S>, pid: Pid, mut proc: Process) -> Process {
     let spec = &shared.spec;
     let mut steps = 0;
+    // With hand-backs, each worker hands back the first task it can (QEMU's block-copy ends
+    // a task it has just made when the rate limit's slice is spent).
+    let mut hand_backs = u32::from(spec.hand_backs);
     while !proc.finished() {
         steps += 1;
+        if hand_backs > 0 && proc.can_hand_back(spec) {
+            hand_backs -= 1;
+            let mut board = P::lock(&shared.board);
+            proc.hand_back(spec, &mut board.meta);
+            let wake = board.anyone_parked() && shared.flaw != Some(Flaw::NoWakeup);
+            drop(board);
+            if wake {
+                P::notify_all(&shared.changed);
+            }
+            continue;
+        }
         if proc.needs_meta() {
             let mut board = P::lock(&shared.board);
             loop {
