@@ -18,7 +18,7 @@ use cowlab_sim::device::DeviceModel;
 use cowlab_sim::topology::{Control, DeviceSpec, Link, RaidLevel, Topology, TopologyChoice};
 use cowlab_sim::trace::write_msr;
 use cowlab_sim::workload::{Arrival, Arrivals, Stop};
-use cowlab_sim::{simulate, Latencies, Metrics, SimOutcome};
+use cowlab_sim::{simulate, Latencies, Metrics, Pacing, SimOutcome};
 use std::path::PathBuf;
 
 const KIB: u64 = 1 << 10;
@@ -178,6 +178,66 @@ fn the_speed_limit_starts_each_copier_read_once_the_bytes_before_it_are_paid_for
     assert_eq!(at(3_000_000), expected(3_000_000));
     assert_eq!(at(3_000_001), expected(3_000_001));
     assert_ne!(expected(3_000_000), expected(3_000_001));
+}
+
+/// Slice pacing (QEMU's rate limit) at 1 MB/s in slices of `slice_ns`: a quota of
+/// speed × slice bytes per slice, asked before a segment is taken.
+fn sliced(c: &SimConfig, slice_ns: u64, workers: u32) -> u64 {
+    copy_with(c, |c| {
+        c.speed = Some(1_000_000);
+        c.pacing = Pacing::Slices { slice_ns };
+        c.workers = workers;
+    })
+}
+
+#[test]
+fn slice_pacing_hands_out_speed_times_slice_bytes_per_slice() {
+    let c = quiet("snapshot-overlay");
+    // 100 ms slices at 1 MB/s: a quota of 100,000 bytes. The 7th segment of 16 KiB overruns
+    // it (114,688 bytes), so the slice is stretched to 114.688 ms; the worker wakes 1 ns
+    // after its end and a new slice starts: 7 + 7 + 2 segments, the last two from
+    // 2 × 114,688,001 ns on, each read then written.
+    let last_slice = 2 * 114_688_001;
+    assert_eq!(sliced(&c, 100_000_000, 1), last_slice + 4 * io_ns(&FLAT));
+    // A slice 1 ns longer: a quota of 100,000 bytes still, each stretched slice 1 ns longer.
+    assert_eq!(
+        sliced(&c, 100_000_001, 1),
+        2 * 114_688_002 + 4 * io_ns(&FLAT)
+    );
+    // A quota of 16,384 bytes less (slices of 83.616 ms): 6 segments a slice.
+    let slice = 83_616_000;
+    let stretched = (6 * SEGMENT as u128 * slice / 83_616) as u64;
+    assert_eq!(
+        sliced(&c, slice as u64, 1),
+        2 * (stretched + 1) + 4 * 2 * io_ns(&FLAT)
+    );
+    // More workers copy a slice's segments at once, but take no more of them.
+    let four = sliced(&c, 100_000_000, 4);
+    assert!(
+        four > last_slice && four < last_slice + 4 * io_ns(&FLAT),
+        "{four}"
+    );
+}
+
+#[test]
+fn an_unpaced_preserver_does_not_count_against_the_slices() {
+    // One write at time 0 preserves an 8 KiB chunk; the overlay pass copies it at the end.
+    let overlay = 2 * (FLAT.overhead_ns + transfer_ns(8 * KIB, FLAT.bandwidth));
+    let c = one_preserving_write();
+    let unpaced = sliced(
+        &SimConfig {
+            preserver_paced: false,
+            ..c.clone()
+        },
+        100_000_000,
+        1,
+    );
+    assert_eq!(unpaced, 2 * 114_688_001 + 4 * io_ns(&FLAT) + overlay);
+    // Counted, its 8 KiB fill the first slice's quota one segment early (8,192 + 6 × 16,384
+    // bytes: 106.496 ms); then 7 segments, then the last 3.
+    let paced = sliced(&c, 100_000_000, 1);
+    let second = 106_496_001 + 114_688_001;
+    assert_eq!(paced, second + 3 * 2 * io_ns(&FLAT) + overlay);
 }
 
 #[test]

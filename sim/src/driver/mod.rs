@@ -515,7 +515,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 if proc.about_to_take(self.spec, &self.world.meta) {
                     let wait = limit.charge(self.now, 0);
                     if wait > 0 {
-                        return Some(self.now.saturating_add(wait));
+                        // A timer fires after its deadline, never at it: the worker wakes
+                        // when the slice is over, and a new one starts.
+                        return Some(self.now.saturating_add(wait + 1));
                     }
                 }
             }
