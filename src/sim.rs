@@ -2,7 +2,7 @@
 
 use crate::{flag_value, CliError};
 use cowlab_sim::config::{size_arg, ConfigError, Disks, SimConfig};
-use cowlab_sim::device::DiskName;
+use cowlab_sim::device::{DiskName, QueueDepth};
 use cowlab_sim::faults;
 use cowlab_sim::size::{format_duration, format_size, parse_duration, parse_rate};
 use cowlab_sim::topology::TopologyChoice;
@@ -96,9 +96,10 @@ pub struct Args {
     /// Override the device's seek time, e.g. 4ms.
     #[arg(long, allow_hyphen_values = true)]
     pub disk_seek: Option<String>,
-    /// I/Os each device serves at once [default: 1].
+    /// I/Os each device serves at once, sharing its bandwidth, or `native`: the --disk
+    /// preset's own (nvme 64, ssd 32, hdd 1) [default: 1].
     #[arg(long)]
-    pub queue_depth: Option<u32>,
+    pub queue_depth: Option<QueueDepth>,
     /// Source, destination and snapshot on one device (one queue, one head): the `shared`
     /// topology.
     #[arg(long, conflicts_with = "topology")]
@@ -385,7 +386,7 @@ fn disks(a: &Args) -> Result<Disks, CliError> {
     if let Some(b) = &a.disk_bandwidth {
         d.model.bandwidth = bytes_per_second("--disk-bandwidth", b)?;
     }
-    d.queue_depth = a.queue_depth.unwrap_or(1);
+    d.queue_depth = a.queue_depth.map_or(1, |q| q.resolve(name));
     d.shared = a.shared_disk;
     Ok(d)
 }

@@ -77,6 +77,11 @@ fn bad_counts() {
         &["sim", "--queue-depth", "99999999999"],
         &["--queue-depth", "'99999999999'"],
     );
+    refused(
+        &["sim", "--queue-depth", "deep"],
+        &["--queue-depth", "'deep'", "or `native`"],
+    );
+    refused(&["sim", "--queue-depth", "-4"], &["--queue-depth", "'-4'"]);
     refused(&["report", "--seed", "-1"], &["--seed", "'-1'"]);
     refused(&["run", "--blocks", "-3"], &["--blocks", "'-3'"]);
     refused(&["check", "--threads", "0"], &["--threads", "'0'"]);

@@ -11,6 +11,7 @@ use cowlab_reports::run::{Options, Shard, Timing};
 use cowlab_reports::sweep::{self, Cost, RunKey, Sweep};
 use cowlab_reports::{report, shard};
 use cowlab_sim::config::CheckLevel;
+use cowlab_sim::device::QueueDepth;
 use cowlab_sim::metrics::Metrics;
 use cowlab_sim::workload::PatternName;
 use std::path::{Path, PathBuf};
@@ -362,6 +363,35 @@ fn the_default_sweep_round_trips_through_its_sweep_file() {
     assert_eq!(back, Sweep::default());
     let q = quick();
     assert_eq!(sweep::parse(&q.to_toml(), "quick.toml", &names).unwrap(), q);
+    // Each disk's native depth, written and read back as "native", run at the preset's.
+    let native = Sweep {
+        queue_depth: QueueDepth::Native,
+        ..quick()
+    };
+    assert!(native.to_toml().contains("\nqueue_depth = \"native\"\n"));
+    assert_eq!(
+        sweep::parse(&native.to_toml(), "native.toml", &names).unwrap(),
+        native
+    );
+    let parsed = sweep::parse("queue_depth = \"native\"\n", "n.toml", &names).unwrap();
+    assert_eq!(parsed.queue_depth, QueueDepth::Native);
+    let parsed = sweep::parse("queue_depth = 8\n", "n.toml", &names).unwrap();
+    assert_eq!(parsed.queue_depth, QueueDepth::Fixed(8));
+    for disk in <cowlab_sim::device::DiskName as cowlab_model::names::Named>::ALL {
+        let key = RunKey {
+            policy: "offline".parse().unwrap(),
+            workload: "uniform".parse().unwrap(),
+            disk: *disk,
+            segment: 1 << 20,
+            chunk: 64 << 10,
+            seed: 0,
+            on_error: None,
+            topology: None,
+        };
+        let depth = native.config(&key).disks.queue_depth;
+        assert_eq!(depth, disk.native_depth(), "{disk:?}");
+        assert_eq!(q.config(&key).disks.queue_depth, 1);
+    }
     // The built-in sweep: chunks 4 KiB to 4 MiB, segments to 64 MiB, every policy, 3 seeds.
     let d = Sweep::default();
     assert_eq!(d.granularity.chunk_sizes.first(), Some(&(4 << 10)));
@@ -381,7 +411,7 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
         .iter()
         .map(|n| n.to_string())
         .collect();
-    let cases: [(&str, &str); 13] = [
+    let cases: [(&str, &str); 15] = [
         (
             "volume = \"1GiB\"\nvolum = \"2GiB\"\n",
             "s.toml line 2: key volum = \"2GiB\": unknown field",
@@ -409,6 +439,14 @@ fn bad_sweep_files_name_the_file_line_key_and_value() {
         (
             "queue_depth = 0\n",
             "s.toml line 1: key queue_depth = 0: must be at least 1",
+        ),
+        (
+            "queue_depth = \"deep\"\n",
+            "s.toml line 1: key queue_depth = \"deep\": queue depth `deep`: expected a whole number",
+        ),
+        (
+            "queue_depth = -2\n",
+            "s.toml line 1: key queue_depth = -2: queue depth `-2`: expected a whole number",
         ),
         (
             "read_fraction = 1.5\n",

@@ -280,8 +280,10 @@ impl SimConfig {
 
     /// When a generated open-loop workload asks more of the source device than it can
     /// serve: the offered requests per second and about how many one device serves (the
-    /// mean request's overhead, seek and transfer; preservations only make it worse), so a
-    /// run whose requests queue for its whole length can say so. `None` otherwise.
+    /// mean request's overhead, seek and transfer, `queue_depth` of them at once but never
+    /// more bytes a second than the bandwidth, which they share; preservations only make it
+    /// worse), so a run whose requests queue for its whole length can say so. `None`
+    /// otherwise.
     pub fn saturation(&self) -> Option<(f64, f64)> {
         let Arrivals::Open { rate } = self.workload.arrivals else {
             return None;
@@ -298,7 +300,10 @@ impl SimConfig {
             / weight.max(1) as f64;
         let m = &self.disks.model;
         let seconds = (m.overhead_ns + m.seek_ns) as f64 / 1e9 + mean / m.bandwidth.max(1) as f64;
-        let served = f64::from(self.disks.queue_depth) / seconds;
+        let mut served = f64::from(self.disks.queue_depth) / seconds;
+        if self.disks.queue_depth > 1 {
+            served = served.min(m.bandwidth as f64 / mean.max(1.0));
+        }
         (rate > served).then_some((rate, served))
     }
 

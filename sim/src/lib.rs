@@ -26,7 +26,10 @@ pub mod verify;
 pub mod workload;
 
 pub use config::{CheckLevel, ConfigError, Disks, Preset, SimConfig};
-pub use device::{DeviceModel, DeviceModelError, DeviceQueue, DeviceStats, DiskName, Io, Started};
+pub use device::{
+    Completed, DeviceModel, DeviceModelError, DeviceQueue, DeviceStats, DiskName, Io, QueueDepth,
+    QueueDepthError, Wake,
+};
 pub use driver::{simulate, simulate_with, Progress, SimError, SimOutcome, TimedViolation};
 pub use latency::Latencies;
 pub use metrics::Metrics;

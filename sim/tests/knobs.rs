@@ -353,9 +353,10 @@ fn topology_file(name: &str, t: &Topology) -> TopologyChoice {
 const WRITE_NS: u64 = 1_000 + 4 * KIB;
 
 #[test]
-fn a_device_of_depth_d_serves_d_ios_at_once_and_the_next_waits() {
+fn a_device_of_depth_d_serves_d_ios_at_once_sharing_its_bandwidth_and_the_next_waits() {
     // Offline holds every write until the copy ends, then releases them at once: with the
-    // copier gone, d of them are served together and the d+1-th after them.
+    // copier gone, d of them are served together (their commands overlap, their transfers
+    // share the bandwidth: `sim/src/device.rs`) and the d+1-th after them.
     let copy = 2 * SEGMENTS * io_ns(&FLAT);
     for depth in 1..=3u32 {
         let n = u64::from(depth) + 1;
@@ -374,18 +375,26 @@ fn a_device_of_depth_d_serves_d_ios_at_once_and_the_next_waits() {
             assert_eq!((m.held_writes, copy_ns(&m)), (n, copy), "depth {depth}");
             (m.hold_p50_us, m.hold_max_us)
         };
-        // Write i (from 0) arrived at 0 and is acknowledged at the end of its round of
-        // `depth` writes; the figures go through the same histogram as the metrics.
+        // Write i (from 0) arrived at 0 and is acknowledged at the end of its round of up
+        // to `depth` writes: one overhead and every write's transfer of the round, one
+        // after the other; the figures go through the same histogram as the metrics.
         let expected = |depth: u64| {
             let mut l = Latencies::new();
+            let (mut end, mut round) = (copy, u64::MAX);
             for i in 0..n {
-                l.record(copy + (i / depth + 1) * WRITE_NS);
+                if i / depth != round {
+                    round = i / depth;
+                    let writes = depth.min(n - i);
+                    end += 1_000 + writes * (WRITE_NS - 1_000);
+                }
+                l.record(end);
             }
             (l.quantile_us(0.5), l.max_us())
         };
         assert_eq!(holds(depth), expected(u64::from(depth)), "depth {depth}");
         assert_eq!(holds(depth + 1), expected(n), "depth {}", depth + 1);
-        // The last write waits one write's time less with one more slot.
+        // The last write waits one overhead less with one more slot: only the commands
+        // overlap, the bytes take as long.
         let (max_d, max_more) = (expected(u64::from(depth)).1, expected(n).1);
         assert!(max_d > max_more, "{max_d} vs {max_more}");
     }

@@ -429,11 +429,14 @@ fn today(ios: &[Arrival], model: DeviceModel, depth: u32, shared: Option<u64>) -
             return out;
         };
         if first {
-            let Reverse((t, _, dev, token)) = heap.pop().unwrap();
-            out.push((token, t));
-            if let Some(s) = queues[dev].complete(t) {
-                seq += 1;
-                heap.push(Reverse((s.done_at, seq, dev, s.token)));
+            // A stale wake completes nothing.
+            let Reverse((t, _, dev, gen)) = heap.pop().unwrap();
+            if let Some(done) = queues[dev].complete(t, gen) {
+                out.push((done.token, t));
+                if let Some(w) = done.wake {
+                    seq += 1;
+                    heap.push(Reverse((w.at, seq, dev, w.gen)));
+                }
             }
         } else {
             let a = &ios[i];
@@ -446,9 +449,9 @@ fn today(ios: &[Arrival], model: DeviceModel, depth: u32, shared: Option<u64>) -
                 offset: region + a.io.offset,
                 ..a.io.clone()
             };
-            if let Some(s) = queues[dev].submit(a.at, io) {
+            if let Some(w) = queues[dev].submit(a.at, io) {
                 seq += 1;
-                heap.push(Reverse((s.done_at, seq, dev, s.token)));
+                heap.push(Reverse((w.at, seq, dev, w.gen)));
             }
         }
     }
@@ -497,19 +500,21 @@ fn direct(ios: &[Arrival], topology: &Topology) -> Vec<(u32, u64)> {
             return out;
         };
         if first {
-            let Reverse((t, _, disk, token)) = heap.pop().unwrap();
-            out.push((token, t));
-            if let Some((next, done)) = f.complete_direct(t, disk) {
-                seq += 1;
-                heap.push(Reverse((done, seq, disk, next)));
+            let Reverse((t, _, disk, gen)) = heap.pop().unwrap();
+            if let Some((token, wake)) = f.complete_direct(t, disk, gen) {
+                out.push((token, t));
+                if let Some(w) = wake {
+                    seq += 1;
+                    heap.push(Reverse((w.at, seq, disk, w.gen)));
+                }
             }
         } else {
             let a = &ios[i];
             i += 1;
             let disk = f.direct_disk(a.role).expect("a direct role");
-            if let Some(done) = f.submit_direct(a.at, a.role, a.io.clone()) {
+            if let Some(w) = f.submit_direct(a.at, a.role, a.io.clone()) {
                 seq += 1;
-                heap.push(Reverse((done, seq, disk, a.io.token)));
+                heap.push(Reverse((w.at, seq, disk, w.gen)));
             }
         }
     }
@@ -547,6 +552,16 @@ fn the_direct_path_times_exactly_as_todays_queues() {
             .direct_disk(Device::Destination),
         None
     );
+    // Nor a role on a disk another role reaches over a link: the disk's wakes are then the
+    // fabric's alone (a driver timing one role directly and one through the fabric used to
+    // panic when their I/Os queued behind each other).
+    let mut t = Topology::separate(DeviceModel::nvme(), 1);
+    t.links.insert("l".into(), super_link());
+    t.roles[Device::Source as usize].links = vec!["l".into()];
+    t.roles[Device::Destination as usize].device = t.roles[0].device.clone();
+    let f = Fabric::<u32>::new(&t).unwrap();
+    assert_eq!(f.direct_disk(Device::Destination), None);
+    assert!(f.direct_disk(Device::Snapshot).is_some());
 }
 
 #[test]
@@ -673,6 +688,11 @@ fn a_file_reads_as_written() {
     assert_eq!(t.role(Device::Snapshot).offset, 1 << 30);
     assert_eq!(t.control, Control::default());
     assert_eq!(Topology::parse(&t.to_toml(), "again.toml"), Ok(t));
+    // "native": the model preset's own depth, written back as the number.
+    let native = BASE.replacen("queue_depth = 4", "queue_depth = \"native\"", 1);
+    let t = Topology::parse(&native, "native.toml").unwrap();
+    assert_eq!(t.devices["d1"], disk(ssd, 32));
+    assert!(t.to_toml().contains("queue_depth = 32\n"));
 }
 
 fn super_link() -> Link {
@@ -780,6 +800,18 @@ fn bad_files_name_the_file_line_key_and_value() {
     assert_eq!(
         with("queue_depth = 4", "queue_depth = 0"),
         "t.toml line 6: key devices.d1.queue_depth = 0: must be at least 1"
+    );
+    assert_eq!(
+        with("queue_depth = 4", "queue_depth = \"deep\""),
+        "t.toml line 6: key devices.d1.queue_depth = \"deep\": must be a whole number or \"native\""
+    );
+    assert_eq!(
+        with(
+            "overhead_ns = \"80us\"",
+            "overhead_ns = \"80us\"\nqueue_depth = \"native\""
+        ),
+        "t.toml line 11: key devices.d2.queue_depth = \"native\": `native` needs a model preset \
+         (nvme, ssd or hdd)"
     );
     assert_eq!(
         with("raid = \"raid5\"", "raid = \"raid6\""),

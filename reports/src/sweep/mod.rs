@@ -15,7 +15,7 @@ use cowlab_model::fault::{ErrorPolicy, FaultPlan};
 use cowlab_model::names::Named;
 use cowlab_model::{policy, Mutant, OrderName, PolicyName};
 use cowlab_sim::config::{CheckLevel, Disks, SimConfig};
-use cowlab_sim::device::DiskName;
+use cowlab_sim::device::{DiskName, QueueDepth};
 use cowlab_sim::metrics::NUMERIC_METRICS;
 use cowlab_sim::tomlfile::FileError;
 use cowlab_sim::topology::{TopologyChoice, TopologyPreset};
@@ -165,7 +165,9 @@ pub struct Sweep {
     pub hot_size: u64,
     pub order: OrderName,
     pub check: CheckLevel,
-    pub queue_depth: u32,
+    /// A number, or each disk preset's native depth (a number in the JSON, as before, or
+    /// `"native"`).
+    pub queue_depth: QueueDepth,
     /// Copier speed limit, bytes per second.
     pub speed: Option<u64>,
     pub mutant: Option<Mutant>,
@@ -244,7 +246,7 @@ impl Default for Sweep {
             hot_size: 16 << 20,
             order: OrderName::Sequential,
             check: CheckLevel::End,
-            queue_depth: 1,
+            queue_depth: QueueDepth::Fixed(1),
             speed: None,
             mutant: None,
             seeds: 3,
@@ -471,7 +473,7 @@ impl Sweep {
         c.speed = self.speed;
         c.topology = key.topology.as_deref().map(TopologyChoice::named);
         let mut disks = Disks::preset(key.disk);
-        disks.queue_depth = self.queue_depth;
+        disks.queue_depth = self.queue_depth.resolve(key.disk);
         c.disks = disks;
         let w = &mut c.workload;
         w.pattern = key

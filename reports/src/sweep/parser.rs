@@ -5,7 +5,7 @@ use super::{Cost, Granularity, Mode, RunKey, Sweep, SweepError, COST_METRICS};
 use cowlab_model::names::{Named, UnknownName};
 use cowlab_model::{Mutant, OrderName, PolicyName};
 use cowlab_sim::config::{CheckLevel, Field, WorkloadField};
-use cowlab_sim::device::DiskName;
+use cowlab_sim::device::{DiskName, QueueDepth};
 use cowlab_sim::faults::{parse_error_policy, FaultsTable};
 use cowlab_sim::size::{format_size, parse_rate, parse_size};
 use cowlab_sim::tomlfile;
@@ -30,7 +30,8 @@ struct File {
     hot_size: Option<Spanned<String>>,
     order: Option<Spanned<String>>,
     check: Option<Spanned<String>>,
-    queue_depth: Option<Spanned<u32>>,
+    /// A whole number or "native" (`sim/src/device.rs`, `QueueDepth`).
+    queue_depth: Option<Spanned<toml::Value>>,
     speed: Option<Spanned<String>>,
     mutant: Option<Spanned<String>>,
     seeds: Option<Spanned<u32>>,
@@ -138,7 +139,14 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
     }
     if let Some(v) = &f.queue_depth {
         // Its rule (at least 1) is the run configuration's, refused in this key's name.
-        s.queue_depth = *v.get_ref();
+        // A number as written, or a string ("native"), read by `QueueDepth`'s one parser.
+        let text = match v.get_ref() {
+            toml::Value::String(t) => t.clone(),
+            other => other.to_string(),
+        };
+        s.queue_depth = text
+            .parse::<QueueDepth>()
+            .map_err(|e| doc.at(v.span(), "queue_depth", e))?;
     }
     if let Some(v) = &f.speed {
         // A rate, written as on the command line: "100MiB/s".

@@ -3,6 +3,7 @@
 
 use super::Sweep;
 use cowlab_model::fault::{FaultPlan, When};
+use cowlab_sim::device::QueueDepth;
 use cowlab_sim::size::format_size;
 use cowlab_sim::tomlfile::toml_string;
 use cowlab_sim::topology::PRESETS;
@@ -53,7 +54,13 @@ impl Sweep {
         out.push_str(&format!("order = {:?}\n", self.order.to_string()));
         out.push_str("# Invariant checking per run: every-step, end, off.\n");
         out.push_str(&format!("check = {:?}\n", self.check.to_string()));
-        out.push_str(&format!("queue_depth = {}\n", self.queue_depth));
+        out.push_str(&format!(
+            "queue_depth = {}\n",
+            match self.queue_depth {
+                QueueDepth::Fixed(n) => n.to_string(),
+                QueueDepth::Native => "\"native\"".into(),
+            }
+        ));
         out.push_str("# Copier speed limit, e.g. \"100MiB/s\".\n");
         out.push_str(&optional(
             "speed",

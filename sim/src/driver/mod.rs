@@ -182,8 +182,9 @@ enum Due {
     Issue(u32),
     /// The fabric has I/Os or commands due (each names its process when it completes).
     Fabric,
-    /// A disk a role goes straight to finished the I/O of this process.
-    Done { disk: u8, pid: u32 },
+    /// A wake of a disk a role goes straight to: an I/O on it finishes, unless the wake
+    /// is stale (`sim/src/device.rs`, `Wake`).
+    Done { disk: u8, gen: u32 },
     /// The next open-loop (or traced) request arrives.
     Arrival,
     /// A closed-loop writer's think time ends.
@@ -197,7 +198,7 @@ impl Due {
             Due::Ready(p) => (0, 0, p),
             Due::Issue(p) => (1, 0, p),
             Due::Fabric => (2, 0, 0),
-            Due::Done { disk, pid } => (5, disk, pid),
+            Due::Done { disk, gen } => (5, disk, gen),
             Due::Arrival => (3, 0, 0),
             Due::Think(w) => (4, 0, w),
         };
@@ -212,7 +213,7 @@ impl Due {
             2 => Due::Fabric,
             5 => Due::Done {
                 disk: (x >> 32) as u8,
-                pid: n,
+                gen: n,
             },
             3 => Due::Arrival,
             _ => Due::Think(n),
@@ -426,11 +427,15 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 Due::Ready(pid) => self.attempt(pid as Pid),
                 Due::Issue(pid) => self.issue(pid as Pid),
                 Due::Fabric => self.fabric_due(),
-                Due::Done { disk, pid } => {
-                    if let Some((next, done)) = self.fabric.complete_direct(self.now, disk as u32) {
-                        self.at(done, Due::Done { disk, pid: next });
+                Due::Done { disk, gen } => {
+                    if let Some((pid, wake)) =
+                        self.fabric.complete_direct(self.now, disk as u32, gen)
+                    {
+                        if let Some(w) = wake {
+                            self.at(w.at, Due::Done { disk, gen: w.gen });
+                        }
+                        self.io_done(pid as Pid);
                     }
-                    self.io_done(pid as Pid);
                 }
                 Due::Arrival => self.arrival()?,
                 Due::Think(writer) => self.think_done(writer)?,
@@ -702,15 +707,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             .filter(|d| *d <= u8::MAX as u32)
         {
             Some(disk) => {
-                if let Some(done) = self.fabric.submit_direct(self.now, io.device, request) {
+                if let Some(w) = self.fabric.submit_direct(self.now, io.device, request) {
                     let disk = disk as u8;
-                    self.at(
-                        done,
-                        Due::Done {
-                            disk,
-                            pid: pid as u32,
-                        },
-                    );
+                    self.at(w.at, Due::Done { disk, gen: w.gen });
                 }
             }
             None => {

@@ -8,7 +8,9 @@
 //! The model, resource by resource:
 //!
 //! - **Disk**: a [`DeviceQueue`] (`sim/src/device.rs`) over a [`DeviceModel`](crate::device::DeviceModel) with its
-//!   queue depth, exactly as the driver uses today: FIFO, up to `depth` I/Os in service.
+//!   queue depth: FIFO, up to `depth` I/Os in service sharing the disk's bandwidth. The
+//!   queue hands back a wake whenever its earliest completion moves; the fabric schedules
+//!   each and the queue ignores the stale ones.
 //! - **RAID** (inside the array, behind the links): splits a logical I/O into member I/Os.
 //!   Unit `c` of the logical address space is the `stripe_unit` bytes at `c × unit`.
 //!   - `raid0` (n >= 2): unit `c` is on member `c mod n` at `(c div n) × unit`.
@@ -46,7 +48,7 @@
 //! controller costs nothing and has no cache; RAID-1 balance is judged once per I/O.
 
 use super::{refused, ControlPath, DeviceSpec, Link, RaidLevel, Topology, TopologyError};
-use crate::device::{DeviceQueue, DeviceStats, Io};
+use crate::device::{DeviceQueue, DeviceStats, Io, Wake};
 use cowlab_model::Device;
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
@@ -132,13 +134,15 @@ struct RoleState {
     links: Vec<u32>,
     offset: u64,
     /// The disk the role's I/O goes straight to, when it crosses no link and the role's
-    /// device is a plain disk (the fast path of the `separate` and `shared` presets).
+    /// device is a plain disk only such roles use (the fast path of the `separate` and
+    /// `shared` presets).
     direct: Option<u32>,
 }
 
-/// The token of a member I/O that went straight to its disk ([`Fabric::submit_direct`]):
-/// it belongs to no operation (the caller keeps its own token).
-const DIRECT: (u32, u32) = (NONE, u32::MAX - 1);
+/// The operation of a member I/O that went straight to its disk
+/// ([`Fabric::submit_direct`]): it belongs to no operation; the other half of its token is
+/// where the caller's token waits ([`Fabric::direct_tokens`]).
+const DIRECT: u32 = NONE;
 
 #[derive(Clone, Copy)]
 enum Step {
@@ -186,11 +190,10 @@ enum Event {
     /// The operation goes on with its next step.
     Resume(u32),
     LinkDone(u32),
-    /// A member I/O of (operation, plan node) on a disk finished.
+    /// A wake of a disk's queue: a member I/O finishes, unless the wake is stale.
     DiskDone {
         disk: u32,
-        op: u32,
-        node: u32,
+        gen: u32,
     },
     /// The operation is complete: hand back its token.
     Finish(u32),
@@ -216,8 +219,10 @@ pub struct Fabric<T> {
     roles: Vec<RoleState>,
     ops: Vec<Option<Op<T>>>,
     free: Vec<u32>,
-    /// Per disk, the tokens of direct I/Os waiting in its queue, in its order.
-    direct_waiting: Vec<VecDeque<T>>,
+    /// The caller's tokens of direct I/Os in a queue, by the slot their member I/O's token
+    /// names; `direct_free` lists the free slots.
+    direct_tokens: Vec<Option<T>>,
+    direct_free: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
     seq: u64,
     now: u64,
@@ -290,8 +295,17 @@ impl<T> Fabric<T> {
                         .enumerate()
                         .any(|(n, x)| matches!(x, Node::Raid { .. }) && under[n].contains(&d))
                 };
+                // Nor a disk a role reaches over links: its I/O's wakes are the fabric's.
+                let over_links = |d: u32| {
+                    topology.roles.iter().any(|o| {
+                        !o.links.is_empty()
+                            && matches!(nodes[index[o.device.as_str()] as usize], Node::Disk(x) if x == d)
+                    })
+                };
                 let direct = match nodes[node as usize] {
-                    Node::Disk(d) if r.links.is_empty() && !in_raid(d) => Some(d),
+                    Node::Disk(d) if r.links.is_empty() && !in_raid(d) && !over_links(d) => {
+                        Some(d)
+                    }
                     _ => None,
                 };
                 RoleState {
@@ -315,7 +329,6 @@ impl<T> Fabric<T> {
                 Some(links.len() as u32 - 1)
             }
         };
-        let disks_count = disks.len();
         Ok(Fabric {
             nodes,
             under,
@@ -326,7 +339,8 @@ impl<T> Fabric<T> {
             roles,
             ops: Vec::new(),
             free: Vec::new(),
-            direct_waiting: (0..disks_count).map(|_| VecDeque::new()).collect(),
+            direct_tokens: Vec::new(),
+            direct_free: Vec::new(),
             heap: BinaryHeap::new(),
             seq: 0,
             now: 0,
@@ -334,7 +348,7 @@ impl<T> Fabric<T> {
     }
 
     /// The disk a role's I/O goes straight to, when it crosses no link and its device is a
-    /// plain disk: such an I/O may be served by [`Fabric::submit_direct`] on the caller's
+    /// plain disk that no RAID and no role over links reaches: such an I/O may be served by [`Fabric::submit_direct`] on the caller's
     /// own clock, without the fabric's events (what the `separate` and `shared` presets
     /// need, and the cheapest way to time them). A caller drives a role's I/O one way or
     /// the other, never both.
@@ -343,10 +357,11 @@ impl<T> Fabric<T> {
     }
 
     /// Queues an I/O of a role with a [`direct_disk`](Fabric::direct_disk) on that disk.
-    /// Returns when it completes if it starts at once; if it waits, it comes back, started,
-    /// from a later [`complete_direct`](Fabric::complete_direct). The caller tells the
-    /// fabric of each completion, at its time, with `complete_direct`.
-    pub fn submit_direct(&mut self, now: u64, role: Device, io: Io<T>) -> Option<u64> {
+    /// Returns a wake of the disk when its earliest completion moved (the caller schedules
+    /// it and drops none: the disk ignores the stale ones), and the caller calls
+    /// [`complete_direct`](Fabric::complete_direct) at each wake's time. At queue depth 1
+    /// the wake comes back exactly when the I/O starts at once, at its completion.
+    pub fn submit_direct(&mut self, now: u64, role: Device, io: Io<T>) -> Option<Wake> {
         self.set_now(now);
         let r = &self.roles[role as usize];
         let disk = r.direct.expect("a role that goes straight to a disk");
@@ -356,31 +371,37 @@ impl<T> Fabric<T> {
             true => MemberKind::DataWrite,
             false => MemberKind::DataRead,
         });
+        let slot = match self.direct_free.pop() {
+            Some(slot) => {
+                self.direct_tokens[slot as usize] = Some(io.token);
+                slot
+            }
+            None => {
+                self.direct_tokens.push(Some(io.token));
+                self.direct_tokens.len() as u32 - 1
+            }
+        };
         let member = Io {
             offset,
             bytes: io.bytes,
             write: io.write,
-            token: DIRECT,
+            token: (DIRECT, slot),
         };
-        match d.queue.submit(now, member) {
-            Some(started) => Some(started.done_at),
-            None => {
-                // The queue is first in, first out: its waiting I/Os start in this order.
-                self.direct_waiting[disk as usize].push_back(io.token);
-                None
-            }
-        }
+        d.queue.submit(now, member)
     }
 
-    /// A direct I/O on `disk` completed at `now`: the I/O that starts in its place, if one
-    /// waited, with its token and when it completes.
-    pub fn complete_direct(&mut self, now: u64, disk: u32) -> Option<(T, u64)> {
+    /// The wake `gen` of `disk`, a direct disk, is due at `now`: `None` if it is stale,
+    /// else the token of the direct I/O that completed and the disk's next wake, if any.
+    pub fn complete_direct(&mut self, now: u64, disk: u32, gen: u32) -> Option<(T, Option<Wake>)> {
         self.set_now(now);
-        let started = self.disks[disk as usize].queue.complete(now)?;
-        let token = self.direct_waiting[disk as usize]
-            .pop_front()
-            .expect("a waiting direct I/O for each one the queue starts");
-        Some((token, started.done_at))
+        let done = self.disks[disk as usize].queue.complete(now, gen)?;
+        let (op, slot) = done.token;
+        debug_assert_eq!(op, DIRECT, "a direct disk serves direct I/O only");
+        let token = self.direct_tokens[slot as usize]
+            .take()
+            .expect("the token of a direct I/O in the queue");
+        self.direct_free.push(slot);
+        Some((token, done.wake))
     }
 
     /// A data I/O of `role` at `now` (`io.offset` within the role's region). Its token
@@ -457,11 +478,15 @@ impl<T> Fabric<T> {
             match event {
                 Event::Resume(id) => self.proceed(id),
                 Event::LinkDone(link) => self.link_done(link),
-                Event::DiskDone { disk, op, node } => {
-                    if let Some(s) = self.disks[disk as usize].queue.complete(t) {
-                        let (op, node) = s.token;
-                        self.at(s.done_at, Event::DiskDone { disk, op, node });
+                Event::DiskDone { disk, gen } => {
+                    // A stale wake: the queue's earliest completion moved since.
+                    let Some(done) = self.disks[disk as usize].queue.complete(t, gen) else {
+                        continue;
+                    };
+                    if let Some(w) = done.wake {
+                        self.at(w.at, Event::DiskDone { disk, gen: w.gen });
                     }
+                    let (op, node) = done.token;
                     self.plan_done(op, node);
                 }
                 Event::Finish(id) => done.push(self.finish(id)),
@@ -631,9 +656,8 @@ impl<T> Fabric<T> {
                     write,
                     token: (id, n),
                 };
-                if let Some(s) = d.queue.submit(now, io) {
-                    let (op, node) = s.token;
-                    self.at(s.done_at, Event::DiskDone { disk, op, node });
+                if let Some(w) = d.queue.submit(now, io) {
+                    self.at(w.at, Event::DiskDone { disk, gen: w.gen });
                 }
             }
             PlanKind::All => {

@@ -6,7 +6,7 @@ use super::{
     parse_role, Control, ControlPath, DeviceSpec, Link, RaidLevel, Role, Topology, TopologyError,
     ROLE_NAMES,
 };
-use crate::device::{DeviceModel, DiskName};
+use crate::device::{DeviceModel, DiskName, QueueDepth};
 use crate::size::{parse_duration, parse_rate, parse_size};
 use crate::tomlfile::{self, toml_string};
 use serde::Deserialize;
@@ -197,9 +197,13 @@ impl TopologyText<'_> {
                 let reason = "only a RAID has a stripe unit";
                 return Err(self.at(v.span(), &key("stripe_unit"), reason));
             }
+            let mut preset = None;
             let mut model = match &f.model {
                 Some(m) => match m.get_ref().parse::<DiskName>() {
-                    Ok(disk) => disk.model(),
+                    Ok(disk) => {
+                        preset = Some(disk);
+                        disk.model()
+                    }
                     Err(unknown) => return Err(self.at(m.span(), &key("model"), unknown)),
                 },
                 None => match &f.bandwidth {
@@ -225,6 +229,22 @@ impl TopologyText<'_> {
             }
             let queue_depth = match &f.queue_depth {
                 None => 1,
+                // The model preset's own depth (`sim/src/device.rs`, `DiskName::native_depth`).
+                Some(v) if matches!(v.get_ref(), Num::Text(t) if t == "native") => {
+                    self.note(key("queue_depth"), v);
+                    match preset {
+                        Some(disk) => QueueDepth::Native.resolve(disk),
+                        None => {
+                            let reason = "`native` needs a model preset (nvme, ssd or hdd)";
+                            return Err(self.at(v.span(), &key("queue_depth"), reason));
+                        }
+                    }
+                }
+                Some(v) if matches!(v.get_ref(), Num::Text(t) if t.trim().parse::<u64>().is_err()) =>
+                {
+                    let reason = "must be a whole number or \"native\"";
+                    return Err(self.at(v.span(), &key("queue_depth"), reason));
+                }
                 Some(v) => {
                     let n = self.num(v, key("queue_depth"), Quantity::Count)?;
                     u32::try_from(n)
@@ -378,7 +398,7 @@ impl Topology {
     /// overhead_ns = 4170000       # integers, or text with a unit: "4.17ms"
     /// bandwidth = 150000000       # bytes/s, or "150MB/s"
     /// seek_ns = 4000000
-    /// queue_depth = 1
+    /// queue_depth = 1             # or "native": the model preset's (nvme 64, ssd 32, hdd 1)
     ///
     /// [devices.array]             # a RAID of devices named in `devices`
     /// raid = "raid5"              # raid0, raid1 or raid5
