@@ -129,7 +129,14 @@ pub fn run(cfg: &QemuConfig, progress: &mut dyn FnMut(&str)) -> Result<RealOutco
         daemon.pid,
         dir.path().display()
     ));
-    let mut qmp = Qmp::connect(&qmp_path).map_err(|e| died_or(&mut daemon, e.into()))?;
+    let mut qmp = match Qmp::connect(&qmp_path) {
+        Ok(qmp) => qmp,
+        Err(e) => {
+            // The daemon's trace and log say why it never answered.
+            keep_records(cfg, &dir, &[], &[], None);
+            return Err(died_or(&mut daemon, e.into()));
+        }
+    };
     let result = drive(
         &setup,
         &mut dir,
@@ -142,7 +149,7 @@ pub fn run(cfg: &QemuConfig, progress: &mut dyn FnMut(&str)) -> Result<RealOutco
     let ended = match result {
         Ok(done) => done,
         Err(e) => {
-            keep_records(cfg, &dir, &qmp, &[], None);
+            keep_records(cfg, &dir, &qmp.log, &[], None);
             return Err(e);
         }
     };
@@ -151,7 +158,7 @@ pub fn run(cfg: &QemuConfig, progress: &mut dyn FnMut(&str)) -> Result<RealOutco
         .wait_exit(Duration::from_secs(5))
         .map_err(QemuError::from)?;
     let outcome = judge_run(&setup, &dir, stamper, ended, qmp.version)?;
-    keep_records(cfg, &dir, &qmp, &outcome.records, Some(&outcome));
+    keep_records(cfg, &dir, &qmp.log, &outcome.records, Some(&outcome));
     Ok(outcome)
 }
 
@@ -546,7 +553,7 @@ fn accounting(setup: &Setup, job: &JobEnd, c: &CopyStats) -> Option<String> {
 fn keep_records(
     cfg: &QemuConfig,
     dir: &RunDir,
-    qmp: &Qmp,
+    qmp_log: &[String],
     records: &[Record],
     outcome: Option<&RealOutcome>,
 ) {
@@ -565,7 +572,7 @@ fn keep_records(
                 std::fs::copy(from, to.join(name))?;
             }
         }
-        std::fs::write(to.join("qmp.log"), qmp.log.join("\n") + "\n")?;
+        std::fs::write(to.join("qmp.log"), qmp_log.join("\n") + "\n")?;
         if let Some(o) = outcome {
             let v = serde_json::to_string_pretty(o).unwrap_or_default();
             std::fs::write(to.join("outcome.json"), v + "\n")?;
