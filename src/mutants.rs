@@ -1,8 +1,9 @@
 //! `cowlab mutants`: the catalogue, and whether the random checks catch each mutant (the
-//! mistakes in handling faults in cases with fault plans).
+//! mistakes in handling faults in cases with fault plans, those of the claim structure with
+//! the workers and hand-backs they need).
 
 use crate::CliError;
-use cowlab_model::{policy, Invariant, Mutant};
+use cowlab_model::{policy, random, Invariant, Mutant, World};
 use std::collections::BTreeMap;
 
 #[derive(clap::Args)]
@@ -26,8 +27,10 @@ pub fn hunt(m: Mutant, seeds: u64) -> Catch {
     };
     for seed in 0..seeds {
         let p = policies[(seed % policies.len() as u64) as usize].clone();
-        // A mistake in handling faults shows only in cases with faults.
-        let (_, run) = crate::survey::case(seed, p, Some(m), m.needs_faults(), false);
+        // A mistake in handling faults shows only in cases with faults, one of the claim
+        // structure only with the workers (and hand-backs) it needs.
+        let (spec, schedule, plan) = random::generate_showing(seed, p, m);
+        let run = random::run_faulty(&spec, World::new(&spec), schedule, &plan, false);
         if let Some(v) = run.violation {
             catch.caught += 1;
             *catch.by.entry(v.invariant).or_default() += 1;

@@ -246,6 +246,33 @@ pub fn generate(seed: u64, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> (
     (spec, schedule)
 }
 
+/// A case that can show `mutant`: with a fault plan when it is a mistake in handling faults,
+/// and with the workers (at least two) and hand-backs its catalogue row names when it is a
+/// mistake of the claim structure.
+pub fn generate_showing(
+    seed: u64,
+    policy: Arc<dyn Policy>,
+    mutant: Mutant,
+) -> (Spec, u64, FaultPlan) {
+    let (spec, schedule, plan) = match mutant.needs_faults() {
+        true => generate_faulty(seed, policy, Some(mutant)),
+        false => {
+            let (spec, schedule) = generate(seed, policy, Some(mutant));
+            (spec, schedule, FaultPlan::default())
+        }
+    };
+    let Some(run) = mutant.facts().claims else {
+        return (spec, schedule, plan);
+    };
+    let spec = spec
+        .with_workers(run.workers.max(2))
+        .expect("a few workers are within the limit");
+    match run.hand_backs {
+        0 => (spec, schedule, plan),
+        _ => (spec.with_hand_backs(), schedule, plan),
+    }
+}
+
 /// A random case with faults: the case [`generate`] makes of `seed` (the same geometry,
 /// workload and schedule), an error policy, and a fault plan drawn for it: one or two
 /// device errors (the n-th I/O of a device, a block range, or a probability), at times a

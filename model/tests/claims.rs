@@ -227,25 +227,16 @@ fn several_workers_keep_every_invariant_over_random_cases_with_tasks_handed_back
 fn every_mistake_of_the_claim_structure_is_caught_by_the_random_driver() {
     let policies = policy::builtins();
     for m in Mutant::of_claims() {
-        let run = m.facts().claims.expect("of the claim structure");
         let shows = |p: &dyn cowlab_model::Policy| (m.facts().shows_under)(p);
         let caught = (0..SEEDS).find_map(|seed| {
             let p = policies[(seed % policies.len() as u64) as usize].clone();
             if !shows(p.as_ref()) {
                 return None;
             }
-            let (spec, schedule, plan) = match run.faults {
-                0 => {
-                    let (spec, schedule) = random::generate(seed, p, Some(m));
-                    (spec, schedule, Default::default())
-                }
-                _ => random::generate_faulty(seed, p, Some(m)),
-            };
-            let spec = spec.with_workers(run.workers.max(2)).unwrap();
-            let spec = match run.hand_backs {
-                0 => spec,
-                _ => spec.with_hand_backs(),
-            };
+            let (spec, schedule, plan) = random::generate_showing(seed, p, m);
+            let needs = m.facts().claims.expect("of the claim structure");
+            assert!(spec.workers() >= needs.workers.max(2));
+            assert_eq!(spec.hand_backs, needs.hand_backs > 0);
             let world = cowlab_model::World::new(&spec);
             random::run_faulty(&spec, world, schedule, &plan, true)
                 .violation
