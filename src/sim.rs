@@ -31,8 +31,9 @@ pub struct Args {
     /// Block size [default: 4KiB].
     #[arg(long, allow_hyphen_values = true)]
     pub block_size: Option<String>,
-    /// Segment size: the copier's unit [default: 1MiB].
-    #[arg(long, allow_hyphen_values = true)]
+    /// Segment size: the copier's unit, what a worker takes at once (QEMU's
+    /// x-perf.max-chunk) [default: 1MiB].
+    #[arg(long, visible_alias = "max-chunk", allow_hyphen_values = true)]
     pub segment_size: Option<String>,
     /// Copy-on-write chunk size; must divide the segment [default: 64KiB].
     #[arg(long, allow_hyphen_values = true)]

@@ -49,6 +49,50 @@ fn a_preset_sets_the_policy_and_explicit_flags_override_it() {
 }
 
 #[test]
+fn the_qemu_presets_run_qemus_workers_and_pacing_and_max_chunk_is_the_segment() {
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let o = cowlab(&[&SMALL[..], extra].concat());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let v = json(&["--preset", "qemu-fleecing", "--speed", "64MiB/s"]);
+    assert_eq!(v["config"]["workers"], 64);
+    assert_eq!(v["config"]["pacing"]["slices"]["slice_ns"], 100_000_000);
+    assert_eq!(v["config"]["preserver_paced"], false);
+    let v = json(&[
+        "--preset",
+        "qemu-backup",
+        "--workers",
+        "4",
+        "--pacing",
+        "smooth",
+    ]);
+    assert_eq!(
+        (
+            v["config"]["workers"].clone(),
+            v["config"]["pacing"].clone()
+        ),
+        (4.into(), serde_json::Value::Null)
+    );
+    assert_eq!(v["invariants"], "checked");
+    let alias = cowlab(&[&SMALL[..], &["--max-chunk", "256KiB"]].concat());
+    let named = cowlab(&[&SMALL[..], &["--segment-size", "256KiB"]].concat());
+    assert_eq!(alias.stdout, named.stdout);
+    assert_eq!(
+        json(&["--max-chunk", "256KiB"])["config"]["segment_size"],
+        262144
+    );
+    refused(
+        &["sim", "--pacing", "slices:0s"],
+        &["--pacing slices:0s", "a slice must last"],
+    );
+    refused(
+        &["sim", "--pacing", "steady"],
+        &["--pacing steady", "expected smooth"],
+    );
+}
+
+#[test]
 fn text_output_names_the_figures_and_a_mutant_run_exits_one_with_its_steps() {
     let o = cowlab(&[
         "sim",
