@@ -255,33 +255,39 @@ fn announce(report: &Report, out: &Path) -> u8 {
     if broken > 0 {
         println!("INVARIANT VIOLATED in {broken} runs: see the top of summary.md");
     }
-    println!("\n{}", table(&report.recommendations));
+    let workers = report.results.sweep.by_workers();
+    println!("\n{}", table(&report.recommendations, workers));
     if let (Some(p), Some(recs)) = (&report.panel, &report.panel_recommendations) {
         println!(
             "granularity by topology ({} on {}):\n{}",
             joined(&p.sweep.workloads),
             joined(&p.sweep.disks),
-            table(recs)
+            table(recs, p.sweep.by_workers())
         );
     }
     u8::from(broken > 0)
 }
 
 /// The recommendations as a plain-text table (the disk column names the topology too, in a
-/// sweep of topologies).
-fn table(recs: &[Recommendation]) -> String {
+/// sweep of topologies; a `workers` column follows the chunk in a sweep of workers).
+fn table(recs: &[Recommendation], workers: bool) -> String {
+    let count = |n: String| match workers {
+        true => format!(" {n:>7}"),
+        false => String::new(),
+    };
     let wide = recs.iter().any(|r| r.topology.is_some());
     let disk = |r: &Recommendation| match &r.topology {
         Some(t) => format!("{:<5} {t:<12}", r.disk),
         None => r.disk.to_string(),
     };
     let mut out = format!(
-        "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10}  {}\n",
+        "{:<11} {:<5} {:<18} {:>8} {:>8}{} {:>13} {:>10}  {}\n",
         "workload",
         if wide { "disk  topology    " } else { "disk" },
         "policy",
         "segment",
         "chunk",
+        count("workers".into()),
         "hold p99",
         "copy (s)",
         "trust"
@@ -291,12 +297,13 @@ fn table(recs: &[Recommendation]) -> String {
             Some(b) => {
                 let c = &b.config;
                 out.push_str(&format!(
-                    "{:<11} {:<5} {:<18} {:>8} {:>8} {:>13} {:>10.3}  {}\n",
+                    "{:<11} {:<5} {:<18} {:>8} {:>8}{} {:>13} {:>10.3}  {}\n",
                     r.workload,
                     disk(r),
                     c.policy,
                     format_bytes(c.segment),
                     format_bytes(c.chunk),
+                    count(c.workers.to_string()),
                     figures::latency(c.mean("hold_p99_us")),
                     c.mean("copy_seconds").unwrap_or(f64::NAN),
                     picks::trust_words(r)

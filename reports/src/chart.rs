@@ -61,6 +61,9 @@ pub struct Chart {
     /// (`data-chunk`, `data-segment`). An empty `other_name` writes none.
     pub x_name: String,
     pub other_name: String,
+    /// The x values are counts (copy workers), not bytes: the same log2 axis, its ticks and
+    /// the pick's description written as plain numbers.
+    pub x_counts: bool,
     /// Draw the y axes in log10, for values that span decades. Values ≤ 0
     /// cannot be shown on a log axis: they are drawn at a floor one decade
     /// below the decade of the smallest positive value of the chart (1 if
@@ -486,7 +489,10 @@ impl<'a> Plan<'a> {
             header,
             legend,
             series,
-            x: SizeAxis::new(x_bounds(chart)),
+            x: match chart.x_counts {
+                true => SizeAxis::new(x_bounds(chart)).of_counts(),
+                false => SizeAxis::new(x_bounds(chart)),
+            },
             floor: chart.log_y.then(|| log_floor(chart)),
         })
     }
@@ -1070,7 +1076,11 @@ fn draw_markers(
         let centre = (f64::from(px), f64::from(py));
         if p.mark == Mark::Pick {
             let mut what = format!("{PICK_WORDS}: {}", line.label);
-            let _ = write!(what, ", {} {}", chart.x_name, format_bytes(p.x));
+            let x = match chart.x_counts {
+                true => p.x.to_string(),
+                false => format_bytes(p.x),
+            };
+            let _ = write!(what, ", {} {x}", chart.x_name);
             if !chart.other_name.is_empty() {
                 let _ = write!(what, ", {} {}", chart.other_name, format_bytes(p.other));
             }

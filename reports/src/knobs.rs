@@ -169,13 +169,28 @@ pub fn real_knobs(
     block_size: u64,
     speed: Option<u64>,
 ) -> Vec<RealKnob> {
+    real_knobs_with_workers(policy, segment, chunk, block_size, speed, 1)
+}
+
+/// [`real_knobs`] for a configuration of `workers` copy workers: QEMU's block-copy sets
+/// them as `x-perf.max-workers`; the other systems' settings are for one copier, and say so
+/// in a caveat when `workers` is more than 1.
+pub fn real_knobs_with_workers(
+    policy: &str,
+    segment: u64,
+    chunk: u64,
+    block_size: u64,
+    speed: Option<u64>,
+    workers: u32,
+) -> Vec<RealKnob> {
     let c = Config {
         segment,
         chunk,
         block_size,
         speed,
+        workers,
     };
-    match policy {
+    let mut knobs = match policy {
         "out-of-turn" => vec![qemu_backup(&c), dm_clone(&c)],
         "snapshot-redirect" => vec![qemu_fleecing(&c, None), lvm_snapshot_read(&c)],
         "snapshot-overlay" => vec![lvm_snapshot_overlay(&c, OVERLAY_CAVEAT)],
@@ -183,7 +198,22 @@ pub fn real_knobs(
         "out-of-turn-cache" => vec![qemu_fleecing(&c, Some(CACHE_CAVEAT))],
         "offline" => vec![offline_dd(&c), offline_qemu_img(&c)],
         _ => Vec::new(),
+    };
+    if workers > 1 {
+        // QEMU's block-copy jobs set them; every other translation is for one copier.
+        let sets_workers = |k: &RealKnob| k.settings.contains("x-perf.max-workers");
+        for k in knobs.iter_mut().filter(|k| !sets_workers(k)) {
+            let one = format!(
+                "cowlab ran {workers} copy workers; these settings are for one copier, and \
+                 this translation sets no count of parallel copies"
+            );
+            k.caveat = Some(match k.caveat.take() {
+                Some(w) => format!("{w}; {one}"),
+                None => one,
+            });
+        }
     }
+    knobs
 }
 
 /// The configuration being translated.
@@ -192,6 +222,8 @@ struct Config {
     chunk: u64,
     block_size: u64,
     speed: Option<u64>,
+    /// Copy workers: QEMU's `x-perf.max-workers`.
+    workers: u32,
 }
 
 const OVERLAY_CAVEAT: &str = "no real system copies this way as such: dm-snapshot preserves a \
@@ -289,11 +321,17 @@ fn qemu_cluster_and_chunk(c: &Config, set: &dyn Fn(&str) -> String) -> (String, 
         ));
     }
     let segment = c.segment.max(cluster);
-    let mut settings = format!(
-        "{how}; x-perf.max-chunk={}; x-perf.max-workers=1 (one copy request in flight, as \
-         cowlab's copier; QEMU's default is {QEMU_DEFAULT_WORKERS})",
-        bytes(segment)
-    );
+    let workers = match c.workers {
+        1 => format!(
+            "x-perf.max-workers=1 (one copy request in flight, as cowlab's copier; QEMU's \
+             default is {QEMU_DEFAULT_WORKERS})"
+        ),
+        n => format!(
+            "x-perf.max-workers={n} ({n} copy requests in flight, as cowlab's {n} workers; \
+             QEMU's default is {QEMU_DEFAULT_WORKERS})"
+        ),
+    };
+    let mut settings = format!("{how}; x-perf.max-chunk={}; {workers}", bytes(segment));
     match c.speed {
         Some(s) => {
             settings += &format!("; speed={s} ({}/s)", format_bytes(s));

@@ -24,6 +24,13 @@ pub struct Record {
     pub topology: Option<String>,
     pub segment_size_bytes: u64,
     pub cow_size_bytes: u64,
+    /// The copy workers (not written when 1, so records of a sweep without workers read
+    /// as before).
+    #[serde(
+        default = "crate::sweep::one_worker",
+        skip_serializing_if = "crate::sweep::is_one_worker"
+    )]
+    pub workers: u32,
     pub seed: u64,
     /// The error policy, in a sweep with faults.
     #[serde(
@@ -51,6 +58,7 @@ impl Record {
             topology: key.topology.clone(),
             segment_size_bytes: key.segment,
             cow_size_bytes: key.chunk,
+            workers: key.workers,
             seed: key.seed,
             on_error: key.on_error,
             volume_bytes: sweep.volume,
@@ -107,6 +115,12 @@ pub struct NoWrites {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<String>,
     pub segment_size_bytes: u64,
+    /// The copy workers (not written when 1).
+    #[serde(
+        default = "crate::sweep::one_worker",
+        skip_serializing_if = "crate::sweep::is_one_worker"
+    )]
+    pub workers: u32,
     pub copy_seconds: f64,
 }
 
@@ -119,12 +133,13 @@ pub struct Results {
 }
 
 impl Results {
-    /// The copy time with no writes of a disk, topology and segment size.
+    /// The copy time with no writes of a disk, topology, segment size and worker count.
     pub fn no_write_copy(
         &self,
         disk: DiskName,
         topology: Option<&str>,
         segment: u64,
+        workers: u32,
     ) -> Option<f64> {
         self.no_writes
             .iter()
@@ -132,12 +147,14 @@ impl Results {
                 n.disk == disk
                     && n.topology.as_deref() == topology
                     && n.segment_size_bytes == segment
+                    && n.workers == workers
             })
             .map(|n| n.copy_seconds)
     }
 
     /// The fastest copy of the volume a disk makes with no writes in a topology, over the
-    /// swept segment sizes: what the cost's `copy_within` is a factor of.
+    /// swept segment sizes (and worker counts): what the cost's `copy_within` is a factor
+    /// of.
     pub fn fastest_copy(&self, disk: DiskName, topology: Option<&str>) -> Option<f64> {
         self.no_writes
             .iter()
@@ -159,12 +176,14 @@ impl Results {
     }
 
     /// One row per run: every parameter, then every metric, with units in the names. A
-    /// sweep with faults has an `on_error` column after `seed`, and a sweep of topologies
-    /// a `topology` column after `disk`.
+    /// sweep with faults has an `on_error` column after `seed`, a sweep of topologies
+    /// a `topology` column after `disk`, and a sweep of workers other than `[1]` a
+    /// `workers` column after `cow_size_bytes`.
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
         let faults = self.sweep.faults.is_some();
         let topologies = self.sweep.by_topology();
+        let workers = self.sweep.has_workers();
         let mut params = vec![
             "job",
             "policy",
@@ -181,6 +200,9 @@ impl Results {
         ];
         if faults {
             params.insert(7, "on_error");
+        }
+        if workers {
+            params.insert(6, "workers");
         }
         if topologies {
             params.insert(4, "topology");
@@ -231,6 +253,9 @@ impl Results {
             if faults {
                 let on_error = r.on_error.map_or(String::new(), |e| e.to_string());
                 cells.insert(7, csv_text(&on_error));
+            }
+            if workers {
+                cells.insert(6, r.workers.to_string());
             }
             if topologies {
                 cells.insert(4, csv_text(r.topology.as_deref().unwrap_or("")));

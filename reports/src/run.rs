@@ -203,6 +203,7 @@ pub fn grow(
                         && r.topology == group.topology
                         && r.segment_size_bytes == c.segment
                         && r.cow_size_bytes == c.chunk
+                        && r.workers == c.workers
                         && sweep.variant_of(&r.policy, r.on_error) == c.policy
                 }) else {
                     continue;
@@ -218,6 +219,7 @@ pub fn grow(
                         seed: sweep.nth_seed(k),
                         on_error: first.on_error,
                         topology: first.topology.clone(),
+                        workers: c.workers,
                     };
                     jobs.push((next, Job::Run(key)));
                     next += 1;
@@ -253,10 +255,11 @@ fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, Re
             disk,
             topology,
             segment,
+            workers,
         } => (
-            sweep.no_writes_config(*disk, topology.as_deref(), *segment),
+            sweep.no_writes_config(*disk, topology.as_deref(), *segment, *workers),
             format!(
-                "the copy with no writes on {disk}{}, segment {segment} B",
+                "the copy with no writes on {disk}{}, segment {segment} B, {workers} workers",
                 topology
                     .as_ref()
                     .map_or(String::new(), |t| format!(" in topology {t}"))
@@ -271,11 +274,13 @@ fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, Re
             disk,
             topology,
             segment,
+            workers,
         } => Done::NoWrites(NoWrites {
             job: i,
             disk: *disk,
             topology: topology.clone(),
             segment_size_bytes: *segment,
+            workers: *workers,
             copy_seconds: outcome.metrics.copy_seconds,
         }),
     })

@@ -313,6 +313,7 @@ fn small_chart(marks: [Mark; 3]) -> Chart {
         y_unit: "µs".into(),
         x_name: "chunk".into(),
         other_name: "segment".into(),
+        x_counts: false,
         log_y: true,
         panels: vec![Panel {
             title: "uniform, nvme".into(),
@@ -389,4 +390,38 @@ fn the_checker_fails_on_a_ruled_out_point_drawn_filled() {
     );
     check_chart(&svg, &small_expected([Eligible, Pick, Eligible])).unwrap();
     assert!(check_chart(&svg, &small_expected([Excluded, Pick, Eligible])).is_err());
+}
+
+/// A chart of counts (copy workers) labels its x ticks and its pick as plain numbers, where
+/// the same chart of sizes labels them in bytes.
+#[test]
+fn an_x_axis_of_counts_is_labelled_in_numbers_not_bytes() {
+    let mut chart = small_chart([Mark::Plain, Mark::Pick, Mark::Plain]);
+    for (p, n) in chart.panels[0].lines[0]
+        .points
+        .iter_mut()
+        .zip([1u64, 4, 16])
+    {
+        p.x = n;
+    }
+    chart.x_name = "workers".into();
+    // Each text of the SVG stands on a line of its own.
+    let texts = |svg: &str| -> Vec<String> { svg.lines().map(|l| l.trim().to_string()).collect() };
+    let bytes = texts(&svg_of(&chart, "workers-as-bytes"));
+    assert!(
+        bytes.iter().any(|t| t == "16 B"),
+        "sizes are written in bytes"
+    );
+    chart.x_counts = true;
+    let svg = svg_of(&chart, "workers-as-counts");
+    let counts = texts(&svg);
+    assert!(
+        !counts.iter().any(|t| t.ends_with(" B")),
+        "a count written as bytes"
+    );
+    assert!(counts.iter().any(|t| t == "16") && counts.iter().any(|t| t == "4"));
+    assert!(
+        svg.contains("workers 4, segment 1 MiB</desc>"),
+        "the pick's description"
+    );
 }

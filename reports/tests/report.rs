@@ -222,6 +222,7 @@ fn hand_made(cost: Cost) -> Results {
                 seed: k as u64,
                 on_error: None,
                 topology: None,
+                workers: 1,
             };
             let metrics = Metrics {
                 copy_seconds: copy,
@@ -256,6 +257,7 @@ fn hand_made(cost: Cost) -> Results {
         disk: "nvme".parse().unwrap(),
         topology: None,
         segment_size_bytes: 1 << 20,
+        workers: 1,
         copy_seconds: 1.0,
     }];
     Results {

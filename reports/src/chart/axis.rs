@@ -48,6 +48,8 @@ pub struct SizeAxis {
     lo: f64,
     /// log2 of the largest byte count shown.
     hi: f64,
+    /// The values are counts (copy workers), labelled as plain numbers, not bytes.
+    counts: bool,
 }
 
 impl SizeAxis {
@@ -67,7 +69,15 @@ impl SizeAxis {
         SizeAxis {
             lo: lo - pad,
             hi: hi + pad,
+            counts: false,
         }
+    }
+
+    /// The same axis for counts (copy workers): the same log2 scale and ticks, each
+    /// labelled as a plain number (`1`, `4`, `16`).
+    pub fn of_counts(mut self) -> Self {
+        self.counts = true;
+        self
     }
 
     /// The exponents of all powers of two inside the axis, from 1 byte on.
@@ -119,7 +129,10 @@ impl Ranged for SizeAxis {
 
 impl ValueFormatter<f64> for SizeAxis {
     fn format_ext(&self, value: &f64) -> String {
-        format_byte_value(value.round())
+        match self.counts {
+            true => format!("{}", value.round()),
+            false => format_byte_value(value.round()),
+        }
     }
 }
 

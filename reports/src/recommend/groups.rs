@@ -1,5 +1,6 @@
 //! The runs of a sweep grouped as a recommendation compares them: per workload and disk
-//! (and topology), each configuration (policy, segment, chunk) with its figures per seed.
+//! (and topology), each configuration (policy, segment, chunk, and workers) with its
+//! figures per seed.
 
 use super::stats::{estimate, Estimate};
 use crate::results::{Record, Results};
@@ -36,12 +37,15 @@ fn spread(samples: &[(u64, f64)]) -> Option<Spread> {
     })
 }
 
-/// One configuration (policy, segment, chunk) of a workload and disk, over its seeds.
+/// One configuration (policy, segment, chunk, workers) of a workload and disk, over its
+/// seeds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub policy: String,
     pub segment: u64,
     pub chunk: u64,
+    /// The copy workers (1 in a sweep without workers).
+    pub workers: u32,
     pub seeds: usize,
     /// Whether every run of it kept every invariant.
     pub sound: bool,
@@ -77,9 +81,12 @@ impl Config {
         s
     }
 
-    /// Whether two are the same configuration (policy, segment and chunk).
+    /// Whether two are the same configuration (policy, segment, chunk and workers).
     pub fn same(&self, other: &Config) -> bool {
-        self.policy == other.policy && self.segment == other.segment && self.chunk == other.chunk
+        self.policy == other.policy
+            && self.segment == other.segment
+            && self.chunk == other.chunk
+            && self.workers == other.workers
     }
 }
 
@@ -116,8 +123,9 @@ impl Group {
     }
 }
 
-/// A configuration as the runs name it: the variant's place in the sweep, segment, chunk.
-type ConfigKey = (usize, u64, u64);
+/// A configuration as the runs name it: the variant's place in the sweep, segment, chunk,
+/// workers.
+type ConfigKey = (usize, u64, u64, u32);
 
 /// Groups the runs by workload, disk and topology (in the sweep's order), and their seeds
 /// by configuration (in the order configurations first appear in the runs).
@@ -133,7 +141,7 @@ pub fn groups(results: &Results) -> Vec<Group> {
     let mut out = Vec::new();
     for (w, d, t) in cells {
         // A configuration: a variant (the policy, or policy and error policy), a segment
-        // size and a chunk size; its runs are its seeds.
+        // size, a chunk size and a worker count; its runs are its seeds.
         let mut by_config: Vec<(ConfigKey, Vec<&Record>)> = Vec::new();
         for r in results
             .runs
@@ -142,7 +150,7 @@ pub fn groups(results: &Results) -> Vec<Group> {
         {
             let v = variant(r);
             let p = variants.iter().position(|x| *x == v).unwrap_or(usize::MAX);
-            let key = (p, r.segment_size_bytes, r.cow_size_bytes);
+            let key = (p, r.segment_size_bytes, r.cow_size_bytes, r.workers);
             match by_config.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, runs)) => runs.push(r),
                 None => by_config.push((key, vec![r])),
@@ -150,7 +158,7 @@ pub fn groups(results: &Results) -> Vec<Group> {
         }
         let configs = by_config
             .into_iter()
-            .map(|((_, segment, chunk), mut runs)| {
+            .map(|((_, segment, chunk, workers), mut runs)| {
                 runs.sort_by_key(|r| r.seed);
                 let samples: BTreeMap<&'static str, Vec<(u64, f64)>> = COST_METRICS
                     .iter()
@@ -166,6 +174,7 @@ pub fn groups(results: &Results) -> Vec<Group> {
                     policy: variant(runs[0]),
                     segment,
                     chunk,
+                    workers,
                     seeds: runs.len(),
                     sound: runs.iter().all(|r| r.sound()),
                     metrics: samples

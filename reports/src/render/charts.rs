@@ -260,30 +260,47 @@ fn in_unit(mut chart: Chart, metric: &Metric) -> Chart {
     chart
 }
 
+/// The worker count a panel of a size chart shows: its pick's, or the sweep's first when
+/// nothing meets the limits (in a sweep without workers, the one count).
+fn panel_workers(s: &Sweep, rec: &Recommendation) -> u32 {
+    rec.best.as_ref().map_or(s.workers[0], |b| b.config.workers)
+}
+
 /// One chart: a panel per workload and disk, a line per policy, the spread over seeds; each
-/// group's pick ringed and the configurations its cost rules out hollow.
+/// group's pick ringed and the configurations its cost rules out hollow. In a sweep of
+/// workers, each panel at its pick's worker count (its note says which).
 pub(super) fn chart_of(decided: &Decided, metric: &Metric, axis: Axis) -> Chart {
     let s = &decided.results.sweep;
     let g = &s.granularity;
     let points = g.points();
     let panels = decided
         .cells()
-        .map(|(group, rec)| Panel {
-            title: group.title(),
-            note: pick_note(rec, &points, axis),
-            lines: s
-                .variants()
-                .iter()
-                .map(|p| Line {
-                    label: p.clone(),
-                    points: group
-                        .configs
-                        .iter()
-                        .filter(|c| &c.policy == p && on_axis(&points, axis, c))
-                        .filter_map(|c| point_of(c, rec, metric, axis))
-                        .collect(),
-                })
-                .collect(),
+        .map(|(group, rec)| {
+            let workers = panel_workers(s, rec);
+            let note = pick_note(rec, &points, axis);
+            let note = match (s.by_workers(), note.is_empty()) {
+                (false, _) => note,
+                (true, true) => format!("{workers} workers"),
+                (true, false) => format!("{workers} workers; {note}"),
+            };
+            Panel {
+                title: group.title(),
+                note,
+                lines: s
+                    .variants()
+                    .iter()
+                    .map(|p| Line {
+                        label: p.clone(),
+                        points: group
+                            .configs
+                            .iter()
+                            .filter(|c| &c.policy == p && on_axis(&points, axis, c))
+                            .filter(|c| c.workers == workers)
+                            .filter_map(|c| point_of(c, rec, metric, axis))
+                            .collect(),
+                    })
+                    .collect(),
+            }
         })
         .collect();
     let (x_label, fixed) = match axis {
@@ -301,6 +318,10 @@ pub(super) fn chart_of(decided: &Decided, metric: &Metric, axis: Axis) -> Chart 
                 format_bytes(g.chunk_for_segments)
             ),
         ),
+    };
+    let fixed = match s.by_workers() {
+        true => format!("{fixed}; workers: the pick's"),
+        false => fixed,
     };
     let chart = Chart {
         title: format!(
@@ -355,7 +376,7 @@ pub(super) fn topology_chart(panel: &Decided, metric: &Metric) -> Chart {
         }
         lines.push(Line {
             label: format!("{topology}: {}", best.config.policy),
-            points: chunk_line(group, rec, &best.config.policy, &points, metric),
+            points: chunk_line(group, rec, &best.config, &points, metric),
         });
     }
     let chart = Chart {
@@ -378,20 +399,114 @@ pub(super) fn topology_chart(panel: &Decided, metric: &Metric) -> Chart {
     in_unit(chart, metric)
 }
 
-/// A policy's points on the chunk sweep of a group, marked by the group's recommendation.
+/// The points of a pick's policy (at its worker count) on the chunk sweep of a group,
+/// marked by the group's recommendation.
 fn chunk_line(
     group: &Group,
     rec: &Recommendation,
-    policy: &str,
+    pick: &Config,
     points: &[crate::sweep::Point],
     metric: &Metric,
 ) -> Vec<Point> {
     group
         .configs
         .iter()
-        .filter(|c| c.policy == policy && on_axis(points, Axis::Chunk, c))
+        .filter(|c| c.policy == pick.policy && c.workers == pick.workers)
+        .filter(|c| on_axis(points, Axis::Chunk, c))
         .filter_map(|c| point_of(c, rec, metric, Axis::Chunk))
         .collect()
+}
+
+/// The metrics charted against workers in a sweep of workers: the cost's (as the topology
+/// panel's, [`panel_metric`]) and the copy time.
+pub(super) fn workers_metrics(s: &Sweep) -> Vec<&'static Metric> {
+    let cost = panel_metric(s);
+    let copy = CHARTED
+        .iter()
+        .find(|m| m.name == "copy_seconds")
+        .expect("copy time is charted");
+    match cost.name == copy.name {
+        true => vec![cost],
+        false => vec![cost, copy],
+    }
+}
+
+/// The segment and chunk a panel of a workers chart is drawn at: its pick's, or without a
+/// pick the first pair on both the chunk and the segment sweep, else the sweep's first.
+fn workers_point(rec: &Recommendation, points: &[crate::sweep::Point]) -> (u64, u64) {
+    match &rec.best {
+        Some(b) => (b.config.segment, b.config.chunk),
+        None => points
+            .iter()
+            .find(|p| p.on_chunk_axis && p.on_segment_axis)
+            .or(points.first())
+            .map_or((0, 0), |p| (p.segment, p.chunk)),
+    }
+}
+
+/// A metric against the worker count: a panel per workload and disk (and topology), a line
+/// per policy, every line of a panel at that panel's pick's segment and chunk
+/// ([`workers_point`]), so that only the workers vary; marked as the other charts.
+pub(super) fn workers_chart(decided: &Decided, metric: &Metric) -> Chart {
+    let s = &decided.results.sweep;
+    let points = s.granularity.points();
+    let panels = decided
+        .cells()
+        .map(|(group, rec)| {
+            let (segment, chunk) = workers_point(rec, &points);
+            let whose = match rec.best {
+                Some(_) => "the pick's",
+                None => "no pick",
+            };
+            Panel {
+                title: format!(
+                    "{}: segment {}, chunk {}",
+                    group.title(),
+                    format_bytes(segment),
+                    format_bytes(chunk)
+                ),
+                note: whose.into(),
+                lines: s
+                    .variants()
+                    .iter()
+                    .map(|p| Line {
+                        label: p.clone(),
+                        points: group
+                            .configs
+                            .iter()
+                            .filter(|c| &c.policy == p)
+                            .filter(|c| c.segment == segment && c.chunk == chunk)
+                            .filter_map(|c| {
+                                let sp = c.spread(metric.name)?;
+                                Some(Point {
+                                    x: u64::from(c.workers),
+                                    other: c.segment,
+                                    lo: sp.min,
+                                    mid: sp.mean.mean,
+                                    hi: sp.max,
+                                    mark: mark(rec, c),
+                                })
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let chart = Chart {
+        title: format!(
+            "{} by copy workers (each panel at its pick's segment and chunk; line: mean over the seeds, band: min to max)",
+            metric.title
+        ),
+        x_label: "copy workers".into(),
+        x_name: "workers".into(),
+        other_name: "segment".into(),
+        x_counts: true,
+        log_y: metric.log,
+        panels,
+        ..Chart::default()
+    };
+    in_unit(chart, metric)
 }
 
 #[cfg(test)]

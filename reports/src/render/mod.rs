@@ -14,7 +14,9 @@ pub mod summary;
 use crate::chart;
 use crate::recommend::Decided;
 use crate::ReportError;
-use charts::{chart_of, panel_metric, topology_chart, Axis, CHARTED};
+use charts::{
+    chart_of, panel_metric, topology_chart, workers_chart, workers_metrics, Axis, CHARTED,
+};
 use std::path::{Path, PathBuf};
 use summary::{summary, with_panel};
 
@@ -50,6 +52,17 @@ pub fn write(
                 charts.join(format!("{stem}.png")),
             );
             chart::render(&c, &svg, &png)?;
+            drawn.push(png);
+        }
+    }
+    if decided.results.sweep.by_workers() {
+        for metric in workers_metrics(&decided.results.sweep) {
+            let stem = format!("{}_by_workers", metric.name);
+            let (svg, png) = (
+                charts.join(format!("{stem}.svg")),
+                charts.join(format!("{stem}.png")),
+            );
+            chart::render(&workers_chart(decided, metric), &svg, &png)?;
             drawn.push(png);
         }
     }

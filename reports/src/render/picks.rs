@@ -4,20 +4,32 @@
 //! the settings of the real systems the policy corresponds to.
 
 use super::figures::{latency, latency_ci, num, relative, size};
-use crate::knobs::real_knobs;
+use crate::knobs::real_knobs_with_workers;
 use crate::recommend::stability::{RESAMPLES, STABLE_SHARE};
 use crate::recommend::{Config, Pick, Recommendation, MIN_SEEDS_STABLE, OFFLINE};
 use crate::results::Results;
+use crate::sweep::Sweep;
 use std::fmt::Write as _;
 
-/// "policy, segment S, chunk C".
-pub fn describe(c: &Config) -> String {
+/// "policy, segment S, chunk C", and ", N workers" in a sweep of workers
+/// ([`Sweep::by_workers`]).
+pub fn describe(c: &Config, sweep: &Sweep) -> String {
     format!(
-        "{}, segment {}, chunk {}",
+        "{}, segment {}, chunk {}{}",
         c.policy,
         size(c.segment),
-        size(c.chunk)
+        size(c.chunk),
+        workers_words(c, sweep)
     )
+}
+
+/// ", N workers" (", 1 worker") in a sweep of workers, else nothing.
+pub fn workers_words(c: &Config, sweep: &Sweep) -> String {
+    match (sweep.by_workers(), c.workers) {
+        (false, _) => String::new(),
+        (true, 1) => ", 1 worker".into(),
+        (true, n) => format!(", {n} workers"),
+    }
 }
 
 /// The cost's figure of a pick, in its units: a latency with its interval, else the mean.
@@ -104,7 +116,7 @@ pub fn limits_missed(results: &Results, recs: &[Recommendation], md: &mut String
                 "offline is the pick: no online configuration within the limits costs less. \
                  The best online one, {}, holds writes {} at p99 and copies in {}× the fastest \
                  copy with no writes",
-                describe(&p.config),
+                describe(&p.config, &results.sweep),
                 latency(p.config.mean("hold_p99_us")),
                 num(copy_ratio(results, r, &p.config))
             ),
@@ -132,7 +144,7 @@ pub fn limits_missed(results: &Results, recs: &[Recommendation], md: &mut String
                 format!(
                     "{what}. The closest online configuration, {}, copies in {:.2}× the fastest \
                      copy with no writes{over}, holding writes {} at p99",
-                    describe(&c.config),
+                    describe(&c.config, &results.sweep),
                     c.copy_ratio,
                     latency(c.config.mean("hold_p99_us"))
                 )
@@ -152,8 +164,7 @@ pub fn limits_missed(results: &Results, recs: &[Recommendation], md: &mut String
 /// The table of picks: one row per group.
 pub fn table(results: &Results, recs: &[Recommendation], md: &mut String) {
     let by_topology = results.sweep.by_topology();
-    let head = "| policy | segment | chunk | hold p99 | copy (s) | copy / fastest copy | trust | runner-up | runner-up costs |";
-    let rule = "|---|---|---|---:|---:|---:|---|---|---|";
+    let (head, rule) = head_and_rule(&results.sweep);
     match by_topology {
         true => {
             let _ = writeln!(
@@ -194,25 +205,48 @@ pub fn faster_than_alone(results: &Results, recs: &[Recommendation], md: &mut St
     }
 }
 
+/// The header of [`cells`]' columns (from the policy on) and its rule, each starting with
+/// the `|` that ends the column before: a `workers` column after `chunk` in a sweep of
+/// workers.
+pub fn head_and_rule(sweep: &Sweep) -> (String, String) {
+    let workers = match sweep.by_workers() {
+        true => ("workers | ", "---:|"),
+        false => ("", ""),
+    };
+    (
+        format!(
+            "| policy | segment | chunk | {}hold p99 | copy (s) | copy / fastest copy | trust | runner-up | runner-up costs |",
+            workers.0
+        ),
+        format!("|---|---|---|{}---:|---:|---:|---|---|---|", workers.1),
+    )
+}
+
 /// A pick's cells of a table row (from the policy on).
 pub fn cells(results: &Results, r: &Recommendation) -> String {
+    let by_workers = results.sweep.by_workers();
     let Some(best) = &r.best else {
         return format!(
-            "none of {} configurations meets the cost's limits | | | | | | | | ",
-            r.configs
+            "none of {} configurations meets the cost's limits | | | | | | | | {}",
+            r.configs,
+            if by_workers { "| " } else { "" }
         );
     };
     let c = &best.config;
     let (runner, by) = match (&r.runner_up, &r.runner_up_by) {
-        (Some(u), Some(d)) => (describe(&u.config), relative(d, best.score)),
+        (Some(u), Some(d)) => (describe(&u.config, &results.sweep), relative(d, best.score)),
         (Some(u), None) => (
-            describe(&u.config),
+            describe(&u.config, &results.sweep),
             format!("{:+.1}%", 100.0 * (u.score / best.score - 1.0)),
         ),
         _ => ("none".into(), String::new()),
     };
+    let workers = match by_workers {
+        true => format!("**{}** | ", c.workers),
+        false => String::new(),
+    };
     format!(
-        "**{}** | **{}** | **{}** | {} | {} | {} | {} | {} | {}",
+        "**{}** | **{}** | **{}** | {workers}{} | {} | {} | {} | {} | {}",
         c.policy,
         size(c.segment),
         size(c.chunk),
@@ -253,7 +287,12 @@ pub fn why(results: &Results, recs: &[Recommendation], md: &mut String) {
     md.push_str("### Why each pick\n\n");
     for r in recs {
         let Some(best) = &r.best else { continue };
-        let _ = write!(md, "- **{}**: {}", r.title(), describe(&best.config));
+        let _ = write!(
+            md,
+            "- **{}**: {}",
+            r.title(),
+            describe(&best.config, &results.sweep)
+        );
         let (lo, hi) = r.seeds;
         let seeds = match lo == hi {
             true => format!("{lo} seeds each"),
@@ -274,7 +313,7 @@ pub fn why(results: &Results, recs: &[Recommendation], md: &mut String) {
             .map(|(c, n)| {
                 format!(
                     "{} in {:.0}%",
-                    describe(c),
+                    describe(c, &results.sweep),
                     100.0 * *n as f64 / RESAMPLES as f64
                 )
             })
@@ -288,7 +327,7 @@ pub fn why(results: &Results, recs: &[Recommendation], md: &mut String) {
                 .tied
                 .iter()
                 .filter(|p| !p.config.same(&best.config))
-                .map(|p| describe(&p.config))
+                .map(|p| describe(&p.config, &results.sweep))
                 .collect();
             let _ = write!(
                 md,
@@ -304,7 +343,7 @@ pub fn why(results: &Results, recs: &[Recommendation], md: &mut String) {
                 .map(|(l, c)| {
                     let what = match c {
                         Some(c) if c.same(&best.config) => "the same".to_string(),
-                        Some(c) => describe(c),
+                        Some(c) => describe(c, &results.sweep),
                         None => "none".into(),
                     };
                     format!("{l}×: {what}")
@@ -324,7 +363,7 @@ fn real_systems(results: &Results, c: &Config, md: &mut String) {
     let s = &results.sweep;
     // A variant names its error policy after the policy: "out-of-turn (retry:1)".
     let policy = c.policy.split(" (").next().unwrap_or(&c.policy);
-    for k in real_knobs(policy, c.segment, c.chunk, s.block_size, s.speed) {
+    for k in real_knobs_with_workers(policy, c.segment, c.chunk, s.block_size, s.speed, c.workers) {
         let caveat = k.caveat.map_or(String::new(), |w| {
             let stop = if w.ends_with('.') { "" } else { "." };
             format!(" *Caveat*: {w}{stop}")

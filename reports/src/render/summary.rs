@@ -76,8 +76,8 @@ fn granularity_by_topology(decided: &Decided, chart: &Path, out: &Path, md: &mut
         seed_words(panel),
         described.join(", ")
     );
-    md.push_str("| topology | policy | segment | chunk | hold p99 | copy (s) | copy / fastest copy | trust | runner-up | runner-up costs |\n");
-    md.push_str("|---|---|---|---|---:|---:|---:|---|---|---|\n");
+    let (head, rule) = picks::head_and_rule(s);
+    let _ = writeln!(md, "| topology {head}\n|---{rule}");
     for r in recs {
         let topology = r
             .topology
@@ -133,6 +133,22 @@ pub fn summary(decided: &Decided, charts: &[PathBuf], out: &Path) -> String {
          mean, unit) for tools.\n",
         if s.by_topology() { " (and topology)" } else { "" }
     );
+    if s.by_workers() {
+        let _ = writeln!(
+            md,
+            "The charts *by workers* put the worker count on the x axis (doubling steps, log \
+             scale): a panel per workload and disk{}, a line per policy, every line at the \
+             segment and chunk of that panel's pick (without a pick, the first pair on both \
+             the chunk and the segment sweep, else the sweep's first pair; the panel's title \
+             names them), so that only the workers vary. Markers as above; their SVG `data-` \
+             attributes are panel, policy, workers, segment, mean and unit.\n",
+            if s.by_topology() {
+                " (and topology)"
+            } else {
+                ""
+            },
+        );
+    }
     for c in charts {
         let rel = c
             .strip_prefix(out)
@@ -168,7 +184,7 @@ fn violations(results: &Results, md: &mut String) {
     for r in bad.iter().take(20) {
         let _ = writeln!(
             md,
-            "> - {}, {}, {}{}, segment {}, chunk {}, seed {}: {}",
+            "> - {}, {}, {}{}, segment {}, chunk {}{}, seed {}: {}",
             r.policy,
             r.workload,
             r.disk,
@@ -177,6 +193,10 @@ fn violations(results: &Results, md: &mut String) {
                 .map_or(String::new(), |t| format!(", {t}")),
             size(r.segment_size_bytes),
             size(r.cow_size_bytes),
+            match results.sweep.has_workers() {
+                true => format!(", {} workers", r.workers),
+                false => String::new(),
+            },
             r.seed,
             r.metrics.invariants
         );
@@ -202,6 +222,19 @@ fn swept(s: &Sweep, results: &Results, md: &mut String) {
         size(g.chunk_for_segments),
         if g.mode == Mode::Grid { "; and every pair of them (grid)" } else { "" }
     );
+    if s.has_workers() {
+        let counts: Vec<String> = s.workers.iter().map(|n| n.to_string()).collect();
+        let _ = writeln!(
+            md,
+            "- **Workers**: {} (copy tasks taking segments from one claim structure, QEMU's \
+             x-perf.max-workers){}.",
+            counts.join(", "),
+            match s.by_workers() {
+                true => "; a configuration is a policy, a segment, a chunk and a worker count",
+                false => "",
+            }
+        );
+    }
     let workloads: Vec<String> = s
         .workloads
         .iter()
@@ -328,8 +361,12 @@ fn cost_words(s: &Sweep) -> String {
     };
     let mut limits = vec!["every invariant held".to_string()];
     if let Some(f) = c.copy_within {
+        let over = match s.has_workers() {
+            true => "the swept segment sizes and worker counts",
+            false => "the swept segment sizes",
+        };
         limits.push(format!(
-            "the mean copy time is within {f}× the fastest copy with no writes on that disk (over the swept segment sizes)"
+            "the mean copy time is within {f}× the fastest copy with no writes on that disk (over {over})"
         ));
     }
     if let Some(b) = c.max_preserved_bytes {
@@ -353,17 +390,32 @@ fn recommendations(results: &Results, recs: &[Recommendation], md: &mut String) 
 fn workload_table(decided: &Decided, workload: PatternName, md: &mut String) {
     let s = &decided.results.sweep;
     let _ = writeln!(md, "## Workload: {workload}\n");
+    md.push_str(match s.by_workers() {
+        true => {
+            "Each policy's best segment, chunk and worker count under the cost (means \
+                 over the seeds). "
+        }
+        false => "Each policy's best segment and chunk under the cost (means over the seeds). ",
+    });
     md.push_str(
-        "Each policy's best segment and chunk under the cost (means over the seeds). *Extra \
+        "*Extra \
          bytes per byte written* is what copy-on-write added: device bytes written beyond the \
          copy's own and the application's, per application byte (0 when copies out of turn only \
          moved the copier's work earlier). *Write amp.* counts every device byte, the copy's \
          included, so it is about the same for every policy.\n\n",
     );
-    md.push_str(match s.by_topology() {
-        true => "| disk | topology | policy | segment | chunk | hold p99 | copy (s) | preserved (MiB) | extra bytes per byte written | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
-        false => "| disk | policy | segment | chunk | hold p99 | copy (s) | preserved (MiB) | extra bytes per byte written | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
-    });
+    let (workers_head, workers_rule) = match s.by_workers() {
+        true => (" workers |", "---:|"),
+        false => ("", ""),
+    };
+    let (topology_head, topology_rule) = match s.by_topology() {
+        true => (" topology |", "---|"),
+        false => ("", ""),
+    };
+    let _ = writeln!(
+        md,
+        "| disk |{topology_head} policy | segment | chunk |{workers_head} hold p99 | copy (s) | preserved (MiB) | extra bytes per byte written | write amp. | snapshot peak (MiB) | throughput ratio |\n|---|{topology_rule}---|---|---|{workers_rule}---:|---:|---:|---:|---:|---:|---:|"
+    );
     for (g, rec) in decided.cells().filter(|(g, _)| g.workload == workload) {
         let picks = &rec.ranked;
         let disk = match &g.topology {
@@ -374,14 +426,19 @@ fn workload_table(decided: &Decided, workload: PatternName, md: &mut String) {
             let Some(pick) = picks.iter().find(|k| &k.config.policy == p) else {
                 let _ = writeln!(
                     md,
-                    "| {disk} | {p} | none meets the limits | | | | | | | | |"
+                    "| {disk} | {p} | none meets the limits | | | | | | | | |{}",
+                    if s.by_workers() { " |" } else { "" }
                 );
                 continue;
             };
             let c = &pick.config;
+            let workers = match s.by_workers() {
+                true => format!(" {} |", c.workers),
+                false => String::new(),
+            };
             let _ = writeln!(
                 md,
-                "| {disk} | {p} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {disk} | {p} | {} | {} |{workers} {} | {} | {} | {} | {} | {} | {} |",
                 size(c.segment),
                 size(c.chunk),
                 latency(c.mean("hold_p99_us")),

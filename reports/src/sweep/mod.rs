@@ -1,4 +1,4 @@
-//! A sweep: policies × granularities × workloads × disks × topologies × seeds over one
+//! A sweep: policies × granularities × workers × workloads × disks × topologies × seeds over one
 //! volume and one workload size, and the cost that decides the recommendation. Read from a TOML file
 //! (every refusal names the file, the line, the key and the value), or built in.
 //!
@@ -204,6 +204,32 @@ pub struct Sweep {
     /// written, so that a sweep without topologies reads and writes as before.
     #[serde(default = "separate_only", skip_serializing_if = "is_separate_only")]
     pub topologies: Vec<String>,
+    /// The copy workers swept (`SimConfig::workers`, QEMU's `x-perf.max-workers`): each a
+    /// count from 1 to `cowlab_model::spec::MAX_WORKERS`, ascending. Only `[1]` is not
+    /// written, so that a sweep without workers reads and writes as before.
+    #[serde(
+        default = "one_worker_only",
+        skip_serializing_if = "is_one_worker_only"
+    )]
+    pub workers: Vec<u32>,
+}
+
+/// The workers of a sweep that names none: one, as the simulator's default.
+pub fn one_worker_only() -> Vec<u32> {
+    vec![1]
+}
+
+fn is_one_worker_only(w: &[u32]) -> bool {
+    w == [1]
+}
+
+/// Whether a run's worker count is the default one (not written then).
+pub(crate) fn is_one_worker(n: &u32) -> bool {
+    *n == 1
+}
+
+pub(crate) fn one_worker() -> u32 {
+    1
 }
 
 /// The topologies of a sweep that names none.
@@ -270,6 +296,7 @@ impl Default for Sweep {
             faults: None,
             on_error: Vec::new(),
             topologies: separate_only(),
+            workers: one_worker_only(),
         }
     }
 }
@@ -294,10 +321,13 @@ pub struct RunKey {
     /// `separate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<String>,
+    /// The copy workers (not written when 1).
+    #[serde(default = "one_worker", skip_serializing_if = "is_one_worker")]
+    pub workers: u32,
 }
 
-/// A job of a sweep: a run, or the copy of a disk and segment size with no writes (what
-/// the cost's `copy_within` compares against).
+/// A job of a sweep: a run, or the copy of a disk, segment size and worker count with no
+/// writes (what the cost's `copy_within` compares against).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Job {
     Run(RunKey),
@@ -305,6 +335,7 @@ pub enum Job {
         disk: DiskName,
         topology: Option<String>,
         segment: u64,
+        workers: u32,
     },
 }
 
@@ -350,6 +381,19 @@ impl Sweep {
             false => policy.to_string(),
             true => variant(policy.as_str(), on_error.map(|e| e.to_string()).as_ref()),
         }
+    }
+
+    /// Whether the worker count is a dimension of the sweep: more than one is swept. Then
+    /// the recommendation names a configuration's workers beside its segment and chunk, and
+    /// the report draws its charts against workers; otherwise every output is as without
+    /// workers (records of one count other than 1 still carry it).
+    pub fn by_workers(&self) -> bool {
+        self.workers.len() > 1
+    }
+
+    /// Whether any run has a worker count other than 1 (then records carry `workers`).
+    pub fn has_workers(&self) -> bool {
+        !is_one_worker_only(&self.workers)
     }
 
     /// The topology of each group of runs: `None` alone when not [`Sweep::by_topology`].
@@ -418,17 +462,20 @@ impl Sweep {
                 for d in &self.disks {
                     for t in &topologies {
                         for pt in &points {
-                            for k in 0..self.seeds as u64 {
-                                jobs.push(Job::Run(RunKey {
-                                    policy: p.clone(),
-                                    workload: *w,
-                                    disk: *d,
-                                    segment: pt.segment,
-                                    chunk: pt.chunk,
-                                    seed: self.seed.wrapping_add(k),
-                                    on_error: *on_error,
-                                    topology: t.clone(),
-                                }));
+                            for n in &self.workers {
+                                for k in 0..self.seeds as u64 {
+                                    jobs.push(Job::Run(RunKey {
+                                        policy: p.clone(),
+                                        workload: *w,
+                                        disk: *d,
+                                        segment: pt.segment,
+                                        chunk: pt.chunk,
+                                        seed: self.seed.wrapping_add(k),
+                                        on_error: *on_error,
+                                        topology: t.clone(),
+                                        workers: *n,
+                                    }));
+                                }
                             }
                         }
                     }
@@ -441,11 +488,14 @@ impl Sweep {
         for d in &self.disks {
             for t in &topologies {
                 for s in &segments {
-                    jobs.push(Job::NoWrites {
-                        disk: *d,
-                        topology: t.clone(),
-                        segment: *s,
-                    });
+                    for n in &self.workers {
+                        jobs.push(Job::NoWrites {
+                            disk: *d,
+                            topology: t.clone(),
+                            segment: *s,
+                            workers: *n,
+                        });
+                    }
                 }
             }
         }
@@ -471,6 +521,7 @@ impl Sweep {
             c.on_error = e;
         }
         c.speed = self.speed;
+        c.workers = key.workers;
         c.topology = key.topology.as_deref().map(TopologyChoice::named);
         let mut disks = Disks::preset(key.disk);
         disks.queue_depth = self.queue_depth.resolve(key.disk);
@@ -495,6 +546,7 @@ impl Sweep {
         disk: DiskName,
         topology: Option<&str>,
         segment: u64,
+        workers: u32,
     ) -> SimConfig {
         let key = RunKey {
             policy: self.policies[0].clone(),
@@ -505,6 +557,7 @@ impl Sweep {
             seed: self.seed,
             on_error: None,
             topology: topology.map(String::from),
+            workers,
         };
         let mut c = self.config(&key);
         // The copy as the disk makes it: no writes and no faults.

@@ -3,6 +3,7 @@
 
 use super::{Cost, Granularity, Mode, RunKey, Sweep, SweepError, COST_METRICS};
 use cowlab_model::names::{Named, UnknownName};
+use cowlab_model::spec::MAX_WORKERS;
 use cowlab_model::{Mutant, OrderName, PolicyName};
 use cowlab_sim::config::{CheckLevel, Field, WorkloadField};
 use cowlab_sim::device::{DiskName, QueueDepth};
@@ -46,6 +47,7 @@ struct File {
     faults: Option<FaultsTable>,
     on_error: Option<Spanned<Vec<Spanned<String>>>>,
     topologies: Option<Spanned<Vec<Spanned<String>>>>,
+    workers: Option<Spanned<Vec<Spanned<i64>>>>,
 }
 
 #[derive(Deserialize)]
@@ -228,6 +230,9 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
     if let Some(v) = &f.topologies {
         doc.topologies(v, &mut s)?;
     }
+    if let Some(v) = &f.workers {
+        s.workers = doc.workers(v)?;
+    }
     doc.geometry(&s, &f)?;
     Ok(s)
 }
@@ -336,6 +341,7 @@ impl SweepText<'_> {
                     seed: s.seed,
                     on_error: None,
                     topology: Some(name.clone()),
+                    workers: 1,
                 };
                 if let Err(reason) = s.config(&key).topology().map_err(|e| e.reason) {
                     return Err(self.at(v.span(), "topologies", reason));
@@ -345,6 +351,30 @@ impl SweepText<'_> {
         }
         s.topologies = out;
         Ok(())
+    }
+
+    /// The `workers` list: counts of copy workers from 1 to [`MAX_WORKERS`], none twice,
+    /// run in ascending order.
+    fn workers(&self, list: &Spanned<Vec<Spanned<i64>>>) -> Result<Vec<u32>, SweepError> {
+        if list.get_ref().is_empty() {
+            return Err(self.at(list.span(), "workers", "must list at least one count"));
+        }
+        let mut out: Vec<u32> = Vec::new();
+        for v in list.get_ref() {
+            let n = match u32::try_from(*v.get_ref()) {
+                Ok(n) if (1..=MAX_WORKERS).contains(&n) => n,
+                _ => {
+                    let reason = format!("must be from 1 to {MAX_WORKERS} (copy workers)");
+                    return Err(self.at(v.span(), "workers", reason));
+                }
+            };
+            if out.contains(&n) {
+                return Err(self.at(v.span(), "workers", "listed twice"));
+            }
+            out.push(n);
+        }
+        out.sort_unstable();
+        Ok(out)
     }
 
     /// A value of a type with a fixed set of names, read by the type's own parser.
@@ -492,6 +522,7 @@ impl SweepText<'_> {
             })
         };
         let points = s.granularity.points();
+        let most_workers = s.workers.iter().copied().max().unwrap_or(1);
         let tried = s
             .workloads
             .iter()
@@ -506,12 +537,31 @@ impl SweepText<'_> {
                 seed: s.seed,
                 on_error: None,
                 topology: None,
+                // The most workers: what a fault plan may refuse (a crash needs one).
+                workers: most_workers,
             };
             let mut c = s.config(&key);
             // A policy of the caller's own is not known here; the geometry is the same.
             c.policy = PolicyName::of(&cowlab_model::policy::SnapshotOverlay);
             let Err(e) = c.spec() else { continue };
+            let workers_span = || {
+                f.workers.as_ref().and_then(|l| {
+                    l.get_ref()
+                        .iter()
+                        .find(|x| *x.get_ref() == i64::from(most_workers))
+                        .map(|x| x.span())
+                })
+            };
             let (key, span) = match &e.field {
+                Field::Workers => ("workers", workers_span()),
+                Field::CrashAt if most_workers > 1 && f.workers.is_some() => {
+                    let reason = format!(
+                        "{} workers with a copier crash in the fault plan: {}",
+                        most_workers, e.reason
+                    );
+                    let span = workers_span().unwrap_or(0..0);
+                    return Err(self.at(span, "workers", reason));
+                }
                 Field::CowSize => (
                     "granularity.chunk_sizes",
                     item(g.and_then(|g| g.chunk_sizes.as_ref()), p.chunk),
@@ -560,6 +610,7 @@ fn key_of<'a>(f: &File, field: &'a Field) -> (&'a str, Option<std::ops::Range<us
         Field::QueueDepth => ("queue_depth", f.queue_depth.as_ref().map(|v| v.span())),
         Field::Policy => ("policies", list(&f.policies)),
         Field::Topology => ("topologies", list(&f.topologies)),
+        Field::Workers => ("workers", f.workers.as_ref().map(|v| v.span())),
         Field::Fail | Field::CrashAt => ("faults", None),
         Field::Workload(w) => match w {
             WorkloadField::Sizes => ("write_size", s(&f.write_size)),
@@ -576,7 +627,6 @@ fn key_of<'a>(f: &File, field: &'a Field) -> (&'a str, Option<std::ops::Range<us
         | Field::SegmentSize
         | Field::CowSize
         | Field::DiskBandwidth
-        | Field::Workers
         | Field::Pacing => (field.flag(), None),
         Field::Flag(flag) => (flag.as_str(), None),
     }

@@ -3,6 +3,7 @@
 
 use super::Sweep;
 use cowlab_model::fault::{FaultPlan, When};
+use cowlab_model::spec::MAX_WORKERS;
 use cowlab_sim::device::QueueDepth;
 use cowlab_sim::size::format_size;
 use cowlab_sim::tomlfile::toml_string;
@@ -91,6 +92,15 @@ impl Sweep {
         out.push_str("# Add the topology panel: every policy's chunk sweep on a plain disk, a RAID-5 source\n");
         out.push_str("# and a SAN (the uniform workload on the ssd).\n");
         out.push_str(&format!("topology_panel = {}\n", self.add_topology_panel));
+        if self.has_workers() {
+            out.push_str(
+                "# Copy workers swept: tasks taking segments from one claim structure (QEMU's\n",
+            );
+            out.push_str("# x-perf.max-workers), each count from 1 to ");
+            out.push_str(&format!("{MAX_WORKERS}.\n"));
+            let counts: Vec<String> = self.workers.iter().map(|n| n.to_string()).collect();
+            out.push_str(&format!("workers = [{}]\n", counts.join(", ")));
+        }
         if !self.on_error.is_empty() {
             out.push_str("# Error policies swept (with the [faults] table).\n");
             out.push_str(&format!("on_error = {}\n", list(&self.on_error)));
