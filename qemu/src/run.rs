@@ -121,7 +121,7 @@ pub fn run(cfg: &QemuConfig, progress: &mut dyn FnMut(&str)) -> Result<RealOutco
         nonce: nonce(cfg.sim.seed),
     };
     make_images(&setup, &mut dir, stamper)?;
-    let (mut daemon, qmp_path) = Daemon::start(&installed.program, &mut dir, &qtrace::EVENTS)?;
+    let (mut daemon, qmp_stream) = Daemon::start(&installed.program, &mut dir, &qtrace::EVENTS)?;
     progress(&format!(
         "started {} {} (pid {}) in {}",
         daemon::PROGRAM,
@@ -129,7 +129,16 @@ pub fn run(cfg: &QemuConfig, progress: &mut dyn FnMut(&str)) -> Result<RealOutco
         daemon.pid,
         dir.path().display()
     ));
-    let mut qmp = match Qmp::connect(&qmp_path) {
+    // QEMU 10.0.2 at times closes a connection made as soon as its socket appears, before
+    // it greets it (docs/qemu.md): one more connection then gets the greeting.
+    let connected = Qmp::over(qmp_stream).or_else(|e| match e {
+        QmpError::Closed => {
+            std::thread::sleep(Duration::from_millis(50));
+            Qmp::connect(&dir.path().join("qmp.sock"))
+        }
+        e => Err(e),
+    });
+    let mut qmp = match connected {
         Ok(qmp) => qmp,
         Err(e) => {
             // The daemon's trace and log say why it never answered.
