@@ -124,46 +124,36 @@ fn every_concurrency_mutant_is_caught_on_shaken_threads() {
     }
 }
 
-/// One stress run with two copy workers on [`Shaky`] threads.
-fn two_workers(policy: &str, mutant: Option<Mutant>, seed: u64) -> Result<ThreadedRun, Hang> {
+/// One stress run with two copy workers on [`Shaky`] threads; with `hand_backs`, each hands
+/// back the first task it can.
+fn two_workers(
+    policy: &str,
+    mutant: Option<Mutant>,
+    hand_backs: bool,
+    seed: u64,
+) -> Result<ThreadedRun, Hang> {
     let spec = stress(policy::by_name(policy).expect("built in"), mutant, seed)
         .with_workers(2)
         .expect("two workers");
+    let spec = match hand_backs {
+        true => spec.with_hand_backs(),
+        false => spec,
+    };
     Shaky::seed(seed);
     run_watched::<Shaky, Stamps>(&spec, World::new(&spec), None, LIMIT)
 }
 
 #[test]
-fn two_copy_workers_keep_every_invariant_on_shaken_threads() {
-    for name in policy::names() {
-        for seed in 0..RUNS_PER_POLICY / 5 {
-            let out = two_workers(name, None, seed)
-                .unwrap_or_else(|hang| panic!("{name} seed {seed}: {hang}"));
-            assert_eq!(out.violation, None, "{name} seed {seed}");
-            assert!(out.world.finished(), "{name} seed {seed}");
-        }
-    }
-}
-
-/// One stress run with two copy workers, each handing back the first task it can, on
-/// [`Shaky`] threads.
-fn handing_back(policy: &str, mutant: Option<Mutant>, seed: u64) -> Result<ThreadedRun, Hang> {
-    let spec = stress(policy::by_name(policy).expect("built in"), mutant, seed)
-        .with_workers(2)
-        .expect("two workers")
-        .with_hand_backs();
-    Shaky::seed(seed);
-    run_watched::<Shaky, Stamps>(&spec, World::new(&spec), None, LIMIT)
-}
-
-#[test]
-fn copy_workers_handing_tasks_back_keep_every_invariant_on_shaken_threads() {
-    for name in policy::names() {
-        for seed in 0..RUNS_PER_POLICY / 5 {
-            let out = handing_back(name, None, seed)
-                .unwrap_or_else(|hang| panic!("{name} seed {seed}: {hang}"));
-            assert_eq!(out.violation, None, "{name} seed {seed}");
-            assert!(out.world.finished(), "{name} seed {seed}");
+fn two_copy_workers_keep_every_invariant_on_shaken_threads_also_handing_tasks_back() {
+    for hand_backs in [false, true] {
+        for name in policy::names() {
+            for seed in 0..RUNS_PER_POLICY / 5 {
+                let out = two_workers(name, None, hand_backs, seed).unwrap_or_else(|hang| {
+                    panic!("{name} seed {seed} (hand-backs: {hand_backs}): {hang}")
+                });
+                assert_eq!(out.violation, None, "{name} seed {seed} ({hand_backs})");
+                assert!(out.world.finished(), "{name} seed {seed} ({hand_backs})");
+            }
         }
     }
 }
@@ -176,7 +166,7 @@ fn a_hand_back_without_wake_is_named_as_a_hang_on_shaken_threads() {
     let m = Mutant::HandBackWithoutWake;
     let p = policy_for(m).name();
     let (seed, result) = (0..CATCH_SEEDS)
-        .map(|seed| (seed, handing_back(p, Some(m), seed)))
+        .map(|seed| (seed, two_workers(p, Some(m), true, seed)))
         .find(|(_, r)| r.as_ref().map_or(true, |out| out.violation.is_some()))
         .unwrap_or_else(|| panic!("{m} under {p} survived {CATCH_SEEDS} shaken runs"));
     match result {
@@ -200,7 +190,7 @@ fn two_tasks_on_one_region_are_caught_on_shaken_threads() {
     let p = policy_for(m).name();
     let (seed, out) = (0..CATCH_SEEDS)
         .find_map(|seed| {
-            let out = two_workers(p, Some(m), seed)
+            let out = two_workers(p, Some(m), false, seed)
                 .unwrap_or_else(|hang| panic!("{m} seed {seed} hung: {hang}"));
             out.violation.is_some().then_some((seed, out))
         })

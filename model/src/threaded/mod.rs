@@ -288,11 +288,12 @@ impl<P: Platform, S: Store> Running<P, S> {
             faults_left: 0,
             hand_backs_left: 0,
         };
-        let violation = at_completion.or_else(|| {
-            check_safety(&spec, &world)
-                .and_then(|()| progress(&spec, &world))
-                .err()
-        });
+        // The end state's verdict first (what each mutant is known by); the moment of
+        // completion catches what a later worker's copy hid by the end.
+        let violation = check_safety(&spec, &world)
+            .and_then(|()| progress(&spec, &world))
+            .err()
+            .or(at_completion);
         ThreadedRun {
             world,
             steps,
