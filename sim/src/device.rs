@@ -432,14 +432,59 @@ impl<T> DeviceQueue<T> {
     /// At depth 1 the wake is `now + service_ns` exactly when the device was idle, and
     /// there is none otherwise.
     pub fn submit(&mut self, now: u64, io: Io<T>) -> Option<Wake> {
+        if self.depth == 1 {
+            return match self.serving.is_empty() {
+                true => Some(self.start_alone(now, io)),
+                false => {
+                    self.wait(io);
+                    None
+                }
+            };
+        }
         self.advance(now);
         if self.serving.len() < self.depth as usize {
             self.start(now, io);
         } else {
-            self.waiting.push_back(io);
-            self.stats.max_waiting = self.stats.max_waiting.max(self.waiting.len());
+            self.wait(io);
         }
         self.reschedule()
+    }
+
+    fn wait(&mut self, io: Io<T>) {
+        self.waiting.push_back(io);
+        self.stats.max_waiting = self.stats.max_waiting.max(self.waiting.len());
+    }
+
+    /// Depth 1: the I/O has the device to itself, so its completion is known when it
+    /// starts (`now + service_ns`), with no shares to keep.
+    fn start_alone(&mut self, now: u64, io: Io<T>) -> Wake {
+        let sequential = self.head == Some(io.offset);
+        let at = now.saturating_add(self.model.service_ns(io.bytes, sequential));
+        self.start(now, io);
+        self.gen = self.gen.wrapping_add(1);
+        let wake = Wake { at, gen: self.gen };
+        self.wake = Some(wake);
+        wake
+    }
+
+    /// [`complete`](Self::complete) at depth 1.
+    fn complete_alone(&mut self, now: u64) -> Completed<T> {
+        let done = self
+            .serving
+            .pop()
+            .expect("an I/O in service at the queue's wake");
+        self.wake = None;
+        let wake = match self.waiting.pop_front() {
+            Some(io) => Some(self.start_alone(now, io)),
+            None => {
+                self.end_busy_period(now);
+                None
+            }
+        };
+        Completed {
+            token: done.token,
+            wake,
+        }
     }
 
     /// The driver's wake `gen` is due at `now`. A stale wake (one the queue replaced
@@ -453,6 +498,9 @@ impl<T> DeviceQueue<T> {
             wake.at, now,
             "DeviceQueue woken at {now} ns, not at its wake"
         );
+        if self.depth == 1 {
+            return Some(self.complete_alone(now));
+        }
         self.advance(now);
         let bandwidth = self.model.bandwidth;
         let (finish, _, i) = self
