@@ -389,6 +389,7 @@ fn the_default_sweep_round_trips_through_its_sweep_file() {
             seed: 0,
             on_error: None,
             topology: None,
+            workers: 1,
         };
         let depth = native.config(&key).disks.queue_depth;
         assert_eq!(depth, disk.native_depth(), "{disk:?}");
