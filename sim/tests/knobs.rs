@@ -102,8 +102,11 @@ fn writes(name: &str, at: &[(u64, u64)]) -> PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cowlab-knobs");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.csv"));
-    let mut file = std::fs::File::create(&path).unwrap();
-    write_msr(&mut file, &arrivals, "host", 0).unwrap();
+    // Written aside and renamed into place: tests running at once may write the same
+    // trace, and a reader must never see it half written.
+    let mut aside = tempfile::NamedTempFile::new_in(&dir).unwrap();
+    write_msr(&mut aside, &arrivals, "host", 0).unwrap();
+    aside.persist(&path).unwrap();
     path
 }
 

@@ -141,7 +141,8 @@ struct RoleState {
 
 /// The operation of a member I/O that went straight to its disk
 /// ([`Fabric::submit_direct`]): it belongs to no operation; the other half of its token is
-/// where the caller's token waits ([`Fabric::direct_tokens`]).
+/// the caller's own (kept in the disk's queue, so that a backlog of millions of I/Os costs
+/// no more than the queue's own entries).
 const DIRECT: u32 = NONE;
 
 #[derive(Clone, Copy)]
@@ -219,10 +220,6 @@ pub struct Fabric<T> {
     roles: Vec<RoleState>,
     ops: Vec<Option<Op<T>>>,
     free: Vec<u32>,
-    /// The caller's tokens of direct I/Os in a queue, by the slot their member I/O's token
-    /// names; `direct_free` lists the free slots.
-    direct_tokens: Vec<Option<T>>,
-    direct_free: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
     seq: u64,
     now: u64,
@@ -339,8 +336,6 @@ impl<T> Fabric<T> {
             roles,
             ops: Vec::new(),
             free: Vec::new(),
-            direct_tokens: Vec::new(),
-            direct_free: Vec::new(),
             heap: BinaryHeap::new(),
             seq: 0,
             now: 0,
@@ -354,54 +349,6 @@ impl<T> Fabric<T> {
     /// the other, never both.
     pub fn direct_disk(&self, role: Device) -> Option<u32> {
         self.roles[role as usize].direct
-    }
-
-    /// Queues an I/O of a role with a [`direct_disk`](Fabric::direct_disk) on that disk.
-    /// Returns a wake of the disk when its earliest completion moved (the caller schedules
-    /// it and drops none: the disk ignores the stale ones), and the caller calls
-    /// [`complete_direct`](Fabric::complete_direct) at each wake's time. At queue depth 1
-    /// the wake comes back exactly when the I/O starts at once, at its completion.
-    pub fn submit_direct(&mut self, now: u64, role: Device, io: Io<T>) -> Option<Wake> {
-        self.set_now(now);
-        let r = &self.roles[role as usize];
-        let disk = r.direct.expect("a role that goes straight to a disk");
-        let offset = r.offset.saturating_add(io.offset);
-        let d = &mut self.disks[disk as usize];
-        d.counts.count(match io.write {
-            true => MemberKind::DataWrite,
-            false => MemberKind::DataRead,
-        });
-        let slot = match self.direct_free.pop() {
-            Some(slot) => {
-                self.direct_tokens[slot as usize] = Some(io.token);
-                slot
-            }
-            None => {
-                self.direct_tokens.push(Some(io.token));
-                self.direct_tokens.len() as u32 - 1
-            }
-        };
-        let member = Io {
-            offset,
-            bytes: io.bytes,
-            write: io.write,
-            token: (DIRECT, slot),
-        };
-        d.queue.submit(now, member)
-    }
-
-    /// The wake `gen` of `disk`, a direct disk, is due at `now`: `None` if it is stale,
-    /// else the token of the direct I/O that completed and the disk's next wake, if any.
-    pub fn complete_direct(&mut self, now: u64, disk: u32, gen: u32) -> Option<(T, Option<Wake>)> {
-        self.set_now(now);
-        let done = self.disks[disk as usize].queue.complete(now, gen)?;
-        let (op, slot) = done.token;
-        debug_assert_eq!(op, DIRECT, "a direct disk serves direct I/O only");
-        let token = self.direct_tokens[slot as usize]
-            .take()
-            .expect("the token of a direct I/O in the queue");
-        self.direct_free.push(slot);
-        Some((token, done.wake))
     }
 
     /// A data I/O of `role` at `now` (`io.offset` within the role's region). Its token
@@ -901,5 +848,46 @@ fn disks_under(nodes: &[Node], n: usize) -> Vec<u32> {
             }
             out
         }
+    }
+}
+
+impl Fabric<u32> {
+    /// Queues an I/O of a role with a [`direct_disk`](Fabric::direct_disk) on that disk.
+    /// Returns a wake of the disk when its earliest completion moved (the caller schedules
+    /// it and drops none: the disk ignores the stale ones), and the caller calls
+    /// [`complete_direct`](Fabric::complete_direct) at each wake's time. At queue depth 1
+    /// the wake comes back exactly when the I/O starts at once, at its completion.
+    pub fn submit_direct(&mut self, now: u64, role: Device, io: Io<u32>) -> Option<Wake> {
+        self.set_now(now);
+        let r = &self.roles[role as usize];
+        let disk = r.direct.expect("a role that goes straight to a disk");
+        let offset = r.offset.saturating_add(io.offset);
+        let d = &mut self.disks[disk as usize];
+        d.counts.count(match io.write {
+            true => MemberKind::DataWrite,
+            false => MemberKind::DataRead,
+        });
+        let member = Io {
+            offset,
+            bytes: io.bytes,
+            write: io.write,
+            token: (DIRECT, io.token),
+        };
+        d.queue.submit(now, member)
+    }
+
+    /// The wake `gen` of `disk`, a direct disk, is due at `now`: `None` if it is stale,
+    /// else the token of the direct I/O that completed and the disk's next wake, if any.
+    pub fn complete_direct(
+        &mut self,
+        now: u64,
+        disk: u32,
+        gen: u32,
+    ) -> Option<(u32, Option<Wake>)> {
+        self.set_now(now);
+        let done = self.disks[disk as usize].queue.complete(now, gen)?;
+        let (op, token) = done.token;
+        debug_assert_eq!(op, DIRECT, "a direct disk serves direct I/O only");
+        Some((token, done.wake))
     }
 }
