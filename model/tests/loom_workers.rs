@@ -3,7 +3,9 @@
 //! `model/tests/loom.rs`), and the concurrency mistakes of the claim structure are caught
 //! with their own violation: two tasks on one region (claim-without-recheck) needs the two
 //! worker threads; the offset-0 slip needs a write to the volume's first chunk racing the
-//! copier's claim of it.
+//! copier's claim of it; a write that proceeds after its wait without looking again needs the
+//! task it waited for to be handed back (the threaded driver's workers hand back the first
+//! task they can when the spec allows it).
 
 use cowlab_model::threaded::check::{explore, LoomFailure};
 use cowlab_model::workload::{Request, Role, Workload};
@@ -62,4 +64,16 @@ fn the_offset_0_slip_is_caught_by_a_write_racing_the_copier_on_chunk_0() {
         PREEMPTION_BOUND,
     );
     assert_eq!(e.failure, None);
+}
+
+/// A write waiting for a chunk in flight, whose task is handed back: woken, it must look
+/// again (the chunk is not preserved). Without the look it is applied over begin-time data
+/// no one has copied; with it, every interleaving keeps every invariant.
+#[test]
+fn a_write_woken_by_a_hand_back_is_caught_applying_without_a_second_look() {
+    let handing_back = |m| spec(m, 1, 0, 2).with_hand_backs();
+    let e = explore(&handing_back(None), PREEMPTION_BOUND);
+    assert_eq!(e.failure, None, "{}", handing_back(None));
+    let v = violation(&handing_back(Some(Mutant::NoRecheckAfterWait)));
+    assert_ne!(v.invariant, Invariant::Progress, "{v}");
 }
