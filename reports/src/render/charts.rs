@@ -209,15 +209,49 @@ fn mark(rec: &Recommendation, c: &Config) -> Mark {
 
 /// A configuration's point along `axis`, in the metric's own unit (scaled later).
 fn point_of(c: &Config, rec: &Recommendation, metric: &Metric, axis: Axis) -> Option<Point> {
+    point_at(c, rec, metric, axis.x_of(c), axis.other_of(c))
+}
+
+/// A configuration's point at `x` (and `other`, the coordinate the tooltip also names): the
+/// metric's min, mean and max over its seeds.
+fn point_at(
+    c: &Config,
+    rec: &Recommendation,
+    metric: &Metric,
+    x: u64,
+    other: u64,
+) -> Option<Point> {
     let sp = c.spread(metric.name)?;
     Some(Point {
-        x: axis.x_of(c),
-        other: axis.other_of(c),
+        x,
+        other,
         lo: sp.min,
         mid: sp.mean.mean,
         hi: sp.max,
         mark: mark(rec, c),
     })
+}
+
+/// One line per variant of the sweep, of the group's configurations `keep` takes, each
+/// drawn by `point`.
+fn variant_lines(
+    s: &Sweep,
+    group: &Group,
+    keep: impl Fn(&Config) -> bool,
+    point: impl Fn(&Config) -> Option<Point>,
+) -> Vec<Line> {
+    s.variants()
+        .iter()
+        .map(|p| Line {
+            label: p.clone(),
+            points: group
+                .configs
+                .iter()
+                .filter(|c| &c.policy == p && keep(c))
+                .filter_map(&point)
+                .collect(),
+        })
+        .collect()
 }
 
 /// The panel's note when its pick is not drawn on this axis, so that a reader looks for it
@@ -286,20 +320,12 @@ pub(super) fn chart_of(decided: &Decided, metric: &Metric, axis: Axis) -> Chart 
             Panel {
                 title: group.title(),
                 note,
-                lines: s
-                    .variants()
-                    .iter()
-                    .map(|p| Line {
-                        label: p.clone(),
-                        points: group
-                            .configs
-                            .iter()
-                            .filter(|c| &c.policy == p && on_axis(&points, axis, c))
-                            .filter(|c| c.workers == workers)
-                            .filter_map(|c| point_of(c, rec, metric, axis))
-                            .collect(),
-                    })
-                    .collect(),
+                lines: variant_lines(
+                    s,
+                    group,
+                    |c| on_axis(&points, axis, c) && c.workers == workers,
+                    |c| point_of(c, rec, metric, axis),
+                ),
             }
         })
         .collect();
@@ -466,30 +492,12 @@ pub(super) fn workers_chart(decided: &Decided, metric: &Metric) -> Chart {
                     format_bytes(chunk)
                 ),
                 note: whose.into(),
-                lines: s
-                    .variants()
-                    .iter()
-                    .map(|p| Line {
-                        label: p.clone(),
-                        points: group
-                            .configs
-                            .iter()
-                            .filter(|c| &c.policy == p)
-                            .filter(|c| c.segment == segment && c.chunk == chunk)
-                            .filter_map(|c| {
-                                let sp = c.spread(metric.name)?;
-                                Some(Point {
-                                    x: u64::from(c.workers),
-                                    other: c.segment,
-                                    lo: sp.min,
-                                    mid: sp.mean.mean,
-                                    hi: sp.max,
-                                    mark: mark(rec, c),
-                                })
-                            })
-                            .collect(),
-                    })
-                    .collect(),
+                lines: variant_lines(
+                    s,
+                    group,
+                    |c| c.segment == segment && c.chunk == chunk,
+                    |c| point_at(c, rec, metric, u64::from(c.workers), c.segment),
+                ),
             }
         })
         .collect();
