@@ -127,13 +127,13 @@ impl<S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'_, S, G, V> {
                 from_source,
                 from_preserved,
                 ..
-            } if self.limit.is_some() => {
+            } => {
                 // Slice pacing charges what a worker takes when it takes it.
-                let chunks = g.segment_chunks(*segment);
-                let bytes = (*from_source + *from_preserved) as u64 * g.chunk_bytes(chunks.start);
-                let r = g.segment_blocks_range(*segment);
-                let bytes = bytes.min((r.end - r.start) * bs);
                 if let Some(limit) = &mut self.limit {
+                    let chunk = g.chunk_bytes(g.segment_chunks(*segment).start);
+                    let r = g.segment_blocks_range(*segment);
+                    let bytes = ((*from_source + *from_preserved) as u64 * chunk)
+                        .min((r.end - r.start) * bs);
                     _ = limit.charge(self.now, bytes);
                 }
             }
