@@ -57,13 +57,7 @@ pub fn case(
     faults: bool,
     trace: bool,
 ) -> (Spec, random::Run) {
-    let (spec, schedule, plan) = match faults {
-        true => random::generate_faulty(seed, policy, mutant),
-        false => {
-            let (spec, schedule) = random::generate(seed, policy, mutant);
-            (spec, schedule, FaultPlan::default())
-        }
-    };
+    let (spec, schedule, plan) = random::generate_with(seed, policy, mutant, faults);
     let run = random::run_faulty(&spec, World::new(&spec), schedule, &plan, trace);
     (spec, run)
 }

@@ -246,6 +246,23 @@ pub fn generate(seed: u64, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> (
     (spec, schedule)
 }
 
+/// The case of `seed`, with its fault plan when `faults` ([`generate_faulty`]), else with
+/// none ([`generate`]).
+pub fn generate_with(
+    seed: u64,
+    policy: Arc<dyn Policy>,
+    mutant: Option<Mutant>,
+    faults: bool,
+) -> (Spec, u64, FaultPlan) {
+    match faults {
+        true => generate_faulty(seed, policy, mutant),
+        false => {
+            let (spec, schedule) = generate(seed, policy, mutant);
+            (spec, schedule, FaultPlan::default())
+        }
+    }
+}
+
 /// A case that can show `mutant`: with a fault plan when it is a mistake in handling faults,
 /// and with the workers (at least two) and hand-backs its catalogue row names when it is a
 /// mistake of the claim structure.
@@ -254,13 +271,7 @@ pub fn generate_showing(
     policy: Arc<dyn Policy>,
     mutant: Mutant,
 ) -> (Spec, u64, FaultPlan) {
-    let (spec, schedule, plan) = match mutant.needs_faults() {
-        true => generate_faulty(seed, policy, Some(mutant)),
-        false => {
-            let (spec, schedule) = generate(seed, policy, Some(mutant));
-            (spec, schedule, FaultPlan::default())
-        }
-    };
+    let (spec, schedule, plan) = generate_with(seed, policy, Some(mutant), mutant.needs_faults());
     let Some(run) = mutant.facts().claims else {
         return (spec, schedule, plan);
     };
