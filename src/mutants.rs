@@ -1,6 +1,7 @@
 //! `cowlab mutants`: the catalogue, and whether the random checks catch each mutant (the
 //! mistakes in handling faults in cases with fault plans, those of the claim structure with
-//! the workers and hand-backs they need).
+//! the workers and hand-backs they need, those of durability with volatile caches and power
+//! losses).
 
 use crate::CliError;
 use cowlab_model::{policy, random, Invariant, Mutant, World};
@@ -29,8 +30,9 @@ pub fn hunt(m: Mutant, seeds: u64) -> Catch {
         let p = policies[(seed % policies.len() as u64) as usize].clone();
         // A mistake in handling faults shows only in cases with faults, one of the claim
         // structure only with the workers (and hand-backs) it needs.
-        let (spec, schedule, plan) = random::generate_showing(seed, p, m);
-        let run = random::run_faulty(&spec, World::new(&spec), schedule, &plan, false);
+        // A durability mistake only in cases with volatile caches and power losses.
+        let (spec, schedule, plan, power) = random::generate_showing_powered(seed, p, m);
+        let run = random::run_powered(&spec, World::new(&spec), schedule, &plan, &power, false);
         if let Some(v) = run.violation {
             catch.caught += 1;
             *catch.by.entry(v.invariant).or_default() += 1;

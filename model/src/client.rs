@@ -259,6 +259,7 @@ impl Client {
                 Op::Write => self.arrive(spec, env, &req),
                 Op::Read => self.read(spec, env, &req),
                 Op::ReadImage => self.route_image(spec, env.meta(), &req),
+                Op::Flush => self.flush(spec, env),
             },
             ClientPc::Preserving { preserver, .. } if !preserver.needs_meta() => {
                 let results = perform_all(env, self.planned_io(spec));
@@ -280,10 +281,8 @@ impl Client {
                     return event;
                 }
                 env.meta().hold.remove(req.write);
-                let stamp = stamp_of(req.write);
-                match env.write(Device::Source, req.blocks.clone(), stamp) {
+                match apply(env, &req) {
                     Ok(()) => {
-                        env.meta().ghost.acknowledged(stamp);
                         self.advance(spec);
                         Event::WriteApplied {
                             write: req.write,
@@ -334,7 +333,7 @@ impl Client {
         }
         let preserve = claims.len();
         self.pc = ClientPc::Preserving {
-            preserver: Preserver::new(req.write, claims),
+            preserver: Preserver::new(req.write, claims, req.fua),
             held: true,
         };
         Some(Event::Reclaimed {
@@ -375,6 +374,28 @@ impl Client {
         }
     }
 
+    /// The guest's FLUSH: the source's cache reaches stable media, and with it every write
+    /// acknowledged so far.
+    fn flush<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
+        let passed_down = spec.rules.guest_flush_passed_down;
+        if passed_down {
+            let _never_fails = env.perform(&Io::Flush {
+                device: Device::Source,
+            });
+        }
+        env.meta().ghost.flushed();
+        self.advance(spec);
+        Event::GuestFlushed { passed_down }
+    }
+
+    /// The power failed: the request in progress is gone with the guest's memory (never
+    /// acknowledged); the client goes on with its next.
+    pub fn power_lost(&mut self, spec: &Spec) {
+        if !self.finished() {
+            self.advance(spec);
+        }
+    }
+
     fn advance(&mut self, spec: &Spec) {
         self.next += 1;
         match spec.request(self.pid as Pid, self.next) {
@@ -412,8 +433,8 @@ impl Client {
         if held {
             meta.hold.push(w, req.blocks.clone());
         } else {
-            match env.write(Device::Source, req.blocks.clone(), stamp_of(w)) {
-                Ok(()) => env.meta().ghost.acknowledged(stamp_of(w)),
+            match apply(env, req) {
+                Ok(()) => {}
                 Err(error) => {
                     for c in &claims {
                         env.meta().unclaim(*c);
@@ -427,7 +448,7 @@ impl Client {
             true => self.advance(spec),
             false => {
                 self.pc = ClientPc::Preserving {
-                    preserver: Preserver::new(w, claims),
+                    preserver: Preserver::new(w, claims, req.fua),
                     held,
                 }
             }
@@ -595,6 +616,21 @@ impl Client {
             }));
         }
     }
+}
+
+/// Applies a write to the source (FUA if the write is) and acknowledges it.
+fn apply<E: Env>(env: &mut E, req: &Resolved) -> Result<(), IoError> {
+    let stamp = stamp_of(req.write);
+    env.perform(&Io::Write {
+        device: Device::Source,
+        blocks: req.blocks.clone(),
+        stamp,
+        fua: req.fua,
+    })?;
+    let ghost = &mut env.meta().ghost;
+    ghost.acknowledged(stamp);
+    ghost.applied(req.blocks.clone(), stamp, req.fua);
+    Ok(())
 }
 
 /// A request as a client holds it before issuing it: an open request's range is chosen

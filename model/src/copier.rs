@@ -10,6 +10,7 @@
 //! nothing in flight" is decided in one step under the metadata lock.
 
 use crate::disk::{Copied, Device};
+use crate::durability::{Commit, CommitStep, Record};
 use crate::env::{perform_all, Env, Io, IoList, IoResults};
 use crate::event::Event;
 use crate::event::Wait;
@@ -53,6 +54,11 @@ pub enum CopierPc {
     /// the `claim-without-recheck` mutant).
     Take,
     Copy,
+    /// With volatile caches: the commit step (counting from 0) of the segment copied, before
+    /// its mark.
+    Commit {
+        step: u8,
+    },
     Mark,
     /// The overlay pass: the next snapshot-map chunk at or after `next`.
     Overlay {
@@ -99,11 +105,18 @@ impl Copier {
     /// The segment the copier has claimed and not yet finished (between claim and the end of
     /// its copy and mark), if any.
     pub fn segment_in_progress(&self) -> Option<Segment> {
-        matches!(self.pc, CopierPc::Copy | CopierPc::Mark).then_some(self.segment)
+        matches!(
+            self.pc,
+            CopierPc::Copy | CopierPc::Commit { .. } | CopierPc::Mark
+        )
+        .then_some(self.segment)
     }
 
     pub fn needs_meta(&self) -> bool {
-        !matches!(self.pc, CopierPc::Copy | CopierPc::Finished)
+        !matches!(
+            self.pc,
+            CopierPc::Copy | CopierPc::Commit { .. } | CopierPc::Finished
+        )
     }
 
     /// The segment to take next, if one is left: the plan's first not taken, or for
@@ -179,20 +192,20 @@ impl Copier {
         match &self.pc {
             CopierPc::Claim => self.claim(spec, env.meta()),
             CopierPc::Take => self.take(spec, env.meta(), self.segment),
-            CopierPc::Copy => {
+            CopierPc::Copy | CopierPc::Commit { .. } => {
                 let results = perform_all(env, self.planned_io(spec));
                 self.complete(spec, results)
             }
             CopierPc::Mark => self.mark(spec, env.meta()),
             CopierPc::Overlay { next } => self.overlay(spec, env, *next),
             CopierPc::Complete => {
-                env.meta().copy_complete = true;
+                complete_copy(spec, env);
                 self.pc = CopierPc::Finished;
                 Event::CopyComplete
             }
             CopierPc::Failed { error, .. } => {
                 let error = (**error).clone();
-                env.meta().copy_failed = true;
+                invalidate(spec, env);
                 self.stop(spec, env.meta());
                 Event::CopyFailed { error }
             }
@@ -211,7 +224,7 @@ impl Copier {
     /// and gives the segment back.
     fn release_claims<G: Ghost>(&mut self, spec: &Spec, meta: &mut Meta<G>) {
         let holds = match self.pc {
-            CopierPc::Copy | CopierPc::Mark => true,
+            CopierPc::Copy | CopierPc::Commit { .. } | CopierPc::Mark => true,
             CopierPc::Failed { in_segment, .. } => in_segment,
             _ => false,
         };
@@ -289,9 +302,11 @@ impl Copier {
         self.pc = match &self.pc {
             CopierPc::Finished | CopierPc::Complete | CopierPc::Failed { .. } => self.pc.clone(),
             CopierPc::Overlay { .. } => CopierPc::Overlay { next: 0 },
-            CopierPc::Claim | CopierPc::Take | CopierPc::Copy | CopierPc::Mark => {
-                self.after_segment(spec)
-            }
+            CopierPc::Claim
+            | CopierPc::Take
+            | CopierPc::Copy
+            | CopierPc::Commit { .. }
+            | CopierPc::Mark => self.after_segment(spec),
         };
         Event::CopierRestarted {
             lost,
@@ -304,8 +319,20 @@ impl Copier {
     pub fn crash_loses_work(&self) -> bool {
         matches!(
             self.pc,
-            CopierPc::Copy | CopierPc::Mark | CopierPc::Overlay { .. }
+            CopierPc::Copy | CopierPc::Commit { .. } | CopierPc::Mark | CopierPc::Overlay { .. }
         )
+    }
+
+    /// After a power loss: the worker starts afresh from the recovered metadata (the copy
+    /// complete, or the segments the durable cursor counts done).
+    pub fn restart<G: Ghost>(&mut self, spec: &Spec, meta: &Meta<G>) {
+        self.routes.clear();
+        self.retries = 0;
+        self.done_seen = meta.progress.done_count();
+        self.pc = match meta.copy_complete {
+            true => CopierPc::Finished,
+            false => self.after_segment(spec),
+        };
     }
 
     /// Whether this worker's next step takes (or picks) a segment: what a rate limit that
@@ -365,8 +392,18 @@ impl Copier {
     }
 
     /// The copy step's I/O, from the routes decided at the claim: one copy per run of
-    /// adjacent chunks read from one device.
+    /// adjacent chunks read from one device. (A commit step's: its one I/O.)
     pub fn planned_io(&self, spec: &Spec) -> IoList {
+        if let CopierPc::Commit { step } = self.pc {
+            let io = match spec.commit_steps(Commit::Segment, false)[step as usize] {
+                CommitStep::FlushData => Io::Flush {
+                    device: Device::Destination,
+                },
+                CommitStep::WriteRecord => Io::Record(Record::Done(self.segment)),
+                CommitStep::FlushMetadata => Io::FlushMetadata,
+            };
+            return [io].into_iter().collect();
+        }
         debug_assert_eq!(
             self.pc,
             CopierPc::Copy,
@@ -396,8 +433,20 @@ impl Copier {
         ios
     }
 
-    /// Ends the copy step with the results of its I/O.
+    /// Ends the copy step (or a commit step) with the results of its I/O.
     pub fn complete(&mut self, spec: &Spec, results: IoResults) -> Event {
+        if let CopierPc::Commit { step } = self.pc {
+            let steps = spec.commit_steps(Commit::Segment, false);
+            self.pc = match step as usize + 1 == steps.len() {
+                true => self.after_commit(spec),
+                false => CopierPc::Commit { step: step + 1 },
+            };
+            return Event::Committed {
+                step: steps[step as usize],
+                record: Record::Done(self.segment),
+                device: Device::Destination,
+            };
+        }
         let mut copied = Copied::default();
         for (_, result) in results {
             match result {
@@ -421,7 +470,10 @@ impl Copier {
             _ => None,
         });
         self.retries = 0;
-        self.pc = self.after(spec, Phase::Copy);
+        self.pc = match spec.commit_steps(Commit::Segment, false).is_empty() {
+            true => self.after(spec, Phase::Copy),
+            false => CopierPc::Commit { step: 0 },
+        };
         Event::SegmentCopied {
             segment: self.segment,
             copied,
@@ -466,6 +518,11 @@ impl Copier {
         }
     }
 
+    /// What follows a segment's commit: what follows its copy.
+    fn after_commit(&self, spec: &Spec) -> CopierPc {
+        self.after(spec, Phase::Copy)
+    }
+
     /// What follows a segment's phase: its other phase, or the next segment.
     fn after(&self, spec: &Spec, finished: Phase) -> CopierPc {
         let [first, second] = spec.rules.segment_phases;
@@ -502,12 +559,42 @@ impl Copier {
                 }
             }
             None => {
-                env.meta().copy_complete = true;
+                complete_copy(spec, env);
                 self.pc = CopierPc::Finished;
                 Event::CopyComplete
             }
         }
     }
+}
+
+/// The copy is complete; with volatile caches, once the destination is flushed and the
+/// completion committed (one step: until the record is durable nothing relies on it).
+fn complete_copy<E: Env>(spec: &Spec, env: &mut E) {
+    if spec.volatile {
+        let commit = [
+            Io::Flush {
+                device: Device::Destination,
+            },
+            Io::Record(Record::Complete),
+            Io::FlushMetadata,
+        ];
+        for io in commit {
+            let _never_fails = env.perform(&io);
+        }
+    }
+    env.meta().copy_complete = true;
+}
+
+/// The copy has failed (the snapshot is invalid); with volatile caches, once the invalid
+/// record is durable (in the same step: until then writes stay protected, and recovery
+/// sees a valid snapshot or an invalid one, never one that lost its protection).
+pub fn invalidate<E: Env>(spec: &Spec, env: &mut E) {
+    if spec.volatile {
+        for io in [Io::Record(Record::Invalid), Io::FlushMetadata] {
+            let _never_fails = env.perform(&io);
+        }
+    }
+    env.meta().copy_failed = true;
 }
 
 fn phase_pc(phase: Phase) -> CopierPc {

@@ -10,6 +10,7 @@
 //! on its device.
 
 use crate::disk::{BlockStore, Copied, Device, Stamp};
+use crate::durability::{Power, Record};
 use crate::geometry::Block;
 use crate::ghost::Ghost;
 use crate::meta::Meta;
@@ -29,6 +30,8 @@ pub enum Io {
         device: Device,
         blocks: Range<Block>,
         stamp: Stamp,
+        /// Forced unit access: on stable media when it completes, even with a volatile cache.
+        fua: bool,
     },
     /// A read of `from` and a write of `to`, of the same blocks.
     Copy {
@@ -36,6 +39,12 @@ pub enum Io {
         to: Device,
         blocks: Range<Block>,
     },
+    /// FLUSH: the device's cached writes reach stable media.
+    Flush { device: Device },
+    /// A record of the copy's metadata written to the metadata device.
+    Record(Record),
+    /// FLUSH of the metadata device.
+    FlushMetadata,
 }
 
 /// Which way an access moves data.
@@ -69,8 +78,18 @@ impl Io {
                 access(IoKind::Read, *from, blocks),
                 Some(access(IoKind::Write, *to, blocks)),
             ),
+            // Not asked about: a FLUSH or a metadata record never fails here.
+            Io::Flush { .. } | Io::Record(_) | Io::FlushMetadata => {
+                return None.into_iter().chain(None)
+            }
         };
-        std::iter::once(first).chain(then)
+        Some(first).into_iter().chain(then)
+    }
+
+    /// Whether it only makes earlier writes durable or writes metadata (a commit step or a
+    /// guest's FLUSH), which touches no block of a data device.
+    pub fn is_durability(&self) -> bool {
+        matches!(self, Io::Flush { .. } | Io::Record(_) | Io::FlushMetadata)
     }
 
     /// Performs it on a block store (which never fails).
@@ -82,12 +101,46 @@ impl Io {
                 device,
                 blocks,
                 stamp,
+                ..
             } => {
                 store.write(*device, blocks.clone(), *stamp);
                 IoDone::Written
             }
             Io::Copy { from, to, blocks } => IoDone::Copied(store.copy(*from, *to, blocks.clone())),
+            Io::Flush { .. } | Io::Record(_) | Io::FlushMetadata => IoDone::Written,
         }
+    }
+
+    /// Performs it on a block store whose devices have volatile caches: what is written
+    /// goes to the cache (the store) and is noted as pending in `power`.
+    #[inline]
+    pub fn perform_cached<S: BlockStore>(&self, store: &mut S, power: &mut Power<S>) -> IoDone {
+        match self {
+            Io::Write {
+                device,
+                blocks,
+                stamp,
+                fua,
+            } => match fua {
+                true => power.written_fua(*device, blocks.clone(), *stamp),
+                false => {
+                    let n = (blocks.end - blocks.start) as usize;
+                    power.written(*device, blocks.start, &vec![*stamp; n])
+                }
+            },
+            Io::Copy { to, blocks, .. } => {
+                let done = self.perform_on(store);
+                if let Some(stamps) = store.read(*to, blocks.clone()) {
+                    power.written(*to, blocks.start, &stamps);
+                }
+                return done;
+            }
+            Io::Flush { device } => power.flush(*device),
+            Io::Record(r) => power.record(*r),
+            Io::FlushMetadata => power.flush_metadata(),
+            Io::Read { .. } => {}
+        }
+        self.perform_on(store)
     }
 }
 
@@ -150,6 +203,7 @@ pub trait Env {
             device,
             blocks,
             stamp,
+            fua: false,
         })
         .map(|_| ())
     }
@@ -180,6 +234,8 @@ pub fn perform_all<E: Env + ?Sized>(env: &mut E, ios: IoList) -> IoResults {
 pub struct Direct<'a, S: BlockStore, G: Ghost> {
     pub disk: &'a mut S,
     pub meta: &'a mut Meta<G>,
+    /// The stable media and cached writes, when devices have volatile caches.
+    pub power: Option<&'a mut Power<S>>,
 }
 
 impl<S: BlockStore, G: Ghost> Env for Direct<'_, S, G> {
@@ -188,7 +244,10 @@ impl<S: BlockStore, G: Ghost> Env for Direct<'_, S, G> {
         self.meta
     }
     fn perform(&mut self, io: &Io) -> Result<IoDone, IoError> {
-        Ok(io.perform_on(self.disk))
+        Ok(match &mut self.power {
+            None => io.perform_on(self.disk),
+            Some(power) => io.perform_cached(self.disk, power),
+        })
     }
 }
 

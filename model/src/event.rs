@@ -1,6 +1,7 @@
 //! What one step did, in domain words: the lines of a counterexample trace.
 
 use crate::disk::{Copied, Device};
+use crate::durability::{CommitStep, Record};
 use crate::fault::IoError;
 use crate::geometry::{show_blocks, Block, Chunk, Geometry, Segment};
 use crate::meta::{stamp_of, WriteId};
@@ -142,6 +143,25 @@ pub enum Event {
         segment: Segment,
         error: IoError,
     },
+    /// A step of a commit protocol, for `record` (on `device` for a data flush).
+    Committed {
+        step: CommitStep,
+        record: Record,
+        device: Device,
+    },
+    /// A guest's FLUSH completed (`passed_down`: the source was flushed).
+    GuestFlushed {
+        passed_down: bool,
+    },
+    /// The power failed: `survived` of the `cached` writes and records reached stable media;
+    /// recovery found `done` segments copied and resumed the copy, or declared the snapshot
+    /// `invalid`.
+    PowerLost {
+        cached: usize,
+        survived: usize,
+        invalid: bool,
+        done: u32,
+    },
 }
 
 /// What a step freed, for drivers that park blocked processes instead of polling them
@@ -174,6 +194,7 @@ impl Event {
             | Event::PreservationDropped { .. }
             | Event::CopyStopped
             | Event::CopierRestarted { .. }
+            | Event::PowerLost { .. }
             | Event::TaskHandedBack { .. } => Some(Freed::Everything),
             _ => None,
         }
@@ -339,6 +360,31 @@ impl Event {
                 "copy of {} failed ({error}); the task ends as if it were copied",
                 seg(*segment)
             ),
+            Event::Committed {
+                step,
+                record,
+                device,
+            } => match step {
+                CommitStep::FlushData => format!("flush {device} (commit of {record})"),
+                CommitStep::WriteRecord => format!("write record: {record} (cached)"),
+                CommitStep::FlushMetadata => format!("flush metadata (commit of {record})"),
+            },
+            Event::GuestFlushed { passed_down } => match passed_down {
+                true => "flush: source flushed".into(),
+                false => "flush answered without flushing the source".into(),
+            },
+            Event::PowerLost {
+                cached,
+                survived,
+                invalid,
+                done,
+            } => {
+                let then = match invalid {
+                    true => "the snapshot is declared invalid".to_string(),
+                    false => format!("recovery resumes with {done} segment(s) done"),
+                };
+                format!("POWER LOSS: {survived} of {cached} cached write(s) and record(s) reach stable media; every process restarts; {then}")
+            }
         }
     }
 }
@@ -354,10 +400,13 @@ pub struct TraceStep {
 pub fn render_trace(spec: &Spec, steps: &[TraceStep]) -> String {
     let mut out = String::new();
     for (i, s) in steps.iter().enumerate() {
+        let who = match s.event {
+            Event::PowerLost { .. } => "power".into(),
+            _ => spec.process_name(s.pid),
+        };
         out.push_str(&format!(
-            "{:>4}. {}: {}\n",
+            "{:>4}. {who}: {}\n",
             i + 1,
-            spec.process_name(s.pid),
             s.event.describe(spec)
         ));
     }

@@ -5,6 +5,7 @@
 use crate::disk::{Stamp, BEGIN};
 use crate::geometry::ChunkSet;
 use crate::geometry::{Block, Chunk};
+use smallvec::SmallVec;
 use std::fmt;
 use std::hash::Hash;
 use std::ops::Range;
@@ -23,6 +24,35 @@ pub trait Ghost: Clone + fmt::Debug + PartialEq + Eq + Hash + Send + Sync + 'sta
     fn latest(&self, block: Block) -> Option<Stamp>;
     /// A chunk's begin-time data was preserved (copied out of the way and published).
     fn preserved(&mut self, chunk: Chunk);
+    /// Devices have volatile caches: from now on, keep which writes must outlive a power
+    /// loss (called at begin time).
+    fn track_durability(&mut self) {}
+    /// An acknowledged write reached the source (its cache, or stable media when `fua`).
+    fn applied(&mut self, _blocks: Range<Block>, _stamp: Stamp, _fua: bool) {}
+    /// The guest's FLUSH completed: every write applied so far must outlive a power loss.
+    fn flushed(&mut self) {}
+    /// The power failed and the source now holds `source`: a block that lost a write the
+    /// guest was told is durable is noted (the first only), and what the source holds is
+    /// the newest data from now on. Chunks in `preserved` are those whose preservation is
+    /// on stable media.
+    fn power_lost(&mut self, _source: &[Stamp], _preserved: &ChunkSet) {}
+    /// The first block that lost a write the guest was told is durable: the block, the
+    /// stamp that had to survive (the newest of those allowed) and the stamp found.
+    fn lost_durable_write(&self) -> Option<(Block, Stamp, Stamp)> {
+        None
+    }
+}
+
+/// What must outlive a power loss, per block of the source.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DurableGhost {
+    /// The newest acknowledged write applied to each block.
+    pub applied: Vec<Stamp>,
+    /// The stamps a block may hold after a power loss: the write covered by the last
+    /// FLUSH (or FUA), then every write applied since.
+    pub allowed: Vec<SmallVec<[Stamp; 2]>>,
+    /// The first block found to have lost a durable write.
+    pub lost: Option<(Block, Stamp, Stamp)>,
 }
 
 /// The exact ghost state: the newest visible write of every block, and which chunks were
@@ -37,6 +67,8 @@ pub struct GhostImage {
     pub preserved_twice: Option<Chunk>,
     /// Writes that may still fail, each with the stamps it hid (kept only when I/O can fail).
     pub undo: Vec<Undo>,
+    /// Kept only when devices have volatile caches.
+    pub durable: Option<Box<DurableGhost>>,
 }
 
 /// What a write that may still fail hid when it arrived.
@@ -55,6 +87,7 @@ impl Ghost for GhostImage {
             preserved: ChunkSet::new(chunks),
             preserved_twice: None,
             undo: Vec::new(),
+            durable: None,
         }
     }
     fn arrived(&mut self, blocks: Range<Block>, stamp: Stamp, may_fail: bool) {
@@ -99,6 +132,47 @@ impl Ghost for GhostImage {
             self.preserved_twice.get_or_insert(chunk);
         }
         self.preserved.insert(chunk);
+    }
+    fn track_durability(&mut self) {
+        let n = self.latest.len();
+        self.durable = Some(Box::new(DurableGhost {
+            applied: vec![BEGIN; n],
+            allowed: vec![smallvec::smallvec![BEGIN]; n],
+            lost: None,
+        }));
+    }
+    fn applied(&mut self, blocks: Range<Block>, stamp: Stamp, fua: bool) {
+        let Some(d) = &mut self.durable else { return };
+        for b in blocks {
+            let b = b as usize;
+            d.applied[b] = stamp;
+            match fua {
+                true => d.allowed[b] = smallvec::smallvec![stamp],
+                false => d.allowed[b].push(stamp),
+            }
+        }
+    }
+    fn flushed(&mut self) {
+        let Some(d) = &mut self.durable else { return };
+        for (allowed, applied) in d.allowed.iter_mut().zip(&d.applied) {
+            *allowed = smallvec::smallvec![*applied];
+        }
+    }
+    fn power_lost(&mut self, source: &[Stamp], preserved: &ChunkSet) {
+        let Some(d) = &mut self.durable else { return };
+        for (b, found) in source.iter().enumerate() {
+            if d.lost.is_none() && !d.allowed[b].contains(found) {
+                d.lost = Some((b as Block, d.allowed[b][0], *found));
+            }
+            d.allowed[b] = smallvec::smallvec![*found];
+            d.applied[b] = *found;
+        }
+        self.latest.copy_from_slice(source);
+        self.undo.clear();
+        self.preserved = preserved.clone();
+    }
+    fn lost_durable_write(&self) -> Option<(Block, Stamp, Stamp)> {
+        self.durable.as_ref().and_then(|d| d.lost)
     }
 }
 

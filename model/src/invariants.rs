@@ -160,6 +160,16 @@ pub fn quiescent(w: &World) -> bool {
 
 /// At quiescence the source is the begin image with every write applied in arrival order.
 pub fn no_lost_write(spec: &Spec, w: &World) -> Result<(), Violation> {
+    if let Some((block, expected, found)) = w.meta.ghost.lost_durable_write() {
+        let what = "after a power loss, an acknowledged write covered by a FLUSH or FUA is gone from the source".into();
+        return Err(stamp_mismatch(
+            Invariant::NoLostWrite,
+            what,
+            block,
+            expected,
+            found,
+        ));
+    }
     if !quiescent(w) {
         return Ok(());
     }

@@ -13,6 +13,7 @@
 pub mod client;
 pub mod copier;
 pub mod disk;
+pub mod durability;
 pub mod env;
 pub mod event;
 #[cfg(feature = "checkers")]

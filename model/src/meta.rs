@@ -555,6 +555,11 @@ impl<G: Ghost> Meta<G> {
         }
     }
 
+    /// Whether the large-volume indexes are kept.
+    pub fn indexed(&self) -> bool {
+        self.indexed.0
+    }
+
     /// Keeps the large-volume indexes, or not, whatever the volume's size (at begin time,
     /// before any step). Both ways answer every query alike; tests compare them.
     pub fn with_indexes(mut self, on: bool) -> Self {

@@ -29,10 +29,16 @@ pub enum Mutant {
     HandBackWithoutWake,
     NoRecheckAfterWait,
     ConflictMissesOffsetZero,
+    RecordBeforeDataFlush,
+    WriteReleasedBeforeCommit,
+    FuaTakenAsFlush,
+    CursorBeforeDestinationFlush,
+    FullStoreResumed,
+    GuestFlushSwallowed,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 20] = [
+    pub const ALL: [Mutant; 26] = [
         Mutant::ApplyBeforePreserve,
         Mutant::CheckThenAct,
         Mutant::MarkBeforeCopy,
@@ -53,6 +59,12 @@ impl Mutant {
         Mutant::HandBackWithoutWake,
         Mutant::NoRecheckAfterWait,
         Mutant::ConflictMissesOffsetZero,
+        Mutant::RecordBeforeDataFlush,
+        Mutant::WriteReleasedBeforeCommit,
+        Mutant::FuaTakenAsFlush,
+        Mutant::CursorBeforeDestinationFlush,
+        Mutant::FullStoreResumed,
+        Mutant::GuestFlushSwallowed,
     ];
 
     /// The mutants a fault-free run of one worker can show (all but those of
@@ -60,14 +72,25 @@ impl Mutant {
     pub fn fault_free() -> impl Iterator<Item = Mutant> {
         Mutant::ALL
             .into_iter()
-            .filter(|m| !m.needs_faults() && m.facts().claims.is_none())
+            .filter(|m| !m.needs_faults() && m.facts().claims.is_none() && !m.needs_power_loss())
     }
 
     /// The mistakes in handling faults (those of the claim structure aside).
     pub fn of_faults() -> impl Iterator<Item = Mutant> {
         Mutant::ALL
             .into_iter()
-            .filter(|m| m.needs_faults() && m.facts().claims.is_none())
+            .filter(|m| m.needs_faults() && m.facts().claims.is_none() && !m.needs_power_loss())
+    }
+
+    /// The mistakes in durability (volatile caches, commit protocols, recovery), each shown
+    /// by the run its [`Facts::power`] describes.
+    pub fn of_power() -> impl Iterator<Item = Mutant> {
+        Mutant::ALL.into_iter().filter(|m| m.needs_power_loss())
+    }
+
+    /// Whether only a run with volatile caches and a power loss can show it.
+    pub fn needs_power_loss(self) -> bool {
+        self.facts().power.is_some()
     }
 
     /// The mistakes in the claim structure the copier's workers share, each shown by the
@@ -140,6 +163,29 @@ pub struct Facts {
     pub breaks: Option<ErrorPolicy>,
     /// For a mistake in the claim structure: the smallest run that shows it.
     pub claims: Option<ClaimRun>,
+    /// For a mistake in durability: the smallest run that shows it.
+    pub power: Option<PowerRun>,
+}
+
+/// What a run needs beyond volatile caches and one power loss to show a durability mistake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PowerRun {
+    /// Writers' writes are FUA.
+    pub fua_writes: bool,
+    /// Each writer flushes after its writes.
+    pub guest_flush: bool,
+    /// I/O faults the checker may inject per path, and the error policy they meet.
+    pub faults: u8,
+    pub on_error: ErrorPolicy,
+}
+
+impl PowerRun {
+    const PLAIN: PowerRun = PowerRun {
+        fua_writes: false,
+        guest_flush: false,
+        faults: 0,
+        on_error: ErrorPolicy::BREAK_GUEST_WRITE,
+    };
 }
 
 /// What a run needs beyond the defaults to show a mistake of the claim structure.
@@ -185,7 +231,7 @@ fn out_of_turn() -> Arc<dyn Policy> {
 }
 
 /// The catalogue, one row per mutant in the order of [`Mutant::ALL`].
-pub const CATALOGUE: [Facts; 20] = [
+pub const CATALOGUE: [Facts; 26] = [
     Facts {
         mutant: Mutant::ApplyBeforePreserve,
         name: "apply-before-preserve",
@@ -197,6 +243,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::CheckThenAct,
@@ -209,6 +256,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::MarkBeforeCopy,
@@ -221,6 +269,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: out_of_turn,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::ReleaseOutOfOrder,
@@ -233,6 +282,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::SkipOverlay,
@@ -245,6 +295,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::PreserveTwice,
@@ -257,6 +308,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_redirect,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::ImageReadDuringPreserve,
@@ -269,6 +321,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::CopierIgnoresInFlight,
@@ -281,6 +334,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: out_of_turn,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::PartialChunkCopy,
@@ -293,6 +347,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: out_of_turn,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::FirstSegmentOnly,
@@ -305,6 +360,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: out_of_turn,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::FailedPreserveKeepsMapBit,
@@ -317,6 +373,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_GUEST_WRITE),
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::HeldWritesHangOnCopyError,
@@ -329,6 +386,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_SNAPSHOT),
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::CursorBeforeData,
@@ -341,6 +399,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: None,
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::BrokenImageServed,
@@ -353,6 +412,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_SNAPSHOT),
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::FailedWriteApplied,
@@ -365,6 +425,7 @@ pub const CATALOGUE: [Facts; 20] = [
         exercised_under: snapshot_overlay,
         breaks: Some(ErrorPolicy::BREAK_GUEST_WRITE),
         claims: None,
+        power: None,
     },
     Facts {
         mutant: Mutant::ClaimWithoutRecheck,
@@ -382,6 +443,7 @@ pub const CATALOGUE: [Facts; 20] = [
             faults: 0,
             any_writes: false,
         }),
+        power: None,
     },
     Facts {
         mutant: Mutant::FailedTaskNotRedirtied,
@@ -399,6 +461,7 @@ pub const CATALOGUE: [Facts; 20] = [
             faults: 1,
             any_writes: false,
         }),
+        power: None,
     },
     Facts {
         mutant: Mutant::HandBackWithoutWake,
@@ -416,6 +479,7 @@ pub const CATALOGUE: [Facts; 20] = [
             faults: 0,
             any_writes: false,
         }),
+        power: None,
     },
     Facts {
         mutant: Mutant::NoRecheckAfterWait,
@@ -433,6 +497,7 @@ pub const CATALOGUE: [Facts; 20] = [
             faults: 0,
             any_writes: false,
         }),
+        power: None,
     },
     Facts {
         mutant: Mutant::ConflictMissesOffsetZero,
@@ -449,6 +514,95 @@ pub const CATALOGUE: [Facts; 20] = [
             hand_backs: 0,
             faults: 0,
             any_writes: true,
+        }),
+        power: None,
+    },
+    Facts {
+        mutant: Mutant::RecordBeforeDataFlush,
+        name: "record-before-data-flush",
+        mistake: "the record is made durable before the data it points at is flushed (dm-clone before it flushed the destination ahead of its region bitmap)",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+        claims: None,
+        power: Some(PowerRun::PLAIN),
+    },
+    Facts {
+        mutant: Mutant::WriteReleasedBeforeCommit,
+        name: "write-released-before-commit",
+        mistake: "the write is applied once the in-core map is set and its record written, before the metadata is flushed (dm-era's in-core bitset trusted ahead of its commit)",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+        claims: None,
+        power: Some(PowerRun::PLAIN),
+    },
+    Facts {
+        mutant: Mutant::FuaTakenAsFlush,
+        name: "fua-taken-as-flush",
+        mistake: "a FUA write is applied before its preservation's record is durable, the metadata flush left out as if the FUA write flushed it (FUA makes only its own data durable)",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+        claims: None,
+        power: Some(PowerRun {
+            fua_writes: true,
+            ..PowerRun::PLAIN
+        }),
+    },
+    Facts {
+        mutant: Mutant::CursorBeforeDestinationFlush,
+        name: "cursor-before-destination-flush",
+        mistake: "the cursor is committed before the segment's destination writes are flushed: recovery trusts a segment whose data never reached stable media",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+        claims: None,
+        power: Some(PowerRun::PLAIN),
+    },
+    Facts {
+        mutant: Mutant::FullStoreResumed,
+        name: "full-store-resumed",
+        mistake: "recovery resumes a snapshot whose store filled (its invalid record is durable) instead of declaring it invalid (dm-snapshot invalidates a full store)",
+        needs_faults: true,
+        concurrency: false,
+        shows_under: preserving,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+        claims: None,
+        power: Some(PowerRun {
+            faults: 1,
+            on_error: ErrorPolicy::BREAK_SNAPSHOT,
+            ..PowerRun::PLAIN
+        }),
+    },
+    Facts {
+        mutant: Mutant::GuestFlushSwallowed,
+        name: "guest-flush-swallowed",
+        mistake: "the guest's FLUSH is answered without flushing the source: an acknowledged and flushed write is lost",
+        needs_faults: false,
+        concurrency: false,
+        shows_under: everywhere,
+        min_cow_blocks: 1,
+        exercised_under: snapshot_overlay,
+        breaks: None,
+        claims: None,
+        power: Some(PowerRun {
+            guest_flush: true,
+            ..PowerRun::PLAIN
         }),
     },
 ];

@@ -3,6 +3,7 @@
 //! chunk copy and one per map update, so its steps interleave with everyone else's.
 
 use crate::disk::Device;
+use crate::durability::{Commit, CommitStep, Record};
 use crate::env::{Env, Io, IoDone};
 use crate::event::Event;
 use crate::fault::{Break, ErrorKind, IoError};
@@ -27,6 +28,11 @@ pub struct Preserver {
     /// The copy of the current chunk failed for good: the next step (under the metadata
     /// lock) decides what the write does.
     failed: Option<Box<IoError>>,
+    /// The write is FUA (its preservation commits by the policy's protocol for FUA writes).
+    fua: bool,
+    /// With volatile caches: the commit step of the chunk copied last that runs next,
+    /// counting from 1 (0: none).
+    commit: u8,
 }
 
 /// Where a write stands after a step of its preserver.
@@ -42,7 +48,7 @@ pub enum Standing {
 }
 
 impl Preserver {
-    pub fn new(write: WriteId, claims: Claims) -> Self {
+    pub fn new(write: WriteId, claims: Claims, fua: bool) -> Self {
         debug_assert!(!claims.is_empty());
         Preserver {
             write,
@@ -51,6 +57,8 @@ impl Preserver {
             marking: false,
             retries: 0,
             failed: None,
+            fua,
+            commit: 0,
         }
     }
 
@@ -119,6 +127,9 @@ impl Preserver {
         let target = spec
             .target()
             .expect("only preserving policies claim chunks");
+        if self.commit > 0 {
+            return self.commit_io(spec, target);
+        }
         let chunk = spec.geometry.chunk_blocks(self.chunk());
         Io::Copy {
             from: Device::Source,
@@ -127,16 +138,60 @@ impl Preserver {
         }
     }
 
+    fn steps(&self, spec: &Spec) -> &'static [CommitStep] {
+        spec.commit_steps(Commit::Preservation, self.fua)
+    }
+
+    /// The record that says the current chunk is preserved.
+    fn record(&self, target: Target) -> Record {
+        match target {
+            Target::Destination => Record::Copied(self.chunk()),
+            Target::Snapshot | Target::Cache => Record::Mapped(self.chunk()),
+        }
+    }
+
+    /// The I/O of the next commit step of the chunk copied last.
+    fn commit_io(&self, spec: &Spec, target: Target) -> Io {
+        match self.steps(spec)[self.commit as usize - 1] {
+            CommitStep::FlushData => Io::Flush {
+                device: target.device(),
+            },
+            CommitStep::WriteRecord => Io::Record(self.record(target)),
+            CommitStep::FlushMetadata => Io::FlushMetadata,
+        }
+    }
+
+    /// A commit step done: the next, or the chunk is published at the next step.
+    fn committed(&mut self, spec: &Spec) -> Event {
+        let target = spec.target().expect("only preserving policies commit");
+        let steps = self.steps(spec);
+        let step = steps[self.commit as usize - 1];
+        self.commit += 1;
+        if self.commit as usize > steps.len() {
+            self.commit = 0;
+            self.marking = true;
+        }
+        Event::Committed {
+            step,
+            record: self.record(target),
+            device: target.device(),
+        }
+    }
+
     /// Ends the copy step with its I/O (that of [`Preserver::planned_io`]) and the result; the
     /// write stays busy either way (the chunk is published, retried, or given up by the next
     /// step).
     pub fn complete(&mut self, spec: &Spec, io: Io, result: Result<IoDone, IoError>) -> Event {
         match result {
+            Ok(_) if io.is_durability() => self.committed(spec),
             Ok(done) => {
                 let Io::Copy { to, blocks, .. } = io else {
                     unreachable!("a preservation is a copy")
                 };
-                self.marking = true;
+                match self.steps(spec).is_empty() {
+                    true => self.marking = true,
+                    false => self.commit = 1,
+                }
                 self.retries = 0;
                 Event::Preserved {
                     write: self.write,
@@ -200,7 +255,7 @@ impl Preserver {
                 (event, Standing::FailWrite)
             }
             _ => {
-                meta.copy_failed = true;
+                crate::copier::invalidate(spec, env);
                 (Event::CopyFailed { error }, Standing::Done)
             }
         }

@@ -26,6 +26,43 @@ pub struct Run {
     pub world: World,
     /// The faults the run followed.
     pub plan: FaultPlan,
+    /// When the power failed, and what survived.
+    pub power: PowerPlan,
+}
+
+/// When the power fails in a random run and what survives each loss: data, printed with a
+/// failing case and replayable. The spec must have volatile caches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PowerPlan {
+    /// The power fails before the n-th step of the run (counting every process's, from 1),
+    /// for each n listed.
+    pub at: Vec<u64>,
+    /// Draws which cached writes and records survive each loss (each with probability one
+    /// half).
+    pub seed: u64,
+}
+
+impl PowerPlan {
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    /// Which cached items survive the loss before step `n` (bit i: the i-th).
+    pub fn survivors(&self, n: u64) -> u32 {
+        crate::durability::survivors_of(self.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15), 32)
+    }
+}
+
+impl std::fmt::Display for PowerPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at: Vec<String> = self.at.iter().map(|n| n.to_string()).collect();
+        write!(
+            f,
+            "power fails before step(s) {}, survivors drawn from seed {}",
+            at.join(", "),
+            self.seed
+        )
+    }
 }
 
 impl Run {
@@ -35,6 +72,9 @@ impl Run {
         let mut out = format!("scheduler seed: {}\n{spec}", self.seed);
         if !self.plan.is_empty() {
             out.push_str(&format!("faults:   {}\n", self.plan));
+        }
+        if !self.power.is_empty() {
+            out.push_str(&format!("power:    {}\n", self.power));
         }
         out.push_str(&format!("trace ({} steps):\n", self.steps));
         out.push_str(&render_trace(spec, &self.trace));
@@ -65,16 +105,28 @@ pub fn run_from(spec: &Spec, world: World, seed: u64, keep_trace: bool) -> Run {
 /// I/O they name, and the copier crashes (and restarts) before each of its steps the plan
 /// lists. The spec must be one whose I/O can fail ([`Spec::with_faults`]) unless the plan
 /// is empty.
-pub fn run_faulty(
+pub fn run_faulty(spec: &Spec, world: World, seed: u64, plan: &FaultPlan, keep_trace: bool) -> Run {
+    run_powered(spec, world, seed, plan, &PowerPlan::default(), keep_trace)
+}
+
+/// Like [`run_faulty`], with the power failing as `power` says (the spec must have volatile
+/// caches unless the plan is empty): before the steps it lists, the power fails, the cached
+/// writes and records it draws survive, and recovery runs.
+pub fn run_powered(
     spec: &Spec,
     mut world: World,
     seed: u64,
     plan: &FaultPlan,
+    power: &PowerPlan,
     keep_trace: bool,
 ) -> Run {
     assert!(
         plan.is_empty() || spec.faults,
         "a spec whose I/O cannot fail"
+    );
+    assert!(
+        power.is_empty() || spec.volatile,
+        "a spec without volatile caches"
     );
     let mut faults = PlanFaults::new(plan.clone());
     let mut copier_steps = 0;
@@ -91,6 +143,15 @@ pub fn run_faulty(
         runnable.extend(world.runnable(spec));
         if runnable.is_empty() {
             break progress(spec, &world).err();
+        }
+        if power.at.contains(&(steps as u64 + 1)) {
+            let mask = power.survivors(steps as u64 + 1);
+            let event = world.power_loss(spec, |i| i < 32 && mask >> i & 1 == 1);
+            if keep_trace {
+                trace.push(TraceStep { pid: 0, event });
+            }
+            steps += 1;
+            continue;
         }
         if steps >= step_bound(spec) {
             break Some(Violation {
@@ -123,6 +184,7 @@ pub fn run_faulty(
         trace,
         world,
         plan: plan.clone(),
+        power: power.clone(),
     }
 }
 
@@ -148,8 +210,9 @@ fn step_bound(spec: &Spec) -> usize {
     let g = &spec.geometry;
     let per_request = 8 + 2 * (2 * g.chunks_per_segment() as usize + 2);
     let requests: usize = spec.clients().map(|p| spec.requests(p).len()).sum();
-    // Faults and hand-backs add retries and re-copies: a generous margin.
-    let slack = if spec.claims_can_end_unsettled() {
+    // Faults, hand-backs and power losses add retries, commits and re-copies: a generous
+    // margin.
+    let slack = if spec.claims_can_end_unsettled() || spec.volatile {
         4
     } else {
         1
@@ -259,6 +322,70 @@ pub fn generate_with(
         false => {
             let (spec, schedule) = generate(seed, policy, mutant);
             (spec, schedule, FaultPlan::default())
+        }
+    }
+}
+
+/// A random case with volatile caches and a power loss: the case [`generate_with`] makes of
+/// `seed` (with its fault plan when `faults`), with at times FUA writes and at times a
+/// writer's FLUSH after a write, and one or two power losses within its first steps.
+pub fn generate_power(
+    seed: u64,
+    policy: Arc<dyn Policy>,
+    mutant: Option<Mutant>,
+    faults: bool,
+) -> (Spec, u64, FaultPlan, PowerPlan) {
+    let (spec, schedule, plan) = generate_with(seed, policy, mutant, faults);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x90E7_90E7_90E7_90E7);
+    let r = &mut rng;
+    let mut workload = spec.workload.clone();
+    for client in &mut workload.clients {
+        let mut reqs = Vec::new();
+        for req in &client.requests {
+            let write = req.op == crate::workload::Op::Write;
+            reqs.push(Request {
+                fua: write && below(r, 4) == 0,
+                ..*req
+            });
+            if write && below(r, 3) == 0 {
+                reqs.push(Request::flush());
+            }
+        }
+        client.requests = reqs;
+    }
+    let mut powered = Spec::new(
+        spec.geometry,
+        spec.policy.clone(),
+        spec.order,
+        mutant,
+        workload,
+    )
+    .expect("the same requests lie inside the volume")
+    .with_volatile_caches();
+    if spec.faults {
+        powered = powered.with_faults(spec.on_error);
+    }
+    let reach = step_bound(&powered) as u64 / 4;
+    let power = PowerPlan {
+        at: (0..1 + below(r, 2)).map(|_| 1 + below(r, reach)).collect(),
+        seed: r.next_u64(),
+    };
+    (powered, schedule, plan, power)
+}
+
+/// A case that can show `mutant`, with its power plan: a durability mistake's case has
+/// volatile caches and power losses ([`generate_power`]), any other's is
+/// [`generate_showing`]'s with no power loss.
+pub fn generate_showing_powered(
+    seed: u64,
+    policy: Arc<dyn Policy>,
+    mutant: Mutant,
+) -> (Spec, u64, FaultPlan, PowerPlan) {
+    match mutant.needs_power_loss() {
+        true => generate_power(seed, policy, Some(mutant), mutant.needs_faults()),
+        false => {
+            let (spec, schedule, plan) = generate_showing(seed, policy, mutant);
+            (spec, schedule, plan, PowerPlan::default())
         }
     }
 }

@@ -4,6 +4,7 @@
 //! decision point gives.
 
 use crate::disk::Device;
+use crate::durability::{Commit, CommitStep, Recovery};
 use crate::geometry::{Block, Chunk, Geometry};
 use crate::ghost::Ghost;
 use crate::meta::Claims;
@@ -123,7 +124,33 @@ pub struct Rules {
     /// Whether the re-check for chunks in flight before a held write is applied sees a
     /// chunk at offset 0.
     pub conflict_sees_offset_zero: bool,
+    /// With volatile caches: the steps that commit a preservation before its write is
+    /// applied, and a segment before the cursor moves.
+    pub preservation_commit: &'static [CommitStep],
+    pub segment_commit: &'static [CommitStep],
+    /// The steps that commit a preservation for a FUA write.
+    pub fua_preservation_commit: &'static [CommitStep],
+    /// What recovery does after a power loss.
+    pub recovery: Recovery,
+    /// Whether recovery declares the snapshot invalid when a durable record says so.
+    pub recovery_honours_invalid: bool,
+    /// Whether a guest's FLUSH is passed down to the source device.
+    pub guest_flush_passed_down: bool,
 }
+
+/// The dm-clone mistake: the record made durable before the data it points at.
+const RECORD_BEFORE_DATA: &[CommitStep] = &[
+    CommitStep::WriteRecord,
+    CommitStep::FlushMetadata,
+    CommitStep::FlushData,
+];
+
+/// The dm-era mistake: the record written (the in-core map set) and trusted before the
+/// metadata is flushed; a later commit flushes it.
+const UNFLUSHED_RECORD: &[CommitStep] = &[CommitStep::FlushData, CommitStep::WriteRecord];
+
+/// The cursor committed without flushing the destination first.
+const CURSOR_ONLY: &[CommitStep] = &[CommitStep::WriteRecord, CommitStep::FlushMetadata];
 
 impl Rules {
     /// The policy's rules, then the one a mutant bends.
@@ -155,6 +182,12 @@ impl Rules {
             hand_back_wakes: true,
             recheck_after_wait: true,
             conflict_sees_offset_zero: true,
+            preservation_commit: policy.commit(Commit::Preservation),
+            segment_commit: policy.commit(Commit::Segment),
+            fua_preservation_commit: policy.commit(Commit::Preservation),
+            recovery: policy.recovery(),
+            recovery_honours_invalid: true,
+            guest_flush_passed_down: true,
         };
         match mutant {
             None => {}
@@ -178,8 +211,30 @@ impl Rules {
             Some(Mutant::HandBackWithoutWake) => r.hand_back_wakes = false,
             Some(Mutant::NoRecheckAfterWait) => r.recheck_after_wait = false,
             Some(Mutant::ConflictMissesOffsetZero) => r.conflict_sees_offset_zero = false,
+            Some(Mutant::RecordBeforeDataFlush) => {
+                r.preservation_commit = RECORD_BEFORE_DATA;
+                r.fua_preservation_commit = RECORD_BEFORE_DATA;
+                r.segment_commit = RECORD_BEFORE_DATA;
+            }
+            Some(Mutant::WriteReleasedBeforeCommit) => {
+                r.preservation_commit = UNFLUSHED_RECORD;
+                r.fua_preservation_commit = UNFLUSHED_RECORD;
+            }
+            Some(Mutant::FuaTakenAsFlush) => r.fua_preservation_commit = UNFLUSHED_RECORD,
+            Some(Mutant::CursorBeforeDestinationFlush) => r.segment_commit = CURSOR_ONLY,
+            Some(Mutant::FullStoreResumed) => r.recovery_honours_invalid = false,
+            Some(Mutant::GuestFlushSwallowed) => r.guest_flush_passed_down = false,
         }
         r
+    }
+
+    /// The steps that commit `what` (a preservation for a FUA write when `fua`).
+    pub fn commit(&self, what: Commit, fua: bool) -> &'static [CommitStep] {
+        match (what, fua) {
+            (Commit::Segment, _) => self.segment_commit,
+            (Commit::Preservation, false) => self.preservation_commit,
+            (Commit::Preservation, true) => self.fua_preservation_commit,
+        }
     }
 
     /// The device that holds begin-time data of a chunk in the snapshot map.

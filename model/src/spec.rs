@@ -2,6 +2,7 @@
 //! order, mutant, and the checkers' fixed workload resolved against the geometry.
 
 use crate::disk::Device;
+use crate::durability::{Commit, CommitStep};
 use crate::fault::ErrorPolicy;
 use crate::geometry::{Block, Chunk, Geometry, GeometryError, Segment};
 use crate::ghost::Ghost;
@@ -51,6 +52,8 @@ pub struct Resolved {
     pub blocks: Range<Block>,
     /// The write's id (meaningful for writes only).
     pub write: WriteId,
+    /// A write with forced unit access: durable when acknowledged.
+    pub fua: bool,
 }
 
 impl Resolved {
@@ -60,11 +63,18 @@ impl Resolved {
             op: Op::Read,
             blocks: 0..0,
             write: 0,
+            fua: false,
         }
     }
 
-    fn key(&self) -> (Op, Block, Block, WriteId) {
-        (self.op, self.blocks.start, self.blocks.end, self.write)
+    fn key(&self) -> (Op, Block, Block, WriteId, bool) {
+        (
+            self.op,
+            self.blocks.start,
+            self.blocks.end,
+            self.write,
+            self.fua,
+        )
     }
 }
 
@@ -116,6 +126,10 @@ pub struct Spec {
     /// exhaustive checker's `hand_backs`): a chunk a write waited for may then be unsettled
     /// when its wait ends, as after a failed I/O.
     pub hand_backs: bool,
+    /// Whether devices have volatile write caches: writes are durable only once flushed (or
+    /// written FUA), the copy commits its metadata by its policy's protocol, and a driver may
+    /// cut the power ([`crate::durability`]).
+    pub volatile: bool,
     /// The copier's workers: processes `0..workers`.
     workers: u32,
     /// The volumes one copy engine copies: consecutive runs of whole segments of the
@@ -146,13 +160,15 @@ impl Spec {
             names.push(format!("{} {}", client.role, number));
             let mut resolved = Vec::new();
             for (r, req) in client.requests.iter().enumerate() {
-                let blocks = geometry.blocks_of(req.offset, req.len).map_err(|error| {
-                    SpecError::Request {
-                        role: client.role,
-                        number: *number,
-                        request: r,
-                        error,
-                    }
+                let blocks = match req.op {
+                    Op::Flush => Ok(0..0),
+                    _ => geometry.blocks_of(req.offset, req.len),
+                };
+                let blocks = blocks.map_err(|error| SpecError::Request {
+                    role: client.role,
+                    number: *number,
+                    request: r,
+                    error,
                 })?;
                 let write = writes.len() as u64;
                 if write >= MAX_WRITES {
@@ -168,6 +184,7 @@ impl Spec {
                     op: req.op,
                     blocks,
                     write: write as WriteId,
+                    fua: req.fua,
                 });
             }
             requests.push(resolved);
@@ -189,6 +206,7 @@ impl Spec {
             faults: false,
             on_error: ErrorPolicy::default(),
             hand_backs: false,
+            volatile: false,
             workers: 1,
         })
     }
@@ -224,6 +242,20 @@ impl Spec {
     /// The first client's process id.
     pub fn first_client(&self) -> Pid {
         self.workers as Pid
+    }
+
+    /// The same spec with devices whose write caches are volatile (see [`Spec::volatile`]).
+    pub fn with_volatile_caches(mut self) -> Spec {
+        self.volatile = true;
+        self
+    }
+
+    /// The steps that commit `what`, in order: none without volatile caches.
+    pub fn commit_steps(&self, what: Commit, fua: bool) -> &'static [CommitStep] {
+        match self.volatile {
+            false => &[],
+            true => self.rules.commit(what, fua),
+        }
     }
 
     /// The same spec in a run whose driver may make workers hand their tasks back.
@@ -419,6 +451,7 @@ impl fmt::Display for Spec {
                         Op::Write => format!("write {}", res.write),
                         Op::Read => "read".into(),
                         Op::ReadImage => "image read".into(),
+                        Op::Flush => "flush".into(),
                     };
                     match self.open_ranges {
                         None => format!("{what} @{}+{}", r.offset, r.len),

@@ -11,6 +11,8 @@ pub enum Op {
     Read,
     /// Read the point-in-time image: must see begin-time data.
     ReadImage,
+    /// FLUSH the volume: every write acknowledged before it is durable once it completes.
+    Flush,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -18,6 +20,9 @@ pub struct Request {
     pub op: Op,
     pub offset: u64,
     pub len: u64,
+    /// A write with forced unit access (durable when acknowledged).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fua: bool,
 }
 
 impl Request {
@@ -26,6 +31,23 @@ impl Request {
             op: Op::Write,
             offset,
             len,
+            fua: false,
+        }
+    }
+    /// A write with forced unit access.
+    pub fn write_fua(offset: u64, len: u64) -> Self {
+        Request {
+            fua: true,
+            ..Request::write(offset, len)
+        }
+    }
+    /// A FLUSH of the volume.
+    pub fn flush() -> Self {
+        Request {
+            op: Op::Flush,
+            offset: 0,
+            len: 0,
+            fua: false,
         }
     }
     pub fn read(offset: u64, len: u64) -> Self {
@@ -33,6 +55,7 @@ impl Request {
             op: Op::Read,
             offset,
             len,
+            fua: false,
         }
     }
     pub fn read_image(offset: u64, len: u64) -> Self {
@@ -40,6 +63,7 @@ impl Request {
             op: Op::ReadImage,
             offset,
             len,
+            fua: false,
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::client::Client;
 use crate::copier::{Copier, CopierPc};
-use crate::disk::{BlockStore, Disk};
+use crate::disk::{BlockStore, Device, Disk};
+use crate::durability::{Power, Records, Recovery};
 use crate::env::{Direct, Env, IoList, IoResults};
 use crate::event::Event;
 pub use crate::event::Wait;
@@ -117,6 +118,9 @@ pub struct World<S: BlockStore = Disk, G: Ghost = GhostImage> {
     pub faults_left: u8,
     /// Tasks the exhaustive checker may still make a worker hand back on this path.
     pub hand_backs_left: u8,
+    /// Stable media, cached writes and the durable metadata, when devices have volatile
+    /// caches ([`Spec::volatile`]); `None` otherwise, and then nothing of it is in the state.
+    pub power: Option<Box<Power<S>>>,
 }
 
 impl World {
@@ -136,12 +140,17 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
         for pid in spec.clients() {
             procs.push(Process::Client(Client::new(spec, pid)));
         }
+        let mut meta: Meta<G> = Meta::new(g, spec.order.follows_writes());
+        if spec.volatile {
+            meta.ghost.track_durability();
+        }
         World {
             disk: S::new(g.blocks),
-            meta: Meta::new(g, spec.order.follows_writes()),
+            meta,
             procs,
             faults_left: 0,
             hand_backs_left: 0,
+            power: spec.volatile.then(|| Box::new(Power::new(g))),
         }
     }
 
@@ -212,6 +221,7 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
         let env = Direct {
             disk: &mut self.disk,
             meta: &mut self.meta,
+            power: self.power.as_deref_mut(),
         };
         self.procs[pid].step(spec, &mut Faulty { env, faults })
     }
@@ -231,6 +241,78 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
             .iter()
             .position(|e| matches!(e, Event::CopierRestarted { lost: Some(_), .. }));
         events.swap_remove(lost.unwrap_or(0))
+    }
+
+    /// The power fails: of the writes still in volatile caches, those `survives` picks (by
+    /// their order in [`Power::pending`]) reach stable media, the rest are lost; every
+    /// process loses its memory; recovery rebuilds the metadata from the durable records and
+    /// resumes the copy, or declares the snapshot invalid. Clients drop the request they
+    /// were working on (never acknowledged) and go on with their next.
+    pub fn power_loss(&mut self, spec: &Spec, survives: impl Fn(usize) -> bool) -> Event {
+        let power = self
+            .power
+            .as_mut()
+            .expect("a power loss needs volatile caches");
+        let cached = power.pending.len();
+        let survived = (0..cached).filter(|i| survives(*i)).count();
+        power.lose(survives);
+        self.disk = power.durable.clone();
+        let records = power.records.clone();
+        let invalid = match spec.rules.recovery {
+            Recovery::Invalidate => true,
+            Recovery::Resume => records.invalid && spec.rules.recovery_honours_invalid,
+        };
+        if invalid {
+            power.records.invalid = true;
+        }
+        let mut preserved = records.mapped.clone();
+        for c in records.copied.iter() {
+            preserved.insert(c);
+        }
+        let blocks = spec.geometry.blocks;
+        if let Some(source) = self.disk.read(Device::Source, 0..blocks) {
+            self.meta.ghost.power_lost(&source, &preserved);
+        }
+        self.recover_meta(spec, &records, invalid);
+        for p in &mut self.procs {
+            match p {
+                Process::Copier(c) => c.restart(spec, &self.meta),
+                Process::Client(c) => c.power_lost(spec),
+            }
+        }
+        Event::PowerLost {
+            cached,
+            survived,
+            invalid,
+            done: self.meta.progress.done_count(),
+        }
+    }
+
+    /// The metadata as recovery rebuilds it from durable records: nothing in flight,
+    /// tracked or held.
+    fn recover_meta(&mut self, spec: &Spec, records: &Records, invalid: bool) {
+        let g = &spec.geometry;
+        let fresh = Meta::new(g, spec.order.follows_writes()).with_indexes(self.meta.indexed());
+        let mut old = std::mem::replace(&mut self.meta, fresh);
+        let m = &mut self.meta;
+        std::mem::swap(&mut m.ghost, &mut old.ghost);
+        for c in records.mapped.iter() {
+            m.set_mapped(c);
+            if spec.order.follows_writes() {
+                m.preserved_segments.insert(g.segment_of_chunk(c));
+            }
+        }
+        for c in records.copied.iter() {
+            m.set_copied(c);
+        }
+        for s in records.done.iter() {
+            m.set_copied_range(g.segment_chunks(s));
+            m.preserved_segments.remove(&s);
+            m.progress.take(s, |n| spec.planned_segment(n));
+            m.progress.note_done(s, |n| spec.planned_segment(n));
+        }
+        m.copy_failed = invalid;
+        m.copy_complete = records.complete && !invalid;
     }
 
     /// Whether a crash of the copier now would lose work of any worker.

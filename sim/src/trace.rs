@@ -230,7 +230,12 @@ impl<R: BufRead> MsrReader<R> {
         let at = self.time_of(timestamp, fields[0])?;
         Ok(Arrival {
             at,
-            request: Request { op, offset, len },
+            request: Request {
+                op,
+                offset,
+                len,
+                fua: false,
+            },
         })
     }
 
@@ -317,6 +322,7 @@ pub fn write_msr(
         let kind = match request.op {
             Op::Write => "Write",
             Op::Read | Op::ReadImage => "Read",
+            Op::Flush => return Err(no_flush("MSR Cambridge")),
         };
         let ticks = arrival.at / TICK_NS + u64::from(arrival.at % TICK_NS >= TICK_NS / 2);
         writeln!(
@@ -584,6 +590,15 @@ fn check_arrivals(arrivals: &[Arrival], unit: u64) -> io::Result<()> {
     }
 }
 
+/// A trace writer's refusal of a FLUSH request: cowlab's trace formats carry reads and
+/// writes only.
+pub(crate) fn no_flush(format: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("the {format} trace writer has no FLUSH request: a workload with flushes cannot be written as this trace"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,7 +623,12 @@ mod tests {
     fn arrival(at: u64, op: Op, offset: u64, len: u64) -> Arrival {
         Arrival {
             at,
-            request: Request { op, offset, len },
+            request: Request {
+                op,
+                offset,
+                len,
+                fua: false,
+            },
         }
     }
 

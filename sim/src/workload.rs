@@ -412,7 +412,12 @@ impl Generator {
         if op == Op::Write {
             self.writes += 1;
         }
-        Some(Request { op, offset, len })
+        Some(Request {
+            op,
+            offset,
+            len,
+            fua: false,
+        })
     }
 
     /// Open loop: the next request and its arrival time, one exponential

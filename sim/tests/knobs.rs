@@ -96,6 +96,7 @@ fn writes(name: &str, at: &[(u64, u64)]) -> PathBuf {
                 op: Op::Write,
                 offset,
                 len: 4 * KIB,
+                fua: false,
             },
         })
         .collect();

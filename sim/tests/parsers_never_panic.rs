@@ -444,6 +444,7 @@ proptest! {
                     op: [Op::Read, Op::Write, Op::ReadImage][op as usize],
                     offset,
                     len,
+                    fua: false,
                 },
             })
             .collect();
@@ -509,6 +510,7 @@ fn arrivals_in(unit: u64, most_units: u64) -> impl Strategy<Value = Vec<Arrival>
                     op: [Op::Read, Op::Write, Op::ReadImage][op as usize],
                     offset: offset * unit,
                     len: len * unit,
+                    fua: false,
                 },
             })
             .collect()

@@ -42,6 +42,7 @@ fn trace(name: &str, requests: &[(u64, Op, u64, u64)]) -> PathBuf {
                 op: *op,
                 offset: *offset,
                 len: *len,
+                fua: false,
             },
         })
         .collect();

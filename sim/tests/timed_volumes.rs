@@ -66,6 +66,7 @@ fn most_written_first_copies_the_written_volume_first() {
                 op: Op::Write,
                 offset: 8 * MIB + (i * 64 * 1024) % (4 * MIB),
                 len: 4096,
+                fua: false,
             },
         })
         .collect();

@@ -33,7 +33,12 @@ fn read_text(format: TraceFormat, text: Vec<u8>) -> Vec<Arrival> {
 fn arrival(at: u64, op: Op, offset: u64, len: u64) -> Arrival {
     Arrival {
         at,
-        request: Request { op, offset, len },
+        request: Request {
+            op,
+            offset,
+            len,
+            fua: false,
+        },
     }
 }
 

@@ -49,6 +49,14 @@ pub struct Config {
     pub workers: u32,
     /// Tasks each path may make a worker hand back before copying them.
     pub hand_backs: u8,
+    /// Power losses each path may inject (devices then have volatile caches).
+    pub power_losses: u8,
+    /// Devices have volatile write caches (implied by `power_losses`).
+    pub volatile: bool,
+    /// Every write is FUA.
+    pub fua_writes: bool,
+    /// Each writer flushes after its writes.
+    pub guest_flush: bool,
 }
 
 impl Default for Config {
@@ -75,6 +83,10 @@ impl Default for Config {
             volumes: 1,
             workers: 1,
             hand_backs: 0,
+            power_losses: 0,
+            volatile: false,
+            fua_writes: false,
+            guest_flush: false,
         }
     }
 }
@@ -204,6 +216,22 @@ impl Config {
                 ));
             }
         }
+        if let Some((m, run)) = mutant.and_then(|m| Some((m, m.facts().power?))) {
+            let needs = [
+                (self.power_losses == 0, "--power-loss 1".to_string()),
+                (run.fua_writes && !self.fua_writes, "--fua-writes".into()),
+                (run.guest_flush && !self.guest_flush, "--guest-flush".into()),
+                (
+                    self.faults < run.faults,
+                    format!("--faults {} --on-error {}", run.faults, run.on_error),
+                ),
+            ];
+            if let Some((_, flag)) = needs.iter().find(|(missing, _)| *missing) {
+                return err(format!(
+                    "mutant '{m}' is a mistake in durability: give {flag} to check it"
+                ));
+            }
+        }
         let spec = Spec::new(geometry, policy, order, mutant, self.workload(&geometry))
             .and_then(|s| s.with_volumes(&vec![self.segments; self.volumes as usize]))
             .and_then(|s| s.with_workers(self.workers))
@@ -215,6 +243,10 @@ impl Config {
         let spec = match self.hand_backs {
             0 => spec,
             _ => spec.with_hand_backs(),
+        };
+        let spec = match self.volatile || self.power_losses > 0 {
+            false => spec,
+            true => spec.with_volatile_caches(),
         };
         Ok(match self.any_writes {
             true => spec.with_open_ranges(OpenRanges {
@@ -243,7 +275,10 @@ impl Config {
         let writes: Vec<Request> = (0..self.writes as u64)
             .map(|k| {
                 let (o, l) = write(k);
-                Request::write(o, l)
+                match self.fua_writes {
+                    true => Request::write_fua(o, l),
+                    false => Request::write(o, l),
+                }
             })
             .collect();
         let (o, l) = write(0);
@@ -251,10 +286,16 @@ impl Config {
         for i in 0..self.writers as u64 {
             // Writer i writes volume i mod volumes: the same writes, shifted into it.
             let shift = (i % volumes) * blocks * bs;
-            let mine = writes
+            let mut mine: Vec<Request> = writes
                 .iter()
-                .map(|r| Request::write(r.offset + shift, r.len))
+                .map(|r| Request {
+                    offset: r.offset + shift,
+                    ..*r
+                })
                 .collect();
+            if self.guest_flush {
+                mine.push(Request::flush());
+            }
             w = w.client(Role::Writer, mine);
         }
         for _ in 0..self.readers {
@@ -305,6 +346,18 @@ impl fmt::Display for Config {
         }
         if self.hand_backs > 0 {
             write!(f, ", up to {} task(s) handed back", self.hand_backs)?;
+        }
+        if self.volatile || self.power_losses > 0 {
+            write!(f, ", volatile caches")?;
+        }
+        if self.power_losses > 0 {
+            write!(f, ", up to {} power loss(es)", self.power_losses)?;
+        }
+        if self.fua_writes {
+            write!(f, ", FUA writes")?;
+        }
+        if self.guest_flush {
+            write!(f, ", each writer flushes after its writes")?;
         }
         Ok(())
     }

@@ -50,6 +50,8 @@ pub struct CowModel {
     faults: u8,
     /// Tasks each path may make a worker hand back.
     hand_backs: u8,
+    /// Power losses each path may inject.
+    power_losses: u8,
 }
 
 /// A state of the model: the engine's whole world. It carries a pointer to the spec only so
@@ -102,6 +104,14 @@ pub enum Fault {
     Crash,
     /// The worker hands its task back instead of copying it.
     HandBack,
+    /// The power fails: the cached writes and records whose bits are set survive (all of
+    /// them when every bit is set).
+    PowerLoss(u32),
+}
+
+/// Whether cached item `i` survives a power loss of `mask`.
+pub fn survives(mask: u32, i: usize) -> bool {
+    mask == u32::MAX || (i < 32 && mask >> i & 1 == 1)
 }
 
 impl Step {
@@ -132,6 +142,12 @@ impl Step {
                 world.hand_backs_left -= 1;
                 world.hand_back(spec, self.0)
             }
+            Fault::PowerLoss(mask) => {
+                if let Some(p) = &mut world.power {
+                    p.losses_left -= 1;
+                }
+                world.power_loss(spec, |i| survives(mask, i))
+            }
         }
     }
 }
@@ -143,6 +159,7 @@ impl fmt::Debug for Step {
             Fault::Io => ", its I/O failing",
             Fault::Crash => ", crashing",
             Fault::HandBack => ", handing its task back",
+            Fault::PowerLoss(_) => ", the power failing",
         };
         match self.1 {
             None => write!(f, "process {} steps{fault}", self.0),
@@ -180,7 +197,24 @@ impl CowModel {
             stop: None,
             faults: 0,
             hand_backs: 0,
+            power_losses: 0,
         }
+    }
+
+    /// Lets every path cut the power up to `k` times, at every step, with every subset of
+    /// the cached writes surviving. The spec must have volatile caches
+    /// ([`Spec::with_volatile_caches`]).
+    pub fn with_power_losses(mut self, k: u8) -> Self {
+        assert!(
+            k == 0 || self.spec.volatile,
+            "a spec without volatile caches"
+        );
+        self.power_losses = k;
+        self
+    }
+
+    pub fn power_losses(&self) -> u8 {
+        self.power_losses
     }
 
     /// Lets every path make workers hand back up to `k` tasks before copying them. The spec
@@ -255,6 +289,9 @@ impl CowModel {
         let mut world = self.init.clone().unwrap_or_else(|| World::new(self.spec));
         world.faults_left = self.faults;
         world.hand_backs_left = self.hand_backs;
+        if let Some(p) = &mut world.power {
+            p.losses_left = self.power_losses;
+        }
         State::from_world(self.spec, world)
     }
 
@@ -409,6 +446,11 @@ impl Model for CowModel {
         if w.faults_left > 0 && w.crash_loses_work(self.spec) {
             actions.push(Step(0, None, Fault::Crash));
         }
+        if let Some(p) = w.power.as_ref().filter(|p| p.losses_left > 0) {
+            for mask in p.outcomes() {
+                actions.push(Step(0, None, Fault::PowerLoss(mask)));
+            }
+        }
     }
 
     fn next_state(&self, s: &State, action: Step) -> Option<State> {
@@ -427,6 +469,7 @@ impl Model for CowModel {
             Fault::Io => " (I/O fails)",
             Fault::Crash => " (crashes)",
             Fault::HandBack => " (hands its task back)",
+            Fault::PowerLoss(_) => return "power loss".into(),
         };
         match action.1 {
             None => format!("{name}{fault}"),
@@ -437,11 +480,11 @@ impl Model for CowModel {
     fn format_step(&self, s: &State, action: Step) -> Option<String> {
         let mut world = s.world.clone();
         let event = action.take(self.spec, &mut world);
-        Some(format!(
-            "{}: {}",
-            self.spec.process_name(action.0),
-            event.describe(self.spec)
-        ))
+        let who = match action.2 {
+            Fault::PowerLoss(_) => "power".to_string(),
+            _ => self.spec.process_name(action.0).to_string(),
+        };
+        Some(format!("{who}: {}", event.describe(self.spec)))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
@@ -585,6 +628,7 @@ pub fn describe_world(spec: &Spec, w: &World) -> String {
                     Op::ReadImage => {
                         format!("image read of {}", crate::geometry::show_blocks(&r.blocks))
                     }
+                    Op::Flush => "flush".into(),
                 };
                 match (&c.pc, req) {
                     (ClientPc::Finished, _) | (_, None) => "finished".into(),

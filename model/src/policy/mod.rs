@@ -17,6 +17,7 @@ pub use snapshot_overlay::SnapshotOverlay;
 pub use snapshot_redirect::SnapshotRedirect;
 
 use crate::disk::Device;
+use crate::durability::{Commit, CommitStep, Recovery, DATA_THEN_RECORD};
 use std::fmt;
 use std::sync::Arc;
 
@@ -68,6 +69,17 @@ pub trait Policy: Send + Sync + fmt::Debug {
     /// Claim 54: whether a write also preserves the next chunk not yet preserved.
     fn preserve_next_range(&self) -> bool {
         false
+    }
+    /// With volatile caches: the steps that make `what` durable, in order, before anyone
+    /// relies on it (a held write is applied, the cursor moves). The built-in policies flush
+    /// the data, then write the record that points at it and flush the metadata.
+    fn commit(&self, _what: Commit) -> &'static [CommitStep] {
+        DATA_THEN_RECORD
+    }
+    /// What recovery does after a power loss: resume from the records, or declare the
+    /// snapshot invalid.
+    fn recovery(&self) -> Recovery {
+        Recovery::Resume
     }
 }
 

@@ -287,6 +287,7 @@ impl<P: Platform, S: Store> Running<P, S> {
             procs,
             faults_left: 0,
             hand_backs_left: 0,
+            power: None,
         };
         // The end state's verdict first (what each mutant is known by); the moment of
         // completion catches what a later worker's copy hid by the end.
@@ -506,6 +507,7 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
                 device,
                 blocks,
                 stamp,
+                ..
             } => {
                 if let Some(deferred) = &mut self.deferred {
                     deferred.push((*device, blocks.clone(), *stamp));
@@ -521,6 +523,8 @@ impl<P: Platform, S: Store> Env for Locked<'_, P, S> {
                 d.store.store(blocks.clone(), &buf);
                 Ok(IoDone::Copied(S::summary(&buf)))
             }
+            // Devices here have no volatile caches: a FLUSH or a record changes nothing.
+            Io::Flush { .. } | Io::Record(_) | Io::FlushMetadata => Ok(IoDone::Written),
         }
     }
 }

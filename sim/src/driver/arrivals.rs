@@ -146,6 +146,7 @@ impl<S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'_, S, G, V> {
             op: request.op,
             blocks,
             write: id,
+            fua: request.fua,
         };
         let pid = match self.free.pop() {
             Some(p) => p as Pid,

@@ -182,7 +182,12 @@ impl Parser {
         let at = self.clock.at(place, "time", time, ns)?;
         Ok(Some(Arrival {
             at,
-            request: Request { op, offset, len },
+            request: Request {
+                op,
+                offset,
+                len,
+                fua: false,
+            },
         }))
     }
 }
@@ -214,6 +219,7 @@ pub fn write_blkparse(
         let rwbs = match request.op {
             Op::Write => "W",
             Op::Read | Op::ReadImage => "R",
+            Op::Flush => return Err(crate::trace::no_flush("blkparse")),
         };
         let (seconds, fraction) = (arrival.at / 1_000_000_000, arrival.at % 1_000_000_000);
         writeln!(
@@ -245,7 +251,12 @@ mod tests {
     fn arrival(at: u64, op: Op, offset: u64, len: u64) -> Arrival {
         Arrival {
             at,
-            request: Request { op, offset, len },
+            request: Request {
+                op,
+                offset,
+                len,
+                fua: false,
+            },
         }
     }
 

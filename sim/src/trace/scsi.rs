@@ -156,6 +156,7 @@ impl Parser {
                 op: command.op,
                 offset,
                 len,
+                fua: false,
             },
         }))
     }
@@ -198,6 +199,7 @@ pub fn write_scsi(
             (Op::Write, false) => "WRITE(16)",
             (Op::Read | Op::ReadImage, true) => "READ(10)",
             (Op::Read | Op::ReadImage, false) => "READ(16)",
+            (Op::Flush, _) => return Err(crate::trace::no_flush("SCSI")),
         };
         writeln!(w, "{} {name} {lba} {blocks}", arrival.at)?;
     }
@@ -222,7 +224,12 @@ mod tests {
     fn arrival(at: u64, op: Op, offset: u64, len: u64) -> Arrival {
         Arrival {
             at,
-            request: Request { op, offset, len },
+            request: Request {
+                op,
+                offset,
+                len,
+                fua: false,
+            },
         }
     }
 
