@@ -17,6 +17,10 @@ pub struct Args {
     /// a full store, copier crashes.
     #[arg(long)]
     pub faults: bool,
+    /// Give every case volatile device caches, FUA writes and flushes now and then, and one
+    /// or two power losses with recovery, drawn from its seed.
+    #[arg(long)]
+    pub power_loss: bool,
 }
 
 impl Default for Args {
@@ -25,6 +29,7 @@ impl Default for Args {
             seeds: 10_000,
             first_seed: 0,
             faults: false,
+            power_loss: false,
         }
     }
 }
@@ -43,22 +48,34 @@ pub struct ReplayArgs {
     /// The case with the fault plan `cowlab survey --faults` drew for it.
     #[arg(long, conflicts_with_all = ["fail", "crash_at", "store_blocks", "fault_seed", "on_error"])]
     pub faults: bool,
+    /// The case with the volatile caches and power losses `cowlab survey --power-loss` drew
+    /// for it.
+    #[arg(long, conflicts_with_all = ["fail", "crash_at", "store_blocks", "fault_seed", "on_error"])]
+    pub power_loss: bool,
     /// A fault plan of your own instead, in the flags a replay prints on its `faults:` and
     /// `on error:` lines.
     #[command(flatten)]
     pub plan: crate::fault_flags::FaultFlags,
 }
 
-/// The case of a seed, with or without its fault plan, run and checked.
+/// The case of a seed, with or without its fault plan and its power losses, run and
+/// checked.
 pub fn case(
     seed: u64,
     policy: Arc<dyn Policy>,
     mutant: Option<Mutant>,
     faults: bool,
+    power_loss: bool,
     trace: bool,
 ) -> (Spec, random::Run) {
-    let (spec, schedule, plan) = random::generate_with(seed, policy, mutant, faults);
-    let run = random::run_faulty(&spec, World::new(&spec), schedule, &plan, trace);
+    let (spec, schedule, plan, power) = match power_loss {
+        true => random::generate_power(seed, policy, mutant, faults),
+        false => {
+            let (spec, schedule, plan) = random::generate_with(seed, policy, mutant, faults);
+            (spec, schedule, plan, Default::default())
+        }
+    };
+    let run = random::run_powered(&spec, World::new(&spec), schedule, &plan, &power, trace);
     (spec, run)
 }
 
@@ -78,11 +95,16 @@ pub fn mutant_arg(name: &str) -> Result<Mutant, CliError> {
 pub fn run(args: &Args) -> Result<u8, CliError> {
     let seeds = args.first_seed..args.first_seed.saturating_add(args.seeds);
     println!(
-        "random driver: seeds {}..{} per policy{}, every invariant checked after every step",
+        "random driver: seeds {}..{} per policy{}{}, every invariant checked after every step",
         seeds.start,
         seeds.end,
         if args.faults {
             ", each with a fault plan"
+        } else {
+            ""
+        },
+        if args.power_loss {
+            ", each with volatile caches and power losses"
         } else {
             ""
         }
@@ -103,12 +125,13 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             if done % 4096 == 0 || done == total {
                 feedback.tell(done, total);
             }
-            let (_, run) = case(seed, p.clone(), None, args.faults, false);
+            let (_, run) = case(seed, p.clone(), None, args.faults, args.power_loss, false);
             steps += run.steps;
             if run.violation.is_some() {
                 violations += 1;
                 if failures.len() < 3 {
-                    let (spec, run) = case(seed, p.clone(), None, args.faults, true);
+                    let (spec, run) =
+                        case(seed, p.clone(), None, args.faults, args.power_loss, true);
                     failures.push((seed, spec.policy.name(), run.report(&spec)));
                 }
             }
@@ -124,7 +147,11 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         });
     }
     feedback.finish();
-    let faults = if args.faults { " --faults" } else { "" };
+    let faults = format!(
+        "{}{}",
+        if args.faults { " --faults" } else { "" },
+        if args.power_loss { " --power-loss" } else { "" }
+    );
     for (seed, name, report) in &failures {
         println!("\nFAILED: case seed {seed} (replay: cowlab replay{faults} --seed {seed} --policy {name})\n{report}");
     }
@@ -144,7 +171,14 @@ pub fn replay(args: &ReplayArgs) -> Result<u8, CliError> {
             let run = random::run_faulty(&spec, World::new(&spec), schedule, &plan, true);
             (spec, run)
         }
-        false => case(args.seed, policy, mutant, args.faults, true),
+        false => case(
+            args.seed,
+            policy,
+            mutant,
+            args.faults,
+            args.power_loss,
+            true,
+        ),
     };
     println!("case seed: {}", args.seed);
     print!("{}", run.report(&spec));

@@ -575,7 +575,7 @@ pub const CATALOGUE: [Facts; 26] = [
     Facts {
         mutant: Mutant::FullStoreResumed,
         name: "full-store-resumed",
-        mistake: "recovery resumes a snapshot whose store filled (its invalid record is durable) instead of declaring it invalid (dm-snapshot invalidates a full store)",
+        mistake: "recovery resumes a snapshot its durable invalid record declares broken (a full store, a failed copy) instead of declaring it invalid (dm-snapshot invalidates a full store)",
         needs_faults: true,
         concurrency: false,
         shows_under: preserving,

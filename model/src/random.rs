@@ -365,7 +365,8 @@ pub fn generate_power(
     if spec.faults {
         powered = powered.with_faults(spec.on_error);
     }
-    let reach = step_bound(&powered) as u64 / 4;
+    // Within the run: the bound is several times the length of a run.
+    let reach = (step_bound(&powered) as u64 / 16).max(2);
     let power = PowerPlan {
         at: (0..1 + below(r, 2)).map(|_| 1 + below(r, reach)).collect(),
         seed: r.next_u64(),

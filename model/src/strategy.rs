@@ -7,9 +7,9 @@ use crate::geometry::Geometry;
 use crate::mutant::Mutant;
 use crate::order::CopyOrder;
 use crate::policy::{self, Policy};
-use crate::random::{self, Run};
+use crate::random::{self, PowerPlan, Run};
 use crate::spec::{Spec, SpecError};
-use crate::workload::{Request, Role, Workload};
+use crate::workload::{Op, Request, Role, Workload};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use std::sync::Arc;
@@ -253,4 +253,69 @@ pub fn config(cases: u32, seed: u64) -> Config {
         config.rng_seed = RngSeed::Fixed(seed);
     }
     config
+}
+
+/// A case with volatile caches and power losses: the case, whether its writes are FUA and
+/// whether each writer flushes after its writes, and when the power fails.
+#[derive(Clone, Debug)]
+pub struct PowerCase {
+    pub case: Case,
+    pub fua_writes: bool,
+    pub guest_flush: bool,
+    pub power: PowerPlan,
+}
+
+impl PowerCase {
+    /// The case's spec under `policy`: its workload with FUA writes and flushes as drawn,
+    /// devices with volatile caches.
+    pub fn spec(&self, policy: Arc<dyn Policy>, mutant: Option<Mutant>) -> Spec {
+        let mut case = self.case.clone();
+        for client in &mut case.workload.clients {
+            let writes = client.requests.iter().any(|r| r.op == Op::Write);
+            for r in &mut client.requests {
+                r.fua = self.fua_writes && r.op == Op::Write;
+            }
+            if self.guest_flush && writes {
+                client.requests.push(Request::flush());
+            }
+        }
+        case.spec(policy, mutant)
+            .expect("generated requests lie inside the volume")
+            .with_volatile_caches()
+    }
+
+    /// Runs the case with its power losses under every built-in policy; the first failing
+    /// run, with its trace.
+    pub fn first_failure(&self, mutant: Option<Mutant>) -> Option<(Spec, Run)> {
+        let run = |spec: &Spec, trace| {
+            let world = crate::world::World::new(spec);
+            let none = FaultPlan::default();
+            random::run_powered(spec, world, self.case.schedule, &none, &self.power, trace)
+        };
+        policy::builtins().into_iter().find_map(|p| {
+            let spec = self.spec(p, mutant);
+            run(&spec, false)
+                .violation
+                .is_some()
+                .then(|| (spec.clone(), run(&spec, true)))
+        })
+    }
+}
+
+/// One or two power losses within a run's first 40 steps, with any survivors; shrinking
+/// removes a loss and moves the others earlier.
+pub fn power_plan() -> impl Strategy<Value = PowerPlan> {
+    (prop::collection::vec(1..=40u64, 1..=2), any::<u64>())
+        .prop_map(|(at, seed)| PowerPlan { at, seed })
+}
+
+pub fn power_case() -> impl Strategy<Value = PowerCase> {
+    (case(), any::<bool>(), any::<bool>(), power_plan()).prop_map(
+        |(case, fua_writes, guest_flush, power)| PowerCase {
+            case,
+            fua_writes,
+            guest_flush,
+            power,
+        },
+    )
 }
