@@ -116,6 +116,17 @@ pub struct Args {
     /// in flight (QEMU's x-perf.max-workers) [default: 1; 64 with the qemu presets].
     #[arg(long)]
     pub workers: Option<u32>,
+    /// Devices have volatile write caches: each policy commits its metadata by its protocol
+    /// (flush the data, write the record, flush the metadata), each FLUSH and record a
+    /// command to its device; the run reports flushes, records and flushes per second.
+    #[arg(long)]
+    pub volatile_caches: bool,
+    /// Share of generated writes that are FUA (durable when acknowledged) [default: 0].
+    #[arg(long)]
+    pub fua_fraction: Option<f64>,
+    /// A generated FLUSH after every N writes [default: 0, never].
+    #[arg(long)]
+    pub flush_every: Option<u64>,
     /// How --speed paces the workers: smooth (each read waits its turn at the rate, holding
     /// its claims) or slices[:DURATION] (QEMU's: a byte quota per 100 ms slice, asked before
     /// a segment is taken) [default: smooth; slices with the qemu presets].
@@ -294,6 +305,13 @@ pub fn config(a: &Args) -> Result<SimConfig, CliError> {
     }
     if let Some(n) = a.workers {
         c.workers = n;
+    }
+    c.volatile_caches |= a.volatile_caches;
+    if a.fua_fraction.is_some() {
+        c.guest.fua_fraction = fraction("--fua-fraction", a.fua_fraction, 0.0)?;
+    }
+    if let Some(n) = a.flush_every {
+        c.guest.flush_every = n;
     }
     if let Some(p) = &a.pacing {
         c.pacing = p
@@ -518,6 +536,16 @@ fn text(c: &SimConfig, o: &SimOutcome) -> String {
     ];
     for (name, value) in rows {
         out.push_str(&format!("{name:<20} {value}\n"));
+    }
+    if let Some(d) = &m.durability {
+        let rows = [
+            ("flushes", d.flushes.to_string()),
+            ("flushes per second", format!("{:.1}", d.flushes_per_second)),
+            ("metadata records", d.records.to_string()),
+        ];
+        for (name, value) in rows {
+            out.push_str(&format!("{name:<20} {value}\n"));
+        }
     }
     if !c.faults.is_empty() {
         let rows: [(&str, String); 7] = [

@@ -378,7 +378,8 @@ impl Client {
     /// acknowledged so far.
     fn flush<E: Env>(&mut self, spec: &Spec, env: &mut E) -> Event {
         let passed_down = spec.rules.guest_flush_passed_down;
-        if passed_down {
+        // Without volatile caches there is nothing to flush.
+        if passed_down && spec.volatile {
             let _never_fails = env.perform(&Io::Flush {
                 device: Device::Source,
             });

@@ -60,6 +60,9 @@ pub struct Access {
     pub kind: IoKind,
     pub device: Device,
     pub blocks: Range<Block>,
+    /// A step of durability (a FLUSH, a metadata record): timed like any access, never
+    /// failed by a fault plan.
+    pub commit: bool,
 }
 
 impl Io {
@@ -70,6 +73,15 @@ impl Io {
             kind,
             device,
             blocks: blocks.clone(),
+            commit: false,
+        };
+        // A FLUSH is a zero-length write command to its device; the metadata device is the
+        // snapshot store's, its records one block at its start.
+        let commit = |device, blocks: Range<Block>| Access {
+            kind: IoKind::Write,
+            device,
+            blocks,
+            commit: true,
         };
         let (first, then) = match self {
             Io::Read { device, blocks } => (access(IoKind::Read, *device, blocks), None),
@@ -78,12 +90,11 @@ impl Io {
                 access(IoKind::Read, *from, blocks),
                 Some(access(IoKind::Write, *to, blocks)),
             ),
-            // Not asked about: a FLUSH or a metadata record never fails here.
-            Io::Flush { .. } | Io::Record(_) | Io::FlushMetadata => {
-                return None.into_iter().chain(None)
-            }
+            Io::Flush { device } => (commit(*device, 0..0), None),
+            Io::Record(_) => (commit(Device::Snapshot, 0..1), None),
+            Io::FlushMetadata => (commit(Device::Snapshot, 0..0), None),
         };
-        Some(first).into_iter().chain(then)
+        std::iter::once(first).chain(then)
     }
 
     /// Whether it only makes earlier writes durable or writes metadata (a commit step or a

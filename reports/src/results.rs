@@ -44,6 +44,10 @@ pub struct Record {
     pub write_size: String,
     pub writes_requested: u64,
     pub rate_per_second: f64,
+    /// In a sweep with volatile caches: the hold latency's p99 of the same run without them
+    /// (what the commits add is the difference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_p99_without_caches_us: Option<f64>,
     #[serde(flatten)]
     pub metrics: Metrics,
 }
@@ -66,6 +70,7 @@ impl Record {
             write_size: sweep.write_size.clone(),
             writes_requested: sweep.writes,
             rate_per_second: sweep.rates[&key.disk],
+            hold_p99_without_caches_us: None,
             metrics,
         }
     }
@@ -178,7 +183,8 @@ impl Results {
     /// One row per run: every parameter, then every metric, with units in the names. A
     /// sweep with faults has an `on_error` column after `seed`, a sweep of topologies
     /// a `topology` column after `disk`, and a sweep of workers other than `[1]` a
-    /// `workers` column after `cow_size_bytes`.
+    /// `workers` column after `cow_size_bytes`; a sweep with volatile caches ends each row
+    /// with the durability figures.
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
         let faults = self.sweep.faults.is_some();
@@ -207,7 +213,22 @@ impl Results {
         if topologies {
             params.insert(4, "topology");
         }
-        let header: Vec<&str> = params.iter().chain(METRIC_NAMES.iter()).copied().collect();
+        let volatile = self.sweep.volatile_caches;
+        let durability: &[&str] = match volatile {
+            true => &[
+                "flushes",
+                "flushes_per_second",
+                "metadata_records",
+                "hold_p99_without_caches_us",
+            ],
+            false => &[],
+        };
+        let header: Vec<&str> = params
+            .iter()
+            .chain(METRIC_NAMES.iter())
+            .chain(durability)
+            .copied()
+            .collect();
         out.push_str(&header.join(","));
         out.push('\n');
         for r in &self.runs {
@@ -250,6 +271,15 @@ impl Results {
                 m.restart_seconds.to_string(),
                 csv_text(&m.invariants),
             ];
+            if volatile {
+                let d = m.durability.clone().unwrap_or_default();
+                cells.extend([
+                    d.flushes.to_string(),
+                    d.flushes_per_second.to_string(),
+                    d.records.to_string(),
+                    opt(r.hold_p99_without_caches_us),
+                ]);
+            }
             if faults {
                 let on_error = r.on_error.map_or(String::new(), |e| e.to_string());
                 cells.insert(7, csv_text(&on_error));

@@ -266,10 +266,22 @@ fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, Re
             ),
         ),
     };
-    let outcome = simulate_with(&config, &options.policies, &mut |_| {})
-        .map_err(|e| ReportError::Other(format!("job {i} ({what}): {e}")))?;
+    let simulate = |config: &cowlab_sim::SimConfig| {
+        simulate_with(config, &options.policies, &mut |_| {})
+            .map_err(|e| ReportError::Other(format!("job {i} ({what}): {e}")))
+    };
+    let outcome = simulate(&config)?;
     Ok(match job {
-        Job::Run(key) => Done::Run(Box::new(Record::new(i, sweep, key, outcome.metrics))),
+        Job::Run(key) => {
+            let mut record = Record::new(i, sweep, key, outcome.metrics);
+            if config.volatile_caches {
+                // The same run without volatile caches: what the commits cost in latency.
+                let mut twin = config.clone();
+                twin.volatile_caches = false;
+                record.hold_p99_without_caches_us = Some(simulate(&twin)?.metrics.hold_p99_us);
+            }
+            Done::Run(Box::new(record))
+        }
         Job::NoWrites {
             disk,
             topology,

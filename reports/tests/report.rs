@@ -247,6 +247,7 @@ fn hand_made(cost: Cost) -> Results {
                 io_errors: 0,
                 restarts: 0,
                 restart_seconds: 0.0,
+                durability: None,
                 invariants: "checked".into(),
             };
             runs.push(Record::new(runs.len(), &s, &key, metrics));

@@ -6,7 +6,7 @@ use crate::pacing::{Pacing, QEMU_SLICE_NS};
 use crate::size::{format_size, parse_size};
 use crate::topology::{Topology, TopologyChoice, TopologyPreset};
 use crate::trace::TraceFormat;
-use crate::workload::{Arrivals, Pattern, Sizes, Stop, WorkloadSpec};
+use crate::workload::{Arrivals, GuestDurability, Pattern, Sizes, Stop, WorkloadSpec};
 use cowlab_model::fault::{ErrorPolicy, FaultPlan, When};
 use cowlab_model::names::Named;
 use cowlab_model::spec::MAX_WORKERS;
@@ -132,6 +132,15 @@ pub struct SimConfig {
     pub retry_backoff_ns: u64,
     /// How long the copier is down after a crash, before it resumes.
     pub restart_ns: u64,
+    /// Devices have volatile write caches: the copy commits its metadata by its policy's
+    /// protocol (FLUSHes and records, each a command to its device; the metadata device is
+    /// the snapshot store's). Not written when off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub volatile_caches: bool,
+    /// The guest's FUA writes and FLUSHes in a generated workload (none by default; a trace
+    /// brings its own). Not written when none.
+    #[serde(default, skip_serializing_if = "GuestDurability::is_none")]
+    pub guest: GuestDurability,
 }
 
 fn one_worker() -> u32 {
@@ -195,6 +204,8 @@ impl Default for SimConfig {
             on_error: ErrorPolicy::default(),
             retry_backoff_ns: 1_000_000,
             restart_ns: 100_000_000,
+            volatile_caches: false,
+            guest: GuestDurability::default(),
         }
     }
 }
@@ -364,6 +375,10 @@ impl SimConfig {
             Some(sizes) => spec
                 .with_volumes(&sizes)
                 .map_err(|e| ConfigError::of(Field::Volumes, self.volumes_text(), e.to_string()))?,
+        };
+        let spec = match self.volatile_caches {
+            true => spec.with_volatile_caches(),
+            false => spec,
         };
         Ok(match self.faults.is_empty() {
             true => spec,

@@ -48,8 +48,23 @@ pub struct Metrics {
     pub restarts: u64,
     /// Time the copier was down restarting.
     pub restart_seconds: f64,
+    /// With volatile caches: what the commit protocols cost (absent otherwise, so that a run
+    /// without them reads and writes as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<Durability>,
     /// `checked`, `not-checked` (no data kept), or the violation in words.
     pub invariants: String,
+}
+
+/// What durability cost a run with volatile caches.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Durability {
+    /// FLUSH commands: each commit's data and metadata flushes, and the guests' own.
+    pub flushes: u64,
+    /// Metadata records written (exceptions, copied chunks, the cursor, the marks).
+    pub records: u64,
+    /// Flushes over the copy's duration.
+    pub flushes_per_second: f64,
 }
 
 /// The names of the metrics, in the order of [`Metrics`]' fields.

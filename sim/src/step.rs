@@ -12,6 +12,8 @@ pub struct IoPlan {
     pub len: u32,
     pub device: Device,
     pub write: bool,
+    /// A step of durability: a FLUSH (no blocks) or a metadata record.
+    pub commit: bool,
 }
 
 impl IoPlan {
@@ -25,16 +27,30 @@ impl IoPlan {
                 len: (blocks.end - start).min(max) as u32,
                 device,
                 write,
+                commit: false,
             })
     }
 
-    /// The runs of one device access of a step's I/O.
+    /// The runs of one device access of a step's I/O (a FLUSH: one command of no blocks).
     pub fn of(access: &Access) -> impl Iterator<Item = IoPlan> {
-        IoPlan::runs(
+        let commit = access.commit;
+        let flush = (access.commit && access.blocks.is_empty()).then_some(IoPlan {
+            start: access.blocks.start,
+            len: 0,
+            device: access.device,
+            write: true,
+            commit: true,
+        });
+        let runs = IoPlan::runs(
             access.device,
             access.kind == IoKind::Write,
             access.blocks.clone(),
         )
+        .map(move |mut p| {
+            p.commit = commit;
+            p
+        });
+        flush.into_iter().chain(runs)
     }
 
     pub fn blocks(&self) -> Range<Block> {

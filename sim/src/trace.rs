@@ -349,7 +349,12 @@ fn check_writable(arrivals: &[Arrival], hostname: &str) -> io::Result<()> {
             pair[1].at, pair[0].at
         ));
     }
-    if let Some(empty) = arrivals.iter().find(|arrival| arrival.request.len == 0) {
+    let data = |a: &&Arrival| a.request.op != Op::Flush;
+    if let Some(empty) = arrivals
+        .iter()
+        .filter(data)
+        .find(|arrival| arrival.request.len == 0)
+    {
         return invalid(format!("trace request at {} ns has size 0", empty.at));
     }
     // Filetimes stay far below u64::MAX: u64::MAX ns is 1.8e17 ticks.

@@ -65,7 +65,8 @@ impl Verify<Disk, GhostImage> for EveryStep {
     fn step(&mut self, spec: &Spec, world: &World, step: &StepInfo) -> Result<(), Violation> {
         let g = &spec.geometry;
         stepped_client(spec, world, step.pid)?;
-        let written = step.ios.iter().filter(|io| io.write);
+        // A FLUSH writes no block.
+        let written = step.ios.iter().filter(|io| io.write && io.len > 0);
         let mut touched: Vec<Range<Block>> = written.clone().map(|io| io.blocks()).collect();
         let source = written.filter(|io| io.device == Device::Source);
         self.dirty.extend(source.map(|io| io.blocks()));

@@ -339,7 +339,36 @@ pub struct Generator {
     writes: u64,
     /// The latest arrival time drawn (open loop).
     clock_ns: u64,
+    /// The guest's own durability requests ([`Generator::with_guest_durability`]).
+    guest: GuestDurabilityState,
 }
+
+/// The guest's FLUSHes and FUA writes in a generated workload: none by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GuestDurability {
+    /// Share of writes that are FUA (drawn from a stream of their own, so the requests are
+    /// the same whatever the share).
+    pub fua_fraction: f64,
+    /// A FLUSH after every n writes (0: never).
+    pub flush_every: u64,
+}
+
+impl GuestDurability {
+    pub fn is_none(&self) -> bool {
+        self.fua_fraction == 0.0 && self.flush_every == 0
+    }
+}
+
+#[derive(Clone, Debug)]
+struct GuestState {
+    knobs: GuestDurability,
+    rng: ChaCha8Rng,
+    /// Writes since the last FLUSH.
+    since_flush: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct GuestDurabilityState(Option<Box<GuestState>>);
 
 /// One request size and the slots it can occupy.
 #[derive(Clone, Debug)]
@@ -393,7 +422,22 @@ impl Generator {
             writes: 0,
             clock_ns: 0,
             rng,
+            guest: GuestDurabilityState::default(),
         })
+    }
+
+    /// The same requests, with FUA writes and FLUSHes as `knobs` says: a FLUSH comes after
+    /// every `flush_every` writes (it is a request of its own), and each write is FUA with
+    /// probability `fua_fraction`, drawn from a stream seeded by `seed`.
+    pub fn with_guest_durability(mut self, knobs: GuestDurability, seed: u64) -> Self {
+        if !knobs.is_none() {
+            self.guest = GuestDurabilityState(Some(Box::new(GuestState {
+                knobs,
+                rng: ChaCha8Rng::seed_from_u64(seed ^ 0xF1A5_F1A5_F1A5_F1A5),
+                since_flush: 0,
+            })));
+        }
+        self
     }
 
     /// The next request, or `None` once the write budget
@@ -402,6 +446,9 @@ impl Generator {
     ///
     /// [`next_arrival`]: Generator::next_arrival
     pub fn next_request(&mut self) -> Option<Request> {
+        if let Some(flush) = self.flush_due() {
+            return Some(flush);
+        }
         if matches!(self.stop, Stop::Writes(budget) if self.writes >= budget) {
             return None;
         }
@@ -409,14 +456,19 @@ impl Generator {
         let class = self.draw_class();
         let len = self.classes[class].bytes;
         let offset = self.draw_offset(class);
+        let mut fua = false;
         if op == Op::Write {
             self.writes += 1;
+            if let Some(g) = &mut self.guest.0 {
+                g.since_flush += 1;
+                fua = unit(&mut g.rng) < g.knobs.fua_fraction;
+            }
         }
         Some(Request {
             op,
             offset,
             len,
-            fua: false,
+            fua,
         })
     }
 
@@ -426,6 +478,15 @@ impl Generator {
     /// once the write budget is spent, and from then on. Always `None` for
     /// a closed loop, which has no arrival times.
     pub fn next_arrival(&mut self) -> Option<Arrival> {
+        self.gaps.as_ref()?;
+        // A FLUSH follows its n-th write at once: the data requests' times are the same
+        // with flushes or without.
+        if let Some(flush) = self.flush_due() {
+            return Some(Arrival {
+                at: self.clock_ns,
+                request: flush,
+            });
+        }
         let gaps = self.gaps.as_ref()?;
         // `as` saturates: an enormous gap lands at u64::MAX, past any stop.
         let gap = gaps.sample(&mut self.rng).round() as u64;
@@ -438,6 +499,16 @@ impl Generator {
             at: self.clock_ns,
             request,
         })
+    }
+
+    /// The FLUSH due after the n-th write since the last, if it is due.
+    fn flush_due(&mut self) -> Option<Request> {
+        let g = self.guest.0.as_mut()?;
+        let due = g.knobs.flush_every > 0 && g.since_flush >= g.knobs.flush_every;
+        if due {
+            g.since_flush = 0;
+        }
+        due.then(Request::flush)
     }
 
     /// Write, read or image read. Two draws every time, so the rest of the

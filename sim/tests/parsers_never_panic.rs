@@ -241,8 +241,9 @@ fn read_checked(
         block,
         volume,
     );
-    // Each line yields at most one item, and a line is at least one byte.
-    let most = bytes.len() + 1;
+    // Each line yields at most two items (a blkparse preflush: its flush, then its data),
+    // and a line is at least one byte.
+    let most = 2 * (bytes.len() + 1);
     let mut previous = 0;
     let mut items = 0;
     let mut errors = 0;
@@ -252,7 +253,8 @@ fn read_checked(
         match item {
             Ok(a) => {
                 let r = a.request;
-                prop_assert!(r.len > 0);
+                // Only a FLUSH carries no data.
+                prop_assert!(r.len > 0 || (r.op == Op::Flush && r.offset == 0));
                 let end = r.offset.checked_add(r.len);
                 prop_assert!(end.is_some());
                 if let (Some(end), Some(v)) = (end, volume) {

@@ -72,7 +72,19 @@ fn blkparse_sample_reads_and_round_trips() {
             arrival(4_231, Op::Write, 223_498 * 512, 8 * 512),
             arrival(101_770, Op::Read, 1_048_576 * 512, 256 * 512),
             arrival(201_113, Op::Read, 1_048_832 * 512, 256 * 512),
-            arrival(320_500, Op::Write, 16 * 512, 8 * 512),
+            // `FWS` with no sectors: a bare flush; `FWFS`: a flush, then a FUA write.
+            Arrival {
+                at: 300_000,
+                request: Request::flush(),
+            },
+            Arrival {
+                at: 320_500,
+                request: Request::flush(),
+            },
+            Arrival {
+                at: 320_500,
+                request: Request::write_fua(16 * 512, 8 * 512),
+            },
             arrival(400_000, Op::Write, 0, 512),
             arrival(1_250_000_000, Op::Read, 0, 8 * 512),
         ]

@@ -183,6 +183,11 @@ pub struct Sweep {
     /// built-in report does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub add_topology_panel: bool,
+    /// Whether every run's devices have volatile write caches: each policy then commits its
+    /// metadata by its protocol, and the report adds the durability price (each run again
+    /// without volatile caches, for the hold latency the commits add). Not written when off.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub volatile_caches: bool,
     pub policies: Vec<PolicyName>,
     pub workloads: Vec<PatternName>,
     pub disks: Vec<DiskName>,
@@ -279,6 +284,7 @@ impl Default for Sweep {
             seed: 0,
             max_seeds: 12,
             add_topology_panel: true,
+            volatile_caches: false,
             policies: policy::builtins()
                 .iter()
                 .map(|p| PolicyName::of(p.as_ref()))
@@ -420,6 +426,7 @@ impl Sweep {
             .unwrap_or(segment);
         Sweep {
             add_topology_panel: false,
+            volatile_caches: false,
             workloads: vec![PatternName::Uniform],
             disks: vec![DiskName::Ssd],
             rates: BTreeMap::from([(
@@ -522,6 +529,7 @@ impl Sweep {
         }
         c.speed = self.speed;
         c.workers = key.workers;
+        c.volatile_caches = self.volatile_caches;
         c.topology = key.topology.as_deref().map(TopologyChoice::named);
         let mut disks = Disks::preset(key.disk);
         disks.queue_depth = self.queue_depth.resolve(key.disk);

@@ -39,6 +39,7 @@ struct File {
     max_seeds: Option<Spanned<u32>>,
     seed: Option<Spanned<u64>>,
     topology_panel: Option<Spanned<bool>>,
+    volatile_caches: Option<Spanned<bool>>,
     policies: Option<Spanned<Vec<Spanned<String>>>>,
     workloads: Option<Spanned<Vec<Spanned<String>>>>,
     disks: Option<Spanned<Vec<Spanned<String>>>>,
@@ -182,6 +183,7 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
     }
     // A file asks for the panel; the built-in report has it.
     s.add_topology_panel = f.topology_panel.as_ref().is_some_and(|v| *v.get_ref());
+    s.volatile_caches = f.volatile_caches.as_ref().is_some_and(|v| *v.get_ref());
     let known: Vec<&str> = policies.iter().map(|p| p.as_str()).collect();
     if let Some(v) = &f.policies {
         s.policies = doc.names(v, "policies", "policy", |t| PolicyName::among(t, &known))?;

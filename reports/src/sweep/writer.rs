@@ -92,6 +92,13 @@ impl Sweep {
         out.push_str("# Add the topology panel: every policy's chunk sweep on a plain disk, a RAID-5 source\n");
         out.push_str("# and a SAN (the uniform workload on the ssd).\n");
         out.push_str(&format!("topology_panel = {}\n", self.add_topology_panel));
+        if self.volatile_caches {
+            out.push_str(
+                "# Devices with volatile write caches: every policy commits its metadata by its\n",
+            );
+            out.push_str("# protocol; the report adds the durability price.\n");
+            out.push_str("volatile_caches = true\n");
+        }
         if self.has_workers() {
             out.push_str(
                 "# Copy workers swept: tasks taking segments from one claim structure (QEMU's\n",

@@ -42,13 +42,15 @@ pub(super) fn source(cfg: &SimConfig) -> Result<Source, SimError> {
     if let Some(reader) = cfg.open_trace()? {
         return Ok(Source::Trace(reader));
     }
-    let gen = Generator::new(&cfg.workload, cfg.seed).map_err(|e| {
-        ConfigError::new(
-            &format!("--{}", e.field.replace('_', "-")),
-            &e.value,
-            &e.reason,
-        )
-    })?;
+    let gen = Generator::new(&cfg.workload, cfg.seed)
+        .map_err(|e| {
+            ConfigError::new(
+                &format!("--{}", e.field.replace('_', "-")),
+                &e.value,
+                &e.reason,
+            )
+        })?
+        .with_guest_durability(cfg.guest, cfg.seed);
     Ok(match cfg.workload.arrivals {
         Arrivals::Open { .. } => Source::Open(gen),
         Arrivals::Closed { think_ns, .. } => Source::Closed {
@@ -122,10 +124,22 @@ impl<S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'_, S, G, V> {
     /// A request arrives: a client process of its own, stepping now.
     pub(super) fn admit(&mut self, request: Request, writer: Option<u32>) -> Result<(), SimError> {
         let g = &self.spec.geometry;
-        let mut blocks = g
-            .blocks_of(request.offset, request.len)
-            .map_err(|e| ConfigError::new("--workload", "", e))?;
-        if self.spec.volumes().len() > 1 {
+        let flush = request.op == Op::Flush;
+        if flush && !self.spec.volatile {
+            // Without volatile caches a FLUSH has nothing to do: it completes at once.
+            if let (Some(w), Source::Closed { think_ns, .. }) = (writer, &self.source) {
+                let think = *think_ns;
+                self.at(self.now.saturating_add(think), Due::Think(w));
+            }
+            return Ok(());
+        }
+        let mut blocks = match flush {
+            true => 0..0,
+            false => g
+                .blocks_of(request.offset, request.len)
+                .map_err(|e| ConfigError::new("--workload", "", e))?,
+        };
+        if self.spec.volumes().len() > 1 && !flush {
             // A request belongs to one volume: one that runs past its end is cut there.
             let v = self.spec.volume_of(blocks.start);
             blocks.end = blocks.end.min(self.spec.volume_blocks(v).end);

@@ -19,7 +19,7 @@
 use crate::config::{CheckLevel, ConfigError, SimConfig};
 use crate::device::Io;
 use crate::latency::Latencies;
-use crate::metrics::Metrics;
+use crate::metrics::{Durability, Metrics};
 use crate::pacing::{Pacing, SliceLimit};
 use crate::step::{IoPlan, StepInfo};
 use crate::topology::{ControlPath, Fabric, LinkStats, Topology};
@@ -469,6 +469,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             volume_bytes: self.spec.geometry.bytes(),
             io_errors: self.faults.injected.iter().sum(),
             volume_done: self.volume_done,
+            volatile: self.spec.volatile,
             links: {
                 let f = &self.fabric;
                 let mut links: Vec<(String, LinkStats)> = f
@@ -685,12 +686,14 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 self.charged += bytes;
             }
         }
-        match (worker, io.write) {
-            (true, true) => self.tally.copier_written += bytes,
-            (true, false) => self.tally.copier_read += bytes,
+        match (io.commit, worker, io.write) {
+            (true, _, _) if io.len == 0 => self.tally.flushes += 1,
+            (true, _, _) => self.tally.records += 1,
+            (false, true, true) => self.tally.copier_written += bytes,
+            (false, true, false) => self.tally.copier_read += bytes,
             _ => {}
         }
-        if io.write {
+        if io.write && !io.commit {
             self.tally.device_written += bytes;
         }
         let request = Io {

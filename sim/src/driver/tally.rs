@@ -23,6 +23,9 @@ pub(super) struct Tally {
     pub(super) retries: u64,
     pub(super) restarts: u64,
     pub(super) restart_ns: u64,
+    /// FLUSH commands (the commit protocols' and the guests') and metadata records written.
+    pub(super) flushes: u64,
+    pub(super) records: u64,
 }
 
 /// What a finished run hands on.
@@ -42,6 +45,8 @@ pub(super) struct Run {
     pub(super) io_errors: u64,
     pub(super) volume_done: Vec<Option<u64>>,
     pub(super) links: Vec<(String, LinkStats)>,
+    /// Whether devices had volatile caches (the durability figures are then reported).
+    pub(super) volatile: bool,
 }
 
 impl Run {
@@ -82,6 +87,14 @@ impl Run {
                 io_errors: self.io_errors,
                 restarts: t.restarts,
                 restart_seconds: t.restart_ns as f64 / 1e9,
+                durability: self.volatile.then(|| Durability {
+                    flushes: t.flushes,
+                    records: t.records,
+                    flushes_per_second: match self.copy_end {
+                        0 => 0.0,
+                        ns => t.flushes as f64 / (ns as f64 / 1e9),
+                    },
+                }),
                 invariants,
             },
             failure: self.failure,

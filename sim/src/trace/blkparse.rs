@@ -8,9 +8,13 @@
 //! Fields: device (major,minor), cpu, sequence, time (seconds, 9
 //! decimals), pid, action, RWBS, sector + count (512-byte sectors) and
 //! [process]. Only queued (`Q`) events become requests: RWBS with `W` a
-//! write, with `R` a read; discards (`D`), `N` and flushes without data are
-//! skipped, as are other actions and blkparse's summary lines ("CPU0 (8,0):",
-//! " Reads Queued: ...", "Total (8,0):"). Events of every device are read.
+//! write, with `R` a read; an `F` before them is a FLUSH first (a preflush:
+//! a flush request, then the data request at the same time), an `F` after
+//! them forced unit access (a FUA write); a flush without data (`FN`, or `F`
+//! with no sectors) is a flush request. Discards (`D`) and other `N` events
+//! are skipped, as are other actions and blkparse's summary lines ("CPU0
+//! (8,0):", " Reads Queued: ...", "Total (8,0):"). Events of every device are
+//! read. (A FLUSH changes nothing in a run without volatile caches.)
 
 use super::{check_arrivals, Clock, FieldProblem, Lines, Place, TraceError};
 use crate::workload::Arrival;
@@ -33,6 +37,8 @@ pub struct BlkparseReader<R> {
 struct Parser {
     clock: Clock,
     volume: Option<u64>,
+    /// The data request of a preflush event, due right after its flush.
+    after_flush: Option<Arrival>,
 }
 
 impl<R: BufRead> BlkparseReader<R> {
@@ -55,6 +61,9 @@ impl<R: BufRead> Iterator for BlkparseReader<R> {
     type Item = Result<Arrival, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(data) = self.parser.after_flush.take() {
+            return Some(Ok(data));
+        }
         let parser = &mut self.parser;
         self.lines
             .next_item(|place, line| parser.parse(place, line))
@@ -131,18 +140,28 @@ impl Parser {
             return Err(place.field("rwbs", rwbs, FieldProblem::NotRwbs));
         }
         let flush = rwbs.contains('F');
+        // An `F` before the operation is a preflush, after it forced unit access.
+        let data = rwbs.find(['W', 'R']);
+        let preflush = rwbs.starts_with('F');
+        let fua = data.is_some_and(|i| rwbs[i + 1..].contains('F'));
+        let flush_at = |clock: &mut Clock| {
+            let at = clock.at(place, "time", time, ns)?;
+            Ok(Some(Arrival {
+                at,
+                request: Request::flush(),
+            }))
+        };
         // Discards (`D`), `N` and bare flushes (`F`) have neither `W` nor `R`.
-        let op = if rwbs.contains('W') {
-            Op::Write
-        } else if rwbs.contains('R') {
-            Op::Read
-        } else {
-            return Ok(None);
+        let op = match data.map(|i| rwbs.as_bytes()[i]) {
+            Some(b'W') => Op::Write,
+            Some(_) => Op::Read,
+            None if preflush && !rwbs.contains('D') => return flush_at(&mut self.clock),
+            None => return Ok(None),
         };
         let mut after_rwbs = rest;
         match token(&mut after_rwbs) {
-            Some(process) if flush && process.starts_with('[') => return Ok(None),
-            None if flush => return Ok(None),
+            Some(process) if flush && process.starts_with('[') => return flush_at(&mut self.clock),
+            None if flush => return flush_at(&mut self.clock),
             _ => {}
         }
         let mut next = |field| token(&mut rest).ok_or_else(|| place.missing(field, line));
@@ -163,7 +182,7 @@ impl Parser {
         }
         if count_value == 0 {
             if flush {
-                return Ok(None);
+                return flush_at(&mut self.clock);
             }
             return Err(place.field("count", count, FieldProblem::Zero));
         }
@@ -180,15 +199,23 @@ impl Parser {
             self.volume,
         )?;
         let at = self.clock.at(place, "time", time, ns)?;
-        Ok(Some(Arrival {
+        let arrival = Arrival {
             at,
             request: Request {
                 op,
                 offset,
                 len,
-                fua: false,
+                fua: fua && op == Op::Write,
             },
-        }))
+        };
+        if preflush {
+            self.after_flush = Some(arrival);
+            return Ok(Some(Arrival {
+                at,
+                request: Request::flush(),
+            }));
+        }
+        Ok(Some(arrival))
     }
 }
 
@@ -216,10 +243,11 @@ pub fn write_blkparse(
     check_arrivals(arrivals, SECTOR)?;
     for (sequence, arrival) in (1u64..).zip(arrivals) {
         let request = &arrival.request;
-        let rwbs = match request.op {
-            Op::Write => "W",
-            Op::Read | Op::ReadImage => "R",
-            Op::Flush => return Err(crate::trace::no_flush("blkparse")),
+        let rwbs = match (request.op, request.fua) {
+            (Op::Write, false) => "W",
+            (Op::Write, true) => "WF",
+            (Op::Read | Op::ReadImage, _) => "R",
+            (Op::Flush, _) => "FN",
         };
         let (seconds, fraction) = (arrival.at / 1_000_000_000, arrival.at % 1_000_000_000);
         writeln!(
@@ -289,14 +317,53 @@ Throughput (R/W): 0KiB/s / 33KiB/s
             .into_iter()
             .map(Result::unwrap)
             .collect();
+        let flush = |at| Arrival {
+            at,
+            request: Request::flush(),
+        };
+        let fua = |a: Arrival| Arrival {
+            request: Request {
+                fua: true,
+                ..a.request
+            },
+            ..a
+        };
+        // `FWS` without sectors is a bare flush; `FWFS` with sectors a flush, then a FUA
+        // write at the same time.
         assert_eq!(
             arrivals,
             [
                 arrival(0, Op::Write, 223_490 * 512, 8 * 512),
+                flush(4_000),
                 arrival(5_000, Op::Read, 16 * 512, 24 * 512),
-                arrival(6_000, Op::Write, 8 * 512, 8 * 512),
+                flush(6_000),
+                fua(arrival(6_000, Op::Write, 8 * 512, 8 * 512)),
             ]
         );
+    }
+
+    #[test]
+    fn flushes_and_fua_writes_round_trip() {
+        let arrivals = [
+            arrival(0, Op::Write, 0, 4096),
+            Arrival {
+                at: 10,
+                request: Request::flush(),
+            },
+            Arrival {
+                at: 20,
+                request: Request::write_fua(4096, 4096),
+            },
+        ];
+        let mut out = Vec::new();
+        write_blkparse(&mut out, &arrivals, (8, 0), "cowlab").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(" FN ") && text.contains(" WF "), "{text}");
+        let back: Vec<_> = read_all(&text, None)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(back, arrivals);
     }
 
     #[test]
