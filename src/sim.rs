@@ -127,6 +127,11 @@ pub struct Args {
     /// A generated FLUSH after every N writes [default: 0, never].
     #[arg(long)]
     pub flush_every: Option<u64>,
+    /// The power fails at this simulated time, e.g. 50ms (again for each time given; needs
+    /// --volatile-caches): cached writes, process memory and I/O in flight are lost, and the
+    /// copy recovers from its durable records after --restart-time.
+    #[arg(long, allow_hyphen_values = true)]
+    pub power_loss_at: Vec<String>,
     /// How --speed paces the workers: smooth (each read waits its turn at the rate, holding
     /// its claims) or slices[:DURATION] (QEMU's: a byte quota per 100 ms slice, asked before
     /// a segment is taken) [default: smooth; slices with the qemu presets].
@@ -313,6 +318,10 @@ pub fn config(a: &Args) -> Result<SimConfig, CliError> {
     if let Some(n) = a.flush_every {
         c.guest.flush_every = n;
     }
+    for t in &a.power_loss_at {
+        c.power_loss_at.push(duration_arg("--power-loss-at", t)?);
+    }
+    c.power_loss_at.sort_unstable();
     if let Some(p) = &a.pacing {
         c.pacing = p
             .parse()
@@ -543,6 +552,15 @@ fn text(c: &SimConfig, o: &SimOutcome) -> String {
             ("flushes per second", format!("{:.1}", d.flushes_per_second)),
             ("metadata records", d.records.to_string()),
         ];
+        let power = [
+            ("power losses", d.power_losses.to_string()),
+            ("dropped requests", d.dropped_requests.to_string()),
+            ("recopied", format_size(d.recopied_bytes)),
+            ("recovery time", format!("{:.6} s", d.recovery_seconds)),
+        ];
+        let rows = rows
+            .into_iter()
+            .chain(power.into_iter().filter(|_| d.power_losses > 0));
         for (name, value) in rows {
             out.push_str(&format!("{name:<20} {value}\n"));
         }

@@ -171,8 +171,12 @@ impl<S: BlockStore> Power<S> {
         }
     }
 
-    /// Blocks written to `device` (already in the cache, that is the current store).
+    /// Blocks written to `device` (already in the cache, that is the current store). A store
+    /// that keeps no data keeps nothing cached either.
     pub fn written(&mut self, device: Device, first: Block, stamps: &[Stamp]) {
+        if self.durable.read(device, 0..0).is_none() {
+            return;
+        }
         for (i, s) in stamps.iter().enumerate() {
             self.pending.push(Pending::Block {
                 device,

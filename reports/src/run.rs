@@ -278,6 +278,7 @@ fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, Re
                 // The same run without volatile caches: what the commits cost in latency.
                 let mut twin = config.clone();
                 twin.volatile_caches = false;
+                twin.power_loss_at.clear();
                 record.hold_p99_without_caches_us = Some(simulate(&twin)?.metrics.hold_p99_us);
             }
             Done::Run(Box::new(record))

@@ -111,3 +111,39 @@ fn the_key_reads_and_writes_back_and_is_absent_by_default() {
             .volatile_caches
     );
 }
+
+/// With `power_loss_at`, every run loses power once and recovers; the price adds what
+/// recovery cost. The key needs volatile caches, and reads back as written.
+#[test]
+fn a_power_loss_in_every_run_adds_what_recovery_cost() {
+    let mut s = small();
+    s.policies.truncate(1);
+    s.power_loss_at = Some(2_000_000);
+    let dir = scratch("cowlab-durability-power");
+    let r = report(&[&s], &Options::default(), &dir).unwrap();
+    for run in &r.results.runs {
+        let d = run.metrics.durability.as_ref().unwrap();
+        assert_eq!(d.power_losses, 1, "{run:?}");
+        assert!(d.recovery_seconds > 0.0);
+        assert_eq!(run.metrics.invariants, "checked");
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("The power failed at 2 ms in every run"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| recovery (s) | recopied | dropped |"),
+        "{summary}"
+    );
+    let names: Vec<String> = cowlab_model::policy::names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(parse(&s.to_toml(), "p.toml", &names).unwrap(), s);
+    let refused = parse("power_loss_at = \"2ms\"\n", "p.toml", &names).unwrap_err();
+    assert!(
+        refused.to_string().contains("volatile_caches = true"),
+        "{refused}"
+    );
+}

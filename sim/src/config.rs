@@ -141,6 +141,10 @@ pub struct SimConfig {
     /// brings its own). Not written when none.
     #[serde(default, skip_serializing_if = "GuestDurability::is_none")]
     pub guest: GuestDurability,
+    /// The power fails at these times (ns), with volatile caches: every cached write is
+    /// lost, and the copy recovers from its durable records after the restart time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub power_loss_at: Vec<u64>,
 }
 
 fn one_worker() -> u32 {
@@ -206,6 +210,7 @@ impl Default for SimConfig {
             restart_ns: 100_000_000,
             volatile_caches: false,
             guest: GuestDurability::default(),
+            power_loss_at: Vec::new(),
         }
     }
 }
@@ -376,6 +381,11 @@ impl SimConfig {
                 .with_volumes(&sizes)
                 .map_err(|e| ConfigError::of(Field::Volumes, self.volumes_text(), e.to_string()))?,
         };
+        if !self.power_loss_at.is_empty() && !self.volatile_caches {
+            let at = crate::size::format_duration(self.power_loss_at[0]).replace(' ', "");
+            let reason = "a power loss needs devices with volatile caches: give --volatile-caches";
+            return Err(ConfigError::new("--power-loss-at", at, reason));
+        }
         let spec = match self.volatile_caches {
             true => spec.with_volatile_caches(),
             false => spec,

@@ -65,6 +65,17 @@ pub struct Durability {
     pub records: u64,
     /// Flushes over the copy's duration.
     pub flushes_per_second: f64,
+    /// Power losses (`SimConfig::power_loss_at`), the requests in progress they dropped
+    /// (never acknowledged), the bytes of the segments being copied whose commit was not
+    /// durable (copied again after recovery), and the time the copy was down recovering.
+    #[serde(default)]
+    pub power_losses: u64,
+    #[serde(default)]
+    pub dropped_requests: u64,
+    #[serde(default)]
+    pub recopied_bytes: u64,
+    #[serde(default)]
+    pub recovery_seconds: f64,
 }
 
 /// The names of the metrics, in the order of [`Metrics`]' fields.

@@ -119,3 +119,47 @@ fn fua_writes_follow_their_share_and_leave_the_requests_alone() {
     // A FUA write is a write's alone: reads never are.
     assert!(quarter.iter().all(|r| !r.fua || r.op == Op::Write));
 }
+
+/// A power loss in the middle of the copy: every invariant holds at every step through the
+/// recovery, what was being copied is copied again, the copy is down for the restart time,
+/// and a loss after the copy is complete changes nothing of it.
+#[test]
+fn a_power_loss_mid_copy_recovers_from_the_durable_records() {
+    for p in policy::names() {
+        let plain = run(&base(p, true)).metrics;
+        let mut c = base(p, true);
+        c.power_loss_at = vec![2_000_000];
+        let m = run(&c).metrics;
+        assert_eq!(m.invariants, "checked", "{p}");
+        let d = m.durability.clone().unwrap();
+        assert_eq!(d.power_losses, 1, "{p}");
+        assert_eq!(d.recovery_seconds, c.restart_ns as f64 / 1e9, "{p}");
+        assert!(
+            m.copy_seconds >= plain.copy_seconds + d.recovery_seconds * 0.5,
+            "{p}: {} with the loss, {} without",
+            m.copy_seconds,
+            plain.copy_seconds
+        );
+        // The restart time is what recovery takes: one more nanosecond, one more.
+        c.restart_ns += 1;
+        let later = run(&c).metrics.durability.unwrap();
+        assert_eq!(later.recovery_seconds, (c.restart_ns as f64) / 1e9, "{p}");
+        // After the copy is complete the loss finds it durable.
+        let mut after = base(p, true);
+        after.power_loss_at = vec![(plain.copy_seconds * 1e9) as u64 + 1_000_000];
+        let a = run(&after).metrics;
+        assert_eq!(a.copy_seconds, plain.copy_seconds, "{p}");
+        assert_eq!(a.durability.unwrap().recopied_bytes, 0, "{p}");
+    }
+}
+
+#[test]
+fn a_power_loss_needs_volatile_caches() {
+    let mut c = base("snapshot-overlay", false);
+    c.power_loss_at = vec![5_000_000];
+    let e = simulate(&c, &mut |_| {}).unwrap_err().to_string();
+    assert!(
+        e.contains("--power-loss-at 5ms") && e.contains("--volatile-caches"),
+        "{e}"
+    );
+}

@@ -189,8 +189,21 @@ fn durability(results: &Results, md: &mut String) {
          without the caches: *added* is what the commits add to the hold latency's p99. Means \
          over the seeds.\n\n",
     );
-    md.push_str("| workload | disk | policy | segment | chunk | flushes/s | records per run | hold p99 (µs) | without caches (µs) | added (µs) |\n");
-    md.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    let power = results.sweep.power_loss_at;
+    if let Some(at) = power {
+        let _ = writeln!(
+            md,
+            "The power failed at {} in every run: the copy recovered from its durable records \
+             (*recovery*: the time it was down; *recopied*: the segments being copied, whose \
+             commit was not durable; *dropped*: requests in progress, never acknowledged).\n",
+            cowlab_sim::size::format_duration(at)
+        );
+    }
+    md.push_str("| workload | disk | policy | segment | chunk | flushes/s | records per run | hold p99 (µs) | without caches (µs) | added (µs) |");
+    md.push_str(match power {
+        Some(_) => " recovery (s) | recopied | dropped |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        None => "\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    });
     let mut groups: std::collections::BTreeMap<_, Vec<&crate::results::Record>> =
         std::collections::BTreeMap::new();
     for r in &results.runs {
@@ -212,13 +225,24 @@ fn durability(results: &Results, md: &mut String) {
         let records = mean(&|r| d(r).records as f64);
         let with = mean(&|r| r.metrics.hold_p99_us);
         let without = mean(&|r| r.hold_p99_without_caches_us.unwrap_or(f64::NAN));
-        let _ = writeln!(
+        let _ = write!(
             md,
             "| {workload} | {disk} | {policy} | {} | {} | {flushes:.1} | {records:.0} | {with:.1} | {without:.1} | {:+.1} |",
             cowlab_sim::size::format_size(segment),
             cowlab_sim::size::format_size(chunk),
             with - without
         );
+        if power.is_some() {
+            let recovery = mean(&|r| d(r).recovery_seconds);
+            let recopied = mean(&|r| d(r).recopied_bytes as f64);
+            let dropped = mean(&|r| d(r).dropped_requests as f64);
+            let _ = write!(
+                md,
+                " {recovery:.3} | {} | {dropped:.1} |",
+                cowlab_sim::size::format_size(recopied.round() as u64)
+            );
+        }
+        md.push('\n');
     }
     md.push('\n');
 }

@@ -188,6 +188,10 @@ pub struct Sweep {
     /// without volatile caches, for the hold latency the commits add). Not written when off.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub volatile_caches: bool,
+    /// With volatile caches: the power fails at this time (ns) in every run, and the
+    /// durability price adds what recovery cost. Not written when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_loss_at: Option<u64>,
     pub policies: Vec<PolicyName>,
     pub workloads: Vec<PatternName>,
     pub disks: Vec<DiskName>,
@@ -285,6 +289,7 @@ impl Default for Sweep {
             max_seeds: 12,
             add_topology_panel: true,
             volatile_caches: false,
+            power_loss_at: None,
             policies: policy::builtins()
                 .iter()
                 .map(|p| PolicyName::of(p.as_ref()))
@@ -427,6 +432,7 @@ impl Sweep {
         Sweep {
             add_topology_panel: false,
             volatile_caches: false,
+            power_loss_at: None,
             workloads: vec![PatternName::Uniform],
             disks: vec![DiskName::Ssd],
             rates: BTreeMap::from([(
@@ -530,6 +536,7 @@ impl Sweep {
         c.speed = self.speed;
         c.workers = key.workers;
         c.volatile_caches = self.volatile_caches;
+        c.power_loss_at = self.power_loss_at.into_iter().collect();
         c.topology = key.topology.as_deref().map(TopologyChoice::named);
         let mut disks = Disks::preset(key.disk);
         disks.queue_depth = self.queue_depth.resolve(key.disk);

@@ -8,7 +8,7 @@ use cowlab_model::{Mutant, OrderName, PolicyName};
 use cowlab_sim::config::{CheckLevel, Field, WorkloadField};
 use cowlab_sim::device::{DiskName, QueueDepth};
 use cowlab_sim::faults::{parse_error_policy, FaultsTable};
-use cowlab_sim::size::{format_size, parse_rate, parse_size};
+use cowlab_sim::size::{format_size, parse_duration, parse_rate, parse_size};
 use cowlab_sim::tomlfile;
 use cowlab_sim::workload::{parse_sizes, PatternName};
 use serde::Deserialize;
@@ -40,6 +40,7 @@ struct File {
     seed: Option<Spanned<u64>>,
     topology_panel: Option<Spanned<bool>>,
     volatile_caches: Option<Spanned<bool>>,
+    power_loss_at: Option<Spanned<String>>,
     policies: Option<Spanned<Vec<Spanned<String>>>>,
     workloads: Option<Spanned<Vec<Spanned<String>>>>,
     disks: Option<Spanned<Vec<Spanned<String>>>>,
@@ -184,6 +185,16 @@ pub fn parse(text: &str, file: &str, policies: &[String]) -> Result<Sweep, Sweep
     // A file asks for the panel; the built-in report has it.
     s.add_topology_panel = f.topology_panel.as_ref().is_some_and(|v| *v.get_ref());
     s.volatile_caches = f.volatile_caches.as_ref().is_some_and(|v| *v.get_ref());
+    if let Some(v) = &f.power_loss_at {
+        // A duration, written as on the command line: "50ms".
+        let at = parse_duration(v.get_ref()).map_err(|e| doc.at(v.span(), "power_loss_at", e))?;
+        if !s.volatile_caches {
+            let reason =
+                "a power loss needs devices with volatile caches: set volatile_caches = true";
+            return Err(doc.at(v.span(), "power_loss_at", reason));
+        }
+        s.power_loss_at = Some(at);
+    }
     let known: Vec<&str> = policies.iter().map(|p| p.as_str()).collect();
     if let Some(v) = &f.policies {
         s.policies = doc.names(v, "policies", "policy", |t| PolicyName::among(t, &known))?;

@@ -98,6 +98,11 @@ impl Sweep {
             );
             out.push_str("# protocol; the report adds the durability price.\n");
             out.push_str("volatile_caches = true\n");
+            if let Some(at) = self.power_loss_at {
+                out.push_str("# The power fails at this time in every run.\n");
+                let text = cowlab_sim::size::format_duration(at).replace(' ', "");
+                out.push_str(&format!("power_loss_at = {text:?}\n"));
+            }
         }
         if self.has_workers() {
             out.push_str(

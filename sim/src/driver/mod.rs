@@ -27,6 +27,7 @@ use crate::trace::{Trace, TraceError};
 use crate::verify::{AtEnd, EveryStep, Unchecked, Verify};
 use crate::workload::{Arrivals, Generator, Stop};
 use cowlab_model::client::Client;
+use cowlab_model::durability::Power;
 use cowlab_model::env::{self, IoDone, IoResults};
 use cowlab_model::fault::{self, FaultPlan, IoError, PlanFaults};
 use cowlab_model::invariants::Violation;
@@ -189,6 +190,8 @@ enum Due {
     Arrival,
     /// A closed-loop writer's think time ends.
     Think(u32),
+    /// The power fails.
+    PowerLoss,
 }
 
 impl Due {
@@ -201,6 +204,7 @@ impl Due {
             Due::Done { disk, gen } => (5, disk, gen),
             Due::Arrival => (3, 0, 0),
             Due::Think(w) => (4, 0, w),
+            Due::PowerLoss => (6, 0, 0),
         };
         (kind << 40) | ((dev as u64) << 32) | n as u64
     }
@@ -216,6 +220,7 @@ impl Due {
                 gen: n,
             },
             3 => Due::Arrival,
+            6 => Due::PowerLoss,
             _ => Due::Think(n),
         }
     }
@@ -226,6 +231,8 @@ impl Due {
 struct Timed<'a, S: BlockStore, G: Ghost> {
     disk: &'a mut S,
     meta: &'a mut Meta<G>,
+    /// Stable media and cached writes, with volatile caches.
+    power: Option<&'a mut Power<S>>,
     ios: &'a mut IoPlans,
     faults: &'a mut PlanFaults,
 }
@@ -238,7 +245,10 @@ impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
     fn perform(&mut self, io: &env::Io) -> Result<IoDone, IoError> {
         let ios = &mut *self.ios;
         fault::admit(self.faults, io, |a| ios.extend(IoPlan::of(a)))?;
-        Ok(io.perform_on(self.disk))
+        Ok(match &mut self.power {
+            None => io.perform_on(self.disk),
+            Some(power) => io.perform_cached(self.disk, power),
+        })
     }
 }
 
@@ -320,6 +330,11 @@ struct Sim<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> {
     /// With several volumes: segments marked per volume, and when each was done.
     volume_marked: Vec<u32>,
     volume_done: Vec<Option<u64>>,
+    /// The topology the fabric was built from (a power loss builds it again: what was in
+    /// flight is gone).
+    topology: Topology,
+    /// When the power fails (`SimConfig::power_loss_at`; none in the baseline).
+    power_at: Vec<u64>,
 }
 
 impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
@@ -330,7 +345,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         world: World<S, G>,
         verify: V,
     ) -> Result<Self, SimError> {
-        Self::with_faults(cfg, spec, topology, world, verify, cfg.faults.clone())
+        let mut sim = Self::with_faults(cfg, spec, topology, world, verify, cfg.faults.clone())?;
+        sim.power_at = cfg.power_loss_at.clone();
+        Ok(sim)
     }
 
     fn with_faults(
@@ -391,6 +408,8 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             copier_steps: 0,
             volume_marked: vec![0; spec.volumes().len() * (spec.volumes().len() > 1) as usize],
             volume_done: vec![None; spec.volumes().len() * (spec.volumes().len() > 1) as usize],
+            topology: topology.clone(),
+            power_at: Vec::new(),
         };
         if sim.world.copier_finished() {
             sim.copy_end = Some(0);
@@ -416,6 +435,9 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             }
         }
         self.start_source()?;
+        for t in std::mem::take(&mut self.power_at) {
+            self.at(t, Due::PowerLoss);
+        }
         while let Some(Reverse((t, _, due))) = self.heap.pop() {
             let due = Due::unpack(due);
             if self.stop_after.is_some_and(|end| t > end) || self.failure.is_some() {
@@ -439,6 +461,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 }
                 Due::Arrival => self.arrival()?,
                 Due::Think(writer) => self.think_done(writer)?,
+                Due::PowerLoss => self.power_loss(),
             }
             if self.events.is_multiple_of(1 << 16) {
                 progress(&Progress {
@@ -545,6 +568,84 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
         self.execute(pid, meta_step, false)
     }
 
+    /// The power fails: every write still cached is lost, every process's memory and every
+    /// I/O in flight with it (the devices' queues start empty); requests in progress are
+    /// dropped (never acknowledged; a closed-loop writer goes on with its next), and the
+    /// copy recovers from its durable records, the copier's workers back after the restart
+    /// time. The workload's arrivals go on.
+    fn power_loss(&mut self) {
+        let spec = self.spec;
+        let g = &spec.geometry;
+        let done_before = self.world.meta.progress.done_count();
+        // Segments being copied (their reads and writes in flight or done, their commit not
+        // durable) are copied again.
+        let copied_uncommitted = self
+            .world
+            .workers(spec)
+            .filter(|(_, c)| c.segment_in_progress().is_some())
+            .count() as u64;
+        let mut dropped = 0;
+        let mut writers = Vec::new();
+        let clients = spec.workers() as usize..self.world.procs.len();
+        let live: Vec<Pid> = clients
+            .clone()
+            .filter(|pid| !self.world.procs[*pid].finished())
+            .collect();
+        let event = self.world.power_loss(spec, |_| false);
+        for pid in live {
+            dropped += 1;
+            let slot = std::mem::take(&mut self.slots[pid]);
+            if slot.write {
+                self.live_writes -= 1;
+            }
+            writers.extend(slot.writer.map(|w| w.get() - 1));
+            self.free.push(pid as u32);
+        }
+        for pid in 0..spec.workers() as usize {
+            self.slots[pid] = Slot::default();
+        }
+        self.parked = Parking::default();
+        self.aside = Aside::default();
+        self.fabric = Fabric::new(&self.topology).expect("the topology built once");
+        self.fabric_wake = None;
+        self.fabric_done.clear();
+        // Only the workload's own events outlive the power.
+        let kept: Vec<_> = std::mem::take(&mut self.heap)
+            .into_iter()
+            .filter(|Reverse((_, _, due))| {
+                matches!(
+                    Due::unpack(*due),
+                    Due::Arrival | Due::Think(_) | Due::PowerLoss
+                )
+            })
+            .collect();
+        self.heap = kept.into_iter().collect();
+        if let Source::Closed { think_ns, .. } = self.source {
+            for w in writers {
+                self.at(self.now.saturating_add(think_ns), Due::Think(w));
+            }
+        }
+        let lost = done_before.saturating_sub(self.world.meta.progress.done_count()) as u64
+            + copied_uncommitted;
+        let t = &mut self.tally;
+        t.power_losses += 1;
+        t.dropped_requests += dropped;
+        t.recopied_bytes += lost * g.segment_blocks as u64 * g.block_size as u64;
+        t.recovery_ns += self.cfg.restart_ns;
+        self.steps += 1;
+        self.after_step(0, &event, &[]);
+        match self.world.copier_finished() {
+            true => {}
+            false => {
+                self.copy_end = None;
+                let back = self.now.saturating_add(self.cfg.restart_ns);
+                for pid in 0..spec.workers() {
+                    self.at(back, Due::Ready(pid));
+                }
+            }
+        }
+    }
+
     /// The copier crashes and restarts from what it persisted; it is down for the restart
     /// time. Returns when it takes its next step.
     fn crash(&mut self) -> u64 {
@@ -591,7 +692,10 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                     break;
                 }
                 _ => {
-                    let done = io.perform_on(&mut self.world.disk);
+                    let done = match self.world.power.as_deref_mut() {
+                        None => io.perform_on(&mut self.world.disk),
+                        Some(power) => io.perform_cached(&mut self.world.disk, power),
+                    };
                     results.push((io, Ok(done)));
                 }
             }
@@ -610,6 +714,7 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                 let mut env = Timed {
                     disk: &mut self.world.disk,
                     meta: &mut self.world.meta,
+                    power: self.world.power.as_deref_mut(),
                     ios: &mut ios,
                     faults: &mut self.faults,
                 };

@@ -26,6 +26,12 @@ pub(super) struct Tally {
     /// FLUSH commands (the commit protocols' and the guests') and metadata records written.
     pub(super) flushes: u64,
     pub(super) records: u64,
+    /// Power losses, the requests they dropped, the bytes of segments done in memory whose
+    /// cursor was not durable (copied again), and the time recovery took.
+    pub(super) power_losses: u64,
+    pub(super) dropped_requests: u64,
+    pub(super) recopied_bytes: u64,
+    pub(super) recovery_ns: u64,
 }
 
 /// What a finished run hands on.
@@ -94,6 +100,10 @@ impl Run {
                         0 => 0.0,
                         ns => t.flushes as f64 / (ns as f64 / 1e9),
                     },
+                    power_losses: t.power_losses,
+                    dropped_requests: t.dropped_requests,
+                    recopied_bytes: t.recopied_bytes,
+                    recovery_seconds: t.recovery_ns as f64 / 1e9,
                 }),
                 invariants,
             },
