@@ -138,11 +138,6 @@ impl ModelArgs {
             .config()?
             .spec()
             .map_err(|e| CliError::usage(e.to_string()))?;
-        if self.symmetry && spec.volatile {
-            return Err(CliError::usage(
-                "--symmetry does not rename the writes held in volatile caches yet: leave it out with --power-loss or --volatile-caches",
-            ));
-        }
         Ok(CowModel::new(spec, self.symmetry)
             .with_faults(self.faults)
             .with_hand_backs(self.hand_backs)

@@ -323,3 +323,35 @@ fn a_policy_that_invalidates_on_recovery_needs_no_commit() {
     assert!(run.violation.is_none());
     assert!(run.world.meta.copy_failed);
 }
+
+/// Symmetry over identical writers renames the writes held in volatile caches, on stable
+/// media and in what must survive: the same verdicts with fewer states, and each durability
+/// mistake still caught.
+#[test]
+fn symmetry_keeps_the_verdicts_with_power_losses() {
+    let sym = |c: &Config| {
+        let model = CowModel::new(c.spec().unwrap(), true)
+            .with_faults(c.faults)
+            .with_power_losses(c.power_losses);
+        check::run(&model, &Options::default(), &mut |_| {})
+    };
+    for p in policy::names() {
+        let c = config(p, None);
+        let (full, reduced) = (check(&c), sym(&c));
+        assert!(
+            full.holds() && reduced.holds(),
+            "{p}: {}",
+            reduced.summary()
+        );
+        assert!(
+            reduced.progress.unique < full.progress.unique,
+            "{p}: {} with symmetry, {} without",
+            reduced.progress.unique,
+            full.progress.unique
+        );
+    }
+    for m in Mutant::of_power() {
+        let c = config("snapshot-overlay", Some(m));
+        assert!(sym(&c).counterexample.is_some(), "{m}");
+    }
+}

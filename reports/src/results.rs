@@ -48,6 +48,11 @@ pub struct Record {
     /// (what the commits add is the difference).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_p99_without_caches_us: Option<f64>,
+    /// In a sweep with a power loss: the hold latency's p99 of the same run with the caches
+    /// and no power loss (a loss drops the writes in progress, and their latencies with
+    /// them: the commits' price is measured without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_p99_without_loss_us: Option<f64>,
     #[serde(flatten)]
     pub metrics: Metrics,
 }
@@ -71,6 +76,7 @@ impl Record {
             writes_requested: sweep.writes,
             rate_per_second: sweep.rates[&key.disk],
             hold_p99_without_caches_us: None,
+            hold_p99_without_loss_us: None,
             metrics,
         }
     }
@@ -220,6 +226,7 @@ impl Results {
                 "flushes_per_second",
                 "metadata_records",
                 "hold_p99_without_caches_us",
+                "hold_p99_without_loss_us",
             ],
             false => &[],
         };
@@ -278,6 +285,7 @@ impl Results {
                     d.flushes_per_second.to_string(),
                     d.records.to_string(),
                     opt(r.hold_p99_without_caches_us),
+                    opt(r.hold_p99_without_loss_us),
                 ]);
             }
             if faults {

@@ -277,8 +277,11 @@ fn one(sweep: &Sweep, options: &Options, i: usize, job: &Job) -> Result<Done, Re
             if config.volatile_caches {
                 // The same run without volatile caches: what the commits cost in latency.
                 let mut twin = config.clone();
-                twin.volatile_caches = false;
                 twin.power_loss_at.clear();
+                if !config.power_loss_at.is_empty() {
+                    record.hold_p99_without_loss_us = Some(simulate(&twin)?.metrics.hold_p99_us);
+                }
+                twin.volatile_caches = false;
                 record.hold_p99_without_caches_us = Some(simulate(&twin)?.metrics.hold_p99_us);
             }
             Done::Run(Box::new(record))

@@ -42,7 +42,7 @@ fn the_report_states_the_durability_price_of_each_policy_and_granularity() {
     let header = csv.lines().next().unwrap();
     assert!(
         header.ends_with(
-            ",invariants,flushes,flushes_per_second,metadata_records,hold_p99_without_caches_us"
+            ",invariants,flushes,flushes_per_second,metadata_records,hold_p99_without_caches_us,hold_p99_without_loss_us"
         ),
         "{header}"
     );
@@ -124,6 +124,7 @@ fn a_power_loss_in_every_run_adds_what_recovery_cost() {
     for run in &r.results.runs {
         let d = run.metrics.durability.as_ref().unwrap();
         assert_eq!(d.power_losses, 1, "{run:?}");
+        assert!(run.hold_p99_without_loss_us.is_some(), "{run:?}");
         assert!(d.recovery_seconds > 0.0);
         assert_eq!(run.metrics.invariants, "checked");
     }

@@ -19,6 +19,7 @@
 //! a class gets the same representative, whatever the order it started in.
 
 use crate::client::Client;
+use crate::durability::Pending;
 use crate::meta::{map_stamp, stamp_of, WriteId};
 use crate::spec::{Pid, Spec};
 use crate::workload::Op;
@@ -159,6 +160,30 @@ impl Renamer {
             }
             place += 2;
         }
+        // With volatile caches: stable media, cached writes, and what must survive.
+        if let Some(p) = &w.power {
+            for s in p
+                .durable
+                .stamps()
+                .iter()
+                .chain(p.pending.iter().filter_map(pending_stamp))
+            {
+                note(place, *s);
+                place += 1;
+            }
+        }
+        if let Some(d) = &w.meta.ghost.durable {
+            let lost = d.lost.iter().flat_map(|(_, a, b)| [a, b]);
+            for s in d
+                .applied
+                .iter()
+                .chain(d.allowed.iter().flatten())
+                .chain(lost)
+            {
+                note(place, *s);
+                place += 1;
+            }
+        }
         for g in &self.groups {
             type Key<'a> = (Client, &'a Vec<(u32, u16)>, Pid);
             let mut keyed: Vec<Key> = g
@@ -206,7 +231,34 @@ impl Renamer {
             }
         }
         out.meta.hold.renumber(write_map);
+        if let Some(p) = &mut out.power {
+            p.durable.map_stamps(|s| map_stamp(s, write_map));
+            for item in &mut p.pending {
+                if let Pending::Block { stamp, .. } = item {
+                    *stamp = map_stamp(*stamp, write_map);
+                }
+            }
+        }
+        if let Some(d) = &mut out.meta.ghost.durable {
+            let lost = d.lost.iter_mut().flat_map(|(_, a, b)| [a, b]);
+            for s in d
+                .applied
+                .iter_mut()
+                .chain(d.allowed.iter_mut().flatten())
+                .chain(lost)
+            {
+                *s = map_stamp(*s, write_map);
+            }
+        }
         out
+    }
+}
+
+/// The stamp a cached item carries, if it is a block's.
+fn pending_stamp(p: &Pending) -> Option<&u32> {
+    match p {
+        Pending::Block { stamp, .. } => Some(stamp),
+        Pending::Record(_) => None,
     }
 }
 

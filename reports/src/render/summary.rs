@@ -195,7 +195,9 @@ fn durability(results: &Results, md: &mut String) {
             md,
             "The power failed at {} in every run: the copy recovered from its durable records \
              (*recovery*: the time it was down; *recopied*: the segments being copied, whose \
-             commit was not durable; *dropped*: requests in progress, never acknowledged).\n",
+             commit was not durable; *dropped*: requests in progress, never acknowledged). The \
+             hold latencies are those of each run with the caches and no power loss (a loss \
+             drops the writes in progress, and their latencies with them).\n",
             cowlab_sim::size::format_duration(at)
         );
     }
@@ -223,7 +225,7 @@ fn durability(results: &Results, md: &mut String) {
         let d = |r: &crate::results::Record| r.metrics.durability.clone().unwrap_or_default();
         let flushes = mean(&|r| d(r).flushes_per_second);
         let records = mean(&|r| d(r).records as f64);
-        let with = mean(&|r| r.metrics.hold_p99_us);
+        let with = mean(&|r| r.hold_p99_without_loss_us.unwrap_or(r.metrics.hold_p99_us));
         let without = mean(&|r| r.hold_p99_without_caches_us.unwrap_or(f64::NAN));
         let _ = write!(
             md,
