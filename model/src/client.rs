@@ -619,7 +619,9 @@ impl Client {
     }
 }
 
-/// Applies a write to the source (FUA if the write is) and acknowledges it.
+/// Applies a write to the source (FUA if the write is) and acknowledges it. (Inlined where
+/// it is called, so that the write's I/O is known where the driver performs it.)
+#[inline(always)]
 fn apply<E: Env>(env: &mut E, req: &Resolved) -> Result<(), IoError> {
     let stamp = stamp_of(req.write);
     env.perform(&Io::Write {

@@ -477,10 +477,12 @@ impl Taken {
 pub struct Tracked(BTreeMap<Chunk, u32>);
 
 impl Tracked {
+    #[inline]
     pub fn any_in(&self, chunks: Range<Chunk>) -> bool {
         self.0.range(chunks).next().is_some()
     }
     /// The first tracked chunk of a range.
+    #[inline]
     pub fn first_in(&self, chunks: Range<Chunk>) -> Option<Chunk> {
         self.0.range(chunks).next().map(|(c, _)| *c)
     }

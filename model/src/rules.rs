@@ -257,6 +257,7 @@ impl Rules {
     }
 
     /// Whether a chunk may be modified without preserving it.
+    #[inline]
     pub fn safe<G: Ghost>(&self, meta: &Meta<G>, c: Chunk) -> bool {
         match (self.safety, self.target) {
             (Safety::Settled, _) => meta.settled(c),

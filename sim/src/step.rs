@@ -19,38 +19,40 @@ pub struct IoPlan {
 impl IoPlan {
     /// The I/Os for a run of blocks: one, unless it is longer than 2^32 - 1 blocks.
     pub fn runs(device: Device, write: bool, blocks: Range<Block>) -> impl Iterator<Item = IoPlan> {
+        IoPlan::split(device, write, false, blocks)
+    }
+
+    /// The runs of one device access of a step's I/O (a FLUSH, a commit of no blocks: one
+    /// command of no data).
+    pub fn of(access: &Access) -> impl Iterator<Item = IoPlan> {
+        IoPlan::split(
+            access.device,
+            access.kind == IoKind::Write,
+            access.commit,
+            access.blocks.clone(),
+        )
+    }
+
+    fn split(
+        device: Device,
+        write: bool,
+        commit: bool,
+        blocks: Range<Block>,
+    ) -> impl Iterator<Item = IoPlan> {
         let max = u32::MAX as Block;
-        (blocks.start..blocks.end)
+        let end = match commit && blocks.is_empty() {
+            true => blocks.start + 1,
+            false => blocks.end,
+        };
+        (blocks.start..end)
             .step_by(max as usize)
             .map(move |start| IoPlan {
                 start,
-                len: (blocks.end - start).min(max) as u32,
+                len: blocks.end.saturating_sub(start).min(max) as u32,
                 device,
                 write,
-                commit: false,
+                commit,
             })
-    }
-
-    /// The runs of one device access of a step's I/O (a FLUSH: one command of no blocks).
-    pub fn of(access: &Access) -> impl Iterator<Item = IoPlan> {
-        let commit = access.commit;
-        let flush = (access.commit && access.blocks.is_empty()).then_some(IoPlan {
-            start: access.blocks.start,
-            len: 0,
-            device: access.device,
-            write: true,
-            commit: true,
-        });
-        let runs = IoPlan::runs(
-            access.device,
-            access.kind == IoKind::Write,
-            access.blocks.clone(),
-        )
-        .map(move |mut p| {
-            p.commit = commit;
-            p
-        });
-        flush.into_iter().chain(runs)
     }
 
     pub fn blocks(&self) -> Range<Block> {

@@ -242,13 +242,16 @@ impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
     fn meta(&mut self) -> &mut Meta<G> {
         self.meta
     }
+    // Inlined into each step: the I/O a step asks for is then known where it is performed
+    // (out of line, the general path costs the driver a tenth of its speed).
+    #[inline(always)]
     fn perform(&mut self, io: &env::Io) -> Result<IoDone, IoError> {
         let ios = &mut *self.ios;
         fault::admit(self.faults, io, |a| ios.extend(IoPlan::of(a)))?;
-        Ok(match &mut self.power {
-            None => io.perform_on(self.disk),
-            Some(power) => io.perform_cached(self.disk, power),
-        })
+        if let Some(power) = &mut self.power {
+            return Ok(io.perform_cached(self.disk, power));
+        }
+        Ok(io.perform_on(self.disk))
     }
 }
 
