@@ -39,7 +39,12 @@ fn config(policy: &str, mutant: Option<Mutant>) -> Config {
 }
 
 fn check(c: &Config) -> Verdict {
-    let model = CowModel::new(c.spec().expect("valid configuration"), false)
+    explore(c, false)
+}
+
+/// The breadth-first check of `c`, with symmetry over identical writers or not.
+fn explore(c: &Config, symmetry: bool) -> Verdict {
+    let model = CowModel::new(c.spec().expect("valid configuration"), symmetry)
         .with_faults(c.faults)
         .with_power_losses(c.power_losses);
     check::run(&model, &Options::default(), &mut |_| {})
@@ -329,12 +334,7 @@ fn a_policy_that_invalidates_on_recovery_needs_no_commit() {
 /// mistake still caught.
 #[test]
 fn symmetry_keeps_the_verdicts_with_power_losses() {
-    let sym = |c: &Config| {
-        let model = CowModel::new(c.spec().unwrap(), true)
-            .with_faults(c.faults)
-            .with_power_losses(c.power_losses);
-        check::run(&model, &Options::default(), &mut |_| {})
-    };
+    let sym = |c: &Config| explore(c, true);
     for p in policy::names() {
         let c = config(p, None);
         let (full, reduced) = (check(&c), sym(&c));
