@@ -172,6 +172,10 @@ pub struct Args {
     /// Stop exploring after this many seconds (the verdict then says it is not a proof).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: Option<u64>,
+    /// Stop exploring once the check's memory in use passes this, e.g. 8GiB (the verdict then
+    /// says it is not a proof, and what to try) [default: three quarters of the machine's].
+    #[arg(long)]
+    pub max_memory: Option<String>,
     /// No progress lines while it runs.
     #[arg(long)]
     pub quiet: bool,
@@ -201,6 +205,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         shortest: true,
         progress_every: std::time::Duration::from_millis(args.progress_ms),
         timeout: args.timeout.map(std::time::Duration::from_secs),
+        max_memory: max_memory(args.max_memory.as_deref())?,
     };
     let what = match strategy {
         Strategy::Bfs => "exhaustive check, breadth-first".to_string(),
@@ -226,12 +231,16 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let mut report = |p: &Progress| {
         if !quiet {
             eprintln!(
-                "  states {}, unique {}, depth {}, {:.0} states/s, {:.0} s",
+                "  states {}, unique {}, depth {}, {:.0} states/s, {:.0} s, memory {}{}",
                 p.states,
                 p.unique,
                 p.depth,
                 p.rate(),
-                p.seconds
+                p.seconds,
+                check::show_bytes(p.memory),
+                options
+                    .max_memory
+                    .map_or(String::new(), |m| format!(" of {}", check::show_bytes(m)))
             );
         }
     };
@@ -259,6 +268,30 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         println!("{note}");
     }
     Ok(if outcome.holds() { 0 } else { 1 })
+}
+
+/// The share of the machine's memory a check may use unless `--max-memory` says otherwise:
+/// the rest is left to the system, so that the check stops with a verdict instead of being
+/// killed.
+pub const MEMORY_SHARE: f64 = 0.75;
+
+/// The memory limit: `--max-memory`'s size, else [`MEMORY_SHARE`] of the machine's.
+fn max_memory(flag: Option<&str>) -> Result<Option<u64>, CliError> {
+    match flag {
+        Some(text) => {
+            let bytes = cowlab_sim::size::parse_size(text)
+                .map_err(|e| CliError::refused("--max-memory", text, e))?;
+            match bytes {
+                0 => Err(CliError::refused(
+                    "--max-memory",
+                    text,
+                    "must be more than 0",
+                )),
+                b => Ok(Some(b)),
+            }
+        }
+        None => Ok(check::machine_bytes().map(|m| (m as f64 * MEMORY_SHARE) as u64)),
+    }
 }
 
 /// A note when a mutant that broke nothing also changed nothing: the same configuration

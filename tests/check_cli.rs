@@ -341,3 +341,29 @@ fn a_fault_that_is_always_retried_is_not_a_vacuous_check() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("the copy fails"), "{out}");
 }
+
+/// `--max-memory`: a check that outgrows it stops with a verdict that says it is no proof
+/// and what to try (progress lines show the memory in use against the limit); a bad size is
+/// refused with its reason.
+#[test]
+fn a_check_stops_at_its_memory_limit_with_a_verdict() {
+    let o = check(&["--any-writes", "--max-memory", "64MiB"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("STOPPED at the memory limit (") && last.contains("limit 64 MiB"),
+        "{out}"
+    );
+    let o = cowlab(&["check", "--max-memory", "0"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("--max-memory 0: must be more than 0"), "{err}");
+    let o = cowlab(&["check", "--max-memory", "64MiB", "--progress-ms", "1"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        err.lines().any(|l| l.contains(" MiB of 64 MiB")),
+        "no memory in the progress lines:\n{err}"
+    );
+}

@@ -213,3 +213,40 @@ fn a_check_stopped_at_its_time_limit_says_it_is_no_proof() {
         o.summary()
     );
 }
+
+/// The memory limit stops a check that outgrows it with a verdict, before the kernel would:
+/// one byte under the memory the process already holds stops it at the first look; the same
+/// check with room to spare goes on.
+#[test]
+fn a_check_stopped_at_its_memory_limit_says_it_is_no_proof_and_what_to_try() {
+    let c = Config {
+        any_writes: true,
+        ..Config::default()
+    };
+    let model = CowModel::new(c.spec().unwrap(), true);
+    let held = check::resident_bytes();
+    assert!(held > 0, "no /proc/self/statm here");
+    let options = Options {
+        max_memory: Some(held - 1),
+        ..Options::default()
+    };
+    let o = check::run(&model, &options, &mut |_| {});
+    assert!(o.memory_full && !o.complete, "{}", o.summary());
+    assert!(o.counterexample.is_none(), "{}", o.summary());
+    let summary = o.summary();
+    assert!(
+        summary.starts_with("STOPPED at the memory limit (")
+            && summary.contains("--dfs")
+            && !summary.contains("--symmetry"),
+        "{summary}"
+    );
+    assert!(o.progress.memory >= held - 1, "{summary}");
+    // Room to spare: the default configuration finishes under a limit far above it.
+    let small = CowModel::new(Config::default().spec().unwrap(), false);
+    let roomy = Options {
+        max_memory: Some(held + (4 << 30)),
+        ..Options::default()
+    };
+    let o = check::run(&small, &roomy, &mut |_| {});
+    assert!(o.complete && !o.memory_full && o.holds(), "{}", o.summary());
+}

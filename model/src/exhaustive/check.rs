@@ -37,6 +37,9 @@ pub struct Options {
     pub progress_every: Duration,
     /// Stop exploring after this long (the outcome then says it is not complete).
     pub timeout: Option<Duration>,
+    /// Stop exploring once the process's resident memory passes this many bytes (the
+    /// outcome then says it is not complete, and what to try), before the kernel kills it.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             shortest: true,
             progress_every: Duration::from_secs(1),
             timeout: None,
+            max_memory: None,
         }
     }
 }
@@ -61,6 +65,10 @@ pub struct Progress {
     pub seconds: f64,
     /// The time limit ended the exploration.
     pub timed_out: bool,
+    /// The process's resident memory at the last look, in bytes (0 where it cannot be read).
+    pub memory: u64,
+    /// The memory limit ended the exploration.
+    pub memory_full: bool,
 }
 
 impl Progress {
@@ -103,6 +111,12 @@ pub struct Verdict {
     pub complete: bool,
     /// The time limit stopped the exploration.
     pub timed_out: bool,
+    /// The memory limit stopped the exploration.
+    pub memory_full: bool,
+    /// The memory limit the check ran under, if any.
+    pub max_memory: Option<u64>,
+    /// What a check stopped at its memory limit could try instead, in flags.
+    pub to_try: Vec<&'static str>,
     /// The shortest counterexample found (BFS: the shortest there is).
     pub counterexample: Option<Counterexample>,
     /// Every property the first exploration found broken.
@@ -131,6 +145,12 @@ impl Verdict {
             (None, false) if self.timed_out => {
                 "STOPPED at the time limit: no property broken in the states explored".into()
             }
+            (None, false) if self.memory_full => format!(
+                "STOPPED at the memory limit ({} in use, limit {}): no property broken in the states explored, which is not a proof; try {}",
+                show_bytes(self.progress.memory),
+                show_bytes(self.max_memory.unwrap_or(0)),
+                self.to_try.join(", ")
+            ),
             (None, false) => "OK within the bound: no property broken".into(),
         };
         let p = &self.progress;
@@ -156,16 +176,17 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
     let threads = options.threads.max(1);
     let depth_cut = options.max_depth.is_some();
     // stateright's own timeout is seen only between batches, which one thread never takes:
-    // the model stops offering actions instead.
-    let stop = options.timeout.map(|t| {
-        let flag = Arc::new(AtomicU8::new(RUNNING));
+    // the model stops offering actions instead (at the time limit, or the memory limit,
+    // which `watch` looks at).
+    let stop = (options.timeout.is_some() || options.max_memory.is_some())
+        .then(|| Arc::new(AtomicU8::new(RUNNING)));
+    if let (Some(t), Some(flag)) = (options.timeout, &stop) {
         let set = flag.clone();
         std::thread::spawn(move || {
             std::thread::sleep(t);
             let _ = set.compare_exchange(RUNNING, TIME_UP, Ordering::SeqCst, Ordering::SeqCst);
         });
-        flag
-    });
+    }
     if let Some(flag) = &stop {
         model = model.with_stop(flag.clone());
     }
@@ -180,9 +201,9 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
                 b = b.target_max_depth(depth_bound(d));
             }
             if options.strategy == Strategy::Bfs {
-                watch(b.spawn_bfs(), start, options.progress_every, report, &stop)
+                watch(b.spawn_bfs(), start, options, report, &stop)
             } else {
-                watch(b.spawn_dfs(), start, options.progress_every, report, &stop)
+                watch(b.spawn_dfs(), start, options, report, &stop)
             }
         }
         Strategy::Simulate { seed, runs } => {
@@ -206,7 +227,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
             watch(
                 b.spawn_simulation(seed, chooser),
                 start,
-                options.progress_every,
+                options,
                 report,
                 &stop,
             )
@@ -216,7 +237,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
     // path cut so is no violation of progress, and the property may have been read just
     // before the stop while the state's actions were asked just after: an
     // eventually-property found by a check that ran out of time is dropped, not reported.
-    let discoveries: Found = match progress.timed_out {
+    let discoveries: Found = match progress.timed_out || progress.memory_full {
         false => discoveries,
         true => discoveries
             .into_iter()
@@ -300,15 +321,40 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         .partition(|n| discoveries.iter().any(|(d, _)| d == n));
     let simulated = matches!(options.strategy, Strategy::Simulate { .. });
     let timed_out = counterexample.is_none() && progress.timed_out;
+    let memory_full = counterexample.is_none() && progress.memory_full;
     Verdict {
         progress,
         timed_out,
-        complete: counterexample.is_none() && !depth_cut && !simulated && !timed_out,
+        memory_full,
+        max_memory: options.max_memory,
+        to_try: [
+            (!model.symmetry()).then_some("--symmetry"),
+            (options.strategy == Strategy::Bfs).then_some("--dfs (less memory, no shortest trace)"),
+            Some("a smaller size"),
+            Some("--max-memory with more"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        complete: counterexample.is_none()
+            && !depth_cut
+            && !simulated
+            && !timed_out
+            && !memory_full,
         counterexample,
         failed,
         shortest_verified,
         reached,
         unreached,
+    }
+}
+
+/// Bytes in the unit that reads best (MiB or GiB).
+pub fn show_bytes(bytes: u64) -> String {
+    const MIB: f64 = (1u64 << 20) as f64;
+    match bytes as f64 / MIB {
+        m if m >= 1024.0 => format!("{:.1} GiB", m / 1024.0),
+        m => format!("{m:.0} MiB"),
     }
 }
 
@@ -325,38 +371,82 @@ type Found = Vec<(&'static str, Path<super::State, Step>)>;
 pub const RUNNING: u8 = 0;
 pub const TIME_UP: u8 = 1;
 pub const FINISHED: u8 = 2;
+pub const MEMORY_FULL: u8 = 3;
+
+/// How often the memory in use is read while a check runs.
+const MEMORY_EVERY: Duration = Duration::from_millis(50);
+
+/// The process's resident memory in bytes, from `/proc/self/statm` (0 where there is none).
+pub fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok());
+    pages.map_or(0, |p| p * PAGE_BYTES)
+}
+
+/// The page size `/proc/self/statm` counts in (4 KiB on the machines cowlab runs on).
+const PAGE_BYTES: u64 = 4096;
+
+/// The machine's memory in bytes, from `/proc/meminfo` (`None` where there is none).
+pub fn machine_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
 
 /// Waits for the checker's threads, reporting progress every `every`; then lets the model
 /// offer actions again (stateright rebuilds a discovery's path from them).
 fn watch<C: Checker<CowModel>>(
     mut checker: C,
     start: Instant,
-    every: Duration,
+    options: &Options,
     report: &mut dyn FnMut(&Progress),
     stop: &Option<Arc<AtomicU8>>,
 ) -> (Found, Progress) {
     let handles: Vec<JoinHandle<()>> = checker.handles();
-    let figures = |c: &C| Progress {
+    let mut memory = resident_bytes();
+    let figures = |c: &C, memory: u64| Progress {
         states: c.state_count(),
         unique: c.unique_state_count(),
         depth: c.max_depth(),
         seconds: start.elapsed().as_secs_f64(),
         timed_out: false,
+        memory,
+        memory_full: false,
     };
-    let mut last = Instant::now();
+    let (mut last, mut looked) = (Instant::now(), Instant::now());
     while !handles.iter().all(|h| h.is_finished()) {
         std::thread::sleep(Duration::from_millis(2));
-        if last.elapsed() >= every {
-            report(&figures(&checker));
+        if looked.elapsed() >= MEMORY_EVERY {
+            memory = resident_bytes();
+            looked = Instant::now();
+            if let (Some(limit), Some(flag)) = (options.max_memory, stop) {
+                if memory > limit {
+                    let _ = flag.compare_exchange(
+                        RUNNING,
+                        MEMORY_FULL,
+                        Ordering::SeqCst,
+                        Ordering::SeqCst,
+                    );
+                }
+            }
+        }
+        if last.elapsed() >= options.progress_every {
+            report(&figures(&checker, memory));
             last = Instant::now();
         }
     }
     for h in handles {
         h.join().expect("a checker thread panicked");
     }
-    let mut progress = figures(&checker);
+    let mut progress = figures(&checker, memory.max(resident_bytes()));
     if let Some(flag) = stop {
-        progress.timed_out = flag.swap(FINISHED, Ordering::SeqCst) == TIME_UP;
+        match flag.swap(FINISHED, Ordering::SeqCst) {
+            TIME_UP => progress.timed_out = true,
+            MEMORY_FULL => progress.memory_full = true,
+            _ => {}
+        }
     }
     let found: Found = checker.discoveries().into_iter().collect();
     (found, progress)

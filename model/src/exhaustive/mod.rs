@@ -248,9 +248,12 @@ impl CowModel {
     }
 
     fn stopped(&self) -> bool {
-        self.stop
-            .as_ref()
-            .is_some_and(|s| s.load(Ordering::Relaxed) == check::TIME_UP)
+        self.stop.as_ref().is_some_and(|s| {
+            matches!(
+                s.load(Ordering::Relaxed),
+                check::TIME_UP | check::MEMORY_FULL
+            )
+        })
     }
 
     /// Explores from `world` instead of the spec's initial world: for tests that build a
