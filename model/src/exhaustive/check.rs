@@ -67,6 +67,8 @@ pub struct Progress {
     pub timed_out: bool,
     /// The process's resident memory at the last look, in bytes (0 where it cannot be read).
     pub memory: u64,
+    /// The most it held at any look.
+    pub peak_memory: u64,
     /// The memory limit ended the exploration.
     pub memory_full: bool,
 }
@@ -146,8 +148,8 @@ impl Verdict {
                 "STOPPED at the time limit: no property broken in the states explored".into()
             }
             (None, false) if self.memory_full => format!(
-                "STOPPED at the memory limit ({} in use, limit {}): no property broken in the states explored, which is not a proof; try {}",
-                show_bytes(self.progress.memory),
+                "STOPPED at the memory limit ({} in use at most, limit {}): no property broken in the states explored, which is not a proof; try {}",
+                show_bytes(self.progress.peak_memory),
                 show_bytes(self.max_memory.unwrap_or(0)),
                 self.to_try.join(", ")
             ),
@@ -406,13 +408,15 @@ fn watch<C: Checker<CowModel>>(
 ) -> (Found, Progress) {
     let handles: Vec<JoinHandle<()>> = checker.handles();
     let mut memory = resident_bytes();
-    let figures = |c: &C, memory: u64| Progress {
+    let mut peak = memory;
+    let figures = |c: &C, memory: u64, peak: u64| Progress {
         states: c.state_count(),
         unique: c.unique_state_count(),
         depth: c.max_depth(),
         seconds: start.elapsed().as_secs_f64(),
         timed_out: false,
         memory,
+        peak_memory: peak,
         memory_full: false,
     };
     let (mut last, mut looked) = (Instant::now(), Instant::now());
@@ -420,6 +424,7 @@ fn watch<C: Checker<CowModel>>(
         std::thread::sleep(Duration::from_millis(2));
         if looked.elapsed() >= MEMORY_EVERY {
             memory = resident_bytes();
+            peak = peak.max(memory);
             looked = Instant::now();
             if let (Some(limit), Some(flag)) = (options.max_memory, stop) {
                 if memory > limit {
@@ -433,14 +438,15 @@ fn watch<C: Checker<CowModel>>(
             }
         }
         if last.elapsed() >= options.progress_every {
-            report(&figures(&checker, memory));
+            report(&figures(&checker, memory, peak));
             last = Instant::now();
         }
     }
     for h in handles {
         h.join().expect("a checker thread panicked");
     }
-    let mut progress = figures(&checker, memory.max(resident_bytes()));
+    let now = resident_bytes();
+    let mut progress = figures(&checker, now, peak.max(now));
     if let Some(flag) = stop {
         match flag.swap(FINISHED, Ordering::SeqCst) {
             TIME_UP => progress.timed_out = true,
