@@ -650,3 +650,35 @@ snapshot map [], copied [0, 1], in flight [2, 3], hold queue [0]
 "
     );
 }
+
+/// Every breadth- or depth-first verdict states the chance that a fingerprint collision hid
+/// a state (stateright keeps a 64-bit hash of each state visited): n(n-1)/2 pairs, one chance
+/// in 2^64 each. A random simulation, which keeps no visited set, states none.
+#[test]
+fn a_verdict_states_the_chance_a_fingerprint_collision_hid_a_state() {
+    let m = model(&Config::default(), false);
+    let v = bfs(&m);
+    let n = v.progress.unique as f64;
+    assert_eq!(v.omission_bound(), n * (n - 1.0) / 2.0 / 2f64.powi(64));
+    assert!(
+        v.summary().ends_with(&format!(
+            "; a state missed by a fingerprint collision with probability at most {:.1e}",
+            v.omission_bound()
+        )),
+        "{}",
+        v.summary()
+    );
+    let mut big = v.clone();
+    big.progress.unique = 1 << 32;
+    assert!((big.omission_bound() - 0.5).abs() < 1e-9);
+    big.progress.unique = 1 << 33;
+    assert_eq!(big.omission_bound(), 1.0, "a bound, capped at certainty");
+    let sim = with(
+        &m,
+        Options {
+            strategy: Strategy::Simulate { seed: 0, runs: 5 },
+            ..Options::default()
+        },
+    );
+    assert!(!sim.summary().contains("fingerprint"), "{}", sim.summary());
+}

@@ -119,6 +119,9 @@ pub struct Verdict {
     pub max_memory: Option<u64>,
     /// What a check stopped at its memory limit could try instead, in flags.
     pub to_try: Vec<&'static str>,
+    /// Whether states were told apart by their fingerprints (breadth- and depth-first:
+    /// stateright's visited set keeps a 64-bit hash of each state, not the state).
+    pub fingerprinted: bool,
     /// The shortest counterexample found (BFS: the shortest there is).
     pub counterexample: Option<Counterexample>,
     /// Every property the first exploration found broken.
@@ -156,13 +159,28 @@ impl Verdict {
             (None, false) => "OK within the bound: no property broken".into(),
         };
         let p = &self.progress;
+        let missed = match self.fingerprinted {
+            true => format!(
+                "; a state missed by a fingerprint collision with probability at most {:.1e}",
+                self.omission_bound()
+            ),
+            false => String::new(),
+        };
         format!(
-            "{verdict}; {} unique states, {} total states, {:.2} s, {:.0} states/s",
+            "{verdict}; {} unique states, {} total states, {:.2} s, {:.0} states/s{missed}",
             p.unique,
             p.states,
             p.seconds,
             p.rate()
         )
+    }
+
+    /// The probability that two of the states explored had the same 64-bit fingerprint, so
+    /// that one of them was taken for the other and never explored (hash compaction, as
+    /// SPIN and TLC print it): at most one chance in 2^64 for each of the n(n-1)/2 pairs.
+    pub fn omission_bound(&self) -> f64 {
+        let n = self.progress.unique as f64;
+        (n * (n - 1.0) / 2.0 / FINGERPRINTS).min(1.0)
     }
 }
 
@@ -338,6 +356,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         .into_iter()
         .flatten()
         .collect(),
+        fingerprinted: !simulated,
         complete: counterexample.is_none()
             && !depth_cut
             && !simulated
@@ -350,6 +369,9 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         unreached,
     }
 }
+
+/// How many fingerprints there are: stateright's are 64-bit hashes.
+const FINGERPRINTS: f64 = 18_446_744_073_709_551_616.0;
 
 /// Bytes in the unit that reads best (MiB or GiB).
 pub fn show_bytes(bytes: u64) -> String {
