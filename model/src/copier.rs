@@ -10,7 +10,7 @@
 //! nothing in flight" is decided in one step under the metadata lock.
 
 use crate::disk::{Copied, Device};
-use crate::durability::{Commit, CommitStep, Record};
+use crate::durability::{Commit, CommitStep, Record, DATA_THEN_RECORD};
 use crate::env::{perform_all, Env, Io, IoList, IoResults};
 use crate::event::Event;
 use crate::event::Wait;
@@ -395,13 +395,8 @@ impl Copier {
     /// adjacent chunks read from one device. (A commit step's: its one I/O.)
     pub fn planned_io(&self, spec: &Spec) -> IoList {
         if let CopierPc::Commit { step } = self.pc {
-            let io = match spec.commit_steps(Commit::Segment, false)[step as usize] {
-                CommitStep::FlushData => Io::Flush {
-                    device: Device::Destination,
-                },
-                CommitStep::WriteRecord => Io::Record(Record::Done(self.segment)),
-                CommitStep::FlushMetadata => Io::FlushMetadata,
-            };
+            let step = spec.commit_steps(Commit::Segment, false)[step as usize];
+            let io = Io::commit_step(step, Device::Destination, Record::Done(self.segment));
             return [io].into_iter().collect();
         }
         debug_assert_eq!(
@@ -438,7 +433,8 @@ impl Copier {
         if let CopierPc::Commit { step } = self.pc {
             let steps = spec.commit_steps(Commit::Segment, false);
             self.pc = match step as usize + 1 == steps.len() {
-                true => self.after_commit(spec),
+                // The segment's commit done: what follows its copy.
+                true => self.after(spec, Phase::Copy),
                 false => CopierPc::Commit { step: step + 1 },
             };
             return Event::Committed {
@@ -518,11 +514,6 @@ impl Copier {
         }
     }
 
-    /// What follows a segment's commit: what follows its copy.
-    fn after_commit(&self, spec: &Spec) -> CopierPc {
-        self.after(spec, Phase::Copy)
-    }
-
     /// What follows a segment's phase: its other phase, or the next segment.
     fn after(&self, spec: &Spec, finished: Phase) -> CopierPc {
         let [first, second] = spec.rules.segment_phases;
@@ -571,18 +562,17 @@ impl Copier {
 /// completion committed (one step: until the record is durable nothing relies on it).
 fn complete_copy<E: Env>(spec: &Spec, env: &mut E) {
     if spec.volatile {
-        let commit = [
-            Io::Flush {
-                device: Device::Destination,
-            },
-            Io::Record(Record::Complete),
-            Io::FlushMetadata,
-        ];
-        for io in commit {
-            let _never_fails = env.perform(&io);
-        }
+        commit_now(env, DATA_THEN_RECORD, Record::Complete);
     }
     env.meta().copy_complete = true;
+}
+
+/// Runs the steps of a commit at once (in one step of its process), the data flushed being
+/// the destination's.
+fn commit_now<E: Env>(env: &mut E, steps: &[CommitStep], record: Record) {
+    for step in steps {
+        let _never_fails = env.perform(&Io::commit_step(*step, Device::Destination, record));
+    }
 }
 
 /// The copy has failed (the snapshot is invalid); with volatile caches, once the invalid
@@ -590,9 +580,8 @@ fn complete_copy<E: Env>(spec: &Spec, env: &mut E) {
 /// sees a valid snapshot or an invalid one, never one that lost its protection).
 pub fn invalidate<E: Env>(spec: &Spec, env: &mut E) {
     if spec.volatile {
-        for io in [Io::Record(Record::Invalid), Io::FlushMetadata] {
-            let _never_fails = env.perform(&io);
-        }
+        let steps = [CommitStep::WriteRecord, CommitStep::FlushMetadata];
+        commit_now(env, &steps, Record::Invalid);
     }
     env.meta().copy_failed = true;
 }

@@ -156,8 +156,6 @@ pub struct Power<S: BlockStore> {
     pub records: Records,
     /// Power losses the exhaustive checker may still inject on this path.
     pub losses_left: u8,
-    /// FLUSHes and FUA writes so far, for reports.
-    pub flushes: u32,
 }
 
 impl<S: BlockStore> Power<S> {
@@ -167,21 +165,25 @@ impl<S: BlockStore> Power<S> {
             pending: Vec::new(),
             records: Records::new(g),
             losses_left: 0,
-            flushes: 0,
         }
     }
 
     /// Blocks written to `device` (already in the cache, that is the current store). A store
     /// that keeps no data keeps nothing cached either.
-    pub fn written(&mut self, device: Device, first: Block, stamps: &[Stamp]) {
+    pub fn written(
+        &mut self,
+        device: Device,
+        first: Block,
+        stamps: impl IntoIterator<Item = Stamp>,
+    ) {
         if self.durable.read(device, 0..0).is_none() {
             return;
         }
-        for (i, s) in stamps.iter().enumerate() {
+        for (block, stamp) in (first..).zip(stamps) {
             self.pending.push(Pending::Block {
                 device,
-                block: first + i as Block,
-                stamp: *s,
+                block,
+                stamp,
             });
         }
     }
@@ -193,7 +195,6 @@ impl<S: BlockStore> Power<S> {
             |p| !matches!(p, Pending::Block { device: d, block, .. } if *d == device && blocks.contains(block)),
         );
         self.durable.write(device, blocks, stamp);
-        self.flushes += 1;
     }
 
     pub fn record(&mut self, r: Record) {
@@ -214,7 +215,6 @@ impl<S: BlockStore> Power<S> {
             }
             _ => true,
         });
-        self.flushes += 1;
     }
 
     /// FLUSH of the metadata device.
@@ -227,7 +227,6 @@ impl<S: BlockStore> Power<S> {
             }
             _ => true,
         });
-        self.flushes += 1;
     }
 
     /// The ways a power loss now can end, as masks of the cached items that survive: every
@@ -241,12 +240,12 @@ impl<S: BlockStore> Power<S> {
         }
     }
 
-    /// The power fails: of the cached items, those `survives` picks reach stable media (in
-    /// the order they were written), the rest are gone. Afterwards stable media are all
-    /// there is.
-    pub fn lose(&mut self, survives: impl Fn(usize) -> bool) {
+    /// The power fails: of the cached items, those `survivors` picks ([`survives`]) reach
+    /// stable media (in the order they were written), the rest are gone. Afterwards stable
+    /// media are all there is.
+    pub fn lose(&mut self, survivors: u32) {
         for (i, p) in std::mem::take(&mut self.pending).into_iter().enumerate() {
-            if !survives(i) {
+            if !survives(survivors, i) {
                 continue;
             }
             match p {
@@ -259,6 +258,12 @@ impl<S: BlockStore> Power<S> {
             }
         }
     }
+}
+
+/// Whether cached item `i` survives a power loss whose survivors are `mask`: bit i, or every
+/// item when every bit is set ([`Power::outcomes`]' "all").
+pub fn survives(mask: u32, i: usize) -> bool {
+    mask == u32::MAX || (i < 32 && mask >> i & 1 == 1)
 }
 
 /// The survivors of a power loss drawn from a seed: each cached item survives with

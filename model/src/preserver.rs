@@ -152,13 +152,8 @@ impl Preserver {
 
     /// The I/O of the next commit step of the chunk copied last.
     fn commit_io(&self, spec: &Spec, target: Target) -> Io {
-        match self.steps(spec)[self.commit as usize - 1] {
-            CommitStep::FlushData => Io::Flush {
-                device: target.device(),
-            },
-            CommitStep::WriteRecord => Io::Record(self.record(target)),
-            CommitStep::FlushMetadata => Io::FlushMetadata,
-        }
+        let step = self.steps(spec)[self.commit as usize - 1];
+        Io::commit_step(step, target.device(), self.record(target))
     }
 
     /// A commit step done: the next, or the chunk is published at the next step.

@@ -146,7 +146,7 @@ pub fn run_powered(
         }
         if power.at.contains(&(steps as u64 + 1)) {
             let mask = power.survivors(steps as u64 + 1);
-            let event = world.power_loss(spec, |i| i < 32 && mask >> i & 1 == 1);
+            let event = world.power_loss(spec, mask);
             if keep_trace {
                 trace.push(TraceStep { pid: 0, event });
             }

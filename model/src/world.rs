@@ -4,7 +4,7 @@
 use crate::client::Client;
 use crate::copier::{Copier, CopierPc};
 use crate::disk::{BlockStore, Device, Disk};
-use crate::durability::{Power, Records, Recovery};
+use crate::durability::{survives, Power, Records, Recovery};
 use crate::env::{Direct, Env, IoList, IoResults};
 use crate::event::Event;
 pub use crate::event::Wait;
@@ -243,19 +243,20 @@ impl<S: BlockStore, G: Ghost> World<S, G> {
         events.swap_remove(lost.unwrap_or(0))
     }
 
-    /// The power fails: of the writes still in volatile caches, those `survives` picks (by
-    /// their order in [`Power::pending`]) reach stable media, the rest are lost; every
+    /// The power fails: of the writes still in volatile caches, those `survivors` picks (a
+    /// mask over their order in [`Power::pending`], see [`crate::durability::survives`])
+    /// reach stable media, the rest are lost; every
     /// process loses its memory; recovery rebuilds the metadata from the durable records and
     /// resumes the copy, or declares the snapshot invalid. Clients drop the request they
     /// were working on (never acknowledged) and go on with their next.
-    pub fn power_loss(&mut self, spec: &Spec, survives: impl Fn(usize) -> bool) -> Event {
+    pub fn power_loss(&mut self, spec: &Spec, survivors: u32) -> Event {
         let power = self
             .power
             .as_mut()
             .expect("a power loss needs volatile caches");
         let cached = power.pending.len();
-        let survived = (0..cached).filter(|i| survives(*i)).count();
-        power.lose(survives);
+        let survived = (0..cached).filter(|i| survives(survivors, *i)).count();
+        power.lose(survivors);
         self.disk = power.durable.clone();
         let records = power.records.clone();
         let invalid = match spec.rules.recovery {

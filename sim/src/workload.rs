@@ -339,8 +339,9 @@ pub struct Generator {
     writes: u64,
     /// The latest arrival time drawn (open loop).
     clock_ns: u64,
-    /// The guest's own durability requests ([`Generator::with_guest_durability`]).
-    guest: GuestDurabilityState,
+    /// The guest's own durability requests ([`Generator::with_guest_durability`]); none by
+    /// default.
+    guest: Option<Box<GuestState>>,
 }
 
 /// The guest's FLUSHes and FUA writes in a generated workload: none by default.
@@ -366,9 +367,6 @@ struct GuestState {
     /// Writes since the last FLUSH.
     since_flush: u64,
 }
-
-#[derive(Clone, Debug, Default)]
-struct GuestDurabilityState(Option<Box<GuestState>>);
 
 /// One request size and the slots it can occupy.
 #[derive(Clone, Debug)]
@@ -422,7 +420,7 @@ impl Generator {
             writes: 0,
             clock_ns: 0,
             rng,
-            guest: GuestDurabilityState::default(),
+            guest: None,
         })
     }
 
@@ -431,11 +429,11 @@ impl Generator {
     /// probability `fua_fraction`, drawn from a stream seeded by `seed`.
     pub fn with_guest_durability(mut self, knobs: GuestDurability, seed: u64) -> Self {
         if !knobs.is_none() {
-            self.guest = GuestDurabilityState(Some(Box::new(GuestState {
+            self.guest = Some(Box::new(GuestState {
                 knobs,
                 rng: ChaCha8Rng::seed_from_u64(seed ^ 0xF1A5_F1A5_F1A5_F1A5),
                 since_flush: 0,
-            })));
+            }));
         }
         self
     }
@@ -459,7 +457,7 @@ impl Generator {
         let mut fua = false;
         if op == Op::Write {
             self.writes += 1;
-            if let Some(g) = &mut self.guest.0 {
+            if let Some(g) = &mut self.guest {
                 g.since_flush += 1;
                 fua = unit(&mut g.rng) < g.knobs.fua_fraction;
             }
@@ -503,7 +501,7 @@ impl Generator {
 
     /// The FLUSH due after the n-th write since the last, if it is due.
     fn flush_due(&mut self) -> Option<Request> {
-        let g = self.guest.0.as_mut()?;
+        let g = self.guest.as_mut()?;
         let due = g.knobs.flush_every > 0 && g.since_flush >= g.knobs.flush_every;
         if due {
             g.since_flush = 0;

@@ -109,11 +109,6 @@ pub enum Fault {
     PowerLoss(u32),
 }
 
-/// Whether cached item `i` survives a power loss of `mask`.
-pub fn survives(mask: u32, i: usize) -> bool {
-    mask == u32::MAX || (i < 32 && mask >> i & 1 == 1)
-}
-
 impl Step {
     fn choice(&self) -> Option<std::ops::Range<Block>> {
         self.1.map(|(a, b)| a..b)
@@ -146,7 +141,7 @@ impl Step {
                 if let Some(p) = &mut world.power {
                     p.losses_left -= 1;
                 }
-                world.power_loss(spec, |i| survives(mask, i))
+                world.power_loss(spec, mask)
             }
         }
     }

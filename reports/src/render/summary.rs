@@ -177,11 +177,7 @@ fn durability(results: &Results, md: &mut String) {
     if !results.sweep.volatile_caches {
         return;
     }
-    md.push_str(
-        "## Durability price
-
-",
-    );
+    md.push_str("## Durability price\n\n");
     md.push_str(
         "Every run's devices had volatile write caches, so each policy committed its metadata \
          by its protocol (flush the data, write the record, flush the metadata, before a held \

@@ -248,10 +248,7 @@ impl<S: BlockStore, G: Ghost> Env for Timed<'_, S, G> {
     fn perform(&mut self, io: &env::Io) -> Result<IoDone, IoError> {
         let ios = &mut *self.ios;
         fault::admit(self.faults, io, |a| ios.extend(IoPlan::of(a)))?;
-        if let Some(power) = &mut self.power {
-            return Ok(io.perform_cached(self.disk, power));
-        }
-        Ok(io.perform_on(self.disk))
+        Ok(io.perform_with(self.disk, self.power.as_deref_mut()))
     }
 }
 
@@ -587,16 +584,14 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
             .workers(spec)
             .filter(|(_, c)| c.segment_in_progress().is_some())
             .count() as u64;
-        let mut dropped = 0;
         let mut writers = Vec::new();
-        let clients = spec.workers() as usize..self.world.procs.len();
-        let live: Vec<Pid> = clients
-            .clone()
+        let live: Vec<Pid> = (spec.workers() as usize..self.world.procs.len())
             .filter(|pid| !self.world.procs[*pid].finished())
             .collect();
-        let event = self.world.power_loss(spec, |_| false);
+        let dropped = live.len() as u64;
+        // Every cached item is lost: no survivors.
+        let event = self.world.power_loss(spec, 0);
         for pid in live {
-            dropped += 1;
             let slot = std::mem::take(&mut self.slots[pid]);
             if slot.write {
                 self.live_writes -= 1;
@@ -695,10 +690,8 @@ impl<'a, S: BlockStore, G: Ghost, V: Verify<S, G>> Sim<'a, S, G, V> {
                     break;
                 }
                 _ => {
-                    let done = match self.world.power.as_deref_mut() {
-                        None => io.perform_on(&mut self.world.disk),
-                        Some(power) => io.perform_cached(&mut self.world.disk, power),
-                    };
+                    let done =
+                        io.perform_with(&mut self.world.disk, self.world.power.as_deref_mut());
                     results.push((io, Ok(done)));
                 }
             }
