@@ -152,6 +152,10 @@ pub struct Args {
     /// Depth-first search (uses less memory; the counterexample may not be the shortest).
     #[arg(long, conflicts_with = "simulate")]
     pub dfs: bool,
+    /// Interleave the readers' reads with every other step too, instead of judging each
+    /// read where it stands (the full exploration; see docs/exhaustive.md, "Reduction").
+    #[arg(long)]
+    pub no_reduction: bool,
     /// Checker threads (with more than one, BFS re-checks that its trace is the shortest).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: u32,
@@ -186,7 +190,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<u8, CliError> {
-    let model = args.model.model()?;
+    let model = args.model.model()?.with_reduction(reduced(args));
     let spec = model.spec();
     let strategy = if args.simulate {
         Strategy::Simulate {
@@ -213,10 +217,15 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         Strategy::Simulate { seed, runs } => format!("simulation: {runs} runs from seed {seed}"),
     };
     println!(
-        "{what}, {} thread(s){}{}",
+        "{what}, {} thread(s){}{}{}",
         options.threads,
         if model.symmetry() {
             ", symmetry over identical writers"
+        } else {
+            ""
+        },
+        if model.reduced() {
+            ", reads judged where they stand"
         } else {
             ""
         },
@@ -270,6 +279,13 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     Ok(if outcome.holds() { 0 } else { 1 })
 }
 
+/// Whether the check judges reads where they stand. A simulation's random runs are of the
+/// full model: the reduction defers reads to the end of a run, which a random run would
+/// then rarely interleave.
+fn reduced(args: &Args) -> bool {
+    !args.no_reduction && !args.simulate
+}
+
 /// The share of the machine's memory a check may use unless `--max-memory` says otherwise:
 /// the rest is left to the system, so that the check stops with a verdict instead of being
 /// killed.
@@ -308,7 +324,8 @@ fn inert_mutant(args: &Args, options: &Options, outcome: &check::Verdict) -> Opt
         ..args.model.clone()
     }
     .model()
-    .ok()?;
+    .ok()?
+    .with_reduction(reduced(args));
     let without = check::run(&plain, options, &mut |_| {});
     (without.complete && without.progress.unique == outcome.progress.unique).then(|| {
         format!(

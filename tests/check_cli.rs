@@ -141,6 +141,34 @@ fn dfs_threads_and_symmetry_reach_the_same_verdict() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o).0);
 }
 
+/// The full exploration is the one `model/tests/exhaustive.rs` pins; the default judges the
+/// readers' reads where they stand, with fewer states and the same verdicts.
+#[test]
+fn no_reduction_explores_every_interleaving_of_the_reads_too() {
+    let o = check(&["--no-reduction"]);
+    let (full, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{full}");
+    assert_eq!(figures(&full).0, 35_474, "{full}");
+    assert!(!full.contains("reads judged where they stand"), "{full}");
+    let (reduced, _) = text(&check(&[]));
+    assert!(
+        reduced.contains("reads judged where they stand"),
+        "{reduced}"
+    );
+    assert!(figures(&reduced).0 < 35_474 / 2, "{reduced}");
+    for extra in [&[][..], &["--no-reduction"]] {
+        let mut args = vec!["--mutant", "release-out-of-order"];
+        args.extend(extra);
+        let o = check(&args);
+        let (out, _) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {out}");
+        assert!(
+            out.contains("violates: read-your-writes"),
+            "{extra:?}: {out}"
+        );
+    }
+}
+
 #[test]
 fn a_depth_bound_limits_the_search() {
     let o = check(&["--max-depth", "3"]);

@@ -147,6 +147,11 @@ impl Client {
         self.req.blocks = blocks;
     }
 
+    /// Whether the request it works on is its last (after it, the client has finished).
+    pub fn on_last_request(&self, spec: &Spec) -> bool {
+        spec.request(self.pid as Pid, self.next + 1).is_none()
+    }
+
     /// The request the client is working on, or `None` once it has finished.
     pub fn current(&self) -> Option<&Resolved> {
         (!self.finished()).then_some(&self.req)
@@ -479,20 +484,10 @@ impl Client {
                 let meta = env.meta();
                 let mut found = Vec::with_capacity(source.len());
                 for (b, s) in req.blocks.clone().zip(source) {
-                    let (device, stamp) = match meta.hold.newest_covering(b) {
-                        Some(w) => (None, stamp_of(w)),
-                        None => (Some(Device::Source), s),
-                    };
+                    let (stamp, bad) = volume_read_of(meta, b, s);
                     found.push(stamp);
-                    let expected = meta.ghost.latest(b);
-                    if expected.is_some_and(|e| e != stamp) && self.bad_read.is_none() {
-                        self.bad_read = Some(Box::new(BadRead {
-                            image: false,
-                            block: b,
-                            device: device.unwrap_or(Device::Source),
-                            expected: expected.unwrap_or(BEGIN),
-                            found: stamp,
-                        }));
+                    if self.bad_read.is_none() {
+                        self.bad_read = bad.map(Box::new);
                     }
                 }
                 Copied::of(&found)
@@ -617,6 +612,30 @@ impl Client {
             }));
         }
     }
+}
+
+/// What a volume read of block `b` returns while the source holds `source` there: the
+/// newest held write covering the block, else the source's data; and the bad read, where
+/// the ghost knows the block's latest write and the read returned another. (The read step
+/// and the exhaustive checker's reduction judge a read by this one rule.)
+pub fn volume_read_of<G: Ghost>(
+    meta: &Meta<G>,
+    b: Block,
+    source: Stamp,
+) -> (Stamp, Option<BadRead>) {
+    let (device, stamp) = match meta.hold.newest_covering(b) {
+        Some(w) => (None, stamp_of(w)),
+        None => (Some(Device::Source), source),
+    };
+    let expected = meta.ghost.latest(b);
+    let bad = expected.filter(|e| *e != stamp).map(|e| BadRead {
+        image: false,
+        block: b,
+        device: device.unwrap_or(Device::Source),
+        expected: e,
+        found: stamp,
+    });
+    (stamp, bad)
 }
 
 /// Applies a write to the source (FUA if the write is) and acknowledges it. (Inlined where

@@ -495,10 +495,19 @@ pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
             .iter()
             .position(|p| *p == a.0)
             .expect("a renumbering is a permutation");
-        let event = super::Step(pid, a.1, a.2).take(spec, &mut world);
-        steps.push(TraceStep { pid, event });
+        for event in super::Step(pid, a.1, a.2).take_all(spec, &mut world) {
+            steps.push(TraceStep { pid, event });
+        }
         if model.symmetry() {
-            perm = renamer.renaming(spec, &world);
+            // The renaming the model made: of the world with its finished writes renamed too.
+            perm = match model.retiring() {
+                true => {
+                    let mut retired = world.clone();
+                    super::reduction::retire_writes(spec, &mut retired);
+                    renamer.renaming(spec, &retired)
+                }
+                false => renamer.renaming(spec, &world),
+            };
         }
     }
     (steps, world)

@@ -6,11 +6,13 @@
 //! - [`config`]: sizes, policy and mutant from the command line, validated into a [`Spec`].
 //! - [`check`]: running BFS/DFS/simulation, the shortest counterexample, the summary.
 //! - [`symmetry`]: the representative of a state under permutations of identical writers.
+//! - [`reduction`]: readers' reads judged where they stand instead of interleaved.
 //! - [`ChaChaChooser`]: a `Chooser` for `spawn_simulation` that is stable across versions.
 
 pub mod check;
 mod chooser;
 pub mod config;
+pub mod reduction;
 pub mod symmetry;
 
 pub use chooser::ChaChaChooser;
@@ -52,6 +54,8 @@ pub struct CowModel {
     hand_backs: u8,
     /// Power losses each path may inject.
     power_losses: u8,
+    /// Readers' reads are judged where they stand instead of interleaved ([`reduction`]).
+    reduction: bool,
 }
 
 /// A state of the model: the engine's whole world. It carries a pointer to the spec only so
@@ -107,6 +111,9 @@ pub enum Fault {
     /// The power fails: the cached writes and records whose bits are set survive (all of
     /// them when every bit is set).
     PowerLoss(u32),
+    /// Not a fault: an image read's reads and then the release of the chunks it tracked,
+    /// as one action (the reduction's, see [`reduction`]).
+    ReadThenRelease,
 }
 
 impl Step {
@@ -143,6 +150,24 @@ impl Step {
                 }
                 world.power_loss(spec, mask)
             }
+            Fault::ReadThenRelease => self.take_all(spec, world).pop().expect("two steps"),
+        }
+    }
+
+    /// Takes the action on `world`: the events of each engine step it is made of (two for
+    /// [`Fault::ReadThenRelease`], else one).
+    pub fn take_all(&self, spec: &Spec, world: &mut World) -> Vec<Event> {
+        match self.2 {
+            Fault::ReadThenRelease => {
+                let read = world.step(spec, self.0);
+                debug_assert!(
+                    matches!(&world.procs[self.0], Process::Client(c) if matches!(c.pc, ClientPc::Untrack { .. })),
+                    "an image read that tracked chunks releases them next"
+                );
+                let release = world.step(spec, self.0);
+                vec![read, release]
+            }
+            _ => vec![self.take(spec, world)],
         }
     }
 }
@@ -155,6 +180,7 @@ impl fmt::Debug for Step {
             Fault::Crash => ", crashing",
             Fault::HandBack => ", handing its task back",
             Fault::PowerLoss(_) => ", the power failing",
+            Fault::ReadThenRelease => ", reading and releasing its chunks",
         };
         match self.1 {
             None => write!(f, "process {} steps{fault}", self.0),
@@ -193,7 +219,27 @@ impl CowModel {
             faults: 0,
             hand_backs: 0,
             power_losses: 0,
+            reduction: false,
         }
+    }
+
+    /// Explores the readers' reads as checks where they stand ([`reduction`]) when `on`
+    /// and nothing is injected (no fault, hand-back or power loss); otherwise every
+    /// interleaving of every step, as without it.
+    pub fn with_reduction(mut self, on: bool) -> Self {
+        self.reduction = on;
+        self
+    }
+
+    /// Whether finished writes are renamed ([`reduction::retire_writes`]): with the
+    /// reduction, where the world keeps stamps only on its devices and in its ghost image.
+    pub fn retiring(&self) -> bool {
+        self.reduced() && reduction::retires_writes(self.spec)
+    }
+
+    /// Whether the reduction is in effect (asked for, and nothing injected).
+    pub fn reduced(&self) -> bool {
+        self.reduction && self.faults == 0 && self.hand_backs == 0 && self.power_losses == 0
     }
 
     /// Lets every path cut the power up to `k` times, at every step, with every subset of
@@ -406,6 +452,70 @@ fn read_from_hold(m: &CowModel, s: &State) -> bool {
     })
 }
 
+impl CowModel {
+    /// The actions of a reduced model (see [`reduction`]): every step of a process that is
+    /// not an observation; an observation that would read wrongly; an image read that
+    /// tracked chunks as one read-then-release step; the other observations only once
+    /// nothing else can step.
+    fn reduced_actions(&self, w: &World, actions: &mut Vec<Step>) {
+        let spec = self.spec;
+        let mut deferred: Vec<Step> = Vec::new();
+        for pid in w.runnable(spec) {
+            let choices: Vec<Option<(Block, Block)>> = match w.choices(spec, pid) {
+                None => vec![None],
+                Some(ranges) => ranges.into_iter().map(|r| Some((r.start, r.end))).collect(),
+            };
+            match reduction::observation(spec, w, pid) {
+                None => actions.extend(choices.into_iter().map(|c| Step(pid, c, Fault::None))),
+                Some(reduction::Observation::ImageRoute) => {
+                    for choice in choices {
+                        let blocks = match (choice, &w.procs[pid]) {
+                            (Some((a, b)), _) => a..b,
+                            (None, Process::Client(c)) => match c.current() {
+                                Some(r) => r.blocks.clone(),
+                                None => continue,
+                            },
+                            (None, Process::Copier(_)) => continue,
+                        };
+                        match reduction::image_route_preserved(spec, w, &blocks) {
+                            true => deferred.push(Step(pid, choice, Fault::None)),
+                            false => actions.push(Step(pid, choice, Fault::None)),
+                        }
+                    }
+                }
+                Some(reduction::Observation::Volume) => {
+                    for choice in choices {
+                        let fixed = match &w.procs[pid] {
+                            Process::Client(c) => c.current().map(|r| r.blocks.clone()),
+                            Process::Copier(_) => None,
+                        };
+                        let Some(blocks) = choice.map(|(a, b)| a..b).or(fixed) else {
+                            continue;
+                        };
+                        match reduction::volume_read_wrong(w, blocks) {
+                            true => actions.push(Step(pid, choice, Fault::None)),
+                            false => deferred.push(Step(pid, choice, Fault::None)),
+                        }
+                    }
+                }
+                Some(observed) => {
+                    let wrong = reduction::image_read_wrong(spec, w, pid);
+                    match (wrong, observed) {
+                        (true, _) => actions.push(Step(pid, None, Fault::None)),
+                        (false, reduction::Observation::ImageTracking) => {
+                            actions.push(Step(pid, None, Fault::ReadThenRelease))
+                        }
+                        (false, _) => deferred.push(Step(pid, None, Fault::None)),
+                    }
+                }
+            }
+        }
+        if actions.is_empty() {
+            actions.extend(deferred);
+        }
+    }
+}
+
 impl Model for CowModel {
     type State = State;
     type Action = Step;
@@ -422,6 +532,9 @@ impl Model for CowModel {
             return;
         }
         let w = &s.world;
+        if self.reduced() {
+            return self.reduced_actions(w, actions);
+        }
         for pid in w.runnable(self.spec) {
             let choices: Vec<Option<(Block, Block)>> = match w.choices(self.spec, pid) {
                 None => vec![None],
@@ -454,6 +567,9 @@ impl Model for CowModel {
     fn next_state(&self, s: &State, action: Step) -> Option<State> {
         let mut world = s.world.clone();
         action.take(self.spec, &mut world);
+        if self.retiring() {
+            reduction::retire_writes(self.spec, &mut world);
+        }
         if let Some(r) = &self.renamer {
             world = r.canonical(self.spec, world);
         }
@@ -468,6 +584,7 @@ impl Model for CowModel {
             Fault::Crash => " (crashes)",
             Fault::HandBack => " (hands its task back)",
             Fault::PowerLoss(_) => return "power loss".into(),
+            Fault::ReadThenRelease => " (reads, then releases its chunks)",
         };
         match action.1 {
             None => format!("{name}{fault}"),

@@ -209,9 +209,12 @@ impl Renamer {
     /// renamed writer becomes the write of the same rank of its new name. `perm` must map
     /// each process to one with the same list of requests (as [`writer_groups`] finds them).
     pub fn rename(&self, w: &World, perm: &[Pid]) -> World {
+        // A write past the spec's is a finished one the reduction renamed: no writer's.
         let write_map = |x: WriteId| -> WriteId {
-            let (old, rank) = self.owner[x as usize];
-            self.writes[perm[old]][rank]
+            match self.owner.get(x as usize) {
+                Some((old, rank)) => self.writes[perm[*old]][*rank],
+                None => x,
+            }
         };
         let mut out = w.clone();
         for (old, p) in w.procs.iter().enumerate() {
