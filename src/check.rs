@@ -240,7 +240,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     let mut report = |p: &Progress| {
         if !quiet {
             eprintln!(
-                "  states {}, unique {}, depth {}, {:.0} states/s, {:.0} s, memory {}{}",
+                "  states {}, unique {}, depth {}, {:.0} states/s, {:.0} s, memory {}{}{}",
                 p.states,
                 p.unique,
                 p.depth,
@@ -249,7 +249,8 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 check::show_bytes(p.memory),
                 options
                     .max_memory
-                    .map_or(String::new(), |m| format!(" of {}", check::show_bytes(m)))
+                    .map_or(String::new(), |m| format!(" of {}", check::show_bytes(m))),
+                remaining(p, options.timeout)
             );
         }
     };
@@ -277,6 +278,23 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         println!("{note}");
     }
     Ok(if outcome.holds() { 0 } else { 1 })
+}
+
+/// What remains, where it can be told: a simulation's runs (and the time they take at the
+/// pace so far), or the time to the limit. An exhaustive check cannot know how many states
+/// are left to find.
+fn remaining(p: &Progress, timeout: Option<std::time::Duration>) -> String {
+    let runs = p.runs.map(|(done, total)| match p.seconds_left() {
+        Some(left) => format!(", runs {done} of {total}, about {left:.0} s left"),
+        None => format!(", runs {done} of {total}"),
+    });
+    let limit = timeout.map(|t| {
+        format!(
+            ", stops at the time limit in {:.0} s",
+            (t.as_secs_f64() - p.seconds).max(0.0)
+        )
+    });
+    runs.or(limit).unwrap_or_default()
 }
 
 /// Whether the check judges reads where they stand. A simulation's random runs are of the

@@ -217,6 +217,41 @@ fn progress_lines_go_to_stderr_while_it_runs() {
     assert!(text(&quiet).1.is_empty(), "{}", text(&quiet).1);
 }
 
+/// Where what remains can be told, the progress line tells it: a simulation's runs and the
+/// time they take at the pace so far, or the time to the limit.
+#[test]
+fn progress_lines_say_what_remains_where_it_is_known() {
+    let sim = cowlab(&[
+        "check",
+        "--simulate",
+        "--runs",
+        "3000",
+        "--any-writes",
+        "--progress-ms",
+        "1",
+    ]);
+    let (out, err) = text(&sim);
+    assert_eq!(sim.status.code(), Some(0), "{out}{err}");
+    let runs = err.lines().filter(|l| l.contains(" of 3000")).count();
+    assert!(runs > 0, "no runs counted in: {err}");
+    let bounded = cowlab(&[
+        "check",
+        "--writers",
+        "3",
+        "--timeout",
+        "600",
+        "--progress-ms",
+        "1",
+    ]);
+    let (_, err) = text(&bounded);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("stops at the time limit in 600 s")
+                || l.contains("stops at the time limit in 599 s")),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_input_is_one_line_and_exit_code_2() {
     let cases: [&[&str]; 10] = [

@@ -8,7 +8,7 @@ use crate::spec::{Pid, Spec};
 use crate::world::World;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -71,9 +71,18 @@ pub struct Progress {
     pub peak_memory: u64,
     /// The memory limit ended the exploration.
     pub memory_full: bool,
+    /// A simulation's runs started so far, and how many it makes.
+    pub runs: Option<(u64, u64)>,
 }
 
 impl Progress {
+    /// Seconds until the simulation's last run starts, at the pace so far (none before the
+    /// first run or for an exhaustive check, whose remaining states nobody knows).
+    pub fn seconds_left(&self) -> Option<f64> {
+        let (done, total) = self.runs?;
+        (done > 0).then(|| self.seconds * (total.saturating_sub(done)) as f64 / done as f64)
+    }
+
     pub fn rate(&self) -> f64 {
         if self.seconds > 0.0 {
             self.states as f64 / self.seconds
@@ -221,14 +230,15 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
                 b = b.target_max_depth(depth_bound(d));
             }
             if options.strategy == Strategy::Bfs {
-                watch(b.spawn_bfs(), start, options, report, &stop)
+                watch(b.spawn_bfs(), start, options, report, &stop, None)
             } else {
-                watch(b.spawn_dfs(), start, options, report, &stop)
+                watch(b.spawn_dfs(), start, options, report, &stop, None)
             }
         }
         Strategy::Simulate { seed, runs } => {
             let chooser = ChaChaChooser::new(seed);
-            model = model.with_budget(chooser.counter(), runs);
+            let started = chooser.counter();
+            model = model.with_budget(started.clone(), runs);
             let failures: BTreeSet<&'static str> = model
                 .properties()
                 .iter()
@@ -250,6 +260,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
                 options,
                 report,
                 &stop,
+                Some((started, runs)),
             )
         }
     };
@@ -427,6 +438,7 @@ fn watch<C: Checker<CowModel>>(
     options: &Options,
     report: &mut dyn FnMut(&Progress),
     stop: &Option<Arc<AtomicU8>>,
+    runs: Option<(Arc<AtomicU64>, u64)>,
 ) -> (Found, Progress) {
     let handles: Vec<JoinHandle<()>> = checker.handles();
     let mut memory = resident_bytes();
@@ -440,6 +452,9 @@ fn watch<C: Checker<CowModel>>(
         memory,
         peak_memory: peak,
         memory_full: false,
+        runs: runs
+            .as_ref()
+            .map(|(started, total)| (started.load(Ordering::Relaxed).min(*total), *total)),
     };
     let (mut last, mut looked) = (Instant::now(), Instant::now());
     while !handles.iter().all(|h| h.is_finished()) {
