@@ -65,16 +65,27 @@ pub struct CowModel {
 pub struct State {
     spec: &'static Spec,
     pub world: World,
-    /// Whether every safety invariant holds: a function of `world`, computed once per state
-    /// (the model asks it to decide whether to expand the state), not hashed.
-    safe: bool,
+    /// Whether every safety invariant holds: a function of `world`, not hashed, computed
+    /// the first time it is asked (when the checker takes the state up to check and expand
+    /// it), so a step that leads to a state seen before costs no invariant.
+    safe: std::sync::OnceLock<bool>,
 }
 
 impl State {
     /// A state of a model over `spec` (take it from [`CowModel::spec`]).
     pub fn from_world(spec: &'static Spec, world: World) -> Self {
-        let safe = invariants::check_safety(spec, &world).is_ok();
-        State { spec, world, safe }
+        State {
+            spec,
+            world,
+            safe: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether every safety invariant holds in this state.
+    pub fn safe(&self) -> bool {
+        *self
+            .safe
+            .get_or_init(|| invariants::check_safety(self.spec, &self.world).is_ok())
     }
 }
 
@@ -528,7 +539,7 @@ impl Model for CowModel {
     /// counterexample already: it is not expanded, so a violation's successors cannot
     /// replace it with a longer trace.
     fn actions(&self, s: &State, actions: &mut Vec<Step>) {
-        if !s.safe || self.stopped() {
+        if !s.safe() || self.stopped() {
             return;
         }
         let w = &s.world;
@@ -608,19 +619,19 @@ impl Model for CowModel {
         // so each property evaluates its own invariant only in a state that breaks one.
         let mut props = vec![
             Property::always(INVARIANTS[0].1, |m: &CowModel, s: &State| {
-                s.safe || (INVARIANTS[0].2)(m.spec, &s.world).is_ok()
+                s.safe() || (INVARIANTS[0].2)(m.spec, &s.world).is_ok()
             }),
             Property::always(INVARIANTS[1].1, |m: &CowModel, s: &State| {
-                s.safe || (INVARIANTS[1].2)(m.spec, &s.world).is_ok()
+                s.safe() || (INVARIANTS[1].2)(m.spec, &s.world).is_ok()
             }),
             Property::always(INVARIANTS[2].1, |m: &CowModel, s: &State| {
-                s.safe || (INVARIANTS[2].2)(m.spec, &s.world).is_ok()
+                s.safe() || (INVARIANTS[2].2)(m.spec, &s.world).is_ok()
             }),
             Property::always(INVARIANTS[3].1, |m: &CowModel, s: &State| {
-                s.safe || (INVARIANTS[3].2)(m.spec, &s.world).is_ok()
+                s.safe() || (INVARIANTS[3].2)(m.spec, &s.world).is_ok()
             }),
             Property::always(INVARIANTS[4].1, |m: &CowModel, s: &State| {
-                s.safe || (INVARIANTS[4].2)(m.spec, &s.world).is_ok()
+                s.safe() || (INVARIANTS[4].2)(m.spec, &s.world).is_ok()
             }),
             Property::always(INVARIANTS[5].1, |m: &CowModel, s: &State| {
                 (INVARIANTS[5].2)(m.spec, &s.world).is_ok()
@@ -628,7 +639,7 @@ impl Model for CowModel {
             // The second opinion on progress. A path cut at a safety violation (see
             // `actions`) counts as ended: that state is reported by its own property.
             Property::eventually(EVENTUALLY_FINISHED, |m: &CowModel, s: &State| {
-                s.world.finished() || !s.safe || m.stopped()
+                s.world.finished() || !s.safe() || m.stopped()
             }),
         ];
         if self.budget.is_some() {
@@ -689,7 +700,7 @@ impl stateright::Representative for State {
         State {
             spec: self.spec,
             world: symmetry::representative(self.spec, &self.world).0,
-            safe: self.safe,
+            safe: self.safe.clone(),
         }
     }
 }
