@@ -2,14 +2,23 @@
 //! default, DFS, or stateright's random simulation), with progress, a summary line and the
 //! shortest counterexample in domain words.
 
-use crate::{flag_value, CliError};
-use cowlab_model::exhaustive::check::{self, Options, Progress, Strategy};
-use cowlab_model::exhaustive::{Config, CowModel};
-use cowlab_sim::faults::parse_error_policy;
-use std::io::Write;
+pub mod merge;
+pub mod shard;
 
-/// The configuration flags `check` and `explore` share.
-#[derive(clap::Args, Clone, Debug)]
+use crate::{flag_value, CliError};
+use cowlab_model::exhaustive::check::{self, Counterexample, Options, Progress, Strategy};
+use cowlab_model::exhaustive::{Config, CowModel};
+use cowlab_model::spec::Spec;
+use cowlab_sim::faults::parse_error_policy;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// The configuration flags `check` and `explore` share. A shard's verdict keeps them (by
+/// their flags' names) so that a merge can refuse shards of another configuration and
+/// rebuild the model to replay a counterexample.
+#[derive(clap::Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ModelArgs {
     /// Copy policy (snapshot-overlay, snapshot-redirect, out-of-turn, out-of-turn-cache,
     /// next-range, offline).
@@ -80,6 +89,7 @@ pub struct ModelArgs {
     /// writes and records surviving (devices get volatile write caches; recovery then runs
     /// from the durable records).
     #[arg(long = "power-loss", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=4))]
+    #[serde(rename = "power-loss")]
     pub power_losses: u8,
     /// Devices have volatile write caches: writes are durable only once flushed or FUA, and
     /// the copy commits its metadata by its policy's protocol (implied by --power-loss).
@@ -132,6 +142,19 @@ impl ModelArgs {
         })
     }
 
+    /// The same flags with each name in its one spelling (`retry:1`, not
+    /// `retry:1:break-guest-write`), so that equal configurations compare equal.
+    pub fn canonical(&self) -> Result<ModelArgs, CliError> {
+        let c = self.config()?;
+        Ok(ModelArgs {
+            policy: c.policy.to_string(),
+            mutant: c.mutant.map(|m| m.name().to_string()),
+            order: c.order.to_string(),
+            on_error: c.on_error.to_string(),
+            ..self.clone()
+        })
+    }
+
     /// The model, or one line of bad input (exit code 2).
     pub fn model(&self) -> Result<CowModel, CliError> {
         let spec = self
@@ -156,6 +179,19 @@ pub struct Args {
     /// read where it stands (the full exploration; see docs/exhaustive.md, "Reduction").
     #[arg(long)]
     pub no_reduction: bool,
+    /// Run shard I of N (0-based) of one exhaustive check, for N machines, and write its
+    /// verdict to --shard-out; join the N verdicts with `cowlab check-merge`.
+    #[arg(long, value_name = "I/N", allow_hyphen_values = true,
+          conflicts_with_all = ["simulate", "max_depth"])]
+    pub shard: Option<String>,
+    /// With --shard: the depth of the frontier dealt to the shards [default: the first
+    /// breadth-first level with at least 16 states per shard].
+    #[arg(long, value_name = "D", requires = "shard")]
+    pub shard_depth: Option<u32>,
+    /// With --shard: where to write the shard's verdict (JSON; its fingerprints go beside
+    /// it, in a file ending .fingerprints) [default: cowlab-shard-I-of-N.json].
+    #[arg(long, value_name = "PATH", requires = "shard")]
+    pub shard_out: Option<PathBuf>,
     /// Checker threads (with more than one, BFS re-checks that its trace is the shortest).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub threads: u32,
@@ -190,8 +226,39 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<u8, CliError> {
+    if let Some(text) = &args.shard {
+        return shard::run(args, text);
+    }
     let model = args.model.model()?.with_reduction(reduced(args));
     let spec = model.spec();
+    let options = options(args)?;
+    print_header(&model, &options, "");
+    let mut report = reporter(args, &options);
+    let outcome = check::run(&model, &options, &mut report);
+    if let Some(c) = &outcome.counterexample {
+        let how = match options.strategy {
+            Strategy::Bfs if outcome.shortest_verified => SHORTEST,
+            Strategy::Bfs => "breadth-first",
+            Strategy::Dfs => "depth-first: perhaps not the shortest",
+            Strategy::Simulate { .. } => "random run: perhaps not the shortest",
+        };
+        print_counterexample(spec, c, how);
+    }
+    if !outcome.reached.is_empty() {
+        println!("reached: {}", outcome.reached.join("; "));
+    }
+    println!("{}", outcome.summary());
+    if let Some(note) = inert_mutant(args, &options, &outcome) {
+        println!("{note}");
+    }
+    Ok(if outcome.holds() { 0 } else { 1 })
+}
+
+/// How a breadth-first check that verified its counterexample's length says so.
+pub const SHORTEST: &str = "shortest: no counterexample has fewer steps";
+
+/// The search the flags ask for.
+fn options(args: &Args) -> Result<Options, CliError> {
     let strategy = if args.simulate {
         Strategy::Simulate {
             seed: args.seed,
@@ -202,7 +269,7 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
     } else {
         Strategy::Bfs
     };
-    let options = Options {
+    Ok(Options {
         strategy,
         threads: args.threads as usize,
         max_depth: args.max_depth.map(|d| d as usize),
@@ -210,13 +277,24 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
         progress_every: std::time::Duration::from_millis(args.progress_ms),
         timeout: args.timeout.map(std::time::Duration::from_secs),
         max_memory: max_memory(args.max_memory.as_deref())?,
-    };
-    let what = match strategy {
+    })
+}
+
+/// What is checked, how, and on what configuration (`what` follows the search's words).
+fn print_header(model: &CowModel, options: &Options, what: &str) {
+    println!("{}{what}", search_words(model, options));
+    print!("{}", model.spec());
+    let _ = std::io::stdout().flush();
+}
+
+/// `exhaustive check, breadth-first, 1 thread(s), ...`: the first line of a check.
+fn search_words(model: &CowModel, options: &Options) -> String {
+    let what = match options.strategy {
         Strategy::Bfs => "exhaustive check, breadth-first".to_string(),
         Strategy::Dfs => "exhaustive check, depth-first".to_string(),
         Strategy::Simulate { seed, runs } => format!("simulation: {runs} runs from seed {seed}"),
     };
-    println!(
+    format!(
         "{what}, {} thread(s){}{}{}",
         options.threads,
         if model.symmetry() {
@@ -233,11 +311,15 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
             Some(d) => format!(", at most {d} steps"),
             None => String::new(),
         }
-    );
-    print!("{spec}");
-    let _ = std::io::stdout().flush();
+    )
+}
+
+/// Progress lines on stderr, unless `--quiet`.
+fn reporter(args: &Args, options: &Options) -> impl FnMut(&Progress) {
     let quiet = args.quiet;
-    let mut report = |p: &Progress| {
+    let limit = options.max_memory;
+    let timeout = options.timeout;
+    move |p: &Progress| {
         if !quiet {
             eprintln!(
                 "  states {}, unique {}, depth {}, {:.0} states/s, {:.0} s, memory {}{}{}",
@@ -247,37 +329,20 @@ pub fn run(args: &Args) -> Result<u8, CliError> {
                 p.rate(),
                 p.seconds,
                 check::show_bytes(p.memory),
-                options
-                    .max_memory
-                    .map_or(String::new(), |m| format!(" of {}", check::show_bytes(m))),
-                remaining(p, options.timeout)
+                limit.map_or(String::new(), |m| format!(" of {}", check::show_bytes(m))),
+                remaining(p, timeout)
             );
         }
-    };
-    let outcome = check::run(&model, &options, &mut report);
-    if let Some(c) = &outcome.counterexample {
-        let how = match strategy {
-            Strategy::Bfs if outcome.shortest_verified => {
-                "shortest: no counterexample has fewer steps"
-            }
-            Strategy::Bfs => "breadth-first",
-            Strategy::Dfs => "depth-first: perhaps not the shortest",
-            Strategy::Simulate { .. } => "random run: perhaps not the shortest",
-        };
-        let n = c.steps.len();
-        let steps = if n == 1 { "step" } else { "steps" };
-        println!("\ncounterexample ({n} {steps}; {how}):");
-        print!("{}", c.render(spec));
-        println!();
     }
-    if !outcome.reached.is_empty() {
-        println!("reached: {}", outcome.reached.join("; "));
-    }
-    println!("{}", outcome.summary());
-    if let Some(note) = inert_mutant(args, &options, &outcome) {
-        println!("{note}");
-    }
-    Ok(if outcome.holds() { 0 } else { 1 })
+}
+
+/// A counterexample's numbered steps in domain words, the property and what broke it.
+fn print_counterexample(spec: &Spec, c: &Counterexample, how: &str) {
+    let n = c.steps.len();
+    let steps = if n == 1 { "step" } else { "steps" };
+    println!("\ncounterexample ({n} {steps}; {how}):");
+    print!("{}", c.render(spec));
+    println!();
 }
 
 /// What remains, where it can be told: a simulation's runs (and the time they take at the
@@ -300,7 +365,7 @@ fn remaining(p: &Progress, timeout: Option<std::time::Duration>) -> String {
 /// Whether the check judges reads where they stand. A simulation's random runs are of the
 /// full model: the reduction defers reads to the end of a run, which a random run would
 /// then rarely interleave.
-fn reduced(args: &Args) -> bool {
+pub(crate) fn reduced(args: &Args) -> bool {
     !args.no_reduction && !args.simulate
 }
 

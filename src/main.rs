@@ -50,6 +50,8 @@ enum Command {
     /// Check every interleaving (stateright BFS/DFS, or random simulation) of one configuration.
     #[command(allow_negative_numbers = true)]
     Check(check::Args),
+    /// Join the verdicts of `cowlab check --shard I/N` into the verdict of the whole check.
+    CheckMerge(check::merge::MergeArgs),
     /// Serve stateright's Explorer on 127.0.0.1 to step through interleavings in a browser.
     #[command(allow_negative_numbers = true)]
     Explore(explore::Args),
@@ -97,9 +99,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help and --version
         Err(e) => {
-            // One clear line, not clap's usage block.
+            // One clear line, not clap's usage block; a first line that announces a list
+            // ("required arguments were not provided:") takes the list's first item.
             let text = e.to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("error: bad arguments");
+            match first.ends_with(':') {
+                true => eprintln!("{first} {}", lines.next().unwrap_or_default()),
+                false => eprintln!("{first}"),
+            }
             return ExitCode::from(2);
         }
     };
@@ -114,6 +122,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => survey::replay(&args),
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::CheckMerge(args) => check::merge::run(&args),
         Command::Explore(args) => explore::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Qemu(args) => qemu::run(&args),

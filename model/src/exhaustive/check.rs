@@ -100,6 +100,10 @@ pub struct Counterexample {
     /// The last state, in the process numbering the steps use.
     pub last: World,
     pub violation: Option<Violation>,
+    /// The model's actions, from `start` (replay them with [`replay_from`]).
+    pub actions: Vec<Step>,
+    /// Where the path starts: the initial state, or a shard's frontier state.
+    pub start: World,
 }
 
 impl Counterexample {
@@ -189,7 +193,7 @@ impl Verdict {
     /// SPIN and TLC print it): at most one chance in 2^64 for each of the n(n-1)/2 pairs.
     pub fn omission_bound(&self) -> f64 {
         let n = self.progress.unique as f64;
-        (n * (n - 1.0) / 2.0 / FINGERPRINTS).min(1.0)
+        (n * (n - 1.0) / 2.0 / FINGERPRINTS).clamp(0.0, 1.0)
     }
 }
 
@@ -330,7 +334,10 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
     }
     progress.seconds = start.elapsed().as_secs_f64();
     let counterexample = found.map(|(property, path)| {
-        let (steps, last) = replay(&model, &path.into_actions());
+        let path = path.into_vec();
+        let start = path[0].0.world.clone();
+        let actions: Vec<Step> = path.into_iter().filter_map(|(_, a)| a).collect();
+        let (steps, last) = replay_from(&model, start.clone(), &actions);
         let violation = model.violation(
             property,
             &super::State::from_world(model.spec(), last.clone()),
@@ -340,6 +347,8 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
             steps,
             last,
             violation,
+            actions,
+            start,
         }
     });
     let sometimes: Vec<&'static str> = names
@@ -500,8 +509,13 @@ fn watch<C: Checker<CowModel>>(
 /// states are representatives whose writers may be renumbered at every step; the replay
 /// maps each action back, so a writer keeps its name for the whole trace.
 pub fn replay(model: &CowModel, actions: &[Step]) -> (Vec<TraceStep>, World) {
+    replay_from(model, model.init().world, actions)
+}
+
+/// [`replay`] from `world`, a state of the model (a representative when symmetry is on).
+pub fn replay_from(model: &CowModel, world: World, actions: &[Step]) -> (Vec<TraceStep>, World) {
     let spec = model.spec();
-    let mut world = model.init().world;
+    let mut world = world;
     let mut perm: Vec<Pid> = (0..spec.processes()).collect();
     let renamer = symmetry::Renamer::new(spec);
     let mut steps = Vec::with_capacity(actions.len());

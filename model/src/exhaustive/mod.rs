@@ -13,6 +13,7 @@ pub mod check;
 mod chooser;
 pub mod config;
 pub mod reduction;
+pub mod shard;
 pub mod symmetry;
 
 pub use chooser::ChaChaChooser;
@@ -56,6 +57,13 @@ pub struct CowModel {
     power_losses: u8,
     /// Readers' reads are judged where they stand instead of interleaved ([`reduction`]).
     reduction: bool,
+    /// Where a shard's exploration starts: its frontier states (see [`shard`]).
+    inits: Option<Arc<Vec<World>>>,
+    /// Takes the fingerprint of every state the checker expands (see [`shard`]).
+    recorder: Option<Arc<shard::Recorder>>,
+    /// Fingerprints of the initial states whose path from the spec's initial world already
+    /// met [`EVENTUALLY_FINISHED`] (see [`shard`]).
+    eventually_met: Option<Arc<shard::Fingerprints>>,
 }
 
 /// A state of the model: the engine's whole world. It carries a pointer to the spec only so
@@ -231,6 +239,9 @@ impl CowModel {
             hand_backs: 0,
             power_losses: 0,
             reduction: false,
+            inits: None,
+            recorder: None,
+            eventually_met: None,
         }
     }
 
@@ -251,6 +262,32 @@ impl CowModel {
     /// Whether the reduction is in effect (asked for, and nothing injected).
     pub fn reduced(&self) -> bool {
         self.reduction && self.faults == 0 && self.hand_backs == 0 && self.power_losses == 0
+    }
+
+    /// Explores from these states (already representatives, with their faults, hand-backs
+    /// and power losses left) instead of the initial state: a shard's frontier.
+    pub fn with_inits(mut self, worlds: Vec<World>) -> Self {
+        self.inits = Some(Arc::new(worlds));
+        self
+    }
+
+    /// Records the fingerprint of every state the checker expands into `recorder`.
+    pub fn with_recorder(mut self, recorder: Arc<shard::Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// Counts [`EVENTUALLY_FINISHED`] as met at the initial states with these fingerprints
+    /// (their path from the spec's initial world met it already).
+    pub fn with_eventually_met(mut self, met: shard::Fingerprints) -> Self {
+        self.eventually_met = Some(Arc::new(met));
+        self
+    }
+
+    fn met_before(&self, s: &State) -> bool {
+        self.eventually_met
+            .as_ref()
+            .is_some_and(|met| !met.is_empty() && met.contains(&shard::fingerprint(s)))
     }
 
     /// Lets every path cut the power up to `k` times, at every step, with every subset of
@@ -532,13 +569,23 @@ impl Model for CowModel {
     type Action = Step;
 
     fn init_states(&self) -> Vec<State> {
-        vec![self.init()]
+        match &self.inits {
+            Some(worlds) => worlds
+                .iter()
+                .map(|w| State::from_world(self.spec, w.clone()))
+                .collect(),
+            None => vec![self.init()],
+        }
     }
 
     /// Every runnable process may step. A state that breaks a safety invariant is a
     /// counterexample already: it is not expanded, so a violation's successors cannot
     /// replace it with a longer trace.
     fn actions(&self, s: &State, actions: &mut Vec<Step>) {
+        // stateright asks once per state it takes from its queue, unsafe and terminal ones too.
+        if let Some(r) = &self.recorder {
+            r.record(s);
+        }
         if !s.safe() || self.stopped() {
             return;
         }
@@ -639,7 +686,7 @@ impl Model for CowModel {
             // The second opinion on progress. A path cut at a safety violation (see
             // `actions`) counts as ended: that state is reported by its own property.
             Property::eventually(EVENTUALLY_FINISHED, |m: &CowModel, s: &State| {
-                s.world.finished() || !s.safe() || m.stopped()
+                s.world.finished() || !s.safe() || m.stopped() || m.met_before(s)
             }),
         ];
         if self.budget.is_some() {
