@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::cowlab;
+use common::{cowlab, figures};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -35,20 +35,6 @@ fn check(extra: &[&str]) -> Output {
     args.extend(ISSUE);
     args.extend(extra);
     cowlab(&args)
-}
-
-/// The summary line's figures: unique states, total states.
-fn figures(out: &str) -> (u64, u64) {
-    let line = out.lines().last().expect("a summary line");
-    let num = |what: &str| {
-        line.split("; ")
-            .flat_map(|part| part.split(", "))
-            .find(|p| p.ends_with(what))
-            .and_then(|p| p.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no '{what}' in: {line}"))
-    };
-    (num("unique states"), num("total states"))
 }
 
 #[test]

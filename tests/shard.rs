@@ -4,26 +4,13 @@
 
 mod common;
 
-use common::{cowlab, refused, refused_output, text};
+use common::{cowlab, figures, refused, refused_output, text};
 use cowlab_model::exhaustive::check;
 use cowlab_model::exhaustive::{Config, CowModel, Fault, Step};
 use cowlab_model::mutant::Mutant;
 use cowlab_model::policy::PolicyName;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-/// The summary line's figures: unique states, total states.
-fn figures(line: &str) -> (u64, u64) {
-    let num = |what: &str| {
-        line.split("; ")
-            .flat_map(|part| part.split(", "))
-            .find(|p| p.ends_with(what))
-            .and_then(|p| p.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no '{what}' in: {line}"))
-    };
-    (num("unique states"), num("total states"))
-}
 
 /// The verdict of a summary line: its words before the figures.
 fn verdict(line: &str) -> &str {

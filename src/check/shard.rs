@@ -104,29 +104,10 @@ pub struct ActionFile {
     pub process: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<[u64; 2]>,
-    #[serde(default, skip_serializing_if = "FaultFile::is_none")]
-    pub fault: FaultFile,
+    #[serde(default, skip_serializing_if = "Fault::is_none")]
+    pub fault: Fault,
     #[serde(default)]
     pub says: String,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultFile {
-    #[default]
-    None,
-    Io,
-    Crash,
-    HandBack,
-    PowerLoss(u32),
-    /// Not a fault: an image read's reads and the release of its chunks, as one action.
-    ReadThenRelease,
-}
-
-impl FaultFile {
-    fn is_none(&self) -> bool {
-        *self == FaultFile::None
-    }
 }
 
 impl ActionFile {
@@ -134,28 +115,13 @@ impl ActionFile {
         ActionFile {
             process: a.0,
             blocks: a.1.map(|(s, e)| [s, e]),
-            fault: match a.2 {
-                Fault::None => FaultFile::None,
-                Fault::Io => FaultFile::Io,
-                Fault::Crash => FaultFile::Crash,
-                Fault::HandBack => FaultFile::HandBack,
-                Fault::PowerLoss(mask) => FaultFile::PowerLoss(mask),
-                Fault::ReadThenRelease => FaultFile::ReadThenRelease,
-            },
+            fault: a.2,
             says: shard::action_words(model, a),
         }
     }
 
     pub fn step(&self) -> Step {
-        let fault = match self.fault {
-            FaultFile::None => Fault::None,
-            FaultFile::Io => Fault::Io,
-            FaultFile::Crash => Fault::Crash,
-            FaultFile::HandBack => Fault::HandBack,
-            FaultFile::PowerLoss(mask) => Fault::PowerLoss(mask),
-            FaultFile::ReadThenRelease => Fault::ReadThenRelease,
-        };
-        Step(self.process, self.blocks.map(|[s, e]| (s, e)), fault)
+        Step(self.process, self.blocks.map(|[s, e]| (s, e)), self.fault)
     }
 }
 

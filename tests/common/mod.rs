@@ -48,3 +48,18 @@ pub fn refused_output(o: &Output, what: &str, needles: &[&str]) {
 pub fn refused(args: &[&str], needles: &[&str]) {
     refused_output(&cowlab(args), &format!("{args:?}"), needles);
 }
+
+/// The figures of a check's summary line (the last line of `out`): unique states, total
+/// states.
+pub fn figures(out: &str) -> (u64, u64) {
+    let line = out.lines().last().expect("a summary line");
+    let num = |what: &str| {
+        line.split("; ")
+            .flat_map(|part| part.split(", "))
+            .find(|p| p.ends_with(what))
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no '{what}' in: {line}"))
+    };
+    (num("unique states"), num("total states"))
+}

@@ -107,6 +107,29 @@ pub struct Counterexample {
 }
 
 impl Counterexample {
+    /// The counterexample `actions` make from `start` (a state of `model`): replayed into
+    /// steps in domain words, with the state they end in and what it breaks.
+    pub fn replayed(
+        model: &CowModel,
+        property: &'static str,
+        start: World,
+        actions: Vec<Step>,
+    ) -> Self {
+        let (steps, last) = replay_from(model, start.clone(), &actions);
+        let violation = model.violation(
+            property,
+            &super::State::from_world(model.spec(), last.clone()),
+        );
+        Counterexample {
+            property,
+            steps,
+            last,
+            violation,
+            actions,
+            start,
+        }
+    }
+
     /// Numbered steps in domain words, then the property and what broke it.
     pub fn render(&self, spec: &Spec) -> String {
         let mut out = render_trace(spec, &self.steps);
@@ -337,19 +360,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         let path = path.into_vec();
         let start = path[0].0.world.clone();
         let actions: Vec<Step> = path.into_iter().filter_map(|(_, a)| a).collect();
-        let (steps, last) = replay_from(&model, start.clone(), &actions);
-        let violation = model.violation(
-            property,
-            &super::State::from_world(model.spec(), last.clone()),
-        );
-        Counterexample {
-            property,
-            steps,
-            last,
-            violation,
-            actions,
-            start,
-        }
+        Counterexample::replayed(&model, property, start, actions)
     });
     let sometimes: Vec<&'static str> = names
         .iter()

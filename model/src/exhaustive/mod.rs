@@ -117,9 +117,13 @@ impl Hash for State {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Step(pub Pid, pub Option<(Block, Block)>, pub Fault);
 
-/// The fault an action injects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The fault an action injects (in a shard's verdict file, by its name in kebab case).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Fault {
+    #[default]
     None,
     /// The step's first I/O fails.
     Io,
@@ -133,6 +137,13 @@ pub enum Fault {
     /// Not a fault: an image read's reads and then the release of the chunks it tracked,
     /// as one action (the reduction's, see [`reduction`]).
     ReadThenRelease,
+}
+
+impl Fault {
+    /// Whether the action injects nothing (a plain step).
+    pub fn is_none(&self) -> bool {
+        *self == Fault::None
+    }
 }
 
 impl Step {

@@ -490,16 +490,7 @@ pub fn counterexample(
     property: &'static str,
     actions: Vec<Step>,
 ) -> Counterexample {
-    let (steps, last) = check::replay(model, &actions);
-    let violation = model.violation(property, &State::from_world(model.spec(), last.clone()));
-    Counterexample {
-        property,
-        steps,
-        last,
-        violation,
-        actions,
-        start: model.init().world,
-    }
+    Counterexample::replayed(model, property, model.init().world, actions)
 }
 
 /// Why a list of actions is not a counterexample of `property`, if it is not one: each
