@@ -264,8 +264,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
         }
         Strategy::Simulate { seed, runs } => {
             let chooser = ChaChaChooser::new(seed);
-            let started = chooser.counter();
-            model = model.with_budget(started.clone(), runs);
+            model = model.with_budget(chooser.counter(), runs);
             let failures: BTreeSet<&'static str> = model
                 .properties()
                 .iter()
@@ -287,7 +286,7 @@ pub fn run(model: &CowModel, options: &Options, report: &mut dyn FnMut(&Progress
                 options,
                 report,
                 &stop,
-                Some((started, runs)),
+                model.budget.clone(),
             )
         }
     };

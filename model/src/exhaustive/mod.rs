@@ -512,48 +512,40 @@ fn read_from_hold(m: &CowModel, s: &State) -> bool {
 }
 
 impl CowModel {
+    /// The ranges process `pid` may choose for its next step, or `[None]` if it chooses none.
+    fn choices(&self, w: &World, pid: Pid) -> Vec<Option<(Block, Block)>> {
+        match w.choices(self.spec, pid) {
+            None => vec![None],
+            Some(ranges) => ranges.into_iter().map(|r| Some((r.start, r.end))).collect(),
+        }
+    }
+
     /// The actions of a reduced model (see [`reduction`]): every step of a process that is
     /// not an observation; an observation that would read wrongly; an image read that
     /// tracked chunks as one read-then-release step; the other observations only once
     /// nothing else can step.
     fn reduced_actions(&self, w: &World, actions: &mut Vec<Step>) {
+        use reduction::Observation;
         let spec = self.spec;
         let mut deferred: Vec<Step> = Vec::new();
         for pid in w.runnable(spec) {
-            let choices: Vec<Option<(Block, Block)>> = match w.choices(spec, pid) {
-                None => vec![None],
-                Some(ranges) => ranges.into_iter().map(|r| Some((r.start, r.end))).collect(),
-            };
+            let choices = self.choices(w, pid);
             match reduction::observation(spec, w, pid) {
                 None => actions.extend(choices.into_iter().map(|c| Step(pid, c, Fault::None))),
-                Some(reduction::Observation::ImageRoute) => {
+                Some(observed @ (Observation::ImageRoute | Observation::Volume)) => {
                     for choice in choices {
-                        let blocks = match (choice, &w.procs[pid]) {
-                            (Some((a, b)), _) => a..b,
-                            (None, Process::Client(c)) => match c.current() {
-                                Some(r) => r.blocks.clone(),
-                                None => continue,
-                            },
-                            (None, Process::Copier(_)) => continue,
-                        };
-                        match reduction::image_route_preserved(spec, w, &blocks) {
-                            true => deferred.push(Step(pid, choice, Fault::None)),
-                            false => actions.push(Step(pid, choice, Fault::None)),
-                        }
-                    }
-                }
-                Some(reduction::Observation::Volume) => {
-                    for choice in choices {
-                        let fixed = match &w.procs[pid] {
-                            Process::Client(c) => c.current().map(|r| r.blocks.clone()),
-                            Process::Copier(_) => None,
-                        };
-                        let Some(blocks) = choice.map(|(a, b)| a..b).or(fixed) else {
+                        let Some(blocks) = reduction::request_blocks(w, pid, choice) else {
                             continue;
                         };
-                        match reduction::volume_read_wrong(w, blocks) {
-                            true => actions.push(Step(pid, choice, Fault::None)),
-                            false => deferred.push(Step(pid, choice, Fault::None)),
+                        let defer = match observed {
+                            Observation::ImageRoute => {
+                                reduction::image_route_preserved(spec, w, &blocks)
+                            }
+                            _ => !reduction::volume_read_wrong(w, blocks),
+                        };
+                        match defer {
+                            true => deferred.push(Step(pid, choice, Fault::None)),
+                            false => actions.push(Step(pid, choice, Fault::None)),
                         }
                     }
                 }
@@ -561,7 +553,7 @@ impl CowModel {
                     let wrong = reduction::image_read_wrong(spec, w, pid);
                     match (wrong, observed) {
                         (true, _) => actions.push(Step(pid, None, Fault::None)),
-                        (false, reduction::Observation::ImageTracking) => {
+                        (false, Observation::ImageTracking) => {
                             actions.push(Step(pid, None, Fault::ReadThenRelease))
                         }
                         (false, _) => deferred.push(Step(pid, None, Fault::None)),
@@ -605,11 +597,7 @@ impl Model for CowModel {
             return self.reduced_actions(w, actions);
         }
         for pid in w.runnable(self.spec) {
-            let choices: Vec<Option<(Block, Block)>> = match w.choices(self.spec, pid) {
-                None => vec![None],
-                Some(ranges) => ranges.into_iter().map(|r| Some((r.start, r.end))).collect(),
-            };
-            for choice in choices {
+            for choice in self.choices(w, pid) {
                 actions.push(Step(pid, choice, Fault::None));
                 if w.faults_left > 0 && does_io(self.spec, w, pid, choice) {
                     actions.push(Step(pid, choice, Fault::Io));

@@ -83,6 +83,15 @@ pub fn observation(spec: &Spec, w: &World, pid: Pid) -> Option<Observation> {
     }
 }
 
+/// The blocks client `pid`'s next request covers: the range it chooses, else its fixed one.
+pub fn request_blocks(w: &World, pid: Pid, choice: Option<(Block, Block)>) -> Option<Range<Block>> {
+    match (choice, &w.procs[pid]) {
+        (Some((a, b)), _) => Some(a..b),
+        (None, Process::Client(c)) => c.current().map(|r| r.blocks.clone()),
+        (None, Process::Copier(_)) => None,
+    }
+}
+
 /// Whether a volume read of `blocks` now would see what it must not.
 pub fn volume_read_wrong(w: &World, blocks: Range<Block>) -> bool {
     let Some(source) = w.disk.read(Device::Source, blocks.clone()) else {
